@@ -1,0 +1,51 @@
+from django.contrib import admin
+
+from .forms import SiteXeroDetailsForm
+from .models import Site
+from .services import site_save
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    form = SiteXeroDetailsForm
+    list_display = ["name", "code", "connection_type", "api_key", "xero_organisation_name"]
+    list_filter = ["connection_type"]
+    search_fields = ["name", "code", "xero_organisation_name"]
+
+    @admin.display(description="Xero API Secret")
+    def api_secret_display(self, site):
+        return site.api_secret_masked or "— not set —"
+
+    def _can_see_secret_mask(self, request):
+        return request.user.has_perm("sites.view_api_secret_mask")
+
+    def get_fieldsets(self, request, obj=None):
+        xero_fields = ["interconnect_id", "connection_type", "api_key"]
+        if self.has_change_permission(request, obj) or self.has_add_permission(request):
+            if obj is not None and obj.api_secret:
+                xero_fields.append("api_secret_display")
+            xero_fields += ["new_api_secret", "clear_api_secret"]
+        elif self._can_see_secret_mask(request):
+            xero_fields.append("api_secret_display")
+        xero_fields += ["payroll_enabled", "xero_organisation_name"]
+        return [
+            (None, {"fields": ["name", "code"]}),
+            ("Xero Details", {"fields": xero_fields}),
+            ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = [
+            "interconnect_id",
+            "api_secret_display",
+            "xero_organisation_name",
+            "created_at",
+            "updated_at",
+        ]
+        # Staff edit the Xero details; a Site's identity is the Admins'.
+        if obj is not None and not request.user.has_perm("sites.add_site"):
+            readonly += ["name", "code"]
+        return readonly
+
+    def save_model(self, request, obj, form, change):
+        site_save(site=obj)

@@ -1,0 +1,68 @@
+from django import forms
+
+from .models import INTERCONNECT_ID, Site
+from .validators import clean_pasted_credential, validate_api_key, validate_api_secret
+
+
+class PastedCredentialField(forms.CharField):
+    """A credential copied from Xero's page: white space and zero-width marks are dropped."""
+
+    def to_python(self, value):
+        return clean_pasted_credential(super().to_python(value))
+
+
+class SiteXeroDetailsForm(forms.ModelForm):
+    """The procedure's "Xero Details" block. The API Secret is write-only.
+
+    A blank secret keeps the stored one; ``clear_api_secret`` removes it.
+    """
+
+    error_messages = {
+        "interconnect_id_locked": (
+            f"The Xero Interconnect ID is always {INTERCONNECT_ID}, set by Imagatec; "
+            "it cannot be changed."
+        ),
+        "secret_new_and_clear": (
+            "Either type a new API Secret or tick 'Clear the stored API Secret', not both."
+        ),
+    }
+
+    api_key = PastedCredentialField(
+        label="Xero API Key",
+        required=False,
+        validators=[validate_api_key],
+        help_text=Site._meta.get_field("api_key").help_text,
+    )
+    new_api_secret = PastedCredentialField(
+        label="Xero API Secret",
+        required=False,
+        validators=[validate_api_secret],
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Type or paste a new secret to replace the stored one; leave blank to keep it.",
+    )
+    clear_api_secret = forms.BooleanField(
+        label="Clear the stored API Secret",
+        required=False,
+    )
+
+    class Meta:
+        model = Site
+        fields = ["name", "code", "connection_type", "api_key", "payroll_enabled"]
+
+    def clean(self):
+        cleaned_data = super().clean()
+        posted_interconnect_id = self.data.get("interconnect_id")
+        if posted_interconnect_id is not None and posted_interconnect_id != INTERCONNECT_ID:
+            raise forms.ValidationError(
+                self.error_messages["interconnect_id_locked"], code="interconnect_id_locked"
+            )
+        new_secret = cleaned_data.get("new_api_secret")
+        if cleaned_data.get("clear_api_secret"):
+            if new_secret:
+                raise forms.ValidationError(
+                    self.error_messages["secret_new_and_clear"], code="secret_new_and_clear"
+                )
+            self.instance.api_secret = ""
+        elif new_secret:
+            self.instance.api_secret = new_secret
+        return cleaned_data
