@@ -23,7 +23,7 @@ run: $(STAMP) .env
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 test: $(STAMP) .env
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,88 @@
+"""Factories shared by the whole suite."""
+
+import itertools
+
+import pytest
+from cryptography.fernet import Fernet
+from django.contrib.auth.models import Group
+
+from sites.models import Site
+from sites.roles import ADMINS, STAFF, SUPPORT
+
+# A Consumer Key and Secret shaped like Xero's (30 upper-case letters and digits).
+CONSUMER_KEY = "QZ7KJ1M2N3B4V5C6X7Z8L9K0J1H2YC"
+CONSUMER_SECRET = "LLA9S8D7F6G5H4J3K2L1Q0W9E8R7QO"
+
+_codes = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(tmp_path_factory):
+    """Keep the SQLite test database in a real file, so tests can read what is on disk."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.mktemp("database") / "test.sqlite3"
+        )
+
+
+@pytest.fixture(autouse=True)
+def _encryption_keys(settings):
+    """Every test runs with its own known key, whatever the local .env holds."""
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture
+def make_site(db):
+    def make_site(**fields) -> Site:
+        number = next(_codes)
+        fields.setdefault("name", f"Customer {number}")
+        fields.setdefault("code", f"site-{number}")
+        site = Site(**fields)
+        site.full_clean()
+        site.save()
+        return site
+
+    return make_site
+
+
+@pytest.fixture
+def site(make_site):
+    return make_site(
+        name="Acme Pty Ltd", code="acme", api_key=CONSUMER_KEY, api_secret=CONSUMER_SECRET
+    )
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def make_user(role: str | None = None, *, superuser: bool = False, username=None):
+        username = username or f"{(role or 'nobody').lower()}-{next(_codes)}"
+        if superuser:
+            return django_user_model.objects.create_superuser(username, password="pw-for-tests-1")
+        user = django_user_model.objects.create_user(
+            username, password="pw-for-tests-1", is_staff=True
+        )
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make_user
+
+
+ROLE_NAMES = {"staff": STAFF, "admins": ADMINS, "support": SUPPORT, "nobody": None}
+
+
+@pytest.fixture
+def client_for(client, make_user):
+    """A test client logged in as a user of the given role ('staff', 'admins', 'support',
+    'nobody', 'superuser')."""
+
+    def client_for(role: str):
+        user = make_user(superuser=True) if role == "superuser" else make_user(ROLE_NAMES[role])
+        client.force_login(user)
+        return client
+
+    return client_for

@@ -1,0 +1,75 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import environ
+
+from warehouse import envfile
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def run_manage(*args, **env_overrides):
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+PRODUCTION = {
+    "DEBUG": "False",
+    "SECRET_KEY": "x" * 20 + "production-secret-key-with-enough-entropy-0123456789",
+    "ALLOWED_HOSTS": "warehouse.example.com",
+    "FIELD_ENCRYPTION_KEYS": "ZmDfcTF7_60GrrY167zsiPd67pEvs0aGOv2oasOM1Pg=",
+}
+
+
+def test_check_deploy_is_clean_with_production_variables():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_flags_debug_on():
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING", **{**PRODUCTION, "DEBUG": "True"}
+    )
+    assert result.returncode != 0
+    assert "security.W018" in result.stderr
+
+
+def test_missing_encryption_keys_stop_startup_with_a_clear_message():
+    result = run_manage("check", **{**PRODUCTION, "FIELD_ENCRYPTION_KEYS": ""})
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_postgres_database_url_is_understood_unchanged():
+    config = environ.Env.db_url_config("postgres://postgres@127.0.0.1:5432/test")
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["NAME"], config["USER"], config["HOST"], config["PORT"]) == (
+        "test",
+        "postgres",
+        "127.0.0.1",
+        5432,
+    )
+
+
+def test_env_file_is_written_once_with_fresh_keys(tmp_path):
+    path = tmp_path / ".env"
+    envfile.main(path)
+    first = path.read_text()
+    assert "SECRET_KEY=" in first and "FIELD_ENCRYPTION_KEYS=" in first
+    envfile.main(path)
+    assert path.read_text() == first
+    other = tmp_path / "other.env"
+    envfile.main(other)
+    assert other.read_text() != first
