@@ -86,3 +86,14 @@ def client_for(client, make_user):
         return client
 
     return client_for
+
+
+@pytest.fixture
+def issue_certificate(db):
+    """Issue a certificate through the service, as the Admin's button does."""
+    from xero.services import certificate_issue
+
+    def issue_certificate(site, **options):
+        return certificate_issue(site=site, **options)
+
+    return issue_certificate

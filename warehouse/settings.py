@@ -70,6 +70,13 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Take the write lock when a transaction starts, so that concurrent writers queue
+    # instead of failing with "database is locked" halfway through.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -114,3 +121,7 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# Xero certificates (see xero/certificates.py).
+XERO_CERTIFICATE_KEY_SIZE = env.int("XERO_CERTIFICATE_KEY_SIZE", default=2048)
+XERO_CERTIFICATE_DAYS = env.int("XERO_CERTIFICATE_DAYS", default=5 * 365)

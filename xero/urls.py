@@ -1,3 +1,23 @@
+from django.urls import path
+
+from . import views
+
 app_name = "xero"
 
-urlpatterns = []
+urlpatterns = [
+    path(
+        "sites/<slug:code>/xero/certificates/issue/",
+        views.certificate_issue_view,
+        name="certificate_issue",
+    ),
+    path(
+        "sites/<slug:code>/xero/certificates/<int:pk>/activate/",
+        views.certificate_activate_view,
+        name="certificate_activate",
+    ),
+    path(
+        "sites/<slug:code>/xero/certificates/<int:pk>/publickey.cer",
+        views.certificate_download_view,
+        name="certificate_download",
+    ),
+]

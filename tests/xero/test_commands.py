@@ -1,0 +1,48 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from xero.models import Certificate
+
+
+def test_issue_command_prints_the_pem_and_never_the_key(site, capsys):
+    call_command("xero_issue_certificate", "acme", "--days", "90")
+    out, err = capsys.readouterr()
+    certificate = Certificate.objects.get(site=site)
+    assert out == certificate.certificate_pem
+    assert "PRIVATE KEY" not in out + err
+    assert certificate.fingerprint_sha1 in err and "(active)" in err
+    assert certificate.days_to_expiry() in (89, 90)
+
+
+def test_issue_command_makes_later_certificates_pending(site, capsys, issue_certificate):
+    issue_certificate(site)
+    call_command("xero_issue_certificate", "acme", "--key-size", "4096")
+    assert "pending" in capsys.readouterr().err
+    assert Certificate.objects.pending().get().key_size == 4096
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope"], "No Site has the code “nope”."),
+        (["acme", "--key-size", "1024"], "The key size must be 2048 or 4096 bits."),
+        (["acme", "--days", "0"], "The certificate must be valid for 1 to 3650 days."),
+    ],
+)
+def test_issue_command_refuses_bad_input_with_a_plain_message(site, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("xero_issue_certificate", *args)
+    assert not Certificate.objects.exists()
+
+
+def test_rotating_encryption_keys_reencrypts_private_keys_too(site, issue_certificate, settings):
+    from cryptography.fernet import Fernet
+
+    certificate = issue_certificate(site)
+    settings.FIELD_ENCRYPTION_KEYS = [
+        Fernet.generate_key().decode(),
+        *settings.FIELD_ENCRYPTION_KEYS,
+    ]
+    call_command("rotate_encryption_keys")
+    settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]
+    assert Certificate.objects.get(pk=certificate.pk).private_key_pem == certificate.private_key_pem

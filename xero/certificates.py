@@ -1,0 +1,86 @@
+"""Issue and read the X509 certificates a Site pastes into Xero, with `cryptography` only."""
+
+import datetime
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+APPLICATION_NAME = "ImagatecAPI"
+KEY_SIZES = (2048, 4096)
+MAX_VALIDITY_DAYS = 3650
+# RFC 5280 caps organisationName and commonName at 64 characters.
+_NAME_LIMIT = 64
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    certificate_pem: str
+    private_key_pem: str
+
+
+def generate_certificate(
+    *,
+    site_name: str,
+    site_code: str,
+    key_size: int = 2048,
+    days: int = 1825,
+    now: datetime.datetime | None = None,
+) -> IssuedCertificate:
+    """Make an RSA key pair and a self-signed, SHA-256 signed, non-CA certificate.
+
+    The subject names the application (CN=ImagatecAPI) and the Site (O=name, OU=code).
+    """
+    if key_size not in KEY_SIZES:
+        raise ValueError(f"key_size must be one of {KEY_SIZES}")
+    if not 1 <= days <= MAX_VALIDITY_DAYS:
+        raise ValueError(f"days must be between 1 and {MAX_VALIDITY_DAYS}")
+    now = now or datetime.datetime.now(datetime.UTC)
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, APPLICATION_NAME),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, site_name[:_NAME_LIMIT] or site_code),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, site_code[:_NAME_LIMIT]),
+        ]
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(private_key.public_key()), critical=False
+        )
+        .sign(private_key, hashes.SHA256())
+    )
+    return IssuedCertificate(
+        certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        private_key_pem=private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode("ascii"),
+    )
+
+
+def load_certificate(certificate_pem: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(certificate_pem.encode("ascii"))
+
+
+def fingerprint(certificate_pem: str, algorithm: str = "sha256") -> str:
+    """Colon-separated upper-case hex, the way `openssl x509 -fingerprint` prints it."""
+    # Xero's app page shows the SHA-1 fingerprint; it identifies, it does not protect.
+    algorithms = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256()}  # noqa: S303
+    digest = load_certificate(certificate_pem).fingerprint(algorithms[algorithm])
+    return ":".join(f"{byte:02X}" for byte in digest)
+
+
+def public_key_size(certificate_pem: str) -> int:
+    return load_certificate(certificate_pem).public_key().key_size
