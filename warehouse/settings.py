@@ -125,3 +125,20 @@ LOGGING = {
 # Xero certificates (see xero/certificates.py).
 XERO_CERTIFICATE_KEY_SIZE = env.int("XERO_CERTIFICATE_KEY_SIZE", default=2048)
 XERO_CERTIFICATE_DAYS = env.int("XERO_CERTIFICATE_DAYS", default=5 * 365)
+
+# Xero's addresses. Nothing else in the code names Xero's hosts; tests and the sandbox
+# (`manage.py xero_sandbox`) point these at a local fake Xero.
+XERO_API_URL = env.str("XERO_API_URL", default="https://api.xero.com/api.xro/2.0/")
+XERO_PAYROLL_URL = env.str("XERO_PAYROLL_URL", default="https://api.xero.com/payroll.xro/1.0/")
+XERO_IDENTITY_URL = env.str("XERO_IDENTITY_URL", default="https://identity.xero.com/connect/token")
+XERO_CONNECTIONS_URL = env.str("XERO_CONNECTIONS_URL", default="https://api.xero.com/connections")
+# Seconds. A whole connection test never takes longer than the two together.
+XERO_CONNECT_TIMEOUT = env.float("XERO_CONNECT_TIMEOUT", default=5.0)
+XERO_READ_TIMEOUT = env.float("XERO_READ_TIMEOUT", default=15.0)
+# Seconds between two tests of one Site, so double clicks do not spend Xero's call budget.
+XERO_TEST_COOLDOWN = env.int("XERO_TEST_COOLDOWN", default=5)
+# The scopes a Custom Connection asks for; payroll ones are added for Sites with payroll.
+XERO_SCOPES = env.list("XERO_SCOPES", default=["accounting.settings.read"])
+XERO_PAYROLL_SCOPES = env.list(
+    "XERO_PAYROLL_SCOPES", default=["payroll.settings.read", "payroll.employees.read"]
+)

@@ -9,12 +9,15 @@ from django.contrib import admin
 from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 
 from sites.admin import SiteAdmin
 from sites.models import Site
 
 from .forms import CertificateIssueForm
-from .models import EXPIRY_WARNING_DAYS, Certificate, CertificateEvent
+from .models import EXPIRY_WARNING_DAYS, Certificate, CertificateEvent, ConnectionTest
+
+HISTORY_LENGTH = 10
 
 
 def certificate_summary(*, expires_at: datetime.datetime | None, has_pending: bool, now=None):
@@ -33,10 +36,13 @@ def certificate_summary(*, expires_at: datetime.datetime | None, has_pending: bo
 
 class XeroSiteAdmin(SiteAdmin):
     change_form_template = "xero/admin/site_change_form.html"
-    list_display = [*SiteAdmin.list_display, "certificate_column"]
+    list_display = [*SiteAdmin.list_display, "certificate_column", "last_test_column"]
 
     def get_queryset(self, request):
         certificates = Certificate.objects.filter(site=OuterRef("pk"))
+        last_tests = ConnectionTest.objects.filter(site=OuterRef("pk")).order_by(
+            "-started_at", "-pk"
+        )
         return (
             super()
             .get_queryset(request)
@@ -45,6 +51,8 @@ class XeroSiteAdmin(SiteAdmin):
                     certificates.active().values("not_valid_after")[:1]
                 ),
                 has_pending_certificate=Exists(certificates.pending()),
+                last_test_outcome=Subquery(last_tests.values("outcome")[:1]),
+                last_test_at=Subquery(last_tests.values("started_at")[:1]),
             )
         )
 
@@ -58,11 +66,25 @@ class XeroSiteAdmin(SiteAdmin):
             return format_html('<strong class="xero-expiring">⚠ {}</strong>', text)
         return text
 
+    @admin.display(description="Last connection test", ordering="last_test_at")
+    def last_test_column(self, site):
+        if site.last_test_at is None:
+            return "Never tested"
+        ago = timesince(site.last_test_at).split(",")[0]
+        if site.last_test_outcome == ConnectionTest.PASSED:
+            return format_html('<span class="xero-ok">✓ Passed</span>, {} ago', ago)
+        return format_html(
+            '<strong class="xero-failed">✗ {}</strong>, {} ago',
+            site.last_test_outcome.replace("_", " "),
+            ago,
+        )
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         site = self.get_object(request, object_id)
         if site is not None:
             extra_context.update(certificate_context(request, site))
+            extra_context.update(connection_test_context(request, site))
         return super().change_view(request, object_id, form_url, extra_context)
 
 
@@ -81,6 +103,17 @@ def certificate_context(request, site: Site) -> dict:
         "can_issue_certificate": request.user.has_perm("xero.issue_certificate"),
         "can_download_certificate": request.user.has_perm("xero.download_certificate"),
         "expiry_warning_days": EXPIRY_WARNING_DAYS,
+    }
+
+
+def connection_test_context(request, site: Site) -> dict:
+    """The last connection tests of a Site, newest first, in one query."""
+    tests = list(site.connection_tests.select_related("run_by", "certificate")[:HISTORY_LENGTH])
+    return {
+        "connection_tests": tests,
+        "last_connection_test": tests[0] if tests else None,
+        "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
+        "can_view_connection_tests": request.user.has_perm("xero.view_connectiontest"),
     }
 
 

@@ -31,3 +31,230 @@ class CertificateValidityInvalid(XeroError):
 class CertificateNotPending(XeroError):
     code = "certificate_not_pending"
     message = "Only a pending certificate can be made active; this one is {state}."
+
+
+# The keys of the procedure steps (xero/steps.py) that fix a failure. The same keys serve
+# both connection types; each type words its steps its own way.
+STEP_APP_CENTRE = "open_xero"
+STEP_APPLICATION = "create_application"
+STEP_DETAILS = "xero_details"
+STEP_TEST = "connection_test"
+
+
+class ConnectionTestFailed(XeroError):
+    """A failure of a call to Xero, as the connection test reports it.
+
+    ``http_status`` and ``problem`` (Xero's own words, e.g. its ``oauth_problem`` or
+    ``Detail``) are kept in the test's history row beside the code and the message.
+    """
+
+    code = "failed"
+    message = "The connection test failed."
+
+    def __init__(self, message=None, *, http_status=None, problem="", **context):
+        self.http_status = http_status
+        self.problem = problem
+        super().__init__(message, **context)
+
+
+class CredentialsMissing(ConnectionTestFailed):
+    code = "credentials_missing"
+    step = STEP_DETAILS
+    message = (
+        "This Site has no {missing} yet. Copy it from Xero and paste it into the Xero Details form."
+    )
+
+
+class CertificateMissing(ConnectionTestFailed):
+    code = "certificate_missing"
+    step = STEP_APPLICATION
+    message = (
+        "This Site has no certificate to sign with. An Admin must issue one, and it must be "
+        "pasted into the Xero application's “X509 Public Key Certificate” box."
+    )
+
+
+class ConsumerKeyUnknown(ConnectionTestFailed):
+    code = "consumer_key_unknown"
+    step = STEP_DETAILS
+    message = (
+        "Xero does not know this API Key. Copy the Consumer Key again from the application's "
+        "page in Xero (My Apps → ImagatecAPI) into the API Key field."
+    )
+
+
+class InvalidClient(ConnectionTestFailed):
+    code = "invalid_client"
+    step = STEP_DETAILS
+    message = (
+        "Xero refused this Client ID and Client Secret. Copy both again from the Custom "
+        "Connection's page in Xero's developer portal into the API Key and API Secret fields "
+        "(generate a new secret there if it was lost)."
+    )
+
+
+class TokenRejected(ConnectionTestFailed):
+    code = "token_rejected"
+    step = STEP_DETAILS
+    message = (
+        "Xero rejected the access token. Check that the API Key is the application's Consumer "
+        "Key (or Client ID), copied in full, and test again."
+    )
+
+
+class TokenExpired(ConnectionTestFailed):
+    code = "token_expired"
+    step = STEP_TEST
+    message = (
+        "Xero says the access token has expired, even after a new one was fetched. Test again "
+        "in a minute; if it persists, the server's clock may be wrong."
+    )
+
+
+class SignatureInvalid(ConnectionTestFailed):
+    code = "signature_invalid"
+    step = STEP_APPLICATION
+    message = (
+        "Xero could not verify the signature: the certificate pasted into the Xero application "
+        "is not this Site's certificate. This Site signed with {signed_with}. Paste this Site's "
+        "certificate into the application's “X509 Public Key Certificate” box in Xero, save, "
+        "and test again."
+    )
+
+
+class SignatureMethodRejected(ConnectionTestFailed):
+    code = "signature_method_rejected"
+    step = STEP_APPLICATION
+    message = (
+        "Xero has no certificate for this application, so it cannot check our signature. "
+        "Paste this Site's certificate into the application's “X509 Public Key Certificate” "
+        "box in Xero, save, and test again."
+    )
+
+
+class TimestampRefused(ConnectionTestFailed):
+    code = "timestamp_refused"
+    message = (
+        "Xero refused the time on our request: this server's clock is {offset} Xero's. Ask "
+        "whoever runs the Warehouse server to set its clock right (NTP), then test again."
+    )
+
+
+class NonceUsed(ConnectionTestFailed):
+    code = "nonce_used"
+    step = STEP_TEST
+    message = (
+        "Xero says this request was already seen (its one-time nonce was reused). Test again; "
+        "if it happens twice, report it to the Warehouse developers."
+    )
+
+
+class InsufficientScope(ConnectionTestFailed):
+    code = "insufficient_scope"
+    step = STEP_APPLICATION
+    message = (
+        "The connection lacks a permission (scope) this test needs. In Xero's developer portal, "
+        "add the scopes listed in the setup steps to the Custom Connection, authorise again, "
+        "and test again."
+    )
+
+
+class Forbidden(ConnectionTestFailed):
+    code = "forbidden"
+    step = STEP_APPLICATION
+    message = (
+        "Xero refused access to the organisation. The application may have been disconnected "
+        "from it, or the organisation's subscription lapsed: check in Xero that the "
+        "organisation is still connected to the application, then test again."
+    )
+
+
+class NoOrganisation(ConnectionTestFailed):
+    code = "no_organisation"
+    step = STEP_APPLICATION
+    message = (
+        "The Custom Connection is not authorised for any organisation yet. In Xero's developer "
+        "portal, send the authorisation link to the organisation's admin and have them "
+        "approve it, then test again."
+    )
+
+
+class RateLimited(ConnectionTestFailed):
+    code = "rate_limited"
+    step = STEP_TEST
+    message = "Xero's {limit} call limit was reached. {retry}"
+    limits = {
+        "minute": "60-calls-a-minute",
+        "day": "daily",
+        "appminute": "application-wide per-minute",
+        "concurrent": "5-calls-at-once",
+    }
+
+    def __init__(self, *, limit="minute", retry_after=None, **kwargs):
+        self.retry_after = retry_after
+        retry = (
+            f"Test again in {retry_after} seconds."
+            if retry_after is not None
+            else "Wait a minute, then test again."
+        )
+        super().__init__(limit=self.limits.get(limit.lower(), limit), retry=retry, **kwargs)
+
+
+class XeroUnavailable(ConnectionTestFailed):
+    code = "xero_unavailable"
+    step = STEP_TEST
+    message = (
+        "Xero is unavailable right now (it answered with an error of its own, HTTP {status}). "
+        "Nothing is wrong with this Site's settings; test again later, and see "
+        "status.xero.com if it lasts."
+    )
+
+
+class XeroTimeout(ConnectionTestFailed):
+    code = "timeout"
+    step = STEP_TEST
+    message = (
+        "Xero did not answer within {seconds} seconds. Test again later; if it keeps timing "
+        "out, Xero may be having trouble (status.xero.com)."
+    )
+
+
+class XeroUnreachable(ConnectionTestFailed):
+    code = "unreachable"
+    message = (
+        "The Warehouse could not reach Xero at {host}: {reason}. This is a problem with the "
+        "server's network or its Xero address settings, not with the Site; tell whoever runs "
+        "the Warehouse server."
+    )
+
+
+class TLSFailure(ConnectionTestFailed):
+    code = "tls_failure"
+    message = (
+        "The secure (TLS) connection to {host} failed: the server did not prove it is Xero. "
+        "Something between the Warehouse and Xero (a proxy or a wrong address setting) is "
+        "intercepting the connection; tell whoever runs the Warehouse server."
+    )
+
+
+class UnexpectedResponse(ConnectionTestFailed):
+    code = "unexpected_response"
+    step = STEP_TEST
+    message = (
+        "Xero answered with {received} where data was expected. The address settings may point "
+        "at the wrong place, or Xero is having trouble; test again later."
+    )
+
+
+class XeroProblem(ConnectionTestFailed):
+    code = "xero_problem"
+    step = STEP_TEST
+    message = "Xero refused the request (HTTP {status}): {problem}"
+
+
+class ConnectionTestCooldown(XeroError):
+    code = "cooldown"
+    message = (
+        "This Site was tested {seconds} seconds ago. Wait a few seconds before testing again, "
+        "so that Xero's call limits are not spent on double clicks."
+    )

@@ -108,3 +108,116 @@ class CertificateEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} {self.at:%Y-%m-%d %H:%M}"
+
+
+class AccessToken(models.Model):
+    """A Custom Connection's current OAuth 2.0 access token, reused until it expires."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="xero_access_token")
+    access_token = EncryptedTextField()
+    expires_at = models.DateTimeField()
+    credentials_digest = models.CharField(
+        max_length=64, help_text="HMAC of the Client ID and Secret the token was issued to."
+    )
+
+    def __str__(self):
+        return f"{self.site.code} access token (expires {self.expires_at:%Y-%m-%d %H:%M})"
+
+
+class ConnectionTestQuerySet(models.QuerySet):
+    def latest_per_site(self):
+        return self.order_by("site_id", "-started_at", "-pk")
+
+
+class ConnectionTest(models.Model):
+    """One run of "Test connection" for a Site: what was tried and what Xero said."""
+
+    RUNNING = "running"
+    PASSED = "ok"
+
+    class PayrollOutcome(models.TextChoices):
+        OK = "ok", "Payroll OK"
+        NOT_ENABLED = "not_enabled", "Payroll not enabled"
+        FAILED = "failed", "Payroll check failed"
+        SKIPPED = "skipped", "Payroll not asked for"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="connection_tests")
+    run_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    connection_type = models.CharField(max_length=32, choices=Site.ConnectionType.choices)
+    certificate = models.ForeignKey(
+        Certificate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outcome = models.CharField(max_length=40, default=RUNNING)
+    message = models.TextField(blank=True)
+    step = models.CharField(max_length=40, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    problem = models.CharField("Xero's words", max_length=300, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    organisation_name = models.CharField(max_length=255, blank=True)
+    organisation_short_code = models.CharField(max_length=32, blank=True)
+    organisation_country = models.CharField(max_length=8, blank=True)
+    organisation_version = models.CharField(max_length=16, blank=True)
+    organisation_type = models.CharField(max_length=32, blank=True)
+    is_demo_company = models.BooleanField(null=True)
+    payroll_outcome = models.CharField(
+        max_length=16, choices=PayrollOutcome.choices, default=PayrollOutcome.SKIPPED
+    )
+    payroll_message = models.TextField(blank=True)
+    minute_limit_remaining = models.IntegerField(null=True, blank=True)
+    day_limit_remaining = models.IntegerField(null=True, blank=True)
+
+    objects = ConnectionTestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        permissions = [("run_connection_test", "Can run a Site's Xero connection test")]
+        indexes = [models.Index(fields=["site", "-started_at"], name="connectiontest_site_latest")]
+
+    def __str__(self):
+        return f"{self.site.code} test {self.started_at:%Y-%m-%d %H:%M}: {self.outcome}"
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == self.PASSED
+
+    @property
+    def outcome_label(self) -> str:
+        return self.outcome.replace("_", " ").capitalize()
+
+    @property
+    def running(self) -> bool:
+        return self.outcome == self.RUNNING
+
+    def as_dict(self) -> dict:
+        """The fields `xero_test_connection --json` prints; never a secret or a token."""
+        return {
+            "site": self.site.code,
+            "passed": self.passed,
+            "outcome": self.outcome,
+            "message": self.message,
+            "step": self.step or None,
+            "connection_type": self.connection_type,
+            "started_at": self.started_at.isoformat(),
+            "http_status": self.http_status,
+            "problem": self.problem,
+            "latency_ms": self.latency_ms,
+            "organisation": {
+                "name": self.organisation_name,
+                "short_code": self.organisation_short_code,
+                "country_code": self.organisation_country,
+                "version": self.organisation_version,
+                "type": self.organisation_type,
+                "is_demo_company": self.is_demo_company,
+            }
+            if self.organisation_name
+            else None,
+            "payroll": {"outcome": self.payroll_outcome, "message": self.payroll_message},
+            "rate_limits": {
+                "minute_remaining": self.minute_limit_remaining,
+                "day_remaining": self.day_limit_remaining,
+            },
+            "certificate_sha1": self.certificate.fingerprint_sha1 if self.certificate else None,
+        }

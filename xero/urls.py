@@ -20,4 +20,9 @@ urlpatterns = [
         views.certificate_download_view,
         name="certificate_download",
     ),
+    path(
+        "sites/<slug:code>/xero/connection-test/",
+        views.connection_test_view,
+        name="connection_test",
+    ),
 ]

@@ -10,10 +10,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sites.models import Site
 
-from .exceptions import XeroError
+from .exceptions import ConnectionTestCooldown, XeroError
 from .forms import CertificateIssueForm
 from .models import Certificate
-from .services import certificate_activate, certificate_issue, certificate_record_download
+from .services import (
+    certificate_activate,
+    certificate_issue,
+    certificate_record_download,
+    connection_test_run,
+)
 
 
 def _back(request, site):
@@ -76,3 +81,20 @@ def certificate_download_view(request, code, pk):
     response = HttpResponse(certificate.certificate_pem, content_type="application/pkix-cert")
     response["Content-Disposition"] = f'attachment; filename="{certificate.download_filename}"'
     return response
+
+
+@require_POST
+@login_required
+@permission_required("xero.run_connection_test", raise_exception=True)
+def connection_test_view(request, code):
+    site = get_object_or_404(Site, code=code)
+    try:
+        test = connection_test_run(site=site, user=request.user)
+    except ConnectionTestCooldown as error:
+        messages.warning(request, error.message)
+        return _back(request, site)
+    if test.passed:
+        messages.success(request, f"Connection test passed. {test.message}")
+    else:
+        messages.error(request, f"Connection test failed: {test.message}")
+    return _back(request, site)

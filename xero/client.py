@@ -1,0 +1,350 @@
+"""The one place that talks to Xero.
+
+``xero_session(site)`` hands back a signed HTTP session for either connection type:
+
+- a private application (OAuth 1.0a): each request signed RSA-SHA1 with the Site's
+  certificate's private key, the Consumer Key doubling as the access token;
+- a Custom Connection (OAuth 2.0 client credentials): a Bearer token from Xero's identity
+  server, cached encrypted and reused until shortly before it expires.
+
+Every request gets the timeouts from settings, bounded by one deadline per session, and
+every answer that is not a success becomes one of the exceptions in ``xero.exceptions``.
+"""
+
+import datetime
+import json
+import logging
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+from oauthlib.oauth1 import SIGNATURE_RSA, SIGNATURE_TYPE_AUTH_HEADER
+from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
+from requests_oauthlib import OAuth1, OAuth2
+
+from sites.models import Site
+
+from . import exceptions
+from .models import AccessToken, Certificate
+
+logger = logging.getLogger(__name__)
+
+# Renew a cached token this long before Xero says it expires, so a request never
+# leaves with a token that dies on the way.
+TOKEN_RENEW_MARGIN = datetime.timedelta(seconds=60)
+_PROBLEM_LIMIT = 300
+
+
+def xero_session(site: Site, *, certificate: Certificate | None = None, now=None) -> "XeroSession":
+    """A session that signs requests as ``site`` to Xero.
+
+    For a private application, ``certificate`` picks which of the Site's certificates signs
+    (default: the active one, else the pending one).
+    """
+    missing = [
+        label
+        for label, value in (("API Key", site.api_key), ("API Secret", site.api_secret))
+        if not value
+    ]
+    if missing:
+        raise exceptions.CredentialsMissing(missing=" or ".join(missing))
+    session = XeroSession(site=site)
+    if site.connection_type == Site.ConnectionType.CUSTOM_CONNECTION:
+        session.auth = OAuth2(token=custom_connection_token(site, session=session, now=now))
+        session.renew_token = lambda: OAuth2(
+            token=custom_connection_token(site, session=session, renew=True)
+        )
+        return session
+    certificate = certificate or site.certificates.current().first()
+    if certificate is None:
+        raise exceptions.CertificateMissing()
+    session.sign_with(certificate)
+    return session
+
+
+class XeroSession(requests.Session):
+    """A requests session with Xero's timeouts, one deadline, and Xero's errors mapped."""
+
+    def __init__(self, *, site: Site | None = None):
+        super().__init__()
+        self.connect_timeout = settings.XERO_CONNECT_TIMEOUT
+        self.read_timeout = settings.XERO_READ_TIMEOUT
+        self.budget = self.connect_timeout + self.read_timeout
+        self.deadline = time.monotonic() + self.budget
+        self.headers["Accept"] = "application/json"
+        self.headers["User-Agent"] = "ImagatecAPI Warehouse"
+        self.site = site
+        self.certificate = None
+        self.renew_token = None
+        self.last_response = None
+
+    def sign_with(self, certificate: Certificate) -> None:
+        """Sign as a private application: RSA-SHA1 with ``certificate``'s private key, and
+        the Consumer Key as the access token too, as Xero's private applications require."""
+        self.certificate = certificate
+        self.auth = OAuth1(
+            client_key=self.site.api_key,
+            resource_owner_key=self.site.api_key,
+            signature_method=SIGNATURE_RSA,
+            rsa_key=certificate.private_key_pem,
+            signature_type=SIGNATURE_TYPE_AUTH_HEADER,
+        )
+
+    def request(self, method, url, *, check=True, **kwargs):
+        """Send a request; with ``check``, an answer that is not a success raises its outcome.
+
+        A Custom Connection's token that Xero calls expired is renewed once and the request
+        sent again.
+        """
+        try:
+            return self._send(method, url, check=check, **kwargs)
+        except exceptions.TokenExpired:
+            if self.renew_token is None:
+                raise
+            self.auth = self.renew_token()
+            return self._send(method, url, check=check, **kwargs)
+
+    def _send(self, method, url, *, check, **kwargs):
+        remaining = self.deadline - time.monotonic()
+        host = urlsplit(url).hostname or url
+        if remaining <= 0:
+            raise exceptions.XeroTimeout(seconds=_seconds(self.budget))
+        kwargs["timeout"] = (
+            min(self.connect_timeout, remaining),
+            min(self.read_timeout, remaining),
+        )
+        kwargs["stream"] = True
+        try:
+            response = super().request(method, url, **kwargs)
+            _read_body_before(response, self.deadline)
+        except (requests.Timeout, _DeadlinePassed):
+            raise exceptions.XeroTimeout(seconds=_seconds(self.budget)) from None
+        except requests.exceptions.SSLError:
+            raise exceptions.TLSFailure(host=host) from None
+        except requests.ConnectionError as error:
+            raise exceptions.XeroUnreachable(host=host, reason=_network_reason(error)) from None
+        self.last_response = response
+        if check and response.status_code >= 300:
+            raise error_from_response(response)
+        return response
+
+    def get_json(self, url, **kwargs):
+        """GET ``url`` and return its JSON, or raise the outcome that says why not."""
+        response = self.get(url, **kwargs)
+        return json_from_response(response)
+
+
+class _DeadlinePassed(Exception):
+    pass
+
+
+def _read_body_before(response, deadline):
+    """Read the body in chunks, giving up at the deadline even if Xero trickles bytes."""
+    chunks = []
+    for chunk in response.iter_content(chunk_size=16384):
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            response.close()
+            raise _DeadlinePassed
+    response._content = b"".join(chunks)
+    response._content_consumed = True
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def _network_reason(error: Exception) -> str:
+    text = str(error)
+    if "NameResolution" in text or "Name or service not known" in text or "resolve" in text:
+        return "its name does not resolve (DNS)"
+    if "Connection refused" in text:
+        return "the connection was refused"
+    if "RemoteDisconnected" in text or "aborted" in text or "reset" in text.lower():
+        return "the connection was closed without an answer"
+    return "the network connection failed"
+
+
+def json_from_response(response):
+    content_type = response.headers.get("Content-Type", "")
+    try:
+        if "json" not in content_type:
+            raise ValueError(content_type)
+        return response.json()
+    except ValueError:
+        raise exceptions.UnexpectedResponse(
+            received=_describe_body(response),
+            http_status=response.status_code,
+            problem=_snippet(response.text),
+        ) from None
+
+
+def _describe_body(response) -> str:
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+    text = response.text.lstrip()[:100].lower()
+    if "html" in content_type or text.startswith(("<!doctype html", "<html")):
+        return "a web page (HTML)"
+    if "xml" in content_type or text.startswith("<"):
+        return "XML"
+    if not text:
+        return "an empty answer"
+    return f"“{content_type or 'unknown'}” content"
+
+
+def _snippet(text: str) -> str:
+    return " ".join(text.split())[:_PROBLEM_LIMIT]
+
+
+def _retry_after(response) -> int | None:
+    try:
+        return int(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+
+
+OAUTH1_PROBLEMS = {
+    "consumer_key_unknown": exceptions.ConsumerKeyUnknown,
+    "consumer_key_rejected": exceptions.ConsumerKeyUnknown,
+    "signature_method_rejected": exceptions.SignatureMethodRejected,
+    "token_rejected": exceptions.TokenRejected,
+    "token_expired": exceptions.TokenExpired,
+    "nonce_used": exceptions.NonceUsed,
+}
+
+
+def error_from_response(response) -> exceptions.ConnectionTestFailed:
+    """The named outcome for an answer of Xero's that is not a success."""
+    status = response.status_code
+    text = response.text or ""
+    context = {"http_status": status}
+    oauth = {key: values[0] for key, values in parse_qs(text.strip()).items()}
+    problem = oauth.get("oauth_problem", "")
+    if status == 429 or problem == "rate limit exceeded":
+        return exceptions.RateLimited(
+            limit=response.headers.get("X-Rate-Limit-Problem", "minute"),
+            retry_after=_retry_after(response),
+            problem=_snippet(text),
+            **context,
+        )
+    if problem:
+        advice = oauth.get("oauth_problem_advice")
+        context["problem"] = _snippet(f"{problem}: {advice}" if advice else problem)
+        if problem == "signature_invalid":
+            return exceptions.SignatureInvalid(signed_with="its certificate", **context)
+        if problem == "timestamp_refused":
+            return exceptions.TimestampRefused(
+                offset=_clock_offset(oauth.get("oauth_acceptable_timestamps", "")), **context
+            )
+        if problem in OAUTH1_PROBLEMS:
+            return OAUTH1_PROBLEMS[problem](**context)
+        return exceptions.XeroProblem(status=status, problem=context["problem"], **context)
+
+    body = _json_or_none(text)
+    detail = ""
+    if isinstance(body, dict):
+        detail = str(body.get("Detail") or body.get("Message") or body.get("error") or "")
+    context["problem"] = _snippet(detail or text)
+    authenticate = response.headers.get("WWW-Authenticate", "")
+    if status == 401:
+        if "insufficient_scope" in authenticate:
+            return exceptions.InsufficientScope(**context)
+        if detail.startswith("TokenExpired"):
+            return exceptions.TokenExpired(**context)
+        return exceptions.TokenRejected(**context)
+    if status == 403:
+        return exceptions.Forbidden(**context)
+    if status >= 500:
+        return exceptions.XeroUnavailable(status=status, **context)
+    return exceptions.XeroProblem(
+        status=status, problem=context["problem"] or "no explanation given", **context
+    )
+
+
+def _json_or_none(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _clock_offset(acceptable: str, now: float | None = None) -> str:
+    """How far our clock is from Xero's, from ``oauth_acceptable_timestamps=lo-hi``."""
+    try:
+        low, high = (int(part) for part in acceptable.split("-"))
+    except ValueError:
+        return "too far from"
+    offset = round((time.time() if now is None else now) - (low + high) / 2)
+    if offset == 0:
+        return "about the same as"
+    return f"{abs(offset)} seconds {'ahead of' if offset > 0 else 'behind'}"
+
+
+def _credentials_digest(site: Site) -> str:
+    # Tells whether the Site's Client ID or Secret changed since a token was cached,
+    # without keeping a copy of the secret.
+    credentials = f"{site.api_key}\n{site.api_secret}"
+    return salted_hmac("xero.token", credentials, algorithm="sha256").hexdigest()
+
+
+def custom_connection_token(site: Site, *, session: XeroSession, now=None, renew=False) -> dict:
+    """A Bearer token for a Custom Connection: the cached one while it lasts, else a new one."""
+    now = now or timezone.now()
+    digest = _credentials_digest(site)
+    cached = AccessToken.objects.filter(site=site).first()
+    if (
+        not renew
+        and cached is not None
+        and constant_time_compare(cached.credentials_digest, digest)
+        and cached.expires_at > now + TOKEN_RENEW_MARGIN
+    ):
+        return {"access_token": cached.access_token, "token_type": "Bearer"}
+
+    response = session.post(
+        settings.XERO_IDENTITY_URL,
+        data={"grant_type": "client_credentials"},
+        auth=(site.api_key, site.api_secret),
+        check=False,
+    )
+    body = _json_or_none(response.text)
+    if response.status_code in (400, 401) and isinstance(body, dict) and "error" in body:
+        outcome = TOKEN_ERRORS.get(body["error"], exceptions.XeroProblem)
+        raise outcome(
+            status=response.status_code,
+            problem=_snippet(body["error"]),
+            http_status=response.status_code,
+        )
+    if response.status_code >= 300:
+        raise error_from_response(response)
+    try:
+        # oauthlib checks the answer is a well-formed RFC 6749 token response.
+        token = BackendApplicationClient(client_id=site.api_key).parse_request_body_response(
+            response.text
+        )
+    except (OAuth2Error, ValueError):
+        raise exceptions.UnexpectedResponse(
+            received=_describe_body(response),
+            http_status=response.status_code,
+            problem=_snippet(response.text) if body is None else "",
+        ) from None
+    expires_at = now + datetime.timedelta(seconds=int(token.get("expires_in", 1800)))
+    AccessToken.objects.update_or_create(
+        site=site,
+        defaults={
+            "access_token": token["access_token"],
+            "expires_at": expires_at,
+            "credentials_digest": digest,
+        },
+    )
+    logger.info("Fetched a new Xero access token for site %s", site.code)
+    return {"access_token": token["access_token"], "token_type": "Bearer"}
+
+
+# The identity server's OAuth 2.0 errors (RFC 6749 section 5.2).
+TOKEN_ERRORS = {
+    "invalid_client": exceptions.InvalidClient,
+    "unauthorized_client": exceptions.InvalidClient,
+    "invalid_scope": exceptions.InsufficientScope,
+}
