@@ -47,9 +47,12 @@ def public_key_pem(certificate_pem: str) -> str:
 def oauth_params(authorization: str | None, query: str) -> dict[str, str] | None:
     """The oauth_* parameters from the Authorization header (or query), or None if none."""
     if authorization and authorization.lower().startswith("oauth "):
-        return dict(utils.parse_authorization_header(authorization))
+        pairs = utils.parse_authorization_header(authorization)
+        return {name: utils.unescape(value) for name, value in pairs}
     pairs = [
-        (k, v) for k, v in signature.collect_parameters(uri_query=query) if k.startswith("oauth_")
+        (k, v)
+        for k, v in signature.collect_parameters(uri_query=query, exclude_oauth_signature=False)
+        if k.startswith("oauth_")
     ]
     return dict(pairs) or None
 

@@ -177,7 +177,11 @@ class FakeXero:
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(
-            target=server.serve_forever, name=f"fake-xero-{self.port}", daemon=True
+            # A short poll interval keeps stop() (and so every test's teardown) quick.
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"fake-xero-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
