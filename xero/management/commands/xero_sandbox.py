@@ -1,0 +1,40 @@
+import threading
+
+from django.core.management.base import BaseCommand
+
+from xero.sandbox import FakeXero
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a fake Xero on 127.0.0.1 in the foreground, for trying the Warehouse without "
+        "Xero. Put the printed lines in .env, restart the Warehouse, press Ctrl-C to stop. "
+        "Register apps and inject failures through its /_sandbox/ JSON API."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1")
+        parser.add_argument(
+            "--latency", type=float, default=0.0, help="seconds every request sleeps"
+        )
+
+    def handle(self, *args, port, latency, **options):
+        fake = FakeXero(port=port, latency=latency, verbose=options["verbosity"] > 1)
+        fake.start()
+        self.stdout.write(f"Fake Xero listening on {fake.url}. Put these lines in .env:")
+        self.stdout.write(f"XERO_API_URL={fake.api_url}")
+        self.stdout.write(f"XERO_PAYROLL_URL={fake.payroll_url}")
+        self.stdout.write(f"XERO_IDENTITY_URL={fake.identity_url}")
+        self.stdout.write(f"XERO_CONNECTIONS_URL={fake.connections_url}")
+        self.stdout.write(f"Control API: {fake.url}/_sandbox/ . Press Ctrl-C to stop.")
+        try:
+            self.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            fake.stop()
+        self.stdout.write("Fake Xero stopped.")
+
+    def wait(self) -> None:
+        """Block until Ctrl-C; a seam so tests can stop the command at once."""
+        threading.Event().wait()
