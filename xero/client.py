@@ -209,6 +209,7 @@ OAUTH1_PROBLEMS = {
     "consumer_key_unknown": exceptions.ConsumerKeyUnknown,
     "consumer_key_rejected": exceptions.ConsumerKeyUnknown,
     "signature_method_rejected": exceptions.SignatureMethodRejected,
+    "no_certificate": exceptions.SignatureMethodRejected,
     "token_rejected": exceptions.TokenRejected,
     "token_expired": exceptions.TokenExpired,
     "nonce_used": exceptions.NonceUsed,
@@ -234,7 +235,7 @@ def error_from_response(response) -> exceptions.ConnectionTestFailed:
         context["problem"] = _snippet(f"{problem}: {advice}" if advice else problem)
         if problem == "signature_invalid":
             return exceptions.SignatureInvalid(signed_with="its certificate", **context)
-        if problem == "timestamp_refused":
+        if problem in ("timestamp_refused", "timestamp_in_future"):
             return exceptions.TimestampRefused(
                 offset=_clock_offset(oauth.get("oauth_acceptable_timestamps", "")), **context
             )

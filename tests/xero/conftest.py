@@ -20,3 +20,29 @@ def fake_xero_settings(fake_xero, settings):
     settings.XERO_IDENTITY_URL = fake_xero.identity_url
     settings.XERO_CONNECTIONS_URL = fake_xero.connections_url
     return fake_xero
+
+
+CLIENT_ID = "9F1E2D3C4B5A69788796A5B4C3D2E1F0"
+CLIENT_SECRET = "custom-connection-secret-for-tests"
+
+
+@pytest.fixture
+def private_site(site, issue_certificate, fake_xero_settings):
+    """The Acme Site as a private application, its certificate pasted into the fake Xero."""
+    certificate = issue_certificate(site)
+    fake_xero_settings.register_private_app(site.api_key, certificate.certificate_pem)
+    return site
+
+
+@pytest.fixture
+def custom_site(make_site, fake_xero_settings):
+    """A Custom Connection Site whose Client ID and Secret the fake Xero knows."""
+    site = make_site(
+        name="Custom Pty Ltd",
+        code="custom",
+        connection_type="custom_connection",
+        api_key=CLIENT_ID,
+        api_secret=CLIENT_SECRET,
+    )
+    fake_xero_settings.register_custom_connection(CLIENT_ID, CLIENT_SECRET)
+    return site

@@ -1,0 +1,229 @@
+"""xero/client.py against the fake Xero over real HTTP: signing, tokens, errors, timeouts."""
+
+import shutil
+import subprocess
+from urllib.parse import parse_qsl, unquote
+
+import pytest
+import requests
+from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
+
+from xero import exceptions
+from xero.client import XeroSession, error_from_response, xero_session
+from xero.models import AccessToken, Certificate
+
+from .conftest import CLIENT_ID
+
+
+def organisation_url(settings):
+    return settings.XERO_API_URL + "Organisation"
+
+
+def test_private_app_request_is_signed_rsa_sha1_with_the_consumer_key_as_token(
+    private_site, settings
+):
+    session = xero_session(private_site)
+    response = session.get(organisation_url(settings))
+    header = response.request.headers["Authorization"]
+    params = dict(oauth1_signature.collect_parameters(headers={"Authorization": header}))
+    assert params["oauth_signature_method"] == "RSA-SHA1"
+    assert params["oauth_consumer_key"] == params["oauth_token"] == private_site.api_key
+    assert response.json()["Organisations"][0]["Name"] == "Demo Company (AU)"
+
+
+def test_openssl_verifies_our_signature_against_the_downloaded_certificate(
+    private_site, settings, client_for, tmp_path
+):
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl")
+    certificate = Certificate.objects.get(site=private_site)
+    download = client_for("admins").get(
+        f"/sites/{private_site.code}/xero/certificates/{certificate.pk}/publickey.cer"
+    )
+    (tmp_path / "cert.pem").write_bytes(download.content)
+    request = xero_session(private_site).prepare_request(
+        requests.Request("GET", organisation_url(settings) + "?page=1")
+    )
+    header = request.headers["Authorization"]
+    params = oauth1_signature.collect_parameters(
+        uri_query="page=1", headers={"Authorization": header}, exclude_oauth_signature=True
+    )
+    base_string = oauth1_signature.signature_base_string(
+        "GET",
+        oauth1_signature.base_string_uri(request.url),
+        oauth1_signature.normalize_parameters(params),
+    )
+    signature = dict(oauth1_signature.collect_parameters(headers={"Authorization": header}))[
+        "oauth_signature"
+    ]
+    import base64
+
+    (tmp_path / "base").write_text(base_string)
+    (tmp_path / "sig").write_bytes(base64.b64decode(unquote(signature)))
+    pubkey = subprocess.run(
+        ["openssl", "x509", "-noout", "-pubkey", "-in", str(tmp_path / "cert.pem")],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    (tmp_path / "pub.pem").write_bytes(pubkey)
+    verified = subprocess.run(
+        ["openssl", "dgst", "-sha1", "-verify", str(tmp_path / "pub.pem"),
+         "-signature", str(tmp_path / "sig"), str(tmp_path / "base")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert verified.stdout.strip() == "Verified OK"
+
+
+@pytest.mark.parametrize("tamper", ["path", "query", "method"])
+def test_the_fake_xero_refuses_a_request_changed_after_signing(private_site, settings, tamper):
+    session = xero_session(private_site)
+    url = organisation_url(settings) + "?where=Name"
+    prepared = session.prepare_request(requests.Request("GET", url))
+    if tamper == "path":
+        prepared.url = prepared.url.replace("/Organisation", "/Organisation/")
+    elif tamper == "query":
+        prepared.url = prepared.url.replace("where=Name", "where=Other")
+    else:
+        prepared.method = "HEAD" if False else "POST"
+    response = requests.Session().send(prepared, timeout=5)
+    assert response.status_code == 401
+    assert dict(parse_qsl(response.text))["oauth_problem"] == "signature_invalid"
+
+
+def test_the_fake_xero_refuses_a_signature_by_another_key(
+    private_site, make_site, issue_certificate, settings
+):
+    other = issue_certificate(make_site())
+    session = xero_session(private_site)
+    session.sign_with(other)
+    with pytest.raises(exceptions.SignatureInvalid) as error:
+        session.get_json(organisation_url(settings))
+    assert error.value.http_status == 401
+    assert error.value.problem == "signature_invalid: Failed to validate signature"
+
+
+def test_custom_connection_token_is_cached_encrypted_and_reused(custom_site, fake_xero, settings):
+    for _ in range(3):
+        xero_session(custom_site).get_json(organisation_url(settings))
+    token_calls = [call for call in fake_xero.calls if call.path == "/connect/token"]
+    assert len(token_calls) == 1
+    stored = AccessToken.objects.values_list("access_token", flat=True).get()
+    cached = AccessToken.objects.get().access_token
+    assert stored.startswith("gAAAA") and cached not in stored
+
+
+def test_custom_connection_token_is_renewed_near_its_expiry(custom_site, fake_xero, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    xero_session(custom_site).get_json(organisation_url(settings))
+    AccessToken.objects.update(expires_at=timezone.now() + datetime.timedelta(seconds=30))
+    xero_session(custom_site).get_json(organisation_url(settings))
+    assert sum(call.path == "/connect/token" for call in fake_xero.calls) == 2
+
+
+def test_a_token_xero_calls_expired_is_renewed_once_and_the_call_retried(
+    custom_site, fake_xero, settings
+):
+    xero_session(custom_site).get_json(organisation_url(settings))
+    fake_xero.expire_tokens()
+    body = xero_session(custom_site).get_json(organisation_url(settings))
+    assert body["Organisations"]
+    assert sum(call.path == "/connect/token" for call in fake_xero.calls) == 2
+
+
+def test_a_changed_client_secret_is_not_hidden_by_the_cached_token(custom_site, settings):
+    xero_session(custom_site).get_json(organisation_url(settings))
+    custom_site.api_secret = "a-different-secret-0123456789"
+    with pytest.raises(exceptions.InvalidClient):
+        xero_session(custom_site)
+
+
+def test_an_expired_token_without_renewal_is_reported_as_expired(custom_site, fake_xero, settings):
+    session = xero_session(custom_site)
+    session.renew_token = None
+    fake_xero.expire_tokens()
+    with pytest.raises(exceptions.TokenExpired) as error:
+        session.get_json(organisation_url(settings))
+    assert error.value.problem.startswith("TokenExpired: token expired at")
+
+
+def test_an_unknown_bearer_token_is_rejected(custom_site, settings):
+    xero_session(custom_site)
+    AccessToken.objects.update(access_token="not-a-token-xero-issued")
+    with pytest.raises(exceptions.TokenRejected) as error:
+        xero_session(custom_site).get_json(organisation_url(settings))
+    assert error.value.http_status == 401
+
+
+def test_timeouts_come_from_settings_and_bound_the_whole_session(
+    private_site, fake_xero, settings
+):
+    import time
+
+    settings.XERO_CONNECT_TIMEOUT = 0.2
+    settings.XERO_READ_TIMEOUT = 0.3
+    fake_xero.fail_next("slow", seconds=2)
+    session = xero_session(private_site)
+    started = time.monotonic()
+    with pytest.raises(exceptions.XeroTimeout) as error:
+        session.get_json(organisation_url(settings))
+    assert time.monotonic() - started < 0.5 + 0.3
+    assert "0.5 seconds" in error.value.message
+    with pytest.raises(exceptions.XeroTimeout):
+        session.get_json(organisation_url(settings))  # the deadline has passed
+
+
+def test_the_base_urls_are_read_from_settings_at_call_time(private_site, fake_xero, settings):
+    xero_session(private_site).get_json(organisation_url(settings))
+    assert [call.path for call in fake_xero.calls] == ["/api.xro/2.0/Organisation"]
+
+
+class FakeResponse(requests.Response):
+    def __init__(self, status, body="", headers=None):
+        super().__init__()
+        self.status_code = status
+        self._content = body.encode()
+        self.headers.update(headers or {})
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "outcome"),
+    [
+        (401, "oauth_problem=consumer_key_unknown", {}, exceptions.ConsumerKeyUnknown),
+        (400, "oauth_problem=no_certificate", {}, exceptions.SignatureMethodRejected),
+        (401, "oauth_problem=token_rejected", {}, exceptions.TokenRejected),
+        (401, "oauth_problem=weird_new_problem&oauth_problem_advice=ask", {}, exceptions.XeroProblem),
+        (503, "oauth_problem=rate%20limit%20exceeded", {}, exceptions.RateLimited),
+        (429, "", {"Retry-After": "12", "X-Rate-Limit-Problem": "day"}, exceptions.RateLimited),
+        (403, '{"Detail": "AuthenticationUnsuccessful"}', {}, exceptions.Forbidden),
+        (502, "<html>Bad gateway</html>", {}, exceptions.XeroUnavailable),
+        (404, "The resource you're looking for cannot be found", {}, exceptions.XeroProblem),
+    ],
+)  # fmt: skip
+def test_xeros_answers_map_to_one_outcome_each(status, body, headers, outcome):
+    assert type(error_from_response(FakeResponse(status, body, headers))) is outcome
+
+
+def test_an_unknown_problem_still_shows_xeros_own_words():
+    error = error_from_response(
+        FakeResponse(401, "oauth_problem=weird_new_problem&oauth_problem_advice=ask+us")
+    )
+    assert "weird_new_problem: ask us" in error.message
+
+
+def test_a_session_needs_the_key_and_secret_first(make_site):
+    with pytest.raises(exceptions.CredentialsMissing) as error:
+        xero_session(make_site(api_key=CLIENT_ID))
+    assert "no API Secret yet" in error.value.message
+
+
+def test_a_private_app_needs_a_certificate(site):
+    with pytest.raises(exceptions.CertificateMissing):
+        xero_session(site)
+
+
+def test_a_plain_session_sends_json_accept_and_no_secret(settings):
+    session = XeroSession()
+    assert session.headers["Accept"] == "application/json"
+    assert session.auth is None
