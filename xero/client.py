@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from oauthlib.oauth1 import SIGNATURE_RSA, SIGNATURE_TYPE_AUTH_HEADER
 from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
-from requests_oauthlib import OAuth1, OAuth2
+from requests_oauthlib import OAuth1
 
 from sites.models import Site
 
@@ -53,9 +53,9 @@ def xero_session(site: Site, *, certificate: Certificate | None = None, now=None
         raise exceptions.CredentialsMissing(missing=" or ".join(missing))
     session = XeroSession(site=site)
     if site.connection_type == Site.ConnectionType.CUSTOM_CONNECTION:
-        session.auth = OAuth2(token=custom_connection_token(site, session=session, now=now))
-        session.renew_token = lambda: OAuth2(
-            token=custom_connection_token(site, session=session, renew=True)
+        session.auth = BearerAuth(custom_connection_token(site, session=session, now=now))
+        session.renew_token = lambda: BearerAuth(
+            custom_connection_token(site, session=session, renew=True)
         )
         return session
     certificate = certificate or site.certificates.current().first()
@@ -63,6 +63,21 @@ def xero_session(site: Site, *, certificate: Certificate | None = None, now=None
         raise exceptions.CertificateMissing()
     session.sign_with(certificate)
     return session
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """``Authorization: Bearer <token>``.
+
+    requests-oauthlib's OAuth2 auth refuses plain-http addresses, which the local sandbox
+    uses; sending a Bearer header needs nothing more than this.
+    """
+
+    def __init__(self, token: dict):
+        self.access_token = token["access_token"]
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self.access_token}"
+        return request
 
 
 class XeroSession(requests.Session):
@@ -241,7 +256,7 @@ def error_from_response(response) -> exceptions.ConnectionTestFailed:
             )
         if problem in OAUTH1_PROBLEMS:
             return OAUTH1_PROBLEMS[problem](**context)
-        return exceptions.XeroProblem(status=status, problem=context["problem"], **context)
+        return exceptions.XeroProblem(status=status, **context)
 
     body = _json_or_none(text)
     detail = ""
@@ -259,9 +274,8 @@ def error_from_response(response) -> exceptions.ConnectionTestFailed:
         return exceptions.Forbidden(**context)
     if status >= 500:
         return exceptions.XeroUnavailable(status=status, **context)
-    return exceptions.XeroProblem(
-        status=status, problem=context["problem"] or "no explanation given", **context
-    )
+    context["problem"] = context["problem"] or "no explanation given"
+    return exceptions.XeroProblem(status=status, **context)
 
 
 def _json_or_none(text):
@@ -277,10 +291,11 @@ def _clock_offset(acceptable: str, now: float | None = None) -> str:
         low, high = (int(part) for part in acceptable.split("-"))
     except ValueError:
         return "too far from"
-    offset = round((time.time() if now is None else now) - (low + high) / 2)
+    # The window is in whole seconds and the answer took time to come back: round to 5 s.
+    offset = 5 * round(((time.time() if now is None else now) - (low + high) / 2) / 5)
     if offset == 0:
         return "about the same as"
-    return f"{abs(offset)} seconds {'ahead of' if offset > 0 else 'behind'}"
+    return f"about {abs(offset)} seconds {'ahead of' if offset > 0 else 'behind'}"
 
 
 def _credentials_digest(site: Site) -> str:

@@ -54,7 +54,7 @@ class ConnectionTestFailed(XeroError):
     def __init__(self, message=None, *, http_status=None, problem="", **context):
         self.http_status = http_status
         self.problem = problem
-        super().__init__(message, **context)
+        super().__init__(message, problem=problem, **context)
 
 
 class CredentialsMissing(ConnectionTestFailed):

@@ -46,3 +46,44 @@ def test_rotating_encryption_keys_reencrypts_private_keys_too(site, issue_certif
     call_command("rotate_encryption_keys")
     settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]
     assert Certificate.objects.get(pk=certificate.pk).private_key_pem == certificate.private_key_pem
+
+
+def test_test_connection_command_prints_one_json_object_per_site(
+    private_site, make_site, fake_xero, capsys
+):
+    import json
+
+    make_site(name="Bare Ltd", code="bare")
+    with pytest.raises(SystemExit) as exit:
+        call_command("xero_test_connection", "--all", "--json")
+    assert exit.value.code == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["site"], line["outcome"]) for line in lines] == [
+        ("acme", "ok"),
+        ("bare", "credentials_missing"),
+    ]
+    assert lines[0]["organisation"]["name"] == "Demo Company (AU)"
+    assert lines[0]["rate_limits"]["minute_remaining"] == 58
+    assert lines[1]["step"] == "xero_details"
+
+
+def test_test_connection_command_exits_0_when_every_site_passed(private_site, capsys):
+    call_command("xero_test_connection", "acme")
+    assert "acme: passed." in capsys.readouterr().out
+
+
+def test_test_connection_command_names_the_step_to_fix(private_site, fake_xero, capsys):
+    fake_xero.reset()
+    with pytest.raises(SystemExit):
+        call_command("xero_test_connection", "acme")
+    out = capsys.readouterr().out
+    assert "acme: consumer_key_unknown (fix at step: xero_details)." in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [([], "Name the Sites to test"), (["acme", "--all"], "not both"), (["nope"], "'nope'")],
+)
+def test_test_connection_command_refuses_bad_input(site, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("xero_test_connection", *args)

@@ -150,3 +150,98 @@ def test_private_key_is_never_in_a_page_a_download_or_a_log(
         assert key_body.encode() not in page.content
         assert b"PRIVATE KEY" not in page.content
     assert key_body not in caplog.text
+
+
+def connection_test_url(site):
+    return reverse("xero:connection_test", args=[site.code])
+
+
+# Support, Admins and superusers run tests; Staff only see the results.
+TEST_MATRIX = [("superuser", True), ("admins", True), ("support", True), ("staff", False),
+               ("nobody", False)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("role", "allowed"), TEST_MATRIX)
+def test_who_may_run_a_connection_test(client_for, private_site, role, allowed):
+    from xero.models import ConnectionTest
+
+    response = client_for(role).post(connection_test_url(private_site))
+    assert response.status_code == (302 if allowed else 403)
+    assert ConnectionTest.objects.exists() == allowed
+
+
+@pytest.mark.parametrize(
+    ("role", "sees"),
+    [("superuser", True), ("admins", True), ("support", True), ("staff", True)],
+)
+def test_who_sees_connection_test_results(client_for, private_site, role, sees):
+    from xero.services import connection_test_run
+
+    connection_test_run(site=private_site)
+    page = client_for(role).get(reverse("admin:sites_site_change", args=[private_site.pk]))
+    assert ("Connected to Demo Company (AU)" in page.content.decode()) == sees
+    assert ('action="' + connection_test_url(private_site) in page.content.decode()) == (
+        role != "staff"
+    )
+
+
+def test_a_connection_test_is_never_run_by_a_get(client_for, private_site):
+    assert client_for("support").get(connection_test_url(private_site)).status_code == 405
+
+
+def test_a_connection_test_needs_the_csrf_token(private_site, make_user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("Support"))
+    assert client.post(connection_test_url(private_site)).status_code == 403
+
+
+def test_the_result_is_shown_at_once_after_the_test(client_for, private_site):
+    response = client_for("support").post(connection_test_url(private_site), follow=True)
+    page = response.content.decode()
+    assert "Connection test passed. Connected to Demo Company (AU)" in page
+    assert "✓ Passed" in page
+
+
+def test_a_failed_test_says_what_is_wrong_and_which_step_fixes_it(
+    client_for, private_site, fake_xero
+):
+    fake_xero.register_private_app(private_site.api_key, None)
+    response = client_for("support").post(connection_test_url(private_site), follow=True)
+    page = response.content.decode()
+    assert "Connection test failed: Xero has no certificate for this application" in page
+    assert 'href="#step-create_application"' in page
+    assert "signature_method_rejected" in page
+
+
+def test_a_double_click_is_answered_with_the_cooldown(client_for, private_site, settings):
+    from xero.models import ConnectionTest
+
+    settings.XERO_TEST_COOLDOWN = 5
+    client = client_for("support")
+    client.post(connection_test_url(private_site))
+    response = client.post(connection_test_url(private_site), follow=True)
+    assert "Wait a few seconds before testing again" in response.content.decode()
+    assert ConnectionTest.objects.count() == 1
+
+
+def test_site_list_shows_the_last_test_and_when(client_for, private_site, make_site):
+    from xero.services import connection_test_run
+
+    connection_test_run(site=private_site)
+    make_site(name="Untested Ltd")
+    page = client_for("staff").get(reverse("admin:sites_site_changelist")).content.decode()
+    assert '<span class="xero-ok">✓ Passed</span>, 0' in page
+    assert "Never tested" in page
+
+
+def test_connection_test_secret_never_reaches_the_page(client_for, custom_site, fake_xero):
+    from tests.xero.conftest import CLIENT_SECRET
+    from xero.models import AccessToken
+
+    client = client_for("superuser")
+    page = client.post(connection_test_url(custom_site), follow=True).content.decode()
+    assert "Connected to" in page
+    assert CLIENT_SECRET not in page
+    assert AccessToken.objects.get().access_token not in page

@@ -1,0 +1,403 @@
+"""connection_test_run against the fake Xero: every outcome, its message, its history row."""
+
+import json
+import logging
+import socket
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from xero import certificates
+from xero.exceptions import ConnectionTestCooldown
+from xero.models import AccessToken, Certificate, ConnectionTest
+from xero.sandbox import Organisation
+from xero.services import certificate_issue, connection_test_run
+
+from ..conftest import CONSUMER_SECRET
+from .conftest import CLIENT_SECRET
+
+
+@pytest.fixture(autouse=True)
+def _no_cooldown(settings):
+    settings.XERO_TEST_COOLDOWN = 0
+
+
+def secrets_of(site, fake):
+    found = [site.api_secret, CONSUMER_SECRET, CLIENT_SECRET]
+    found += [c.private_key_pem.splitlines()[3] for c in Certificate.objects.filter(site=site)]
+    found += list(fake._tokens) if hasattr(fake, "_tokens") else []
+    found += list(AccessToken.objects.values_list("access_token", flat=True))
+    return [secret for secret in found if secret]
+
+
+def assert_no_secret_leaks(test, fake, caplog):
+    row = json.dumps(test.as_dict())
+    for secret in secrets_of(test.site, fake):
+        assert secret not in row
+        assert secret not in caplog.text
+
+
+def run(site, **kwargs):
+    return connection_test_run(site=site, **kwargs)
+
+
+def test_private_app_passes_and_records_the_organisation(
+    private_site, fake_xero, make_user, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    support = make_user("Support")
+    test = connection_test_run(site=private_site, user=support)
+    assert test.outcome == "ok" and test.passed
+    assert test.run_by == support
+    assert test.organisation_name == "Demo Company (AU)"
+    assert test.organisation_country == "AU" and test.organisation_version == "AU"
+    assert test.organisation_type == "COMPANY" and test.is_demo_company is True
+    assert test.organisation_short_code.startswith("!")
+    assert test.payroll_outcome == "ok"
+    assert test.minute_limit_remaining == 58 and test.day_limit_remaining == 4998
+    assert test.latency_ms is not None
+    assert test.message.startswith("Connected to Demo Company (AU) (a demo company)")
+    assert "Accounting OK. Payroll OK." in test.message
+    private_site.refresh_from_db()
+    assert private_site.xero_organisation_name == "Demo Company (AU)"
+    assert_no_secret_leaks(test, fake_xero, caplog)
+
+
+def test_custom_connection_passes_with_its_organisation(custom_site, fake_xero, caplog):
+    caplog.set_level(logging.DEBUG)
+    fake_xero.reset()
+    fake_xero.register_custom_connection(
+        custom_site.api_key,
+        CLIENT_SECRET,
+        organisation=Organisation(Name="Real Co", IsDemoCompany=False),
+    )
+    test = run(custom_site)
+    assert test.passed, test.message
+    assert test.organisation_name == "Real Co" and test.is_demo_company is False
+    assert [call.path for call in fake_xero.calls] == [
+        "/connect/token", "/connections", "/api.xro/2.0/Organisation", "/payroll.xro/1.0/Settings"
+    ]  # fmt: skip
+    assert_no_secret_leaks(test, fake_xero, caplog)
+
+
+def test_custom_connection_token_is_reused_across_tests(custom_site, fake_xero):
+    for _ in range(3):
+        assert run(custom_site).passed
+    assert sum(call.path == "/connect/token" for call in fake_xero.calls) == 1
+    fake_xero.expire_tokens()
+    assert run(custom_site).passed
+    assert sum(call.path == "/connect/token" for call in fake_xero.calls) == 2
+
+
+def test_payroll_not_enabled_on_a_private_app_is_a_separate_answer(
+    site, issue_certificate, fake_xero_settings
+):
+    certificate = issue_certificate(site)
+    fake_xero_settings.register_private_app(
+        site.api_key, certificate.certificate_pem, payroll_enabled=False
+    )
+    test = run(site)
+    assert test.passed
+    assert test.payroll_outcome == "not_enabled"
+    assert "Accounting OK. Payroll not enabled: tick “Enable Payroll API" in test.message
+
+
+def test_payroll_not_enabled_on_a_custom_connection_names_the_scopes(custom_site, fake_xero):
+    fake_xero.reset()
+    fake_xero.register_custom_connection(custom_site.api_key, CLIENT_SECRET, payroll_enabled=False)
+    test = run(custom_site)
+    assert test.passed and test.payroll_outcome == "not_enabled"
+    assert "add the payroll scopes" in test.payroll_message
+
+
+def test_a_site_without_payroll_skips_the_payroll_call(private_site, fake_xero):
+    private_site.payroll_enabled = False
+    private_site.save()
+    test = run(private_site)
+    assert test.payroll_outcome == "skipped"
+    assert not any(call.path.startswith("/payroll") for call in fake_xero.calls)
+
+
+def test_a_payroll_failure_does_not_fail_the_accounting_answer(private_site, settings):
+    settings.XERO_PAYROLL_URL = "http://payroll.invalid/payroll.xro/1.0/"
+    test = run(private_site)
+    assert test.passed and test.payroll_outcome == "failed"
+    assert test.payroll_message.startswith("Payroll check failed: The Warehouse could not reach")
+
+
+def test_consumer_key_unknown(site, issue_certificate, fake_xero_settings, caplog):
+    issue_certificate(site)
+    test = run(site)
+    assert test.outcome == "consumer_key_unknown"
+    assert test.step == "xero_details"
+    assert test.http_status == 401
+    assert test.problem == "consumer_key_unknown: Consumer key was not recognised"
+    assert "Copy the Consumer Key again" in test.message
+    assert_no_secret_leaks(test, fake_xero_settings, caplog)
+
+
+def test_invalid_client(custom_site, fake_xero, caplog):
+    custom_site.api_secret = "a-wrong-secret-0123456789"
+    custom_site.save()
+    test = run(custom_site)
+    assert test.outcome == "invalid_client" and test.http_status == 400
+    assert test.step == "xero_details"
+    assert "a-wrong-secret" not in json.dumps(test.as_dict())
+    assert_no_secret_leaks(test, fake_xero, caplog)
+
+
+def test_token_rejected(custom_site, fake_xero):
+    assert run(custom_site).passed
+    AccessToken.objects.update(access_token="revoked-token")
+    test = run(custom_site)
+    assert test.outcome == "token_rejected" and test.http_status == 401
+
+
+def test_signature_invalid_names_the_fingerprints_signed_with(
+    site, issue_certificate, make_site, fake_xero_settings
+):
+    ours = issue_certificate(site)
+    someone_elses = issue_certificate(make_site())
+    fake_xero_settings.register_private_app(site.api_key, someone_elses.certificate_pem)
+    test = run(site)
+    assert test.outcome == "signature_invalid"
+    assert test.step == "create_application"
+    assert ours.fingerprint_sha1 in test.message and ours.fingerprint_sha256 in test.message
+    assert test.certificate == ours
+
+
+def test_signature_invalid_with_a_pending_certificate_names_both(
+    site, issue_certificate, make_site, fake_xero_settings
+):
+    active = issue_certificate(site)
+    pending = issue_certificate(site)
+    fake_xero_settings.register_private_app(
+        site.api_key, issue_certificate(make_site()).certificate_pem
+    )
+    test = run(site)
+    assert test.outcome == "signature_invalid"
+    assert active.fingerprint_sha1 in test.message and pending.fingerprint_sha1 in test.message
+    assert "the pending certificate" in test.message and "the active certificate" in test.message
+
+
+def test_old_certificate_keeps_working_until_the_new_one_passes_a_test(private_site, fake_xero):
+    active = Certificate.objects.get(site=private_site)
+    pending = certificate_issue(site=private_site)
+    # Xero still has the old certificate: the test passes with it, nothing changes.
+    test = run(private_site)
+    assert test.passed and test.certificate == active
+    assert Certificate.objects.get(pk=pending.pk).state == "pending"
+    # The new one is pasted into Xero: the test passes with it and promotes it.
+    fake_xero.register_private_app(private_site.api_key, pending.certificate_pem)
+    test = run(private_site)
+    assert test.passed and test.certificate == pending
+    assert Certificate.objects.get(pk=pending.pk).state == "active"
+    assert Certificate.objects.get(pk=active.pk).state == "retired"
+    assert pending.events.filter(action="activated", note="passed a connection test").exists()
+
+
+def test_no_certificate_registered_in_xero(site, issue_certificate, fake_xero_settings):
+    issue_certificate(site)
+    fake_xero_settings.register_private_app(site.api_key, None)
+    test = run(site)
+    assert test.outcome == "signature_method_rejected"
+    assert test.http_status == 400 and test.step == "create_application"
+
+
+def test_no_certificate_issued_yet(site, fake_xero_settings):
+    test = run(site)
+    assert test.outcome == "certificate_missing" and test.step == "create_application"
+    assert fake_xero_settings.calls == []
+
+
+def test_missing_credentials(make_site, fake_xero_settings):
+    test = run(make_site())
+    assert test.outcome == "credentials_missing" and test.step == "xero_details"
+    assert "no API Key or API Secret yet" in test.message
+
+
+@pytest.mark.parametrize(
+    ("offset", "words"), [(600, "600 seconds behind"), (-900, "900 seconds ahead of")]
+)
+def test_clock_skew_shows_the_offset(private_site, fake_xero, offset, words):
+    fake_xero.clock_offset = offset
+    test = run(private_site)
+    assert test.outcome == "timestamp_refused"
+    assert words in test.message
+    assert test.step == ""
+
+
+def test_nonce_reuse(private_site, fake_xero, monkeypatch):
+    import oauthlib.oauth1.rfc5849 as rfc5849
+
+    monkeypatch.setattr(rfc5849, "generate_nonce", lambda: "the-same-nonce-every-time")
+    assert run(private_site).passed
+    test = run(private_site)
+    assert test.outcome == "nonce_used" and test.step == "connection_test"
+
+
+def test_missing_scope(custom_site, fake_xero):
+    fake_xero.reset()
+    fake_xero.register_custom_connection(
+        custom_site.api_key, CLIENT_SECRET, scopes=["payroll.settings.read"]
+    )
+    test = run(custom_site)
+    assert test.outcome == "insufficient_scope" and test.http_status == 401
+    assert test.step == "create_application"
+
+
+FAILURES = [
+    ("forbidden", {}, "forbidden", 403, "disconnected"),
+    ("rate_limit_minute", {"retry_after": 42}, "rate_limited", 429,
+     "Xero's 60-calls-a-minute call limit was reached. Test again in 42 seconds."),
+    ("rate_limit_day", {}, "rate_limited", 429, "daily call limit"),
+    ("rate_limit_oauth1", {}, "rate_limited", 503, "60-calls-a-minute"),
+    ("unavailable", {}, "xero_unavailable", 503, "HTTP 503"),
+    ("server_error", {}, "xero_unavailable", 500, "HTTP 500"),
+    ("html_body", {}, "unexpected_response", None, "a web page (HTML)"),
+    ("xml_body", {}, "unexpected_response", None, "XML where data was expected"),
+    ("drop", {}, "unreachable", None, "closed without an answer"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "options", "outcome", "status", "words"), FAILURES)
+def test_each_xero_failure_is_one_named_outcome(
+    private_site, fake_xero, caplog, kind, options, outcome, status, words
+):
+    caplog.set_level(logging.DEBUG)
+    fake_xero.fail_next(kind, **options)
+    test = run(private_site)
+    assert test.outcome == outcome
+    assert words in test.message
+    if status:
+        assert test.http_status == status
+    assert ConnectionTest.objects.get(pk=test.pk).outcome == outcome
+    assert "Traceback" not in test.message
+    assert_no_secret_leaks(test, fake_xero, caplog)
+
+
+def test_token_endpoint_failure(custom_site, fake_xero):
+    fake_xero.fail_next("token_error")
+    test = run(custom_site)
+    assert test.outcome == "xero_unavailable" and test.http_status == 500
+
+
+def test_timeout_never_holds_longer_than_both_timeouts(private_site, fake_xero, settings):
+    settings.XERO_CONNECT_TIMEOUT = 0.2
+    settings.XERO_READ_TIMEOUT = 0.4
+    fake_xero.fail_next("slow", count=5, seconds=3)
+    test = run(private_site)
+    assert test.outcome == "timeout"
+    assert test.latency_ms < 600 + 250
+    assert "did not answer within 0.6 seconds" in test.message
+
+
+def test_dns_failure(private_site, settings):
+    settings.XERO_API_URL = "http://xero.invalid/api.xro/2.0/"
+    test = run(private_site)
+    assert test.outcome == "unreachable"
+    assert "xero.invalid" in test.message and "does not resolve (DNS)" in test.message
+
+
+def test_connection_refused(private_site, settings):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.XERO_API_URL = f"http://127.0.0.1:{port}/api.xro/2.0/"
+    test = run(private_site)
+    assert test.outcome == "unreachable" and "refused" in test.message
+
+
+@pytest.fixture
+def untrusted_tls_server(tmp_path):
+    issued = certificates.generate_certificate(site_name="Not Xero", site_code="mitm")
+    (tmp_path / "cert.pem").write_text(issued.certificate_pem)
+    (tmp_path / "key.pem").write_text(issued.private_key_pem)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/api.xro/2.0/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_tls_failure(private_site, settings, untrusted_tls_server):
+    settings.XERO_API_URL = untrusted_tls_server
+    test = run(private_site)
+    assert test.outcome == "tls_failure"
+    assert "did not prove it is Xero" in test.message
+
+
+def test_no_organisation_authorised_yet(custom_site, settings):
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self._json({"access_token": "t", "expires_in": 1800, "token_type": "Bearer"})
+
+        def do_GET(self):
+            self._json([])
+
+        def _json(self, body):
+            payload = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    settings.XERO_IDENTITY_URL = base + "/connect/token"
+    settings.XERO_CONNECTIONS_URL = base + "/connections"
+    try:
+        test = run(custom_site)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert test.outcome == "no_organisation"
+
+
+def test_a_fault_of_ours_is_recorded_plainly_and_logged(private_site, monkeypatch, caplog):
+    from xero import services
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(services, "_probe", broken)
+    test = run(private_site)
+    assert test.outcome == "internal_error"
+    assert "fault in the Warehouse" in test.message
+    assert "RuntimeError: bug" in caplog.text
+
+
+def test_cooldown_stops_double_clicks_and_records_nothing(private_site, settings):
+    settings.XERO_TEST_COOLDOWN = 5
+    run(private_site)
+    with pytest.raises(ConnectionTestCooldown) as error:
+        run(private_site)
+    assert "Wait a few seconds" in error.value.message
+    assert ConnectionTest.objects.count() == 1
+
+
+def test_history_keeps_every_run(private_site, fake_xero):
+    run(private_site)
+    fake_xero.fail_next("unavailable")
+    run(private_site)
+    outcomes = list(private_site.connection_tests.values_list("outcome", flat=True))
+    assert outcomes == ["xero_unavailable", "ok"]
