@@ -255,6 +255,6 @@ class XeroProblem(ConnectionTestFailed):
 class ConnectionTestCooldown(XeroError):
     code = "cooldown"
     message = (
-        "This Site was tested {seconds} seconds ago. Wait a few seconds before testing again, "
+        "This Site was tested {ago}. Wait a few seconds before testing again, "
         "so that Xero's call limits are not spent on double clicks."
     )

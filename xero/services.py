@@ -209,7 +209,9 @@ def _connection_test_claim(*, site, user, now) -> ConnectionTest:
         )
         cooldown = datetime.timedelta(seconds=settings.XERO_TEST_COOLDOWN)
         if last is not None and now - last < cooldown:
-            raise ConnectionTestCooldown(seconds=max(0, int((now - last).total_seconds())))
+            seconds = max(0, int((now - last).total_seconds()))
+            ago = "just now" if seconds < 1 else f"{seconds} second{'s' * (seconds != 1)} ago"
+            raise ConnectionTestCooldown(ago=ago)
         return ConnectionTest.objects.create(
             site=site, run_by=user, started_at=now, connection_type=site.connection_type
         )

@@ -87,3 +87,27 @@ def test_test_connection_command_names_the_step_to_fix(private_site, fake_xero, 
 def test_test_connection_command_refuses_bad_input(site, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("xero_test_connection", *args)
+
+
+def test_sandbox_register_pastes_the_sites_certificate_into_the_fake_xero(
+    site, issue_certificate, fake_xero, settings, capsys
+):
+    from xero.services import connection_test_run
+
+    settings.XERO_API_URL = fake_xero.api_url
+    settings.XERO_PAYROLL_URL = fake_xero.payroll_url
+    issue_certificate(site)
+    call_command("xero_sandbox_register", "acme", "--url", fake_xero.url, "--organisation", "Acme")
+    assert "reaches “Acme”" in capsys.readouterr().out
+    assert connection_test_run(site=site).organisation_name == "Acme"
+
+
+def test_sandbox_register_says_how_to_start_the_sandbox(site, issue_certificate):
+    issue_certificate(site)
+    with pytest.raises(CommandError, match="xero_sandbox"):
+        call_command("xero_sandbox_register", "acme", "--url", "http://127.0.0.1:9")
+
+
+def test_sandbox_register_needs_a_certificate_first(site):
+    with pytest.raises(CommandError, match="Issue a certificate"):
+        call_command("xero_sandbox_register", "acme")

@@ -1,0 +1,53 @@
+import requests
+from django.core.management.base import BaseCommand, CommandError
+
+from sites.models import Site
+
+
+class Command(BaseCommand):
+    help = (
+        "Do in the local fake Xero (manage.py xero_sandbox) what the customer does in Xero: "
+        "create the Site's application with its certificate (private application) or its "
+        "Client ID and Secret (Custom Connection). For trying the Warehouse offline."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("site_code")
+        parser.add_argument("--url", default="http://127.0.0.1:8765", help="the sandbox's URL")
+        parser.add_argument("--organisation", default="", help="organisation name to answer")
+        parser.add_argument("--no-payroll", action="store_true", help="leave payroll off")
+
+    def handle(self, *args, site_code, url, organisation, no_payroll, **options):
+        try:
+            site = Site.objects.get(code=site_code)
+        except Site.DoesNotExist:
+            raise CommandError(f"No Site has the code “{site_code}”.") from None
+        data = {"payroll_enabled": not no_payroll}
+        if organisation:
+            data["organisation_name"] = organisation
+        if not site.api_key:
+            raise CommandError("Save the Site's API Key first (the Consumer Key or Client ID).")
+        if site.connection_type == Site.ConnectionType.CUSTOM_CONNECTION:
+            if not site.api_secret:
+                raise CommandError("Save the Site's API Secret (the Client Secret) first.")
+            path = "custom-connections"
+            data.update(client_id=site.api_key, client_secret=site.api_secret)
+        else:
+            # The certificate the setup page asks the customer to paste: the newest one.
+            certificate = site.certificates.exclude(state="retired").order_by("-issued_at").first()
+            if certificate is None:
+                raise CommandError("Issue a certificate for the Site first.")
+            path = "private-apps"
+            data.update(consumer_key=site.api_key, certificate_pem=certificate.certificate_pem)
+        try:
+            response = requests.post(f"{url.rstrip('/')}/_sandbox/{path}", json=data, timeout=5)
+            response.raise_for_status()
+        except requests.RequestException:
+            raise CommandError(
+                f"The sandbox did not answer at {url}. Start it with `python manage.py "
+                "xero_sandbox` in another terminal."
+            ) from None
+        name = response.json()["organisation"]["Name"]
+        self.stdout.write(
+            self.style.SUCCESS(f"Registered {site.code} with the sandbox; it reaches “{name}”.")
+        )
