@@ -66,3 +66,25 @@ class SiteXeroDetailsForm(forms.ModelForm):
         elif new_secret:
             self.instance.api_secret = new_secret
         return cleaned_data
+
+
+class SiteXeroCredentialsForm(SiteXeroDetailsForm):
+    """Step 3 of the setup page: only the Xero Details, not the Site's name or code."""
+
+    class Meta(SiteXeroDetailsForm.Meta):
+        fields = ["api_key", "payroll_enabled"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.connection_type == Site.ConnectionType.CUSTOM_CONNECTION:
+            self.fields[
+                "api_key"
+            ].help_text = "The Client ID shown on the Custom Connection's page."
+            self.fields[
+                "new_api_secret"
+            ].help_text = "The Client Secret. Leave blank to keep the stored one."
+        else:
+            self.fields["api_key"].help_text = "The Consumer Key shown on the application's page."
+            self.fields[
+                "new_api_secret"
+            ].help_text = "The Consumer Secret. Leave blank to keep the stored one."

@@ -7,6 +7,7 @@ import datetime
 
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, Prefetch, Subquery
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
@@ -14,6 +15,7 @@ from django.utils.timesince import timesince
 from sites.admin import SiteAdmin
 from sites.models import Site
 
+from . import steps
 from .forms import CertificateIssueForm
 from .models import EXPIRY_WARNING_DAYS, Certificate, CertificateEvent, ConnectionTest
 
@@ -36,7 +38,12 @@ def certificate_summary(*, expires_at: datetime.datetime | None, has_pending: bo
 
 class XeroSiteAdmin(SiteAdmin):
     change_form_template = "xero/admin/site_change_form.html"
-    list_display = [*SiteAdmin.list_display, "certificate_column", "last_test_column"]
+    list_display = [
+        *SiteAdmin.list_display,
+        "certificate_column",
+        "last_test_column",
+        "setup_link",
+    ]
 
     def get_queryset(self, request):
         certificates = Certificate.objects.filter(site=OuterRef("pk"))
@@ -79,6 +86,10 @@ class XeroSiteAdmin(SiteAdmin):
             ago,
         )
 
+    @admin.display(description="Setup")
+    def setup_link(self, site):
+        return format_html('<a href="{}">Xero setup</a>', reverse("xero:setup", args=[site.code]))
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         site = self.get_object(request, object_id)
@@ -109,6 +120,8 @@ def certificate_context(request, site: Site) -> dict:
 def connection_test_context(request, site: Site) -> dict:
     """The last connection tests of a Site, newest first, in one query."""
     tests = list(site.connection_tests.select_related("run_by", "certificate")[:HISTORY_LENGTH])
+    for test in tests:
+        test.step_title = steps.title(test.connection_type, test.step)
     return {
         "connection_tests": tests,
         "last_connection_test": tests[0] if tests else None,

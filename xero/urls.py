@@ -5,6 +5,12 @@ from . import views
 app_name = "xero"
 
 urlpatterns = [
+    path("sites/<slug:code>/xero/setup/", views.setup_view, name="setup"),
+    path(
+        "sites/<slug:code>/xero/setup/switch-to-custom-connection/",
+        views.switch_to_custom_connection_view,
+        name="switch_to_custom_connection",
+    ),
     path(
         "sites/<slug:code>/xero/certificates/issue/",
         views.certificate_issue_view,

@@ -1,15 +1,21 @@
 """Thin views: check permission, validate, call a service, show the result."""
 
-from django.contrib import messages
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
+from sites.services import site_save, site_switch_connection_type
 
+from . import steps
+from .admin import certificate_context, connection_test_context
 from .exceptions import ConnectionTestCooldown, XeroError
 from .forms import CertificateIssueForm
 from .models import Certificate
@@ -98,3 +104,67 @@ def connection_test_view(request, code):
     else:
         messages.error(request, f"Connection test failed: {test.message}")
     return _back(request, site)
+
+
+@login_required
+@permission_required("sites.view_site", raise_exception=True)
+def setup_view(request, code):
+    """The Xero setup procedure for one Site, each step with its state and its controls."""
+    site = get_object_or_404(Site, code=code)
+    details_form = None
+    if request.method == "POST":
+        if not request.user.has_perm("sites.change_site"):
+            raise PermissionDenied
+        # A copy, so that a refused save leaves the page showing what is stored.
+        details_form = SiteXeroCredentialsForm(request.POST, instance=Site.objects.get(pk=site.pk))
+        if details_form.is_valid():
+            site_save(site=details_form.instance)
+            messages.success(request, "Xero Details saved.")
+            return redirect(reverse("xero:setup", args=[site.code]) + "#step-xero_details")
+        messages.error(request, "The Xero Details were not saved: see the errors below.")
+    elif request.method != "GET":
+        return HttpResponse(status=405)
+    return render(request, "xero/setup.html", setup_context(request, site, details_form))
+
+
+def setup_context(request, site: Site, details_form=None) -> dict:
+    context = {
+        **admin.site.each_context(request),
+        **certificate_context(request, site),
+        **connection_test_context(request, site),
+        "title": f"Xero setup: {site.name}",
+        "site": site,
+        "private": site.connection_type == Site.ConnectionType.PRIVATE_APP,
+        "can_change_details": request.user.has_perm("sites.change_site"),
+        "can_see_secret_mask": request.user.has_perm("sites.view_api_secret_mask"),
+        "app_centre_url": steps.XERO_APP_CENTRE_URL,
+        "application_name": "ImagatecAPI",
+        "scopes": settings.XERO_SCOPES
+        + (settings.XERO_PAYROLL_SCOPES if site.payroll_enabled else []),
+    }
+    current = context["current_certificates"]
+    # The customer pastes the newest certificate: the pending one while a rotation is on.
+    context["certificate_to_paste"] = max(current, key=lambda c: c.issued_at, default=None)
+    if details_form is None and context["can_change_details"]:
+        details_form = SiteXeroCredentialsForm(instance=site)
+    context["details_form"] = details_form
+    context["steps"] = steps.setup_steps(
+        site=site,
+        certificate=context["certificate_to_paste"],
+        last_test=context["last_connection_test"],
+    )
+    return context
+
+
+@require_POST
+@login_required
+@permission_required("sites.change_site", raise_exception=True)
+def switch_to_custom_connection_view(request, code):
+    site = get_object_or_404(Site, code=code)
+    site_switch_connection_type(site=site, connection_type=Site.ConnectionType.CUSTOM_CONNECTION)
+    messages.success(
+        request,
+        "This Site now connects through a Custom Connection. Follow the steps below to create "
+        "one in Xero's developer portal and paste its Client ID and Secret.",
+    )
+    return redirect("xero:setup", code=site.code)

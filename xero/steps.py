@@ -1,0 +1,137 @@
+"""The Xero setup procedure as an ordered list of steps, each knowing its state from the data.
+
+The same four keys serve both connection types (``xero.exceptions`` names them as the step
+that fixes a failure); each type words them its own way, after the customer procedure in
+``../shared/seed/xero_integration_procedure.txt`` for private applications and Xero's
+developer portal for Custom Connections.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from sites.models import Site
+
+from .exceptions import STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST
+from .models import Certificate, ConnectionTest
+
+DONE = "done"
+TODO = "todo"
+PROBLEM = "problem"
+
+STATE_LABELS = {DONE: "Done", TODO: "To do", PROBLEM: "Problem"}
+
+XERO_APP_CENTRE_URL = "https://developer.xero.com/myapps"
+PRIVATE_APPS_RETIRED = datetime.date(2021, 9, 30)
+
+TITLES = {
+    Site.ConnectionType.PRIVATE_APP: {
+        STEP_APP_CENTRE: "Log in to the Xero app centre and add an application",
+        STEP_APPLICATION: "Set up the application in Xero",
+        STEP_DETAILS: "Copy the Consumer Key and Secret into the Xero Details",
+        STEP_TEST: "Test the connection",
+    },
+    Site.ConnectionType.CUSTOM_CONNECTION: {
+        STEP_APP_CENTRE: "Log in to Xero's developer portal and create a Custom Connection",
+        STEP_APPLICATION: "Choose the scopes and authorise the organisation",
+        STEP_DETAILS: "Copy the Client ID and Secret into the Xero Details",
+        STEP_TEST: "Test the connection",
+    },
+}
+
+ORDER = (STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST)
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    number: int
+    title: str
+    state: str
+    note: str = ""
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[self.state]
+
+    @property
+    def anchor(self) -> str:
+        return f"step-{self.key}"
+
+
+def title(connection_type: str, key: str) -> str:
+    return TITLES[connection_type].get(key, key)
+
+
+def setup_steps(
+    *,
+    site: Site,
+    certificate: Certificate | None,
+    last_test: ConnectionTest | None,
+    now: datetime.datetime | None = None,
+) -> list[Step]:
+    """The Site's four steps with their states, worked out from what is stored.
+
+    ``certificate`` is the one the customer should paste (pending, else active);
+    ``last_test`` the latest connection test. A failed test puts the problem at the step
+    its outcome names; a test that passed means every step before it is done.
+    """
+    now = now or timezone.now()
+    private = site.connection_type == Site.ConnectionType.PRIVATE_APP
+    passed = last_test is not None and last_test.passed
+    failed_at = last_test.step if last_test is not None and not last_test.passed else None
+    if last_test is not None and not last_test.passed and not last_test.step:
+        # Failures no step fixes (network, clock) are shown at the test itself.
+        failed_at = STEP_TEST
+
+    states = {}
+    notes = {}
+    states[STEP_APP_CENTRE] = DONE if site.api_key or passed else TODO
+
+    if failed_at == STEP_APPLICATION:
+        states[STEP_APPLICATION] = PROBLEM
+    elif private and certificate is None:
+        states[STEP_APPLICATION] = TODO
+        notes[STEP_APPLICATION] = "No certificate has been issued yet."
+    elif private and certificate.not_valid_after <= now:
+        states[STEP_APPLICATION] = PROBLEM
+        notes[STEP_APPLICATION] = "The certificate has expired: issue a new one."
+    elif private and certificate.is_expiring(now):
+        states[STEP_APPLICATION] = PROBLEM
+        notes[STEP_APPLICATION] = (
+            f"The certificate expires in {certificate.days_to_expiry(now)} days: issue a new "
+            "one and paste it into Xero."
+        )
+    elif private and certificate.state == Certificate.State.PENDING:
+        states[STEP_APPLICATION] = TODO
+        notes[STEP_APPLICATION] = (
+            "A new certificate is pending: paste it into Xero, then test the connection."
+        )
+    else:
+        states[STEP_APPLICATION] = DONE if passed else TODO
+
+    if failed_at == STEP_DETAILS:
+        states[STEP_DETAILS] = PROBLEM
+    else:
+        states[STEP_DETAILS] = DONE if site.has_api_credentials else TODO
+
+    if passed:
+        states[STEP_TEST] = DONE
+    elif failed_at == STEP_TEST:
+        states[STEP_TEST] = PROBLEM
+    else:
+        states[STEP_TEST] = TODO
+    if last_test is not None and not last_test.passed:
+        notes.setdefault(failed_at, last_test.message)
+
+    return [
+        Step(
+            key=key,
+            number=number,
+            title=title(site.connection_type, key),
+            state=states[key],
+            note=notes.get(key, ""),
+        )
+        for number, key in enumerate(ORDER, start=1)
+    ]
