@@ -71,6 +71,8 @@ class SiteXeroDetailsForm(forms.ModelForm):
 class SiteXeroCredentialsForm(SiteXeroDetailsForm):
     """Step 3 of the setup page: only the Xero Details, not the Site's name or code."""
 
+    field_order = ["api_key", "new_api_secret", "clear_api_secret", "payroll_enabled"]
+
     class Meta(SiteXeroDetailsForm.Meta):
         fields = ["api_key", "payroll_enabled"]
 

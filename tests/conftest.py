@@ -66,10 +66,27 @@ def make_user(db, django_user_model):
             username, password="pw-for-tests-1", is_staff=True
         )
         if role:
+            if not Group.objects.filter(name=role).exists():
+                restore_roles()
             user.groups.add(Group.objects.get(name=role))
         return user
 
     return make_user
+
+
+def restore_roles():
+    """Run the role data migrations again: a transactional test's flush removed the groups."""
+    from django.db import connection
+    from django.db.migrations import RunPython
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(connection)
+    state_apps = loader.project_state().apps
+    for (_app, name), migration in sorted(loader.disk_migrations.items()):
+        if "roles" in name:
+            for operation in migration.operations:
+                if isinstance(operation, RunPython):
+                    operation.code(state_apps, None)
 
 
 ROLE_NAMES = {"staff": STAFF, "admins": ADMINS, "support": SUPPORT, "nobody": None}

@@ -211,7 +211,7 @@ def test_a_failed_test_says_what_is_wrong_and_which_step_fixes_it(
     response = client_for("support").post(connection_test_url(private_site), follow=True)
     page = response.content.decode()
     assert "Connection test failed: Xero has no certificate for this application" in page
-    assert 'href="#step-create_application"' in page
+    assert f'href="/sites/{private_site.code}/xero/setup/#step-create_application"' in page
     assert "signature_method_rejected" in page
 
 

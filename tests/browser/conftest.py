@@ -1,0 +1,88 @@
+"""A real browser: Debian's chromium driven by Playwright, against the live Django server.
+
+Screenshots of each step go to test-artifacts/ (git-ignored).
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "pw-for-browser-tests-1"
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_path()
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs it with apt")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread while it is open;
+    # the ORM calls the tests make between browser steps are still plain synchronous calls.
+    # Only for this module's tests: the variable goes when the browser does.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=executable, headless=True, args=["--no-sandbox"]
+            )
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def screenshots(request):
+    """``shot(page, name)`` saves test-artifacts/<test>/<nn>-<name>.png."""
+    folder = ARTIFACTS / request.node.name.replace("[", "-").replace("]", "")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    taken = []
+
+    def shot(page, name):
+        taken.append(name)
+        path = folder / f"{len(taken):02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return shot
+
+
+@pytest.fixture
+def login_as(browser, live_server, make_user):
+    """Open a browser as a new user of ``role`` (logged in through the admin's form)."""
+    contexts = []
+
+    def login_as(role, *, width=1280, height=900):
+        user = make_user(role)
+        user.set_password(PASSWORD)
+        user.save()
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": width, "height": height}
+        )
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/admin/login/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_url("**/admin/")
+        return page
+
+    yield login_as
+    for context in contexts:
+        context.close()
+
+
+# The fake Xero fixtures of the xero tests, shared here.
+from tests.xero.conftest import fake_xero, fake_xero_settings  # noqa: E402, F401
