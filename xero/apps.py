@@ -5,3 +5,6 @@ class XeroConfig(AppConfig):
     name = "xero"
     label = "xero"
     verbose_name = "Xero"
+
+    def ready(self):
+        from . import checks  # noqa: F401 - registers the checks

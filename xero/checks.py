@@ -1,0 +1,31 @@
+"""System checks for the Xero settings."""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+URL_SETTINGS = ("XERO_API_URL", "XERO_PAYROLL_URL", "XERO_IDENTITY_URL", "XERO_CONNECTIONS_URL")
+
+
+@register(Tags.security, deploy=True)
+def check_xero_urls_use_https(app_configs, **kwargs):
+    """Plain http is for the local sandbox only; in production it would send tokens in clear."""
+    return [
+        Warning(
+            f"{name} is {getattr(settings, name)!r}, not an https:// address. That is fine for "
+            "the local sandbox, but in production it would send tokens unencrypted.",
+            id="xero.W001",
+        )
+        for name in URL_SETTINGS
+        if urlsplit(getattr(settings, name)).scheme != "https"
+    ]
+
+
+@register()
+def check_xero_timeouts(app_configs, **kwargs):
+    return [
+        Error(f"{name} must be a number of seconds above 0.", id="xero.E001")
+        for name in ("XERO_CONNECT_TIMEOUT", "XERO_READ_TIMEOUT")
+        if not getattr(settings, name) > 0
+    ]
