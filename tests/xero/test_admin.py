@@ -116,3 +116,13 @@ def test_certificate_summary(days, pending, text, flagged):
     if days is not None and days < 0:
         expires = now - datetime.timedelta(hours=1)
     assert certificate_summary(expires_at=expires, has_pending=pending, now=now) == (text, flagged)
+
+
+def test_site_page_says_private_applications_are_retired_and_points_to_the_switch(
+    client_for, site, make_site
+):
+    page = client_for("staff").get(change_url(site)).content.decode()
+    assert "Xero retired private applications on 30 September 2021" in page
+    assert reverse("xero:setup", args=[site.code]) in page
+    modern = make_site(connection_type="custom_connection")
+    assert "Xero retired" not in client_for("staff").get(change_url(modern)).content.decode()
