@@ -41,8 +41,8 @@ def fleet_checks_enqueue(*, site_ids=None, user=None, now: datetime.datetime | N
     from .tasks import check_sites
 
     now = now or timezone.now()
-    if site_ids is None:
-        site_ids = Site.objects.values_list("pk", flat=True)
+    sites = Site.objects.all() if site_ids is None else Site.objects.filter(pk__in=site_ids)
+    site_ids = sites.values_list("pk", flat=True)
     stale = now - datetime.timedelta(seconds=settings.XERO_CHECK_QUEUE_TIMEOUT)
     QueuedCheck.objects.filter(queued_at__lt=stale).delete()
     batch = uuid.uuid4()
