@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     # Labelled "sites": django.contrib.sites must never be installed beside it.
     "sites",
     "xero",
+    "django_tasks",
 ]
 
 MIDDLEWARE = [
@@ -142,3 +143,39 @@ XERO_SCOPES = env.list("XERO_SCOPES", default=["accounting.settings.read"])
 XERO_PAYROLL_SCOPES = env.list(
     "XERO_PAYROLL_SCOPES", default=["payroll.settings.read", "payroll.employees.read"]
 )
+
+# Background tasks (Django's Tasks API, the django-tasks backport). The default keeps
+# tasks in the database and runs them with `manage.py db_worker`; a larger deployment
+# sets TASKS_BACKEND=django_tasks_rq.RQBackend and REDIS_URL (README, "Fleet health").
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")
+TASKS = {"default": {"BACKEND": TASKS_BACKEND, "QUEUES": ["default"]}}
+if TASKS_BACKEND.startswith("django_tasks_db."):
+    INSTALLED_APPS.append("django_tasks_db")
+elif TASKS_BACKEND.startswith("django_tasks_rq."):
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    RQ_QUEUES = {"default": {"URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")}}
+
+# Xero's call limits are counted in this cache, which every process that calls Xero
+# (web, workers) must share: the database by default (`manage.py createcachetable`),
+# e.g. rediscache://127.0.0.1:6379/1 on a larger deployment.
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="locmemcache://"),
+    "xero_limits": env.cache_url("XERO_LIMITS_CACHE_URL", default="dbcache://xero_limits_cache"),
+}
+# Slot keys must never be culled while they count a call.
+CACHES["xero_limits"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 1_000_000)
+# At most this many calls to Xero in flight at once, over every Site and process.
+XERO_MAX_CONCURRENT_CALLS = env.int("XERO_MAX_CONCURRENT_CALLS", default=20)
+# A bulk check waits out Xero's rate limits at most this many times per call.
+XERO_RATE_LIMIT_RETRIES = env.int("XERO_RATE_LIMIT_RETRIES", default=5)
+# A queued check whose task never started after this many seconds may be queued again.
+XERO_CHECK_QUEUE_TIMEOUT = env.int("XERO_CHECK_QUEUE_TIMEOUT", default=3600)
+
+# Alerts to the Admins group (console by default: set EMAIL_BACKEND and EMAIL_HOST for real mail).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="warehouse@localhost")

@@ -12,6 +12,7 @@ every answer that is not a success becomes one of the exceptions in ``xero.excep
 """
 
 import datetime
+import itertools
 import json
 import logging
 import time
@@ -27,7 +28,7 @@ from requests_oauthlib import OAuth1
 
 from sites.models import Site
 
-from . import exceptions
+from . import certificates, exceptions, limits
 from .models import AccessToken, Certificate
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ class XeroSession(requests.Session):
             client_key=self.site.api_key,
             resource_owner_key=self.site.api_key,
             signature_method=SIGNATURE_RSA,
-            rsa_key=certificate.private_key_pem,
+            rsa_key=certificates.load_private_key(certificate.private_key_pem),
             signature_type=SIGNATURE_TYPE_AUTH_HEADER,
         )
 
@@ -123,6 +124,24 @@ class XeroSession(requests.Session):
             return self._send(method, url, check=check, **kwargs)
 
     def _send(self, method, url, *, check, **kwargs):
+        # Xero's limits (xero/limits.py): a slot of each is held while the request is out.
+        # A fleet check waits out a rate limit and sends again; a click reports it at once.
+        for attempt in itertools.count():
+            with limits.call_slot(
+                site_id=getattr(self.site, "pk", None), deadline=self.deadline
+            ) as waited:
+                if limits.is_waiting():
+                    self.deadline += waited
+                try:
+                    return self._send_now(method, url, check=check, **kwargs)
+                except exceptions.RateLimited as limited:
+                    pause = limits.pause_after(limited, attempt)
+                    if pause is None:
+                        raise
+            time.sleep(pause)
+            self.deadline += pause
+
+    def _send_now(self, method, url, *, check, **kwargs):
         remaining = self.deadline - time.monotonic()
         host = urlsplit(url).hostname or url
         if remaining <= 0:
@@ -142,7 +161,8 @@ class XeroSession(requests.Session):
         except requests.ConnectionError as error:
             raise exceptions.XeroUnreachable(host=host, reason=_network_reason(error)) from None
         self.last_response = response
-        if check and response.status_code >= 300:
+        # A rate limit is raised even unchecked, so that a bulk check can wait it out.
+        if response.status_code >= 300 and (check or response.status_code == 429):
             raise error_from_response(response)
         return response
 

@@ -26,3 +26,27 @@ class CertificateIssueForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["key_size"].initial = settings.XERO_CERTIFICATE_KEY_SIZE
         self.fields["days"].initial = settings.XERO_CERTIFICATE_DAYS
+
+
+class FleetCheckForm(forms.Form):
+    """The health page's bulk actions: test the selected Sites, or every failing one."""
+
+    TEST_SELECTED = "test_selected"
+    TEST_FAILING = "test_failing"
+
+    action = forms.ChoiceField(
+        choices=[(TEST_SELECTED, "Test selected"), (TEST_FAILING, "Test all failing")],
+        error_messages={"required": "Choose what to test.", "invalid_choice": "Unknown action."},
+    )
+    sites = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Any number is a valid choice here; Sites that do not exist are simply not queued.
+        self.fields["sites"].valid_value = lambda value: str(value).isdigit()
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("action") == self.TEST_SELECTED and not cleaned.get("sites"):
+            raise forms.ValidationError("Select the Sites to test first.", code="no_selection")
+        return cleaned

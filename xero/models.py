@@ -221,3 +221,51 @@ class ConnectionTest(models.Model):
             },
             "certificate_sha1": self.certificate.fingerprint_sha1 if self.certificate else None,
         }
+
+
+class QueuedCheck(models.Model):
+    """A Site waiting for its background connection test.
+
+    At most one per Site (the primary key is the Site), so that enqueueing every Site while
+    some are still waiting queues those once. The row is deleted when the Site's check
+    starts; after that the Site may be queued again.
+    """
+
+    site = models.OneToOneField(
+        Site, on_delete=models.CASCADE, primary_key=True, related_name="queued_check"
+    )
+    batch = models.UUIDField(db_index=True, help_text="The task that will run the check.")
+    queued_at = models.DateTimeField(default=timezone.now)
+    queued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self):
+        return f"check of site {self.site_id} queued {self.queued_at:%Y-%m-%d %H:%M}"
+
+
+class Alert(models.Model):
+    """An email to the Admins about a Site, kept so that each transition is told once."""
+
+    class Kind(models.TextChoices):
+        FAILING = "failing", "Connection test failing after passing"
+        EXPIRING = "expiring", "Certificate in its last days"
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="xero_alerts")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Which transition: the last passing test before the failure, or the expiring certificate.
+    key = models.CharField(max_length=64)
+    subject = models.CharField(max_length=255)
+    recipients = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-sent_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "kind", "key"], name="alert_once_per_transition"
+            )
+        ]
+
+    def __str__(self):
+        return self.subject

@@ -31,4 +31,5 @@ urlpatterns = [
         views.connection_test_view,
         name="connection_test",
     ),
+    path("xero/health/", views.health_view, name="health"),
 ]

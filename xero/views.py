@@ -4,21 +4,24 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 
-from . import steps
-from .admin import certificate_context, connection_test_context
+from . import selectors, steps
+from .admin import certificate_context, certificate_summary, connection_test_context
 from .exceptions import ConnectionTestCooldown, XeroError
-from .forms import CertificateIssueForm
-from .models import Certificate
+from .fleet import fleet_checks_enqueue
+from .forms import CertificateIssueForm, FleetCheckForm
+from .models import Certificate, ConnectionTest
 from .services import (
     certificate_activate,
     certificate_issue,
@@ -168,3 +171,61 @@ def switch_to_custom_connection_view(request, code):
         "one in Xero's developer portal and paste its Client ID and Secret.",
     )
     return redirect("xero:setup", code=site.code)
+
+
+HEALTH_PAGE_SIZE = 100
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("sites.view_site", raise_exception=True)
+def health_view(request):
+    """Every Site's Xero health; Support and Admins queue background tests from here."""
+    if request.method == "POST":
+        if not request.user.has_perm("xero.run_connection_test"):
+            raise PermissionDenied
+        form = FleetCheckForm(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return redirect(request.get_full_path())
+        if form.cleaned_data["action"] == FleetCheckForm.TEST_FAILING:
+            site_ids = selectors.site_health_list(filter=selectors.FAILING).values("pk")
+        else:
+            site_ids = form.cleaned_data["sites"]
+        queued = fleet_checks_enqueue(site_ids=site_ids, user=request.user)
+        messages.success(
+            request,
+            f"Queued {queued} Site test{'s' * (queued != 1)}; the results appear here as the "
+            "worker runs them. Sites already queued were not queued again.",
+        )
+        return redirect(request.get_full_path())
+
+    current = request.GET.get("filter", "")
+    search = request.GET.get("q", "")
+    sites = selectors.site_health_list(filter=current, search=search)
+    page = Paginator(sites, HEALTH_PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for site in page:
+        site.certificate_text, site.certificate_flagged = certificate_summary(
+            expires_at=site.active_certificate_expires,
+            has_pending=site.has_pending_certificate,
+            now=now,
+        )
+        site.days_to_expiry = (
+            (site.active_certificate_expires - now).days
+            if site.active_certificate_expires
+            else None
+        )
+    context = {
+        **admin.site.each_context(request),
+        "title": "Xero health",
+        "page": page,
+        "filters": [("", "All"), *selectors.HEALTH_FILTERS.items()],
+        "current_filter": current,
+        "search": search,
+        "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
+        "passed": ConnectionTest.PASSED,
+    }
+    return render(request, "xero/health.html", context)

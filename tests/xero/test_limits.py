@@ -1,0 +1,144 @@
+"""Xero's call limits (xero/limits.py), checked against the fake Xero counting calls."""
+
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from xero import limits
+from xero.client import xero_session
+from xero.exceptions import RateLimited
+
+
+def organisation_url():
+    return settings.XERO_API_URL + "Organisation"
+
+
+def api_calls(fake):
+    return [call for call in fake.calls if call.path.endswith("/Organisation")]
+
+
+def test_a_click_past_sixty_calls_a_minute_is_refused_without_reaching_xero(
+    private_site, fake_xero_settings
+):
+    session = xero_session(private_site)
+    for _ in range(limits.MINUTE_LIMIT):
+        session.get_json(organisation_url())
+    started = time.monotonic()
+    with pytest.raises(RateLimited) as refused:
+        session.get_json(organisation_url())
+    assert time.monotonic() - started < 1
+    assert 1 <= refused.value.retry_after <= limits.WINDOW_SECONDS + 1
+    assert "60-calls-a-minute" in refused.value.message
+    assert len(api_calls(fake_xero_settings)) == limits.MINUTE_LIMIT
+
+
+def test_each_site_has_its_own_minute_window(
+    private_site, make_site, issue_certificate, fake_xero_settings, monkeypatch
+):
+    monkeypatch.setattr(limits, "MINUTE_LIMIT", 2)
+    other = make_site(api_key="OTHERKEY1234567890ABCDEFGHIJ", api_secret="x" * 30)
+    fake_xero_settings.register_private_app(other.api_key, issue_certificate(other).certificate_pem)
+    first, second = xero_session(private_site), xero_session(other)
+    for _ in range(2):
+        first.get_json(organisation_url())
+    with pytest.raises(RateLimited):
+        first.get_json(organisation_url())
+    assert second.get_json(organisation_url())["Organisations"]
+
+
+def test_a_fleet_check_waits_for_the_window_and_never_sends_more_than_the_limit_in_it(
+    private_site, fake_xero_settings, monkeypatch
+):
+    monkeypatch.setattr(limits, "MINUTE_LIMIT", 3)
+    monkeypatch.setattr(limits, "WINDOW_SECONDS", 0.5)
+    session = xero_session(private_site)
+    started = time.monotonic()
+    with limits.waiting():
+        for _ in range(7):
+            session.get_json(organisation_url())
+    assert time.monotonic() - started >= 1.0
+    times = sorted(call.time for call in api_calls(fake_xero_settings))
+    assert len(times) == 7
+    # Any 4 consecutive calls span at least the window: never 4 in one window.
+    assert all(later - earlier >= 0.45 for earlier, later in zip(times, times[3:], strict=False))
+
+
+def test_a_fleet_check_waits_what_retry_after_says_then_sends_again(
+    private_site, fake_xero_settings
+):
+    fake_xero_settings.fail_next("rate_limit_minute", retry_after=1)
+    session = xero_session(private_site)
+    with limits.waiting():
+        body = session.get_json(organisation_url())
+    assert body["Organisations"]
+    refused, answered = api_calls(fake_xero_settings)
+    assert (refused.status, answered.status) == (429, 200)
+    assert answered.time - refused.time >= 0.95
+
+
+def test_a_click_reports_xeros_rate_limit_at_once(private_site, fake_xero_settings):
+    fake_xero_settings.fail_next("rate_limit_minute", retry_after=30)
+    session = xero_session(private_site)
+    started = time.monotonic()
+    with pytest.raises(RateLimited) as refused:
+        session.get_json(organisation_url())
+    assert time.monotonic() - started < 1
+    assert refused.value.retry_after == 30
+    assert len(api_calls(fake_xero_settings)) == 1
+
+
+def test_a_fleet_check_gives_up_on_a_wait_longer_than_it_is_worth(private_site, fake_xero_settings):
+    fake_xero_settings.fail_next("rate_limit_day", retry_after=3600)
+    session = xero_session(private_site)
+    with limits.waiting(), pytest.raises(RateLimited):
+        session.get_json(organisation_url())
+
+
+def test_without_retry_after_a_fleet_check_backs_off_more_each_time(settings):
+    limited = RateLimited(retry_after=None)
+    assert limits.pause_after(limited, 0) is None  # a click never waits
+    with limits.waiting():
+        first, third = limits.pause_after(limited, 0), limits.pause_after(limited, 2)
+        assert 1 <= first <= 1.5
+        assert 4 <= third <= 6
+        assert limits.pause_after(limited, settings.XERO_RATE_LIMIT_RETRIES) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_calls_at_once_stay_within_five_per_site_and_the_global_cap(
+    private_site, make_site, issue_certificate, fake_xero_settings, settings
+):
+    settings.XERO_MAX_CONCURRENT_CALLS = 7
+    fake = fake_xero_settings
+    fake.latency = 0.2
+    fake.enforce_limits = True
+    other = make_site(api_key="OTHERKEY1234567890ABCDEFGHIJ", api_secret="x" * 30)
+    fake.register_private_app(other.api_key, issue_certificate(other).certificate_pem)
+    statuses = []
+
+    def call(site):
+        try:
+            with limits.waiting():
+                xero_session(site).get_json(organisation_url())
+            statuses.append(200)
+        except RateLimited:
+            statuses.append(429)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=call, args=(site,))
+        for site in (private_site, other)
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 16
+    assert [call.status for call in fake.calls] == [200] * 16
+    assert max(fake.max_concurrent_per_organisation.values()) <= 5
+    assert fake.max_concurrent <= 7

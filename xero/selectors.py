@@ -1,0 +1,58 @@
+"""Reads of the Xero app: what the health page lists, in a fixed number of queries."""
+
+import datetime
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from sites.models import Site
+
+from .models import EXPIRY_WARNING_DAYS, Certificate, ConnectionTest, QueuedCheck
+
+FAILING = "failing"
+NEVER_TESTED = "never"
+EXPIRING = "expiring"
+HEALTH_FILTERS = {
+    FAILING: "Failing",
+    NEVER_TESTED: "Never tested",
+    EXPIRING: f"Expiring within {EXPIRY_WARNING_DAYS} days",
+}
+
+
+def site_health_list(
+    *, filter: str | None = None, search: str = "", now: datetime.datetime | None = None
+) -> QuerySet[Site]:
+    """Every Site with its last test, active certificate's expiry and whether it is queued.
+
+    Each is one correlated subquery that the (site, -started_at) index of ConnectionTest
+    answers, so the page costs the same whatever the history holds. ``filter`` is one of
+    ``HEALTH_FILTERS``; ``search`` matches the name, code or Xero organisation name.
+    """
+    now = now or timezone.now()
+    certificates = Certificate.objects.filter(site=OuterRef("pk"))
+    last_tests = ConnectionTest.objects.filter(site=OuterRef("pk")).order_by("-started_at", "-pk")
+    sites = Site.objects.annotate(
+        active_certificate_expires=Subquery(certificates.active().values("not_valid_after")[:1]),
+        has_pending_certificate=Exists(certificates.pending()),
+        last_test_outcome=Subquery(last_tests.values("outcome")[:1]),
+        last_test_at=Subquery(last_tests.values("started_at")[:1]),
+        queued=Exists(QueuedCheck.objects.filter(site=OuterRef("pk"))),
+    ).order_by("name", "pk")
+    if filter == FAILING:
+        sites = sites.filter(last_test_outcome__isnull=False).exclude(
+            last_test_outcome__in=[ConnectionTest.PASSED, ConnectionTest.RUNNING]
+        )
+    elif filter == NEVER_TESTED:
+        sites = sites.filter(last_test_at__isnull=True)
+    elif filter == EXPIRING:
+        sites = sites.filter(
+            active_certificate_expires__lt=now + datetime.timedelta(days=EXPIRY_WARNING_DAYS)
+        )
+    search = search.strip()
+    if search:
+        sites = sites.filter(
+            Q(name__icontains=search)
+            | Q(code__icontains=search)
+            | Q(xero_organisation_name__icontains=search)
+        )
+    return sites
