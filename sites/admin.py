@@ -8,9 +8,9 @@ from .services import site_save
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
     form = SiteXeroDetailsForm
-    list_display = ["name", "code", "connection_type", "api_key", "xero_organisation_name"]
+    list_display = ["name", "code", "connection_type", "xero_organisation_name"]
     list_filter = ["connection_type"]
-    search_fields = ["name", "code", "xero_organisation_name"]
+    search_fields = ["name", "code", "api_key", "xero_organisation_name"]
 
     @admin.display(description="Xero API Secret")
     def api_secret_display(self, site):

@@ -19,25 +19,31 @@ HEALTH_FILTERS = {
 }
 
 
-def site_health_list(
-    *, filter: str | None = None, search: str = "", now: datetime.datetime | None = None
-) -> QuerySet[Site]:
-    """Every Site with its last test, active certificate's expiry and whether it is queued.
+def with_health(sites: QuerySet[Site]) -> QuerySet[Site]:
+    """``sites`` with their last test, active certificate's expiry and whether one is queued.
 
     Each is one correlated subquery that the (site, -started_at) index of ConnectionTest
-    answers, so the page costs the same whatever the history holds. ``filter`` is one of
-    ``HEALTH_FILTERS``; ``search`` matches the name, code or Xero organisation name.
+    answers, so a page costs the same whatever the history holds.
     """
-    now = now or timezone.now()
     certificates = Certificate.objects.filter(site=OuterRef("pk"))
     last_tests = ConnectionTest.objects.filter(site=OuterRef("pk")).order_by("-started_at", "-pk")
-    sites = Site.objects.annotate(
+    return sites.annotate(
         active_certificate_expires=Subquery(certificates.active().values("not_valid_after")[:1]),
         has_pending_certificate=Exists(certificates.pending()),
         last_test_outcome=Subquery(last_tests.values("outcome")[:1]),
         last_test_at=Subquery(last_tests.values("started_at")[:1]),
         queued=Exists(QueuedCheck.objects.filter(site=OuterRef("pk"))),
-    ).order_by("name", "pk")
+    )
+
+
+def site_health_list(
+    *, filter: str | None = None, search: str = "", now: datetime.datetime | None = None
+) -> QuerySet[Site]:
+    """Every Site ``with_health``, for the health page. ``filter`` is one of
+    ``HEALTH_FILTERS``; ``search`` matches the name, code or Xero organisation name.
+    """
+    now = now or timezone.now()
+    sites = with_health(Site.objects.all()).order_by("name", "pk")
     if filter == FAILING:
         sites = sites.filter(last_test_outcome__isnull=False).exclude(
             last_test_outcome__in=[ConnectionTest.PASSED, ConnectionTest.RUNNING]
