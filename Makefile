@@ -19,7 +19,6 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP) .env
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py ensure_initial_superuser
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 

@@ -161,17 +161,6 @@ elif TASKS_BACKEND.startswith("django_tasks_rq."):
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
     RQ_QUEUES = {"default": {"URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")}}
 
-# Xero's call limits are counted in this cache, which every process that calls Xero
-# (web, workers) must share: the database by default (`manage.py createcachetable`),
-# e.g. rediscache://127.0.0.1:6379/1 on a larger deployment.
-CACHES = {
-    "default": env.cache_url("CACHE_URL", default="locmemcache://"),
-    "xero_limits": env.cache_url("XERO_LIMITS_CACHE_URL", default="dbcache://xero_limits_cache"),
-}
-if not CACHES["xero_limits"]["BACKEND"].endswith("RedisCache"):
-    # Slot keys must never be culled while they count a call (Redis has no such limit,
-    # and would take the option for one of its own connection's).
-    CACHES["xero_limits"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 1_000_000)
 # At most this many calls to Xero in flight at once, over every Site and process.
 XERO_MAX_CONCURRENT_CALLS = env.int("XERO_MAX_CONCURRENT_CALLS", default=20)
 # A bulk check waits out Xero's rate limits at most this many times per call.

@@ -207,15 +207,16 @@ def _run_in_threads(items, function, *, workers: int) -> None:
 
     def work():
         try:
-            while True:
-                try:
-                    item = pending.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    function(item)
-                except Exception:
-                    logger.exception("A fleet check failed unexpectedly")
+            with limits.global_slot():
+                while True:
+                    try:
+                        item = pending.get_nowait()
+                    except queue.Empty:
+                        return
+                    try:
+                        function(item)
+                    except Exception:
+                        logger.exception("A fleet check failed unexpectedly")
         finally:
             connection.close()
 

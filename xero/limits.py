@@ -4,10 +4,10 @@ Xero allows each organisation (one Site is one organisation) 60 calls in any min
 at once; on top of that we send at most ``XERO_MAX_CONCURRENT_CALLS`` calls at once over
 every Site and process.
 
-Each limit is a row of numbered slots in the ``xero_limits`` cache, which the web and the
-worker processes share. A call takes a free slot of each limit with ``cache.add``, which
-only one caller can win for a key in the shared backends Django ships (database, Redis,
-Memcached), so two processes never hold the same slot. Concurrency slots are handed back
+Each limit is a set of numbered slots, one row each in the ``CallSlot`` table that the web
+and the worker processes share. A call takes a free slot of each limit with one upsert
+that only one caller can win for a key, so two processes never hold the same slot (see
+``_SlotTable``). Concurrency slots are handed back
 when the call ends, and lapse after a lease in case a process dies holding one. Minute
 slots are never handed back: each lapses a minute after its call, which makes an exact
 sliding window rather than a fixed one that allows 120 calls across a minute boundary.
@@ -26,16 +26,18 @@ import collections
 import contextvars
 import itertools
 import math
+import os
 import random
+import threading
 import time
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.core.cache import caches
+from django.db import connection
 
 from .exceptions import RateLimited
+from .models import CallSlot
 
-CACHE_ALIAS = "xero_limits"
 MINUTE_LIMIT = 60
 WINDOW_SECONDS = 60
 CONCURRENT_PER_ORGANISATION = 5
@@ -47,6 +49,8 @@ MAX_WAIT_SECONDS = 120
 # Where each process starts looking for a free slot of each limit: see _take().
 _next_slot = collections.defaultdict(itertools.count)
 _waiting = contextvars.ContextVar("xero_limits_waiting", default=False)
+_held_global_slot = contextvars.ContextVar("xero_limits_global_slot", default=None)
+GLOBAL_CONCURRENT = "xero:all:concurrent"
 
 
 @contextmanager
@@ -63,7 +67,60 @@ def is_waiting() -> bool:
     return _waiting.get()
 
 
-def _take(cache, prefix: str, size: int, timeout: float, value) -> str | None:
+class _SlotTable:
+    """The slots, one row each in ``CallSlot``: every operation is one SQL statement.
+
+    Taking a slot is an upsert that only overwrites a lapsed row, so of several callers
+    racing for one key exactly one wins, on SQLite and PostgreSQL alike, with no
+    transaction around it. A row names its holder, so a caller whose lease lapsed can
+    neither renew nor free a slot someone else has taken since.
+    """
+
+    def __init__(self):
+        self.table = connection.ops.quote_name(CallSlot._meta.db_table)
+        self.key = connection.ops.quote_name("key")
+        self.holder = f"{os.getpid()}:{threading.get_ident()}"
+
+    def _execute(self, sql, params) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
+    def add(self, key: str, timeout: float) -> bool:
+        now = time.time()
+        # Only quoted identifiers are put into the text; every value is a parameter.
+        upsert = (
+            f"INSERT INTO {self.table} ({self.key}, holder, expires_at) VALUES (%s, %s, %s) "  # noqa: S608
+            f"ON CONFLICT ({self.key}) DO UPDATE SET holder = excluded.holder, "
+            f"expires_at = excluded.expires_at WHERE {self.table}.expires_at <= %s"
+        )
+        return self._execute(upsert, [key, self.holder, now + timeout, now]) == 1
+
+    def touch(self, key: str, timeout: float) -> bool:
+        held = CallSlot.objects.filter(key=key, holder=self.holder)
+        return held.update(expires_at=time.time() + timeout) == 1
+
+    def delete_many(self, keys) -> None:
+        CallSlot.objects.filter(key__in=list(keys), holder=self.holder).delete()
+
+    def delete(self, key: str) -> None:
+        self.delete_many([key])
+
+    def earliest_expiry(self, keys) -> float | None:
+        """When the first of ``keys`` still held lapses (Unix time), or None."""
+        return (
+            CallSlot.objects.filter(key__in=keys, expires_at__gt=time.time())
+            .order_by("expires_at")
+            .values_list("expires_at", flat=True)
+            .first()
+        )
+
+
+def _slots() -> _SlotTable:
+    return _SlotTable()
+
+
+def _take(slots, prefix: str, size: int, timeout: float) -> str | None:
     """Take a free slot of ``prefix`` (one of ``size``); its key, or None when all are taken.
 
     Each process tries the slots round-robin, starting after the last one it took: slots
@@ -72,15 +129,15 @@ def _take(cache, prefix: str, size: int, timeout: float, value) -> str | None:
     start = next(_next_slot[prefix])
     for offset in range(size):
         key = f"{prefix}:{(start + offset) % size}"
-        if cache.add(key, value, timeout):
+        if slots.add(key, timeout):
             return key
     return None
 
 
-def _minute_wait(cache, prefix: str) -> float:
+def _minute_wait(slots, prefix: str) -> float:
     """Seconds until the oldest call of the Site's minute window lapses."""
-    expiries = cache.get_many([f"{prefix}:{slot}" for slot in range(MINUTE_LIMIT)]).values()
-    return max(0.0, min(expiries, default=time.time()) - time.time())
+    earliest = slots.earliest_expiry([f"{prefix}:{slot}" for slot in range(MINUTE_LIMIT)])
+    return max(0.0, (earliest or time.time()) - time.time())
 
 
 @contextmanager
@@ -90,32 +147,23 @@ def call_slot(*, site_id, deadline: float | None = None):
     Raises ``RateLimited`` instead of waiting when not inside ``waiting()``: at once for
     the Site's minute window, at ``deadline`` (``time.monotonic()``) for a concurrency slot.
     """
-    cache = caches[CACHE_ALIAS]
+    slots = _slots()
     wait = is_waiting()
     started = time.monotonic()
     organisation = f"xero:site:{site_id}"
-    # The database cache keeps expiry times in whole seconds (rounded down): one second more
-    # means a slot never lapses before its minute is over.
-    while not _take(
-        cache,
-        f"{organisation}:minute",
-        MINUTE_LIMIT,
-        WINDOW_SECONDS + 1,
-        time.time() + WINDOW_SECONDS + 1,
-    ):
-        pause = _minute_wait(cache, f"{organisation}:minute")
+    while not _take(slots, f"{organisation}:minute", MINUTE_LIMIT, WINDOW_SECONDS):
+        pause = _minute_wait(slots, f"{organisation}:minute")
         if not wait:
             raise RateLimited(limit="minute", retry_after=max(1, math.ceil(pause)))
         time.sleep(pause + POLL_SECONDS)
-    # A call never lasts longer than its session's timeouts; the margin covers the clock.
-    lease = settings.XERO_CONNECT_TIMEOUT + settings.XERO_READ_TIMEOUT + 5
+    lease = _lease()
+    limits = [(f"{organisation}:concurrent", CONCURRENT_PER_ORGANISATION)]
+    if not _renew_held_global_slot(slots):
+        limits.append((GLOBAL_CONCURRENT, settings.XERO_MAX_CONCURRENT_CALLS))
     held = []
     try:
-        for prefix, size in (
-            (f"{organisation}:concurrent", CONCURRENT_PER_ORGANISATION),
-            ("xero:all:concurrent", settings.XERO_MAX_CONCURRENT_CALLS),
-        ):
-            while (key := _take(cache, prefix, size, lease, 1)) is None:
+        for prefix, size in limits:
+            while (key := _take(slots, prefix, size, lease)) is None:
                 if not wait and deadline is not None and time.monotonic() >= deadline:
                     raise RateLimited(limit="concurrent", retry_after=1)
                 time.sleep(POLL_SECONDS)
@@ -123,7 +171,43 @@ def call_slot(*, site_id, deadline: float | None = None):
         yield time.monotonic() - started
     finally:
         if held:
-            cache.delete_many(held)
+            slots.delete_many(held)
+
+
+def _lease() -> float:
+    # A call never lasts longer than its session's timeouts; the margin covers the clock.
+    return settings.XERO_CONNECT_TIMEOUT + settings.XERO_READ_TIMEOUT + 5
+
+
+@contextmanager
+def global_slot():
+    """Hold one of the ``XERO_MAX_CONCURRENT_CALLS`` slots for a run of calls.
+
+    A fleet thread makes its calls one after another: holding one slot throughout, renewed
+    at each call, spares every call a race with the other threads for a free one.
+    """
+    slots = _slots()
+    size = settings.XERO_MAX_CONCURRENT_CALLS
+    while (key := _take(slots, GLOBAL_CONCURRENT, size, _lease())) is None:
+        time.sleep(POLL_SECONDS)
+    token = _held_global_slot.set(key)
+    try:
+        yield key
+    finally:
+        _held_global_slot.reset(token)
+        slots.delete(key)
+
+
+def _renew_held_global_slot(slots) -> bool:
+    """Extend the lease of the slot this thread holds; False if it holds none any more."""
+    key = _held_global_slot.get()
+    if key is None:
+        return False
+    if slots.touch(key, _lease()):
+        return True
+    # The lease lapsed and another caller took the slot: take a slot per call again.
+    _held_global_slot.set(None)
+    return False
 
 
 def pause_after(limited: RateLimited, attempt: int) -> float | None:

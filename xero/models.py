@@ -269,3 +269,14 @@ class Alert(models.Model):
 
     def __str__(self):
         return self.subject
+
+
+class CallSlot(models.Model):
+    """One slot of one of Xero's call limits, held until ``expires_at`` (xero/limits.py)."""
+
+    key = models.CharField(max_length=120, primary_key=True)
+    holder = models.CharField(max_length=64)
+    expires_at = models.FloatField(help_text="Unix time.")
+
+    def __str__(self):
+        return self.key

@@ -142,3 +142,17 @@ def test_calls_at_once_stay_within_five_per_site_and_the_global_cap(
     assert [call.status for call in fake.calls] == [200] * 16
     assert max(fake.max_concurrent_per_organisation.values()) <= 5
     assert fake.max_concurrent <= 7
+
+
+def test_a_slot_has_one_holder_until_it_lapses(db, monkeypatch):
+    first, second = limits._SlotTable(), limits._SlotTable()
+    second.holder = "another process"
+    assert first.add("xero:test:0", 60)
+    assert not second.add("xero:test:0", 60)
+    second.delete("xero:test:0")  # not its slot: nothing happens
+    assert not second.add("xero:test:0", 60)
+    assert not second.touch("xero:test:0", 60)
+    now = time.time()
+    monkeypatch.setattr(limits.time, "time", lambda: now + 61)
+    assert second.add("xero:test:0", 60)
+    assert not first.touch("xero:test:0", 60)  # its lease lapsed and the slot moved on
