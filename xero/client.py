@@ -59,7 +59,8 @@ def xero_session(site: Site, *, certificate: Certificate | None = None, now=None
             custom_connection_token(site, session=session, renew=True)
         )
         return session
-    certificate = certificate or site.certificates.current().first()
+    session.current_certificates = list(site.certificates.current())
+    certificate = certificate or next(iter(session.current_certificates), None)
     if certificate is None:
         raise exceptions.CertificateMissing()
     session.sign_with(certificate)
@@ -94,6 +95,8 @@ class XeroSession(requests.Session):
         self.headers["User-Agent"] = "ImagatecAPI Warehouse"
         self.site = site
         self.certificate = None
+        # A private application's active and pending certificates, active first.
+        self.current_certificates = []
         self.renew_token = None
         self.last_response = None
 

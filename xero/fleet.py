@@ -97,21 +97,25 @@ def fleet_check_site(*, site_id: int, batch: str) -> str:
     site = Site.objects.filter(pk=site_id).first()
     if not claimed or site is None:
         return "skipped"
+    test = None
     try:
         with limits.waiting():
-            outcome = connection_test_run(site=site).outcome
+            test = connection_test_run(site=site)
+        outcome = test.outcome
     except ConnectionTestCooldown:
         # Tested moments ago (by hand): that result stands.
         outcome = "cooldown"
     try:
-        fleet_alerts_send(site=site)
+        fleet_alerts_send(site=site, just_passed=test is not None and test.passed)
     except Exception:
         # The alert is not recorded, so the next check sends it.
         logger.exception("Could not send the alerts of site %s", site.code)
     return outcome
 
 
-def fleet_alerts_send(*, site: Site, now: datetime.datetime | None = None) -> list[Alert]:
+def fleet_alerts_send(
+    *, site: Site, just_passed: bool = False, now: datetime.datetime | None = None
+) -> list[Alert]:
     """Email the Admins what changed for ``site`` and was not told yet; return the alerts.
 
     Two transitions, each told once: the last connection test failed after an earlier one
@@ -121,7 +125,8 @@ def fleet_alerts_send(*, site: Site, now: datetime.datetime | None = None) -> li
     now = now or timezone.now()
     alerts = []
     tests = ConnectionTest.objects.filter(site=site).order_by("-started_at", "-pk")
-    last = tests.exclude(outcome__in=NOT_A_VERDICT).first()
+    # A test that has just passed is the last verdict: no failure to tell.
+    last = None if just_passed else tests.exclude(outcome__in=NOT_A_VERDICT).first()
     if last is not None and not last.passed:
         last_pass = tests.filter(outcome=ConnectionTest.PASSED).only("pk").first()
         if last_pass is not None:

@@ -72,7 +72,7 @@ def certificate_issue(
     with transaction.atomic():
         # Lock the Site so that two issues at once take turns (PostgreSQL); the
         # one-active constraint settles it on databases without row locks.
-        Site.objects.select_for_update().filter(pk=site.pk).first()
+        Site.objects.select_for_update().filter(pk=site.pk).values_list("pk").first()
         if not Certificate.objects.filter(site=site).active().exists():
             certificate.state = Certificate.State.ACTIVE
             certificate.activated_at = now
@@ -200,7 +200,7 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
 def _connection_test_claim(*, site, user, now) -> ConnectionTest:
     """Start a history row, unless the Site was tested moments ago (double clicks)."""
     with transaction.atomic():
-        Site.objects.select_for_update().filter(pk=site.pk).first()
+        Site.objects.select_for_update().filter(pk=site.pk).values_list("pk").first()
         last = (
             ConnectionTest.objects.filter(site=site)
             .order_by("-started_at")
@@ -255,7 +255,7 @@ def _organisation_signed_by_a_current_certificate(site: Site, session) -> dict:
     """Ask for the Organisation, signing with the pending certificate first (it is the one
     being rolled out), then the active one; report both fingerprints if neither works."""
     certificates = sorted(
-        site.certificates.current(), key=lambda c: c.state != Certificate.State.PENDING
+        session.current_certificates, key=lambda c: c.state != Certificate.State.PENDING
     )
     tried = []
     for certificate in certificates:
