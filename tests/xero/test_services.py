@@ -155,3 +155,24 @@ def test_two_issues_at_the_same_moment_cannot_make_two_active_certificates(make_
     assert Certificate.objects.filter(site=site, state="active").count() == 1
     assert Certificate.objects.filter(site=site, state="pending").count() == 1
     assert Certificate.objects.filter(site=site).count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_private_key_plaintext_is_nowhere_in_the_sqlite_database_files(make_site):
+    from pathlib import Path
+
+    if connection.vendor != "sqlite":
+        pytest.skip("reads the SQLite files; PostgreSQL is covered by the raw column test")
+    connection.ensure_connection()
+    path = Path(connection.settings_dict["NAME"])
+    certificate = certificate_issue(site=make_site())
+    key_lines = certificate.private_key_pem.splitlines()[1:-1]
+    connection.close()
+    data = b"".join(
+        candidate.read_bytes()
+        for candidate in (path, path.with_name(path.name + "-wal"))
+        if candidate.exists()
+    )
+    assert certificate.fingerprint_sha256.encode() in data  # the row is in these files
+    for line in key_lines:
+        assert line.encode() not in data
