@@ -38,6 +38,13 @@ def _back(request, site):
     return redirect(reverse("admin:sites_site_change", args=[site.pk]))
 
 
+def _report_form_errors(request, form):
+    """A form posted from a page it does not render: its errors go back as messages."""
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)
+
+
 @require_POST
 @login_required
 @permission_required("xero.issue_certificate", raise_exception=True)
@@ -45,9 +52,7 @@ def certificate_issue_view(request, code):
     site = get_object_or_404(Site, code=code)
     form = CertificateIssueForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
+        _report_form_errors(request, form)
         return _back(request, site)
     try:
         certificate = certificate_issue(site=site, issued_by=request.user, **form.cleaned_data)
@@ -186,9 +191,7 @@ def health_view(request):
             raise PermissionDenied
         form = FleetCheckForm(request.POST)
         if not form.is_valid():
-            for errors in form.errors.values():
-                for error in errors:
-                    messages.error(request, error)
+            _report_form_errors(request, form)
             return redirect(request.get_full_path())
         if form.cleaned_data["action"] == FleetCheckForm.TEST_FAILING:
             site_ids = selectors.site_health_list(filter=selectors.FAILING).values("pk")
