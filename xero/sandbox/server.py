@@ -521,10 +521,12 @@ class _Handler(BaseHTTPRequestHandler):
                     answer.status if answer else None,
                 )
             )
-            if answer is None:
-                self._drop()
-            else:
-                self._send(answer)
+        # A call is over once its answer is made: were sending counted too, a client's next
+        # request could arrive before this thread left, and look like a second call at once.
+        if answer is None:
+            self._drop()
+        else:
+            self._send(answer)
 
     def _send(self, answer: _Answer) -> None:
         self.send_response(answer.status)
