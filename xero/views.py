@@ -216,11 +216,6 @@ def health_view(request):
             has_pending=site.has_pending_certificate,
             now=now,
         )
-        site.days_to_expiry = (
-            (site.active_certificate_expires - now).days
-            if site.active_certificate_expires
-            else None
-        )
     context = {
         **admin.site.each_context(request),
         "title": "Xero health",

@@ -1,0 +1,58 @@
+"""The health page, clicked through in chromium: filter, select, queue tests, run them."""
+
+import pytest
+
+from xero.fleet import fleet_checks_run
+from xero.models import QueuedCheck
+from xero.services import connection_test_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_support_finds_failing_sites_and_queues_their_tests(
+    login_as, make_site, issue_certificate, fake_xero_settings, screenshots, settings
+):
+    settings.XERO_TEST_COOLDOWN = 0
+    failing = make_site(name="Broken Pty Ltd", api_key="A" * 30, api_secret="s" * 30)
+    issue_certificate(failing)
+    connection_test_run(site=failing)  # the fake Xero does not know its key
+    make_site(name="Quiet Pty Ltd")
+
+    support = login_as("Support")
+    support.goto("/xero/health/")
+    support.get_by_role("link", name="Failing").click()
+    rows = support.locator("#result_list tbody tr")
+    assert rows.count() == 1 and "Broken Pty Ltd" in rows.first.inner_text()
+    # Every column can be brought into view; none stays hidden under the filter box.
+    covered = support.evaluate(
+        """[...document.querySelectorAll('#result_list thead th')].filter(th => {
+            th.scrollIntoView({block: 'nearest', inline: 'nearest'});
+            const box = th.getBoundingClientRect();
+            const top = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+            return !th.contains(top);
+        }).map(th => th.textContent)"""
+    )
+    assert covered == []
+    support.get_by_label("Select Broken Pty Ltd").check()
+    screenshots(support, "failing-selected")
+    with support.expect_navigation():
+        support.get_by_role("button", name="Test selected").click()
+    assert "Queued 1 Site test" in support.content()
+    batch = str(QueuedCheck.objects.get(site=failing).batch)
+
+    # The worker runs the queued test; Xero now knows the key, so the Site recovers.
+    fake_xero_settings.register_private_app(
+        failing.api_key, failing.certificates.get().certificate_pem
+    )
+    assert fleet_checks_run(batch=batch) == {"ok": 1}
+    support.reload()
+    assert "Broken Pty Ltd" not in support.locator("#result_list").inner_text()
+    screenshots(support, "recovered")
+
+
+def test_staff_see_the_health_page_without_bulk_actions(login_as, make_site):
+    make_site(name="Some Pty Ltd")
+    staff = login_as("Staff")
+    staff.goto("/xero/health/")
+    assert "Some Pty Ltd" in staff.content()
+    assert staff.get_by_role("button", name="Test selected").count() == 0
