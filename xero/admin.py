@@ -7,7 +7,6 @@ import datetime
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -15,25 +14,9 @@ from django.utils.html import format_html
 from sites.admin import SiteAdmin
 from sites.models import Site
 
-from . import selectors, steps
-from .forms import CertificateIssueForm
-from .models import EXPIRY_WARNING_DAYS, Certificate, CertificateEvent, ConnectionTest
-
-HISTORY_LENGTH = 10
-
-
-def certificate_summary(*, expires_at: datetime.datetime | None, has_pending: bool, now=None):
-    """One line for a Site's certificates, e.g. 'Active, 412 days left (new one pending)'."""
-    if expires_at is None:
-        return "Pending" if has_pending else "None", False
-    days = (expires_at - (now or timezone.now())).days
-    if days < 0:
-        text, flagged = "Expired", True
-    else:
-        text, flagged = f"Active, {days} days left", days < EXPIRY_WARNING_DAYS
-    if has_pending:
-        text += " (new one pending)"
-    return text, flagged
+from . import selectors
+from .models import ConnectionTest
+from .selectors import certificate_context, certificate_summary, connection_test_context
 
 
 class SiteChangeList(ChangeList):
@@ -102,37 +85,6 @@ class XeroSiteAdmin(SiteAdmin):
             extra_context.update(certificate_context(request, site))
             extra_context.update(connection_test_context(request, site))
         return super().change_view(request, object_id, form_url, extra_context)
-
-
-def certificate_context(request, site: Site) -> dict:
-    """What the certificate panel shows, in a fixed number of queries."""
-    certificates = list(
-        site.certificates.select_related("issued_by").prefetch_related(
-            Prefetch("events", queryset=CertificateEvent.objects.select_related("user"))
-        )
-    )
-    return {
-        "site": site,
-        "certificates": certificates,
-        "current_certificates": [c for c in certificates if c.state != Certificate.State.RETIRED],
-        "certificate_issue_form": CertificateIssueForm(),
-        "can_issue_certificate": request.user.has_perm("xero.issue_certificate"),
-        "can_download_certificate": request.user.has_perm("xero.download_certificate"),
-        "expiry_warning_days": EXPIRY_WARNING_DAYS,
-    }
-
-
-def connection_test_context(request, site: Site) -> dict:
-    """The last connection tests of a Site, newest first, in one query."""
-    tests = list(site.connection_tests.select_related("run_by", "certificate")[:HISTORY_LENGTH])
-    for test in tests:
-        test.step_title = steps.title(test.connection_type, test.step)
-    return {
-        "connection_tests": tests,
-        "last_connection_test": tests[0] if tests else None,
-        "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
-        "can_view_connection_tests": request.user.has_perm("xero.view_connectiontest"),
-    }
 
 
 admin.site.unregister(Site)

@@ -17,7 +17,6 @@ from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 
 from . import selectors, steps
-from .admin import certificate_context, certificate_summary, connection_test_context
 from .exceptions import ConnectionTestCooldown, XeroError
 from .fleet import fleet_checks_enqueue
 from .forms import CertificateIssueForm, FleetCheckForm
@@ -138,8 +137,8 @@ def setup_view(request, code):
 def setup_context(request, site: Site, details_form=None) -> dict:
     context = {
         **admin.site.each_context(request),
-        **certificate_context(request, site),
-        **connection_test_context(request, site),
+        **selectors.certificate_context(request, site),
+        **selectors.connection_test_context(request, site),
         "title": f"Xero setup: {site.name}",
         "site": site,
         "private": site.connection_type == Site.ConnectionType.PRIVATE_APP,
@@ -211,7 +210,7 @@ def health_view(request):
     page = Paginator(sites, HEALTH_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     for site in page:
-        site.certificate_text, site.certificate_flagged = certificate_summary(
+        site.certificate_text, site.certificate_flagged = selectors.certificate_summary(
             expires_at=site.active_certificate_expires,
             has_pending=site.has_pending_certificate,
             now=now,

@@ -5,8 +5,8 @@ from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from xero.admin import certificate_summary
 from xero.models import Certificate
+from xero.selectors import certificate_summary
 
 CHANGELIST = reverse("admin:sites_site_changelist")
 
