@@ -236,9 +236,10 @@ def _snippet(text: str) -> str:
     return " ".join(text.split())[:_PROBLEM_LIMIT]
 
 
-def _retry_after(response) -> int | None:
+def header_int(response, name: str) -> int | None:
+    """A whole-number header of Xero's answer (``Retry-After``, ``X-MinLimit-Remaining``…)."""
     try:
-        return int(response.headers.get("Retry-After", ""))
+        return int(response.headers.get(name, ""))
     except ValueError:
         return None
 
@@ -264,7 +265,7 @@ def error_from_response(response) -> exceptions.ConnectionTestFailed:
     if status == 429 or problem == "rate limit exceeded":
         return exceptions.RateLimited(
             limit=response.headers.get("X-Rate-Limit-Problem", "minute"),
-            retry_after=_retry_after(response),
+            retry_after=header_int(response, "Retry-After"),
             problem=_snippet(text),
             **context,
         )

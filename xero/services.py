@@ -181,9 +181,9 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
             setattr(test, field, value)
     test.latency_ms = round((time.monotonic() - started) * 1000)
     if session is not None and session.last_response is not None:
-        headers = session.last_response.headers
-        test.minute_limit_remaining = _int_or_none(headers.get("X-MinLimit-Remaining"))
-        test.day_limit_remaining = _int_or_none(headers.get("X-DayLimit-Remaining"))
+        last = session.last_response
+        test.minute_limit_remaining = client.header_int(last, "X-MinLimit-Remaining")
+        test.day_limit_remaining = client.header_int(last, "X-DayLimit-Remaining")
     test.save()
     if test.passed:
         _connection_test_passed(site=site, test=test, user=user)
@@ -324,10 +324,3 @@ def _connection_test_passed(*, site: Site, test: ConnectionTest, user) -> None:
 
 def _join(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path
-
-
-def _int_or_none(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

@@ -113,6 +113,7 @@ def connection_test_view(request, code):
     return _back(request, site)
 
 
+@require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("sites.view_site", raise_exception=True)
 def setup_view(request, code):
@@ -129,8 +130,6 @@ def setup_view(request, code):
             messages.success(request, "Xero Details saved.")
             return redirect(reverse("xero:setup", args=[site.code]) + "#step-xero_details")
         messages.error(request, "The Xero Details were not saved: see the errors below.")
-    elif request.method != "GET":
-        return HttpResponse(status=405)
     return render(request, "xero/setup.html", setup_context(request, site, details_form))
 
 
@@ -149,9 +148,9 @@ def setup_context(request, site: Site, details_form=None) -> dict:
         "scopes": settings.XERO_SCOPES
         + (settings.XERO_PAYROLL_SCOPES if site.payroll_enabled else []),
     }
-    current = context["current_certificates"]
-    # The customer pastes the newest certificate: the pending one while a rotation is on.
-    context["certificate_to_paste"] = max(current, key=lambda c: c.issued_at, default=None)
+    context["certificate_to_paste"] = selectors.certificate_to_paste(
+        context["current_certificates"]
+    )
     if details_form is None and context["can_change_details"]:
         details_form = SiteXeroCredentialsForm(instance=site)
     context["details_form"] = details_form

@@ -191,3 +191,7 @@ def test_a_failed_test_links_to_the_step_that_fixes_it(client_for, private_site,
     assert 'class="xero-state xero-state-problem"' in page
     assert "Fix it at step:" in page
     assert "Copy the Consumer Key and Secret into the Xero Details</a>" in page
+
+
+def test_the_setup_page_answers_only_get_and_post(client_for, site):
+    assert client_for("staff").put(setup_url(site)).status_code == 405

@@ -2,6 +2,7 @@ import requests
 from django.core.management.base import BaseCommand, CommandError
 
 from sites.models import Site
+from xero.selectors import certificate_to_paste
 
 
 class Command(BaseCommand):
@@ -33,8 +34,7 @@ class Command(BaseCommand):
             path = "custom-connections"
             data.update(client_id=site.api_key, client_secret=site.api_secret)
         else:
-            # The certificate the setup page asks the customer to paste: the newest one.
-            certificate = site.certificates.exclude(state="retired").order_by("-issued_at").first()
+            certificate = certificate_to_paste(site.certificates.current())
             if certificate is None:
                 raise CommandError("Issue a certificate for the Site first.")
             path = "private-apps"
