@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core, which the browser tests inject to check accessibility (tests/browser/package.json).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 .PHONY: run test lint format install
 
@@ -22,7 +24,14 @@ run: $(STAMP) .env
 	$(BIN)/python manage.py ensure_initial_superuser
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP) .env
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/browser --no-audit --no-fund --silent && touch $(AXE); \
+	else \
+		echo "npm is missing: the accessibility tests skip (and fail under CI=true)"; \
+	fi
+
+test: $(STAMP) .env $(AXE)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
