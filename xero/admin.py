@@ -26,21 +26,23 @@ class SiteChangeList(ChangeList):
 
 
 def _ago(when: datetime.datetime, now: datetime.datetime | None = None) -> str:
-    """'3 minutes', '2 hours', '5 days': the largest unit only, as a list needs."""
+    """'just now', '3 minutes ago', '2 hours ago': the largest unit only, as a list needs."""
     seconds = max(0, int(((now or timezone.now()) - when).total_seconds()))
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             count = seconds // size
-            return f"{count} {unit}{'s' * (count != 1)}"
-    return "0 minutes"
+            return f"{count} {unit}{'s' * (count != 1)} ago"
+    return "just now"
 
 
 class XeroSiteAdmin(SiteAdmin):
     change_form_template = "xero/admin/site_change_form.html"
+    change_list_template = "xero/admin/site_change_list.html"
     list_display = [
         *SiteAdmin.list_display,
         "certificate_column",
         "last_test_column",
+        "setup_column",
     ]
 
     def get_queryset(self, request):
@@ -61,21 +63,28 @@ class XeroSiteAdmin(SiteAdmin):
 
     @admin.display(description="Last connection test", ordering="last_test_at")
     def last_test_column(self, site):
-        """The last test's outcome and age, linking to the Site's setup page."""
+        """The last test's outcome and age."""
+        if site.last_test_at is None:
+            return "Never tested"
+        ago = _ago(site.last_test_at)
+        if site.last_test_outcome == ConnectionTest.PASSED:
+            return format_html('<span class="xero-ok">✓ Passed</span>, {}', ago)
+        return format_html(
+            '<strong class="xero-failed">✗ {}</strong>, {}',
+            site.last_test_outcome.replace("_", " "),
+            ago,
+        )
+
+    @admin.display(description="Xero setup")
+    def setup_column(self, site):
+        """The way to the Site's setup page, where its Xero connection is made and tested."""
         # One reverse() per page rather than per row: codes are slugs, safe in a path.
         if not hasattr(self, "_setup_url"):
             self._setup_url = reverse("xero:setup", args=["CODE"]).replace("CODE", "{}")
-        url = self._setup_url.format(site.code)
-        if site.last_test_at is None:
-            return format_html('<a href="{}">Never tested</a>', url)
-        ago = _ago(site.last_test_at)
-        if site.last_test_outcome == ConnectionTest.PASSED:
-            return format_html('<a href="{}" class="xero-ok">✓ Passed</a>, {} ago', url, ago)
         return format_html(
-            '<a href="{}" class="xero-failed"><strong>✗ {}</strong></a>, {} ago',
-            url,
-            site.last_test_outcome.replace("_", " "),
-            ago,
+            '<a href="{}" aria-label="Xero setup of {}">Setup steps</a>',
+            self._setup_url.format(site.code),
+            site.name,
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -130,9 +130,14 @@ def test_site_page_says_private_applications_are_retired_and_points_to_the_switc
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(5, "0 minutes"), (60, "1 minute"), (7200, "2 hours"), (86400 * 3 + 5000, "3 days")],
+    [
+        (5, "just now"),
+        (60, "1 minute ago"),
+        (7200, "2 hours ago"),
+        (86400 * 3 + 5000, "3 days ago"),
+    ],
 )
-def test_ages_in_the_list_show_the_largest_unit(seconds, text):
+def test_ages_in_the_list_show_the_largest_unit_and_just_now_under_a_minute(seconds, text):
     from xero.admin import _ago
 
     now = timezone.now()
