@@ -75,3 +75,41 @@ def test_staff_see_no_admin_or_support_buttons_on_the_site_page(login_as, site):
     assert staff.get_by_role("button", name="Issue certificate").count() == 0
     assert staff.get_by_role("button", name="Test connection").count() == 0
     assert staff.get_by_role("button", name="Save", exact=True).count() == 1
+
+
+def test_an_admin_adds_a_custom_connection_site_without_edit_only_controls(login_as, screenshots):
+    from sites.models import Site
+    from tests.xero.conftest import CLIENT_ID, CLIENT_SECRET
+
+    admin = login_as("Admins")
+    admin.goto("/admin/sites/site/add/")
+    # Xero's current way is the default; the retired one stays selectable, with a note.
+    assert admin.get_by_label("Connection type").input_value() == "custom_connection"
+    assert admin.locator("#id_connection_type option[value=private_app]").count() == 1
+    assert "Xero retired private applications on 30 September 2021" in admin.content()
+    # Nothing is stored yet: nothing to keep, clear or look back on.
+    assert admin.get_by_label("Clear the stored API Secret").count() == 0
+    assert "leave blank to keep" not in admin.content()
+    assert admin.get_by_role("heading", name="History").count() == 0
+    key = admin.get_by_label("Xero API Key")
+    key.fill(CLIENT_ID)
+    # The whole Client ID shows in its box.
+    assert key.evaluate("box => box.scrollWidth <= box.clientWidth")
+    admin.get_by_label("Name").fill("New Pty Ltd")
+    admin.get_by_label("Code").fill("new")
+    admin.get_by_label("Xero API Secret").fill(CLIENT_SECRET)
+    screenshots(admin, "add-site")
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Save", exact=True).click()
+    site = Site.objects.get(code="new")
+    assert site.connection_type == "custom_connection"
+    assert site.api_key == CLIENT_ID and site.api_secret == CLIENT_SECRET
+
+
+def test_the_site_page_labels_the_stored_secret_and_the_new_one_differently(login_as, site):
+    admin = login_as("Admins")
+    admin.goto(site_page(site))
+    labels = [text.rstrip(":") for text in admin.locator("#site_form label").all_inner_texts()]
+    assert labels.count("Xero API Secret") == 1
+    assert labels.count("Stored API Secret") == 1
+    assert admin.get_by_label("Clear the stored API Secret").count() == 1
