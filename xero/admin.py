@@ -53,6 +53,8 @@ class XeroSiteAdmin(SiteAdmin):
 
     @admin.display(description="Certificate", ordering="active_certificate_expires")
     def certificate_column(self, site):
+        if not site.signs_with_certificate:
+            return "Not used"
         text, flagged = certificate_summary(
             expires_at=site.active_certificate_expires,
             has_pending=site.has_pending_certificate,

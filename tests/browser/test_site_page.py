@@ -113,3 +113,16 @@ def test_the_site_page_labels_the_stored_secret_and_the_new_one_differently(logi
     assert labels.count("Xero API Secret") == 1
     assert labels.count("Stored API Secret") == 1
     assert admin.get_by_label("Clear the stored API Secret").count() == 1
+
+
+def test_a_custom_connection_site_page_offers_no_certificate(login_as, make_site):
+    site = make_site(name="Modern Pty Ltd", connection_type="custom_connection")
+    admin = login_as("Admins")
+    admin.goto(site_page(site))
+    assert admin.get_by_role("button", name="Issue certificate").count() == 0
+    assert "X509" not in admin.content()
+    # The connection test is still there.
+    assert admin.get_by_role("button", name="Test connection").count() == 1
+    admin.goto("/admin/sites/site/")
+    row = admin.locator("#result_list tr", has_text="Modern Pty Ltd")
+    assert row.locator("td.field-certificate_column").inner_text() == "Not used"
