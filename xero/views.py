@@ -162,11 +162,21 @@ def setup_context(request, site: Site, details_form=None) -> dict:
     return context
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("sites.change_site", raise_exception=True)
 def switch_to_custom_connection_view(request, code):
+    """GET asks first, naming what the switch clears; POST (from that page) switches."""
     site = get_object_or_404(Site, code=code)
+    if site.connection_type == Site.ConnectionType.CUSTOM_CONNECTION:
+        return redirect("xero:setup", code=site.code)
+    if request.method == "GET":
+        context = {
+            **admin.site.each_context(request),
+            "title": f"Switch {site.name} to a Custom Connection?",
+            "site": site,
+        }
+        return render(request, "xero/switch_confirm.html", context)
     site_switch_connection_type(site=site, connection_type=Site.ConnectionType.CUSTOM_CONNECTION)
     messages.success(
         request,

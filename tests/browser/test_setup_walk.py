@@ -110,7 +110,9 @@ def test_custom_connection_walk_through(login_as, make_site, fake_xero_settings,
     staff = login_as("Staff")
     staff.goto(setup_path(site))
     with staff.expect_navigation():
-        staff.get_by_role("button", name="Switch this Site to a Custom Connection").click()
+        staff.get_by_role("link", name="Switch this Site to a Custom Connection").click()
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Switch and clear the Key and Secret").click()
     assert Site.objects.get(pk=site.pk).connection_type == "custom_connection"
     assert "Choose the scopes and authorise the organisation" in staff.content()
     assert "X509" not in staff.content()
@@ -142,3 +144,42 @@ def test_the_setup_page_fits_a_phone(login_as, site, issue_certificate, screensh
     pem = page.locator("#certificate-to-paste").bounding_box()
     assert pem["x"] >= 0 and pem["x"] + pem["width"] <= 390
     screenshots(page, "phone")
+
+
+def test_switching_to_a_custom_connection_asks_first_naming_what_it_clears(
+    login_as, site, screenshots
+):
+    staff = login_as("Staff")
+    staff.goto(setup_path(site))
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="Switch this Site to a Custom Connection").click()
+    text = staff.locator("#content-main").inner_text()
+    assert CONSUMER_KEY in text and site.api_secret_masked in text
+    assert CONSUMER_SECRET not in staff.content()
+    screenshots(staff, "confirm")
+    # Cancelling changes nothing.
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="No, keep the private application").click()
+    site.refresh_from_db()
+    assert (site.connection_type, site.api_key, site.api_secret) == (
+        "private_app",
+        CONSUMER_KEY,
+        CONSUMER_SECRET,
+    )
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="Switch this Site to a Custom Connection").click()
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Switch and clear the Key and Secret").click()
+    site.refresh_from_db()
+    assert (site.connection_type, site.api_key, site.api_secret) == ("custom_connection", "", "")
+    assert staff.url.endswith(setup_path(site))
+
+
+def test_the_switch_confirmation_fits_a_phone_and_dark_mode(login_as, site, axe_violations):
+    from tests.browser.conftest import page_overflow
+
+    staff = login_as("Staff", width=390, height=844)
+    staff.emulate_media(color_scheme="dark")
+    staff.goto(f"/sites/{site.code}/xero/setup/switch-to-custom-connection/")
+    assert page_overflow(staff) == []
+    assert axe_violations(staff) == []

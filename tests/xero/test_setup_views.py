@@ -195,3 +195,12 @@ def test_a_failed_test_links_to_the_step_that_fixes_it(client_for, private_site,
 
 def test_the_setup_page_answers_only_get_and_post(client_for, site):
     assert client_for("staff").put(setup_url(site)).status_code == 405
+
+
+def test_the_switch_asks_first_and_a_get_changes_nothing(client_for, site):
+    url = reverse("xero:switch_to_custom_connection", args=[site.code])
+    page = client_for("staff").get(url).content.decode()
+    assert "Switch and clear the Key and Secret" in page
+    assert CONSUMER_KEY in page and CONSUMER_SECRET not in page
+    site.refresh_from_db()
+    assert site.connection_type == Site.ConnectionType.PRIVATE_APP
