@@ -3,12 +3,9 @@
 ``sites`` never imports ``xero``, so the Xero app extends the Site admin from here.
 """
 
-import datetime
-
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from sites.admin import SiteAdmin
@@ -17,6 +14,7 @@ from sites.models import Site
 from . import selectors
 from .models import ConnectionTest
 from .selectors import certificate_context, certificate_summary, connection_test_context
+from .templatetags import xero_tags
 
 
 class SiteChangeList(ChangeList):
@@ -25,14 +23,17 @@ class SiteChangeList(ChangeList):
         return super().get_queryset(request, exclude_parameters).defer("api_secret")
 
 
-def _ago(when: datetime.datetime, now: datetime.datetime | None = None) -> str:
-    """'just now', '3 minutes ago', '2 hours ago': the largest unit only, as a list needs."""
-    seconds = max(0, int(((now or timezone.now()) - when).total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' * (count != 1)} ago"
-    return "just now"
+class HealthFilter(admin.SimpleListFilter):
+    """The health page's filters (failing, never tested, expiring), on the Site list too."""
+
+    title = "health"
+    parameter_name = "health"
+
+    def lookups(self, request, model_admin):
+        return list(selectors.HEALTH_FILTERS.items())
+
+    def queryset(self, request, queryset):
+        return selectors.filter_health(queryset, filter=self.value())
 
 
 class XeroSiteAdmin(SiteAdmin):
@@ -44,6 +45,8 @@ class XeroSiteAdmin(SiteAdmin):
         "last_test_column",
         "setup_column",
     ]
+
+    list_filter = [*SiteAdmin.list_filter, HealthFilter]
 
     def get_queryset(self, request):
         return selectors.with_health(super().get_queryset(request))
@@ -68,7 +71,7 @@ class XeroSiteAdmin(SiteAdmin):
         """The last test's outcome and age."""
         if site.last_test_at is None:
             return "Never tested"
-        ago = _ago(site.last_test_at)
+        ago = xero_tags.ago(site.last_test_at)
         if site.last_test_outcome == ConnectionTest.PASSED:
             return format_html('<span class="xero-ok">✓ Passed</span>, {}', ago)
         return format_html(

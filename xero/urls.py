@@ -31,5 +31,12 @@ urlpatterns = [
         views.connection_test_view,
         name="connection_test",
     ),
+    path(
+        "sites/<slug:code>/xero/connection-tests/",
+        views.connection_tests_view,
+        name="connection_tests",
+    ),
     path("xero/health/", views.health_view, name="health"),
+    path("xero/health.csv", views.health_csv_view, name="health_csv"),
+    path("xero/health/status.json", views.health_status_view, name="health_status"),
 ]

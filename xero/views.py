@@ -5,8 +5,9 @@ from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -18,6 +19,7 @@ from sites.services import site_save, site_switch_connection_type
 
 from . import selectors, steps
 from .exceptions import ConnectionTestCooldown, XeroError
+from .exports import health_csv_write
 from .fleet import fleet_checks_enqueue
 from .forms import CertificateIssueForm, FleetCheckForm
 from .models import Certificate, ConnectionTest
@@ -187,6 +189,8 @@ def switch_to_custom_connection_view(request, code):
 
 
 HEALTH_PAGE_SIZE = 100
+# How often the health page's script asks for the results of queued tests.
+HEALTH_POLL_SECONDS = 4
 
 
 @require_http_methods(["GET", "POST"])
@@ -233,5 +237,69 @@ def health_view(request):
         "search": search,
         "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
         "passed": ConnectionTest.PASSED,
+        "poll_seconds": HEALTH_POLL_SECONDS,
     }
     return render(request, "xero/health.html", context)
+
+
+@require_GET
+@login_required
+@permission_required("sites.view_site", raise_exception=True)
+def health_status_view(request):
+    """The last test of the Sites in ``?site=<id>&site=<id>``, as the health page shows it:
+    its script polls this while tests are queued."""
+    ids = [int(value) for value in request.GET.getlist("site") if value.isdigit()]
+    sites = selectors.with_health(Site.objects.filter(pk__in=ids[:HEALTH_PAGE_SIZE]))
+    return JsonResponse(
+        {
+            "sites": [
+                {
+                    "id": site.pk,
+                    "queued": site.queued,
+                    "last_test_html": render_to_string(
+                        "xero/_health_last_test.html",
+                        {"site": site, "passed": ConnectionTest.PASSED},
+                    ),
+                }
+                for site in sites
+            ]
+        }
+    )
+
+
+@require_GET
+@login_required
+@permission_required("sites.view_site", raise_exception=True)
+def health_csv_view(request):
+    """The health page's Sites, as filtered and searched there, every page of them, as CSV."""
+    current = request.GET.get("filter", "")
+    # Only a known filter names the file: the parameter is the user's to type.
+    current = current if current in selectors.HEALTH_FILTERS else ""
+    sites = selectors.site_health_list(filter=current, search=request.GET.get("q", ""))
+    now = timezone.now()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = f"xero-health-{current or 'all'}-{now:%Y%m%d-%H%M}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    health_csv_write(response, sites=sites, now=now)
+    return response
+
+
+# How many connection tests a page of a Site's full history lists.
+HISTORY_PAGE_SIZE = 50
+
+
+@require_GET
+@login_required
+@permission_required("xero.view_connectiontest", raise_exception=True)
+def connection_tests_view(request, code):
+    """Every connection test of one Site, newest first, a page at a time."""
+    site = get_object_or_404(Site, code=code)
+    tests = site.connection_tests.select_related("run_by")
+    page = Paginator(tests, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Connection tests: {site.name}",
+        "site": site,
+        "page": page,
+    }
+    return render(request, "xero/connection_tests.html", context)

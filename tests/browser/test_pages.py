@@ -33,6 +33,7 @@ def everyday_pages(site):
         "Site history": f"/admin/sites/site/{site.pk}/history/",
         "setup page": f"/sites/{site.code}/xero/setup/",
         "health page": "/xero/health/",
+        "test history": f"/sites/{site.code}/xero/connection-tests/",
     }
 
 
@@ -48,14 +49,14 @@ def test_no_everyday_page_is_wider_than_a_phone(role, login_as, walked_site, scr
     assert not too_wide, too_wide
 
 
-@pytest.mark.parametrize("name", ["setup page", "health page", "Site page"])
+@pytest.mark.parametrize("name", ["setup page", "health page", "Site page", "test history"])
 def test_axe_finds_no_serious_accessibility_problem(name, login_as, walked_site, axe_violations):
     page = login_as("Admins")
     page.goto(everyday_pages(walked_site)[name])
     assert axe_violations(page) == []
 
 
-@pytest.mark.parametrize("name", ["setup page", "health page", "Site page"])
+@pytest.mark.parametrize("name", ["setup page", "health page", "Site page", "test history"])
 def test_axe_finds_no_serious_accessibility_problem_in_dark_mode(
     name, browser, login_as, walked_site, axe_violations
 ):

@@ -129,22 +129,6 @@ def test_site_page_says_private_applications_are_retired_and_points_to_the_switc
     assert "xero-banner" not in client_for("staff").get(change_url(modern)).content.decode()
 
 
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [
-        (5, "just now"),
-        (60, "1 minute ago"),
-        (7200, "2 hours ago"),
-        (86400 * 3 + 5000, "3 days ago"),
-    ],
-)
-def test_ages_in_the_list_show_the_largest_unit_and_just_now_under_a_minute(seconds, text):
-    from xero.admin import _ago
-
-    now = timezone.now()
-    assert _ago(now - datetime.timedelta(seconds=seconds), now) == text
-
-
 def test_the_site_list_does_not_decrypt_secrets(client_for, site, monkeypatch):
     from sites import encryption
 

@@ -245,3 +245,26 @@ def test_connection_test_secret_never_reaches_the_page(client_for, custom_site, 
     assert "Connected to" in page
     assert CLIENT_SECRET not in page
     assert AccessToken.objects.get().access_token not in page
+
+
+def test_the_health_csv_names_only_known_filters_in_its_file_name(client_for, site):
+    response = client_for("staff").get(reverse("xero:health_csv"), {"filter": 'x"\r\nSet: 1'})
+    assert response.status_code == 200
+    assert 'filename="xero-health-all-' in response["Content-Disposition"]
+
+
+def test_the_health_status_view_answers_for_the_asked_sites_only(client_for, site, make_site):
+    other = make_site()
+    response = client_for("support").get(
+        reverse("xero:health_status"), {"site": [str(site.pk), "junk", "-1"]}
+    )
+    sites = response.json()["sites"]
+    assert [entry["id"] for entry in sites] == [site.pk]
+    assert sites[0]["queued"] is False and "Never tested" in sites[0]["last_test_html"]
+    assert other.pk not in [entry["id"] for entry in sites]
+
+
+@pytest.mark.parametrize(("role", "status"), [("staff", 200), ("support", 200), ("nobody", 403)])
+def test_who_may_read_a_sites_full_test_history(client_for, site, role, status):
+    url = reverse("xero:connection_tests", args=[site.code])
+    assert client_for(role).get(url).status_code == status
