@@ -126,3 +126,20 @@ def test_a_custom_connection_site_page_offers_no_certificate(login_as, make_site
     admin.goto("/admin/sites/site/")
     row = admin.locator("#result_list tr", has_text="Modern Pty Ltd")
     assert row.locator("td.field-certificate_column").inner_text() == "Not used"
+
+
+def test_the_active_and_pending_certificates_download_under_different_names(
+    login_as, site, issue_certificate
+):
+    active = issue_certificate(site)
+    pending = issue_certificate(site)
+    admin = login_as("Admins")
+    admin.goto(site_page(site))
+    names = []
+    for certificate in (active, pending):
+        with admin.expect_download() as download:
+            admin.get_by_role("link", name=f"Download {certificate.download_filename}").click()
+        names.append(download.value.suggested_filename)
+    assert names[0] != names[1]
+    assert names[0].startswith("acme-active-") and names[1].startswith("acme-pending-")
+    assert names[1] == f"acme-pending-{pending.serial_number[-6:].lower()}-publickey.cer"

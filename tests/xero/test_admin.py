@@ -25,7 +25,7 @@ def test_site_page_shows_the_pem_fingerprints_and_copy_button_to_admins(
     assert certificate.serial_number in page
     assert "2048 bits" in page
     assert 'data-copy-target="certificate-pem-' in page
-    assert "acme-publickey.cer" in page
+    assert certificate.download_filename in page
     assert "Issue a new certificate" in page
 
 

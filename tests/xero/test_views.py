@@ -56,11 +56,16 @@ def test_anonymous_users_are_sent_to_log_in(client, site):
     assert "/login/" in response["Location"]
 
 
-def test_download_is_a_pem_attachment_named_after_the_site(client_for, site, issue_certificate):
+def test_download_is_a_pem_attachment_named_after_the_site_state_and_serial(
+    client_for, site, issue_certificate
+):
     certificate = issue_certificate(site)
     response = client_for("admins").get(download_url(certificate))
     assert response["Content-Type"] == "application/pkix-cert"
-    assert response["Content-Disposition"] == 'attachment; filename="acme-publickey.cer"'
+    serial_end = certificate.serial_number[-6:].lower()
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="acme-active-{serial_end}-publickey.cer"'
+    )
     assert response.content.decode() == certificate.certificate_pem
     assert b"PRIVATE KEY" not in response.content
 
