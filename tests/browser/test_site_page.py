@@ -1,6 +1,7 @@
 """The Site's own admin page, clicked in chromium: every Xero button works where it is shown."""
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import CONSUMER_KEY
 from xero.models import Certificate, CertificateEvent, ConnectionTest
@@ -143,3 +144,30 @@ def test_the_active_and_pending_certificates_download_under_different_names(
     assert names[0] != names[1]
     assert names[0].startswith("acme-active-") and names[1].startswith("acme-pending-")
     assert names[1] == f"acme-pending-{pending.serial_number[-6:].lower()}-publickey.cer"
+
+
+@pytest.mark.parametrize("where", ["Site page", "setup page"])
+def test_a_running_test_shows_testing_on_a_disabled_button(
+    where, login_as, site, issue_certificate, fake_xero_settings
+):
+    certificate = issue_certificate(site)
+    fake_xero_settings.register_private_app(CONSUMER_KEY, certificate.certificate_pem)
+    # Xero takes a few seconds (under the read timeout): long enough to look at the button.
+    fake_xero_settings.fail_next("slow", seconds=4)
+    page = login_as("Support")
+    page.goto(site_page(site) if where == "Site page" else f"/sites/{site.code}/xero/setup/")
+    # What the button shows while the request runs is noted in the tab's sessionStorage,
+    # read once the next page is there (Playwright waits for that page before looking).
+    page.evaluate(
+        """() => {
+            const button = document.querySelector("button[data-busy-label]");
+            new MutationObserver(() => sessionStorage.setItem(
+                "shown", JSON.stringify([button.textContent, button.disabled])
+            )).observe(button, {attributes: true, childList: true, subtree: true});
+        }"""
+    )
+    with page.expect_navigation():
+        page.get_by_role("button", name="Test connection").click()
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('shown'))") == ["Testing…", True]
+    assert ConnectionTest.objects.get(site=site).passed
+    expect(page.get_by_role("button", name="Test connection")).to_be_enabled()
