@@ -3,6 +3,8 @@
 ``step`` names the step of the Xero setup procedure that fixes it (see ``xero/steps.py``).
 """
 
+from .humanize import duration
+
 
 class XeroError(Exception):
     code = "xero_error"
@@ -193,7 +195,7 @@ class RateLimited(ConnectionTestFailed):
     def __init__(self, *, limit="minute", retry_after=None, **kwargs):
         self.retry_after = retry_after
         retry = (
-            f"Test again in {retry_after} seconds."
+            f"Test again in {duration(retry_after)}."
             if retry_after is not None
             else "Wait a minute, then test again."
         )

@@ -171,3 +171,22 @@ def test_a_running_test_shows_testing_on_a_disabled_button(
     assert page.evaluate("JSON.parse(sessionStorage.getItem('shown'))") == ["Testing…", True]
     assert ConnectionTest.objects.get(site=site).passed
     expect(page.get_by_role("button", name="Test connection")).to_be_enabled()
+
+
+def test_a_rate_limited_test_says_when_to_test_again_in_words(
+    login_as, site, issue_certificate, fake_xero_settings
+):
+    certificate = issue_certificate(site)
+    fake_xero_settings.register_private_app(CONSUMER_KEY, certificate.certificate_pem)
+    fake_xero_settings.fail_next("rate_limit_minute", retry_after=3600)
+    support = login_as("Support")
+    support.goto(site_page(site))
+    with support.expect_navigation():
+        support.get_by_role("button", name="Test connection").click()
+    panel = support.locator("#connection-test").inner_text()
+    assert "Test again in 1 hour." in panel and "3600 seconds" not in support.content()
+    # One test: its history says so, and a failed test gives no payroll verdict.
+    support.get_by_text("Last test", exact=True).click()
+    row = support.locator(".xero-test-history tbody tr")
+    assert row.count() == 1 and "Payroll not asked for" not in row.inner_text()
+    assert "just now" in panel
