@@ -49,14 +49,17 @@ def test_no_everyday_page_is_wider_than_a_phone(role, login_as, walked_site, scr
     assert not too_wide, too_wide
 
 
-@pytest.mark.parametrize("name", ["setup page", "health page", "Site page", "test history"])
+AXE_PAGES = ["setup page", "health page", "Site page", "test history", "site list", "add Site"]
+
+
+@pytest.mark.parametrize("name", AXE_PAGES)
 def test_axe_finds_no_serious_accessibility_problem(name, login_as, walked_site, axe_violations):
     page = login_as("Admins")
     page.goto(everyday_pages(walked_site)[name])
     assert axe_violations(page) == []
 
 
-@pytest.mark.parametrize("name", ["setup page", "health page", "Site page", "test history"])
+@pytest.mark.parametrize("name", AXE_PAGES)
 def test_axe_finds_no_serious_accessibility_problem_in_dark_mode(
     name, browser, login_as, walked_site, axe_violations
 ):
