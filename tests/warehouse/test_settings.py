@@ -1,22 +1,21 @@
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import environ
 
+from tests.environment import manage_environment
 from warehouse import envfile
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 
-def run_manage(*args, **env_overrides):
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env.update(env_overrides)
+def run_manage(*args, **variables):
+    """Run manage.py with exactly ``variables``: no `.env`, nothing from the shell."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
-        env=env,
+        env=manage_environment(**variables),
         capture_output=True,
         text=True,
         timeout=120,
