@@ -25,14 +25,13 @@ TEST_ENVIRONMENT = {
     "FIELD_ENCRYPTION_KEYS": "Fpm4n4xB2gE9Q3Vq0r1l6kqvJ3m2Wc7s8Yy5T0uHq1I=",
 }
 
-# The shell variables that may change a run: which database, which browser.
-INPUTS = ("DATABASE_URL", "CHROMIUM_PATH")
-
 
 def settings_environment() -> dict[str, str]:
     """``TEST_ENVIRONMENT`` plus the shell's ``DATABASE_URL`` when it is set."""
-    chosen = {name: os.environ[name] for name in ("DATABASE_URL",) if os.environ.get(name)}
-    return {**TEST_ENVIRONMENT, **chosen}
+    environment = dict(TEST_ENVIRONMENT)
+    if os.environ.get("DATABASE_URL"):
+        environment["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    return environment
 
 
 def manage_environment(**variables: str) -> dict[str, str]:
