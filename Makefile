@@ -6,7 +6,17 @@ STAMP := $(VENV)/.installed
 # axe-core, which the browser tests inject to check accessibility (tests/browser/package.json).
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
-.PHONY: run test lint format install
+# Extra pytest arguments, from make's command line only (`make test PYTEST_ARGS=-x`): set here,
+# so a PYTEST_ARGS in the shell is ignored.
+PYTEST_ARGS :=
+# The suite's only inputs are DATABASE_URL and CHROMIUM_PATH (README, "Tests and CI"). These
+# would change which tests run or how, so the test targets never pass them on.
+unexport PYTEST_ADDOPTS PYTEST_PLUGINS DJANGO_SETTINGS_MODULE DJANGO_CONFIGURATION \
+	FAIL_INVALID_TEMPLATE_VARS TOX_PARALLEL_ENV DJANGO_ALLOW_ASYNC_UNSAFE
+# One pytest-xdist worker per core, each with its own test database.
+PYTEST := $(BIN)/python -m pytest -n auto -q
+
+.PHONY: run test test-fast lint format install
 
 install: $(STAMP)
 
@@ -31,8 +41,13 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 		echo "npm is missing: the accessibility tests skip (and fail under CI=true)"; \
 	fi
 
-test: $(STAMP) .env $(AXE)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+# The tests run on settings of their own (tests/environment.py): they never read .env.
+test: $(STAMP) $(AXE)
+	$(PYTEST) $(PYTEST_ARGS)
+
+# Everything but the browser tests (marker `browser`).
+test-fast: $(STAMP)
+	$(PYTEST) -m "not browser" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
