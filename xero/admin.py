@@ -15,8 +15,8 @@ from sites.admin import SiteAdmin
 from sites.models import Site
 
 from . import selectors
-from .models import ConnectionTest
 from .selectors import certificate_context, certificate_summary, connection_test_context
+from .templatetags.xero_outcomes import outcome_badge
 
 
 class SiteChangeList(ChangeList):
@@ -68,14 +68,11 @@ class XeroSiteAdmin(SiteAdmin):
         url = self._setup_url.format(site.code)
         if site.last_test_at is None:
             return format_html('<a href="{}">Never tested</a>', url)
-        ago = _ago(site.last_test_at)
-        if site.last_test_outcome == ConnectionTest.PASSED:
-            return format_html('<a href="{}" class="xero-ok">✓ Passed</a>, {} ago', url, ago)
         return format_html(
-            '<a href="{}" class="xero-failed"><strong>✗ {}</strong></a>, {} ago',
+            '<a href="{}">{}</a>, {} ago',
             url,
-            site.last_test_outcome.replace("_", " "),
-            ago,
+            outcome_badge(site.last_test_outcome),
+            _ago(site.last_test_at),
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -8,6 +8,8 @@ from django.utils import timezone
 from sites.fields import EncryptedTextField
 from sites.models import Site
 
+from . import exceptions
+
 EXPIRY_WARNING_DAYS = 60
 
 
@@ -124,16 +126,61 @@ class AccessToken(models.Model):
         return f"{self.site.code} access token (expires {self.expires_at:%Y-%m-%d %H:%M})"
 
 
-class ConnectionTestQuerySet(models.QuerySet):
-    def latest_per_site(self):
-        return self.order_by("site_id", "-started_at", "-pk")
+class _OutcomeChoices(models.TextChoices):
+    """What an outcome means on every page and in the alerts (the members are built below).
+
+    One rule decides "failing": a recorded outcome that is neither a pass nor one of
+    ``NOT_A_VERDICT``, which say nothing about the Site's settings.
+    """
+
+    @classmethod
+    def not_a_verdict(cls) -> list["_OutcomeChoices"]:
+        # Still running, cut short, not run, or Xero asking us to slow down.
+        return [cls.RUNNING, cls.INTERRUPTED, cls.SKIPPED, cls.COOLDOWN, cls.RATE_LIMITED]
+
+    @classmethod
+    def not_failing(cls) -> list["_OutcomeChoices"]:
+        return [cls.OK, *cls.not_a_verdict()]
+
+    @classmethod
+    def is_failing(cls, value: str) -> bool:
+        return value not in cls.not_failing()
+
+    @classmethod
+    def tone_of(cls, value: str) -> str:
+        """``ok``, ``failed`` or ``neutral``: the colour (CSS class ``xero-<tone>``)."""
+        if value == cls.OK:
+            return "ok"
+        return "failed" if cls.is_failing(value) else "neutral"
+
+    @classmethod
+    def icon_of(cls, value: str) -> str:
+        return {"ok": "✓", "failed": "✗", "neutral": ""}[cls.tone_of(value)]
+
+    @classmethod
+    def label_of(cls, value: str) -> str:
+        """The outcome's label; a code no longer known reads as itself."""
+        return cls(value).label if value in cls.values else value
+
+
+def _outcome_members():
+    # The outcomes no exception names, then one per failure in ``xero.exceptions``.
+    members = {
+        "ok": "Passed",
+        "running": "Running…",
+        "interrupted": "Interrupted",
+        "internal_error": "Fault in the Warehouse",
+        "skipped": "Skipped",
+    }
+    for failure in exceptions.connection_test_failures():
+        members.setdefault(failure.code, failure.label)
+    return [(code.upper(), (code, label)) for code, label in members.items()]
 
 
 class ConnectionTest(models.Model):
     """One run of "Test connection" for a Site: what was tried and what Xero said."""
 
-    RUNNING = "running"
-    PASSED = "ok"
+    Outcome = _OutcomeChoices("Outcome", _outcome_members())
 
     class PayrollOutcome(models.TextChoices):
         OK = "ok", "Payroll OK"
@@ -150,7 +197,7 @@ class ConnectionTest(models.Model):
     certificate = models.ForeignKey(
         Certificate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    outcome = models.CharField(max_length=40, default=RUNNING)
+    outcome = models.CharField(max_length=40, choices=Outcome.choices, default=Outcome.RUNNING)
     message = models.TextField(blank=True)
     step = models.CharField(max_length=40, blank=True)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -169,8 +216,6 @@ class ConnectionTest(models.Model):
     minute_limit_remaining = models.IntegerField(null=True, blank=True)
     day_limit_remaining = models.IntegerField(null=True, blank=True)
 
-    objects = ConnectionTestQuerySet.as_manager()
-
     class Meta:
         ordering = ["-started_at", "-pk"]
         permissions = [("run_connection_test", "Can run a Site's Xero connection test")]
@@ -181,15 +226,23 @@ class ConnectionTest(models.Model):
 
     @property
     def passed(self) -> bool:
-        return self.outcome == self.PASSED
+        return self.outcome == self.Outcome.OK
+
+    @property
+    def failing(self) -> bool:
+        return self.Outcome.is_failing(self.outcome)
 
     @property
     def outcome_label(self) -> str:
-        return self.outcome.replace("_", " ").capitalize()
+        return self.Outcome.label_of(self.outcome)
+
+    @property
+    def outcome_tone(self) -> str:
+        return self.Outcome.tone_of(self.outcome)
 
     @property
     def running(self) -> bool:
-        return self.outcome == self.RUNNING
+        return self.outcome == self.Outcome.RUNNING
 
     def as_dict(self) -> dict:
         """The fields `xero_test_connection --json` prints; never a secret or a token."""

@@ -59,7 +59,7 @@ def site_health_list(
     sites = with_health(Site.objects.all()).order_by("name", "pk")
     if filter == FAILING:
         sites = sites.filter(last_test_outcome__isnull=False).exclude(
-            last_test_outcome__in=[ConnectionTest.PASSED, ConnectionTest.RUNNING]
+            last_test_outcome__in=ConnectionTest.Outcome.not_failing()
         )
     elif filter == NEVER_TESTED:
         sites = sites.filter(last_test_at__isnull=True)

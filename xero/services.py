@@ -169,13 +169,13 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
         # A fault of ours: the person pressing the button gets a plain answer, the
         # developers the traceback in the log.
         logger.exception("Connection test of site %s failed unexpectedly", site.code)
-        test.outcome = "internal_error"
+        test.outcome = ConnectionTest.Outcome.INTERNAL_ERROR
         test.message = (
             "The test could not run because of a fault in the Warehouse itself. It has been "
             "logged for the developers; nothing is known yet about the Site's settings."
         )
     else:
-        test.outcome = ConnectionTest.PASSED
+        test.outcome = ConnectionTest.Outcome.OK
         test.certificate = session.certificate
         for field, value in result.items():
             setattr(test, field, value)

@@ -20,7 +20,7 @@ from . import selectors, steps
 from .exceptions import ConnectionTestCooldown, XeroError
 from .fleet import fleet_checks_enqueue
 from .forms import CertificateIssueForm, FleetCheckForm
-from .models import Certificate, ConnectionTest
+from .models import Certificate
 from .services import (
     certificate_activate,
     certificate_issue,
@@ -222,6 +222,5 @@ def health_view(request):
         "current_filter": current,
         "search": search,
         "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
-        "passed": ConnectionTest.PASSED,
     }
     return render(request, "xero/health.html", context)
