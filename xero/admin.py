@@ -15,7 +15,7 @@ from sites.admin import SiteAdmin
 from sites.models import Site
 
 from . import selectors
-from .selectors import certificate_context, certificate_summary, connection_test_context
+from .panels import certificate_context, certificate_summary, connection_test_context
 from .templatetags.xero_outcomes import outcome_badge
 
 
