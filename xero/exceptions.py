@@ -40,6 +40,10 @@ class CertificateNotPending(XeroError):
     message = "Only a pending certificate can be made active; this one is {state}."
 
 
+# How much of Xero's own words a test's history row keeps.
+PROBLEM_LENGTH = 300
+
+
 class ConnectionTestFailed(XeroError):
     """A failure of a call to Xero, as the connection test reports it.
 
@@ -127,6 +131,16 @@ class SignatureInvalid(ConnectionTestFailed):
         "certificate into the application's “X509 Public Key Certificate” box in Xero, save, "
         "and test again."
     )
+
+    def __init__(self, *, certificates=(), **kwargs):
+        # Every certificate the Site signed with, so the person can compare with Xero's.
+        self.certificates = list(certificates)
+        signed_with = " and ".join(
+            f"the {c.state} certificate (SHA-1 {c.fingerprint_sha1}, "
+            f"SHA-256 {c.fingerprint_sha256})"
+            for c in self.certificates
+        )
+        super().__init__(signed_with=signed_with or "its certificate", **kwargs)
 
 
 class SignatureMethodRejected(ConnectionTestFailed):

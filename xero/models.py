@@ -21,18 +21,37 @@ class CertificateQuerySet(models.QuerySet):
         return self.filter(state=Certificate.State.PENDING)
 
     def current(self):
-        """The certificates a Site may sign with: active first, then pending."""
-        return self.exclude(state=Certificate.State.RETIRED).order_by("state", "-issued_at")
+        """The certificates a Site may sign with, in the order to use them.
+
+        The one rule for which certificate signs and which the customer pastes: the pending
+        one first (it is being rolled out, and a pass with it makes it active), then the
+        active one; ``Certificate.CURRENT_ORDER`` says it, and ``current_order`` sorts
+        certificates already loaded the same way.
+        """
+        first = models.Case(
+            *(
+                models.When(state=state, then=models.Value(rank))
+                for rank, state in enumerate(Certificate.CURRENT_ORDER)
+            ),
+            output_field=models.IntegerField(),
+        )
+        return self.filter(state__in=Certificate.CURRENT_ORDER).order_by(first, "-issued_at", "-pk")
+
+    def to_paste(self) -> "Certificate | None":
+        """The certificate the customer pastes into Xero: the first current one."""
+        return self.current().first()
 
 
 class Certificate(models.Model):
     """An X509 certificate issued for a Site; its private key never leaves the server."""
 
     class State(models.TextChoices):
-        # Alphabetical order puts active before pending, which current() relies on.
         ACTIVE = "active", "Active"
         PENDING = "pending", "Pending (waiting for a passing connection test)"
         RETIRED = "retired", "Retired"
+
+    # Which certificates sign and in what order (``CertificateQuerySet.current``).
+    CURRENT_ORDER = (State.PENDING, State.ACTIVE)
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="certificates")
     state = models.CharField(max_length=16, choices=State.choices)
@@ -76,6 +95,14 @@ class Certificate(models.Model):
 
     def __str__(self):
         return f"{self.site.code} certificate {self.serial_number[:8]}… ({self.state})"
+
+    @classmethod
+    def current_order(cls, certificates) -> list["Certificate"]:
+        """``certificates`` (already loaded) that are current, in ``current()``'s order."""
+        current = [c for c in certificates if c.state in cls.CURRENT_ORDER]
+        current.sort(key=lambda c: (c.issued_at, c.pk), reverse=True)
+        current.sort(key=lambda c: cls.CURRENT_ORDER.index(c.state))
+        return current
 
     @property
     def download_filename(self) -> str:
@@ -201,7 +228,7 @@ class ConnectionTest(models.Model):
     message = models.TextField(blank=True)
     step = models.CharField(max_length=40, blank=True)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    problem = models.CharField("Xero's words", max_length=300, blank=True)
+    problem = models.CharField("Xero's words", max_length=exceptions.PROBLEM_LENGTH, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     organisation_name = models.CharField(max_length=255, blank=True)
     organisation_short_code = models.CharField(max_length=32, blank=True)

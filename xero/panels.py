@@ -39,7 +39,7 @@ def certificate_context(request, site: Site) -> dict:
     return {
         "site": site,
         "certificates": certificates,
-        "current_certificates": [c for c in certificates if c.state != Certificate.State.RETIRED],
+        "current_certificates": Certificate.current_order(certificates),
         "certificate_issue_form": CertificateIssueForm(),
         "can_issue_certificate": request.user.has_perm("xero.issue_certificate"),
         "can_download_certificate": request.user.has_perm("xero.download_certificate"),
@@ -76,9 +76,8 @@ def setup_context(request, site: Site, details_form=None) -> dict:
         "scopes": settings.XERO_SCOPES
         + (settings.XERO_PAYROLL_SCOPES if site.payroll_enabled else []),
     }
-    context["certificate_to_paste"] = selectors.certificate_to_paste(
-        context["current_certificates"]
-    )
+    # Certificate.objects.current()'s rule, on the certificates already loaded.
+    context["certificate_to_paste"] = next(iter(context["current_certificates"]), None)
     if details_form is None and context["can_change_details"]:
         details_form = SiteXeroCredentialsForm(instance=site)
     context["details_form"] = details_form

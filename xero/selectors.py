@@ -27,13 +27,6 @@ HEALTH_FILTERS = {
 }
 
 
-def certificate_to_paste(certificates) -> Certificate | None:
-    """The certificate the customer pastes into Xero: the newest active or pending one
-    (the pending one while a rotation is on). ``certificates`` is any iterable of them."""
-    current = [c for c in certificates if c.state != Certificate.State.RETIRED]
-    return max(current, key=lambda c: c.issued_at, default=None)
-
-
 def with_health(sites: QuerySet[Site]) -> QuerySet[Site]:
     """``sites`` with their last test, active certificate's expiry and whether one is queued.
 

@@ -52,3 +52,18 @@ def test_each_outcome_has_one_icon_and_colour(outcome, icon, tone):
 
 def test_a_code_no_longer_known_reads_as_itself():
     assert ConnectionTest(outcome="gone_code").outcome_label == "gone_code"
+
+
+def test_one_rule_orders_current_certificates_in_the_database_and_in_memory(
+    site, issue_certificate
+):
+    from xero.models import Certificate
+
+    retired = issue_certificate(site)
+    active = issue_certificate(site)
+    Certificate.objects.filter(pk=retired.pk).update(state="retired")
+    Certificate.objects.filter(pk=active.pk).update(state="active")
+    pending = issue_certificate(site)
+    assert list(site.certificates.current()) == [pending, active]
+    assert Certificate.current_order(site.certificates.all()) == [pending, active]
+    assert site.certificates.to_paste() == pending
