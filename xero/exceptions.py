@@ -6,6 +6,7 @@ A connection test's failures (``ConnectionTestFailed`` and its subclasses) also 
 them, so a new outcome is a new class here, with its code, label, message and step.
 """
 
+from .certificates import APPLICATION_NAME, KEY_SIZES_TEXT
 from .steps import STEP_APPLICATION, STEP_DETAILS, STEP_TEST
 
 
@@ -27,7 +28,7 @@ class XeroError(Exception):
 
 class CertificateKeySizeInvalid(XeroError):
     code = "certificate_key_size_invalid"
-    message = "The key size must be 2048 or 4096 bits."
+    message = f"The key size must be {KEY_SIZES_TEXT} bits."
 
 
 class CertificateValidityInvalid(XeroError):
@@ -86,7 +87,7 @@ class ConsumerKeyUnknown(ConnectionTestFailed):
     step = STEP_DETAILS
     message = (
         "Xero does not know this API Key. Copy the Consumer Key again from the application's "
-        "page in Xero (My Apps → ImagatecAPI) into the API Key field."
+        f"page in Xero (My Apps → {APPLICATION_NAME}) into the API Key field."
     )
 
 

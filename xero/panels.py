@@ -14,7 +14,7 @@ from django.utils import timezone
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 
-from . import selectors, steps
+from . import certificates, selectors, steps
 from .forms import CertificateIssueForm
 from .models import EXPIRY_WARNING_DAYS, Certificate
 
@@ -72,7 +72,7 @@ def setup_context(request, site: Site, details_form=None) -> dict:
         "can_change_details": request.user.has_perm("sites.change_site"),
         "can_see_secret_mask": request.user.has_perm("sites.view_api_secret_mask"),
         "app_centre_url": steps.XERO_APP_CENTRE_URL,
-        "application_name": "ImagatecAPI",
+        "application_name": certificates.APPLICATION_NAME,
         "scopes": settings.XERO_SCOPES
         + (settings.XERO_PAYROLL_SCOPES if site.payroll_enabled else []),
     }

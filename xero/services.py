@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from sites.models import Site
 
-from . import certificates, connection
+from . import ages, certificates, connection
 from .exceptions import (
     PROBLEM_LENGTH,
     CertificateKeySizeInvalid,
@@ -202,9 +202,7 @@ def _connection_test_claim(*, site, user, now) -> ConnectionTest:
         )
         cooldown = datetime.timedelta(seconds=settings.XERO_TEST_COOLDOWN)
         if last is not None and now - last < cooldown:
-            seconds = max(0, int((now - last).total_seconds()))
-            ago = "just now" if seconds < 1 else f"{seconds} second{'s' * (seconds != 1)} ago"
-            raise ConnectionTestCooldown(ago=ago)
+            raise ConnectionTestCooldown(ago=ages.ago(last, now))
         return ConnectionTest.objects.create(
             site=site, run_by=user, started_at=now, connection_type=site.connection_type
         )

@@ -1,9 +1,6 @@
-import datetime
-
 import pytest
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from xero.models import Certificate
 
@@ -107,17 +104,6 @@ def test_site_page_says_private_applications_are_retired_and_points_to_the_switc
     assert reverse("xero:setup", args=[site.code]) in page
     modern = make_site(connection_type="custom_connection")
     assert "Xero retired" not in client_for("staff").get(change_url(modern)).content.decode()
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(5, "0 minutes"), (60, "1 minute"), (7200, "2 hours"), (86400 * 3 + 5000, "3 days")],
-)
-def test_ages_in_the_list_show_the_largest_unit(seconds, text):
-    from xero.admin import _ago
-
-    now = timezone.now()
-    assert _ago(now - datetime.timedelta(seconds=seconds), now) == text
 
 
 def test_the_site_list_does_not_decrypt_secrets(client_for, site, monkeypatch):

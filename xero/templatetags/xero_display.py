@@ -1,12 +1,16 @@
-"""How a connection test's outcome shows, the same on every page: icon, colour and label."""
+"""What every Xero page shows the same way: an outcome's icon, colour and label; an age."""
 
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from xero import ages
 from xero.models import ConnectionTest
 
 register = template.Library()
+
+# ``{{ test.started_at|ago }}``: "3 minutes ago", as the messages and the Site list word it.
+register.filter("ago", ages.ago)
 
 
 @register.simple_tag
