@@ -149,8 +149,9 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
     now = now or timezone.now()
     test = _connection_test_claim(site=site, user=user, now=now)
     started = time.monotonic()
-    conversation = connection.connection_for(site, now=now)
+    conversation = None
     try:
+        conversation = connection.connection_for(site, now=now)
         result = conversation.run()
     except ConnectionTestFailed as failure:
         test.outcome = failure.code
@@ -174,9 +175,10 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
         for field, value in result.items():
             setattr(test, field, value)
     test.latency_ms = round((time.monotonic() - started) * 1000)
-    calls_left = conversation.calls_left()
-    test.minute_limit_remaining = calls_left.minute
-    test.day_limit_remaining = calls_left.day
+    if conversation is not None:
+        calls_left = conversation.calls_left()
+        test.minute_limit_remaining = calls_left.minute
+        test.day_limit_remaining = calls_left.day
     test.save()
     if test.passed:
         _connection_test_passed(site=site, test=test, user=user)

@@ -401,3 +401,10 @@ def test_history_keeps_every_run(private_site, fake_xero):
     run(private_site)
     outcomes = list(private_site.connection_tests.values_list("outcome", flat=True))
     assert outcomes == ["xero_unavailable", "ok"]
+
+
+def test_a_connection_type_the_code_does_not_know_is_a_fault_of_ours(private_site, caplog):
+    Site = private_site.__class__
+    Site.objects.filter(pk=private_site.pk).update(connection_type="carrier_pigeon")
+    test = run(Site.objects.get(pk=private_site.pk))
+    assert test.outcome == "internal_error" and not test.running
