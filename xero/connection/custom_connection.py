@@ -7,6 +7,7 @@ connection is authorised for (none: ``NoOrganisation``), then for the Organisati
 """
 
 import datetime
+import logging
 
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -17,6 +18,8 @@ from .. import client
 from ..exceptions import NoOrganisation
 from ..models import AccessToken
 from .base import Connection
+
+logger = logging.getLogger(__name__)
 
 # Renew a cached token this long before Xero says it expires, so a request never
 # leaves with a token that dies on the way.
@@ -58,6 +61,7 @@ class CustomConnection(Connection):
                 "credentials_digest": digest,
             },
         )
+        logger.info("Fetched a new Xero access token for site %s", self.site.code)
         return token["access_token"]
 
     def organisation(self) -> dict:
