@@ -52,8 +52,8 @@ class SiteXeroDetailsForm(forms.ModelForm):
         fields = ["name", "code", "connection_type", "api_key", "payroll_enabled"]
         help_texts = {
             "connection_type": (
-                "A Custom Connection is Xero's current way. Xero retired private applications "
-                "on 30 September 2021: choose one only for a Site that still connects to a "
+                "A Custom Connection is Xero's current way. Xero has retired private "
+                "applications: choose one only for a Site that still connects to a "
                 "Xero-compatible server."
             ),
         }

@@ -12,9 +12,9 @@ from sites.admin import SiteAdmin
 from sites.models import Site
 
 from . import selectors
-from .humanize import ago
-from .models import ConnectionTest
-from .selectors import certificate_context, certificate_summary, connection_test_context
+from .ages import ago
+from .panels import certificate_context, certificate_summary, connection_test_context
+from .templatetags.xero_display import outcome_badge
 
 
 class SiteChangeList(ChangeList):
@@ -71,14 +71,7 @@ class XeroSiteAdmin(SiteAdmin):
         """The last test's outcome and age."""
         if site.last_test_at is None:
             return "Never tested"
-        ago_text = ago(site.last_test_at)
-        if site.last_test_outcome == ConnectionTest.PASSED:
-            return format_html('<span class="xero-ok">✓ Passed</span>, {}', ago_text)
-        return format_html(
-            '<strong class="xero-failed">✗ {}</strong>, {}',
-            site.last_test_outcome.replace("_", " "),
-            ago_text,
-        )
+        return format_html("{}, {}", outcome_badge(site.last_test_outcome), ago(site.last_test_at))
 
     @admin.display(description="Xero setup")
     def setup_column(self, site):

@@ -5,7 +5,7 @@ import datetime
 
 from sites.models import Site
 
-from .selectors import certificate_summary
+from .panels import certificate_summary
 
 # A cell starting with one of these runs as a formula in Excel, LibreOffice or Sheets (CSV
 # injection, OWASP): a Site name or an organisation name Xero sent could start with "=".

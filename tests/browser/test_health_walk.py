@@ -102,7 +102,7 @@ def test_the_site_list_filters_by_health(login_as, make_site, issue_certificate,
     settings.XERO_TEST_COOLDOWN = 0
     failing = make_site(name="Broken Pty Ltd", api_key="A" * 30, api_secret="s" * 30)
     ConnectionTest.objects.create(
-        site=failing, connection_type="private_app", outcome="rate_limited"
+        site=failing, connection_type="private_app", outcome="consumer_key_unknown"
     )
     make_site(name="Quiet Pty Ltd")
     staff = login_as("Staff")
@@ -119,7 +119,7 @@ def test_the_csv_export_holds_the_filtered_view_with_formulas_defused(
 ):
     failing = make_site(name="Broken Pty Ltd", xero_organisation_name='=HYPERLINK("x")')
     ConnectionTest.objects.create(
-        site=failing, connection_type="private_app", outcome="rate_limited"
+        site=failing, connection_type="private_app", outcome="consumer_key_unknown"
     )
     make_site(name="Quiet Pty Ltd")
     staff = login_as("Staff")
@@ -131,7 +131,7 @@ def test_the_csv_export_holds_the_filtered_view_with_formulas_defused(
     download.value.save_as(path)
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     assert [row["Site"] for row in rows] == ["Broken Pty Ltd"]
-    assert rows[0]["Last test outcome"] == "rate_limited"
+    assert rows[0]["Last test outcome"] == "Consumer Key unknown"
     assert rows[0]["Xero organisation"] == '\'=HYPERLINK("x")'
 
 
@@ -150,3 +150,31 @@ def test_a_sites_full_history_pages_through_every_test(login_as, site):
     with staff.expect_navigation():
         staff.get_by_role("link", name="Older ›").click()
     assert staff.locator(".xero-history tbody tr").count() == 12
+
+
+@pytest.mark.parametrize(("width", "scheme"), [(1280, "light"), (390, "dark")])
+def test_outcomes_read_by_their_labels_in_three_colours(
+    login_as, make_site, screenshots, width, scheme
+):
+    from django.utils import timezone
+
+    for name, outcome in (("Good", "ok"), ("Bad", "consumer_key_unknown"), ("Busy", "running")):
+        site = make_site(name=f"{name} Pty Ltd")
+        ConnectionTest.objects.create(
+            site=site, outcome=outcome, connection_type=site.connection_type,
+            started_at=timezone.now(),
+        )  # fmt: skip
+    staff = login_as("Staff", width=width)
+    staff.emulate_media(color_scheme=scheme)
+    staff.goto("/xero/health/")
+    text = staff.locator("#result_list").inner_text()
+    assert "✓ Passed" in text and "✗ Consumer Key unknown" in text and "Running…" in text
+    assert "consumer_key_unknown" not in text
+    colours = staff.evaluate(
+        """['ok', 'failed', 'neutral'].map(tone =>
+            getComputedStyle(document.querySelector('.xero-outcome.xero-' + tone)).color)"""
+    )
+    background = staff.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert len(set(colours)) == 3 and background not in colours
+    assert staff.evaluate("document.documentElement.scrollWidth") <= width
+    screenshots(staff, f"outcomes-{width}-{scheme}")

@@ -87,7 +87,7 @@ def test_an_admin_adds_a_custom_connection_site_without_edit_only_controls(login
     # Xero's current way is the default; the retired one stays selectable, with a note.
     assert admin.get_by_label("Connection type").input_value() == "custom_connection"
     assert admin.locator("#id_connection_type option[value=private_app]").count() == 1
-    assert "Xero retired private applications on 30 September 2021" in admin.content()
+    assert "Xero has retired private applications" in admin.content()
     # Nothing is stored yet: nothing to keep, clear or look back on.
     assert admin.get_by_label("Clear the stored API Secret").count() == 0
     assert "leave blank to keep" not in admin.content()
