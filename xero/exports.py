@@ -5,6 +5,7 @@ import datetime
 
 from sites.models import Site
 
+from .models import ConnectionTest
 from .panels import certificate_summary
 
 # A cell starting with one of these runs as a formula in Excel, LibreOffice or Sheets (CSV
@@ -16,6 +17,7 @@ HEALTH_COLUMNS = [
     "Code",
     "Connection type",
     "Last test outcome",
+    "Outcome code",
     "Last tested (UTC)",
     "Test queued",
     "Xero organisation",
@@ -52,7 +54,10 @@ def health_csv_write(out, *, sites, now: datetime.datetime) -> None:
                 site.name,
                 site.code,
                 Site.ConnectionType(site.connection_type).label,
-                site.last_test_outcome or "never tested",
+                ConnectionTest.Outcome.label_of(site.last_test_outcome)
+                if site.last_test_outcome
+                else "Never tested",
+                site.last_test_outcome or "",
                 tested.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S") if tested else "",
                 "yes" if site.queued else "no",
                 site.xero_organisation_name,

@@ -132,6 +132,7 @@ def test_the_csv_export_holds_the_filtered_view_with_formulas_defused(
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     assert [row["Site"] for row in rows] == ["Broken Pty Ltd"]
     assert rows[0]["Last test outcome"] == "Consumer Key unknown"
+    assert rows[0]["Outcome code"] == "consumer_key_unknown"
     assert rows[0]["Xero organisation"] == '\'=HYPERLINK("x")'
 
 

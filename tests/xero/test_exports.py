@@ -38,7 +38,7 @@ def test_the_health_csv_has_a_row_per_site_and_no_secret(site, make_site):
     assert rows[0] == HEALTH_COLUMNS
     by_name = {row[0]: dict(zip(HEALTH_COLUMNS, row, strict=True)) for row in rows[1:]}
     assert by_name["Acme Pty Ltd"]["Certificate"] == "None"
-    assert by_name["Acme Pty Ltd"]["Last test outcome"] == "never tested"
+    assert by_name["Acme Pty Ltd"]["Last test outcome"] == "Never tested"
     assert by_name["Modern Pty Ltd"]["Certificate"] == "Not used"
     assert by_name["Modern Pty Ltd"]["Xero organisation"] == "'@evil"
     assert site.api_secret not in out.getvalue()
