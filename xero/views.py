@@ -110,7 +110,10 @@ def connection_test_view(request, code):
     if test.passed:
         messages.success(request, f"Connection test passed. {test.message}")
     else:
-        messages.error(request, f"Connection test failed: {test.message}")
+        # The message itself is shown once, in the result panel below, not here again.
+        messages.error(
+            request, f"Connection test failed: {test.outcome_label}. The result below says why."
+        )
     return _back(request, site)
 
 

@@ -183,3 +183,52 @@ def test_the_switch_confirmation_fits_a_phone_and_dark_mode(login_as, site, axe_
     staff.goto(f"/sites/{site.code}/xero/setup/switch-to-custom-connection/")
     assert page_overflow(staff) == []
     assert axe_violations(staff) == []
+
+
+def test_a_signature_invalid_failure_is_said_once_with_a_fingerprint_table(
+    login_as, site, issue_certificate, fake_xero_settings, make_site, screenshots, settings
+):
+    settings.XERO_TEST_COOLDOWN = 0
+    ours = issue_certificate(site)
+    fake_xero_settings.register_private_app(CONSUMER_KEY, ours.certificate_pem)
+    support = login_as("Support")
+    support.goto(setup_path(site))
+    with support.expect_navigation():
+        support.get_by_role("button", name="Test connection").click()
+    # Someone pastes another certificate into Xero.
+    other = certificate_issue(site=make_site())
+    fake_xero_settings.register_private_app(CONSUMER_KEY, other.certificate_pem)
+    with support.expect_navigation():
+        support.get_by_role("button", name="Test connection").click()
+    page = support.locator("#content").inner_text()
+    assert page.count("Xero could not verify the signature") == 1
+    assert page.count(ours.fingerprint_sha1) == 2  # the table, and the certificate's details
+    table = support.locator("table.xero-fingerprints")
+    assert table.locator("tbody tr").count() == 1
+    row = table.locator("tbody tr").inner_text()
+    assert ours.fingerprint_sha1 in row and ours.fingerprint_sha256 in row
+    assert "Xero had this one at the last passing test" in row
+    assert "Signature invalid" in support.locator(".messagelist").inner_text()
+    assert state_of(support, "create_application") == "Problem"
+    screenshots(support, "signature-invalid")
+
+
+def test_after_switching_step_3_does_not_keep_the_old_applications_problem(
+    login_as, site, issue_certificate, fake_xero_settings, settings
+):
+    from xero.services import connection_test_run
+
+    settings.XERO_TEST_COOLDOWN = 0
+    issue_certificate(site)  # the fake Xero knows no such Consumer Key
+    connection_test_run(site=site)
+    staff = login_as("Staff")
+    staff.goto(setup_path(site))
+    assert "Problem" in [state_of(staff, key) for key in ("xero_details", "create_application")]
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="Switch this Site to a Custom Connection").click()
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Switch and clear the Key and Secret").click()
+    assert [state_of(staff, key) for key in
+            ("open_xero", "create_application", "xero_details", "connection_test")] == [
+        "To do", "To do", "To do", "To do"
+    ]  # fmt: skip

@@ -216,7 +216,9 @@ def test_a_failed_test_says_what_is_wrong_and_which_step_fixes_it(
     fake_xero.register_private_app(private_site.api_key, None)
     response = client_for("support").post(connection_test_url(private_site), follow=True)
     page = response.content.decode()
-    assert "Connection test failed: Xero has no certificate for this application" in page
+    assert "Connection test failed: No certificate in Xero. The result below says why." in page
+    # The explanation itself is on the page once, in the result panel.
+    assert page.count("Xero has no certificate for this application") == 1
     assert f'href="/sites/{private_site.code}/xero/setup/#step-create_application"' in page
     assert "signature_method_rejected" in page
 
