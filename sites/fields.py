@@ -1,8 +1,13 @@
-"""A model field that keeps its value encrypted at rest."""
+"""A model field that keeps its value encrypted at rest, and in every export."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from . import encryption
+
+# Marks a serialised value as a Fernet token (see ``EncryptedTextField.value_to_string``), so
+# that loading a dump never mistakes ciphertext for a secret, or a secret for ciphertext.
+SERIALISED_PREFIX = "fernet:"
 
 
 class EncryptedTextField(models.TextField):
@@ -10,9 +15,15 @@ class EncryptedTextField(models.TextField):
 
     The empty string stays empty so that "no secret" can be queried. Each save
     produces a different token, so other lookups on the plaintext cannot match.
+
+    Serialisers (``dumpdata``, fixtures) write ``fernet:<token>``, never the plaintext, and
+    ``loaddata`` reads it back with the same keys.
     """
 
     description = "Text encrypted at rest"
+    default_error_messages = {
+        "undecryptable": encryption.SecretUndecryptable().message,
+    }
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)
@@ -24,6 +35,24 @@ class EncryptedTextField(models.TextField):
         if value in (None, ""):
             return value
         return encryption.decrypt(value)
+
+    def value_to_string(self, obj):
+        """The value as exports carry it: a fresh token under the newest key."""
+        value = self.value_from_object(obj)
+        if value in (None, ""):
+            return value
+        return SERIALISED_PREFIX + encryption.encrypt(value)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if isinstance(value, str) and value.startswith(SERIALISED_PREFIX):
+            try:
+                return encryption.decrypt(value.removeprefix(SERIALISED_PREFIX))
+            except encryption.SecretUndecryptable:
+                raise ValidationError(
+                    self.error_messages["undecryptable"], code="undecryptable"
+                ) from None
+        return value
 
 
 def encrypted_fields(model) -> list[EncryptedTextField]:
