@@ -1,6 +1,5 @@
 """A model field that keeps its value encrypted at rest, and in every export."""
 
-from django.core.exceptions import ValidationError
 from django.db import models
 
 from . import encryption
@@ -17,13 +16,10 @@ class EncryptedTextField(models.TextField):
     produces a different token, so other lookups on the plaintext cannot match.
 
     Serialisers (``dumpdata``, fixtures) write ``fernet:<token>``, never the plaintext, and
-    ``loaddata`` reads it back with the same keys.
+    ``loaddata`` reads it back with the same keys (``sites/serializers``).
     """
 
     description = "Text encrypted at rest"
-    default_error_messages = {
-        "undecryptable": encryption.SecretUndecryptable().message,
-    }
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)
@@ -42,17 +38,6 @@ class EncryptedTextField(models.TextField):
         if value in (None, ""):
             return value
         return SERIALISED_PREFIX + encryption.encrypt(value)
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        if isinstance(value, str) and value.startswith(SERIALISED_PREFIX):
-            try:
-                return encryption.decrypt(value.removeprefix(SERIALISED_PREFIX))
-            except encryption.SecretUndecryptable:
-                raise ValidationError(
-                    self.error_messages["undecryptable"], code="undecryptable"
-                ) from None
-        return value
 
 
 def encrypted_fields(model) -> list[EncryptedTextField]:

@@ -2,10 +2,12 @@
 
 from django.core.serializers import jsonl as builtin
 
-from . import EncryptedFieldsAsCiphertext
-
-Deserializer = builtin.Deserializer
+from . import DecryptingDeserializer, EncryptedFieldsAsCiphertext
 
 
 class Serializer(EncryptedFieldsAsCiphertext, builtin.Serializer):
+    pass
+
+
+class Deserializer(DecryptingDeserializer, builtin.Deserializer):
     pass
