@@ -135,8 +135,9 @@ def test_a_superuser_resets_a_second_factor_and_the_user_enrols_again(
     screenshots(kim, "enrol-again-after-reset")
 
 
-def test_the_policy_blocks_an_injected_inline_script(login_as, screenshots):
-    page = login_as("Admins")
+def test_the_policy_blocks_an_injected_inline_script(login_as, make_site, screenshots):
+    site = make_site(code="acme")
+    page = login_as("superuser")
     messages = []
     page.on("console", lambda message: messages.append(message.text))
     page.goto("/xero/health/")
@@ -151,8 +152,18 @@ def test_the_policy_blocks_an_injected_inline_script(login_as, screenshots):
     assert any("Content Security Policy" in text and "script-src" in text for text in messages)
     # The admin's own pages still work under the policy: no violation on them.
     messages.clear()
-    page.goto("/admin/sites/site/add/")
-    page.goto("/admin/auth/user/")
+    for url in [
+        "/admin/",
+        "/admin/sites/site/",
+        "/admin/sites/site/add/",
+        f"/admin/sites/site/{site.pk}/change/",
+        "/sites/acme/xero/setup/",
+        "/admin/auth/user/",
+        f"/admin/auth/user/{page.user.pk}/change/",
+        "/admin/axes/accessattempt/",
+    ]:
+        page.goto(url)
+        page.wait_for_load_state("load")
     assert not [text for text in messages if "Content Security Policy" in text]
     screenshots(page, "csp-admin-pages-work")
 
@@ -172,3 +183,22 @@ def test_error_pages_lead_back_to_the_site_list(login_as, make_site, screenshots
     screenshots(page, "404")
     page.click("#back-to-sites")
     assert page.url.endswith("/admin/sites/site/")
+
+
+def test_a_browser_whose_user_lost_staff_status_can_do_nothing(login_as, make_site, screenshots):
+    from xero.models import Certificate
+
+    make_site(code="acme")
+    page = login_as("Admins")
+    page.goto("/sites/acme/xero/setup/")
+    issue = page.get_by_role("button", name="Issue certificate")
+    assert issue.count() >= 1
+    page.user.is_staff = False
+    page.user.save()
+    with page.expect_navigation():
+        issue.first.click()
+    assert "/admin/login/" in page.url
+    assert not Certificate.objects.exists()
+    page.goto("/xero/health/")
+    assert "/admin/login/" in page.url
+    screenshots(page, "no-staff-status-sent-to-login")
