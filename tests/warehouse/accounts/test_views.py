@@ -317,3 +317,13 @@ def test_a_superuser_lifts_a_lockout_from_the_admin(client, make_user, client_fo
 def test_only_superusers_see_the_lockouts(client_for):
     changelist = reverse("admin:axes_accessattempt_changelist")
     assert client_for("admins").get(changelist).status_code == 403
+
+
+def test_the_first_superuser_is_walked_through_enrolment_at_first_sign_in(db, client, capsys):
+    from django.core.management import call_command
+
+    call_command("ensure_initial_superuser", "--username", "kim")
+    password = re.search(r"one-time password: (\S+)", capsys.readouterr().out).group(1)
+    response = client.post(LOGIN, {"username": "kim", "password": password}, follow=True)
+    assert response.redirect_chain[-1][0].startswith(ENROL)
+    assert "Set up your second factor" in response.text
