@@ -1,6 +1,8 @@
 """Issue and read the X509 certificates a Site pastes into Xero, with `cryptography` only."""
 
+import contextvars
 import datetime
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -86,6 +88,24 @@ def public_key_size(certificate_pem: str) -> int:
     return load_certificate(certificate_pem).public_key().key_size
 
 
+# Keys already loaded in this block of work (see keys_loaded_once), by their PEM text.
+_loaded_keys = contextvars.ContextVar("xero_loaded_keys", default=None)
+
+
+@contextmanager
+def keys_loaded_once():
+    """Within this block, each private key is parsed once, however many requests it signs.
+
+    A fleet chunk signs with each Site's key once or twice; parsing the PEM costs more
+    than the signature. The keys are held only for the block, never beyond it.
+    """
+    token = _loaded_keys.set({})
+    try:
+        yield
+    finally:
+        _loaded_keys.reset(token)
+
+
 def load_private_key(private_key_pem: str) -> rsa.RSAPrivateKey:
     """The private key to sign requests with.
 
@@ -93,6 +113,12 @@ def load_private_key(private_key_pem: str) -> rsa.RSAPrivateKey:
     skipped: the key was made by ``generate_certificate`` and Fernet authenticates it at
     rest, so it cannot be a malformed key from outside.
     """
-    return serialization.load_pem_private_key(
+    loaded = _loaded_keys.get()
+    if loaded is not None and private_key_pem in loaded:
+        return loaded[private_key_pem]
+    key = serialization.load_pem_private_key(
         private_key_pem.encode("ascii"), password=None, unsafe_skip_rsa_key_validation=True
     )
+    if loaded is not None:
+        loaded[private_key_pem] = key
+    return key

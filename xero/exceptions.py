@@ -258,3 +258,12 @@ class ConnectionTestCooldown(XeroError):
         "This Site was tested {ago}. Wait a few seconds before testing again, "
         "so that Xero's call limits are not spent on double clicks."
     )
+
+
+class FleetEnqueueFailed(XeroError):
+    code = "fleet_enqueue_failed"
+    message = (
+        "The task queue refused the fleet checks ({reason}); {enqueued} Site checks were "
+        "queued before it did, and the {removed} others were not left waiting. Check that "
+        "the task queue (TASKS_BACKEND, REDIS_URL) answers, then run the checks again."
+    )
