@@ -59,8 +59,8 @@ def _enqueue_chunks(queued: fleet.FleetQueued) -> None:
         except Exception as error:
             # The rows would wait for a task that does not exist and block the next run:
             # remove them, so that nothing looks queued that is not.
+            # The caller says it once (the command in one line, the page as a message).
             removed = fleet.fleet_checks_unqueue(chunks=chunks[done:])
-            logger.exception("Could not enqueue fleet checks; removed %s queue rows", removed)
             raise FleetEnqueueFailed(
                 reason=" ".join(f"{type(error).__name__}: {error}".split())[:200],
                 enqueued=sum(queued.chunks[c] for c in chunks[:done]),
