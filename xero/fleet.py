@@ -207,21 +207,56 @@ def fleet_chunk_run(*, chunk: str) -> dict[str, int]:
     reads its Sites and their certificates at once, claims their history rows in one
     transaction, then tests them in threads: the work is waiting on Xero, so threads
     overlap it; ``xero/limits.py`` keeps the calls within Xero's limits across every
-    thread and process. Returns how many Sites ended with each outcome.
+    thread and process.
+
+    When its queue runs low, the run takes the next chunk nobody has started (for up to
+    ``STEAL_FOR_SECONDS``), so its threads never idle at a chunk's tail; that chunk's own
+    task then finds nothing to do. Returns how many Sites ended with each outcome.
     """
-    worker = _worker_name()
-    now = timezone.now()
-    lease = datetime.timedelta(seconds=settings.XERO_CHECK_LEASE)
-    if not QueuedCheck.objects.filter(chunk=chunk, lease_until__isnull=True).update(
-        worker=worker, lease_until=now + lease
-    ):
+    run = _ChunkRun()
+    if not run.take(chunk):
         return {}
-    heartbeat = _Heartbeat(chunk=chunk, worker=worker, lease=lease)
-    heartbeat.start()
-    outcomes = Counter()
     try:
+        with certificates.keys_loaded_once():
+            run.run(workers=_fair_share(now=run.started))
+    finally:
+        run.finish()
+    outcomes = {outcome: n for outcome, n in run.outcomes.items() if n}
+    logger.info("Chunk %s and %s more checked %s Sites: %s", chunk, run.stolen,
+                sum(outcomes.values()), outcomes)  # fmt: skip
+    return outcomes
+
+
+# A run takes more chunks only this long, well within a task queue's job timeout (RQ's
+# default is 180 s).
+STEAL_FOR_SECONDS = 60
+
+
+class _ChunkRun:
+    """One task's run: its chunk, and the chunks it takes on when its queue runs low."""
+
+    def __init__(self):
+        self.worker = _worker_name()
+        self.started = timezone.now()
+        self.lease = datetime.timedelta(seconds=settings.XERO_CHECK_LEASE)
+        self.heartbeat = _Heartbeat(worker=self.worker, lease=self.lease)
+        self.pending = queue.SimpleQueue()
+        self.outcomes = Counter()
+        self.lock = threading.Lock()
+        self.steal_lock = threading.Lock()
+        self.stolen = 0
+
+    def take(self, chunk) -> bool:
+        """Lease ``chunk``'s rows and queue its Sites here; False if someone has it."""
+        now = timezone.now()
+        if not QueuedCheck.objects.filter(chunk=chunk, lease_until__isnull=True).update(
+            worker=self.worker, lease_until=now + self.lease
+        ):
+            return False
+        if not self.heartbeat.is_alive():
+            self.heartbeat.start()
         sites = list(
-            Site.objects.filter(queued_check__chunk=chunk, queued_check__worker=worker)
+            Site.objects.filter(queued_check__chunk=chunk, queued_check__worker=self.worker)
             .prefetch_related(
                 Prefetch(
                     "certificates",
@@ -232,34 +267,100 @@ def fleet_chunk_run(*, chunk: str) -> dict[str, int]:
             .order_by("pk")
         )
         tests = _claim_history_rows(sites, now=now)
-        outcomes[COOLDOWN] = len(sites) - len(tests)
-        results = {}
-        lock = threading.Lock()
+        state = _ChunkState(sites=sites, remaining=len(tests))
+        with self.lock:
+            self.outcomes[COOLDOWN] += len(sites) - len(tests)
+        for site in sites:
+            if site.pk in tests:
+                self.pending.put((site, tests[site.pk], state))
+            else:
+                self.heartbeat.done(site.pk)
+        if not tests:
+            _alerts_for_chunk(sites, {})
+        return True
 
-        def check(site):
-            test = tests[site.pk]
-            test.started_at = timezone.now()
-            with limits.waiting():
-                test = connection_test_run(site=site, claimed=test)
-            with lock:
-                results[site.pk] = test
-                outcomes[test.outcome] += 1
-            heartbeat.done(site.pk)
+    def steal(self, workers: int) -> None:
+        """Take the next chunk nobody started, if the queue runs low and time allows."""
+        if self.pending.qsize() >= workers or not self.steal_lock.acquire(blocking=False):
+            return
+        try:
+            if (timezone.now() - self.started).total_seconds() > STEAL_FOR_SECONDS:
+                return
+            for chunk in (
+                QueuedCheck.objects.filter(lease_until__isnull=True)
+                .values_list("chunk", flat=True)
+                .distinct()[:3]
+            ):
+                if self.take(chunk):
+                    self.stolen += 1
+                    return
+        finally:
+            self.steal_lock.release()
 
-        with certificates.keys_loaded_once():
-            _run_in_threads(
-                [site for site in sites if site.pk in tests],
-                check,
-                workers=settings.XERO_MAX_CONCURRENT_CALLS,
-            )
-        _alerts_for_chunk(sites, results)
-    finally:
-        heartbeat.stop()
-        # Every row of the chunk is done with (a check that failed unexpectedly is logged).
-        QueuedCheck.objects.filter(chunk=chunk, worker=worker).delete()
-    outcomes = {outcome: n for outcome, n in outcomes.items() if n}
-    logger.info("Chunk %s checked %s Sites: %s", chunk, sum(outcomes.values()), outcomes)
-    return outcomes
+    def check(self, item) -> None:
+        site, test, state = item
+        test.started_at = timezone.now()
+        with limits.waiting():
+            test = connection_test_run(site=site, claimed=test)
+        with self.lock:
+            self.outcomes[test.outcome] += 1
+        self.heartbeat.done(site.pk)
+        if state.finished(site.pk, test):
+            # The chunk's last Site: tell its alerts, then let its results go (memory
+            # stays flat however many chunks the run takes).
+            _alerts_for_chunk(state.sites, state.results)
+            state.results.clear()
+
+    def run(self, *, workers: int) -> None:
+        def work():
+            with limits.global_slot():
+                while True:
+                    self.steal(workers)
+                    try:
+                        item = self.pending.get_nowait()
+                    except queue.Empty:
+                        return
+                    try:
+                        self.check(item)
+                    except Exception:
+                        logger.exception("A fleet check failed unexpectedly")
+
+        if workers == 1:
+            # In the calling thread: its database connection is the one to use (and, in
+            # tests, the one inside the test's transaction).
+            work()
+            return
+        # Each runner runs in a copy of this context: the run's loaded keys are shared.
+        _pool.run_all([contextvars.copy_context() for _ in range(workers)], work)
+
+    def finish(self) -> None:
+        self.heartbeat.stop()
+        # Every row taken is done with (a check that failed unexpectedly is logged).
+        QueuedCheck.objects.filter(worker=self.worker).delete()
+
+
+@dataclass
+class _ChunkState:
+    sites: list
+    remaining: int
+    results: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def finished(self, site_id, test) -> bool:
+        with self.lock:
+            self.results[site_id] = test
+            self.remaining -= 1
+            return self.remaining == 0
+
+
+def _fair_share(*, now) -> int:
+    """Threads for this chunk: the cap shared among the chunks running now (one per worker).
+
+    Every thread holds a global slot, so more threads than this would only wait for the
+    slots the other workers hold.
+    """
+    running = QueuedCheck.objects.filter(lease_until__gt=now).values("worker").distinct().count()
+    return max(1, -(-settings.XERO_MAX_CONCURRENT_CALLS // max(1, running)))
 
 
 def _claim_history_rows(sites, *, now) -> dict[int, ConnectionTest]:
@@ -291,9 +392,9 @@ class _Heartbeat(threading.Thread):
     """Renews the chunk's lease every third of it, and deletes the rows of finished Sites,
     so that a Site whose result is recorded is not queued again if the worker dies next."""
 
-    def __init__(self, *, chunk, worker, lease: datetime.timedelta):
+    def __init__(self, *, worker, lease: datetime.timedelta):
         super().__init__(name="xero-fleet-lease", daemon=True)
-        self.chunk, self.worker, self.lease = chunk, worker, lease
+        self.worker, self.lease = worker, lease
         self.finished = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -310,21 +411,22 @@ class _Heartbeat(threading.Thread):
                 except Exception:
                     # The next beat tries again; a lease that lapses meanwhile only means
                     # the rest of the chunk may be tested twice.
-                    logger.exception("Could not renew the lease of chunk %s", self.chunk)
+                    logger.exception("Could not renew the lease of %s", self.worker)
         finally:
             connection.close()
 
     def beat(self):
         with self.lock:
             finished, self.finished = self.finished, []
-        mine = QueuedCheck.objects.filter(chunk=self.chunk, worker=self.worker)
+        mine = QueuedCheck.objects.filter(worker=self.worker)
         if finished:
             mine.filter(site_id__in=finished).delete()
         mine.update(lease_until=timezone.now() + self.lease)
 
     def stop(self):
         self.stopping.set()
-        self.join()
+        if self.is_alive():
+            self.join()
 
 
 def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
@@ -458,51 +560,69 @@ def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
     return alert
 
 
-def _run_in_threads(items, function, *, workers: int) -> None:
-    """Call ``function(item)`` for every item, ``workers`` at a time.
+class _ThreadPool:
+    """Threads that outlive a chunk, each keeping its database connection until it has
+    been idle ``IDLE_SECONDS`` (then it closes the connection and ends)."""
 
-    Each thread holds one of the ``XERO_MAX_CONCURRENT_CALLS`` slots while it works, so the
-    cap holds across every worker process. Django opens a database connection per thread;
-    each thread closes its own when done.
-    """
-    workers = max(1, min(workers, len(items)))
-    pending = queue.SimpleQueue()
-    for item in items:
-        pending.put(item)
+    IDLE_SECONDS = 3
 
-    def work():
+    def __init__(self):
+        self.jobs = queue.SimpleQueue()
+        self.lock = threading.Lock()  # one chunk at a time per process
+        self.threads: set[threading.Thread] = set()
+        self.threads_lock = threading.Lock()
+
+    def run_all(self, contexts, function) -> None:
+        with self.lock:
+            finished = threading.Semaphore(0)
+            with self.threads_lock:
+                self.threads = {thread for thread in self.threads if thread.is_alive()}
+                for _ in range(len(contexts) - len(self.threads)):
+                    thread = threading.Thread(
+                        target=self._loop, name=f"xero-fleet-{len(self.threads)}", daemon=True
+                    )
+                    self.threads.add(thread)
+                    thread.start()
+                # Under the lock, so an idle thread about to end sees the jobs and stays.
+                for context in contexts:
+                    self.jobs.put((context, function, finished))
+            for _ in contexts:
+                finished.acquire()
+
+    def _loop(self):
         try:
-            with limits.global_slot():
-                while True:
-                    try:
-                        item = pending.get_nowait()
-                    except queue.Empty:
-                        return
-                    try:
-                        function(item)
-                    except Exception:
-                        logger.exception("A fleet check failed unexpectedly")
+            while True:
+                try:
+                    context, function, finished = self.jobs.get(timeout=self.IDLE_SECONDS)
+                except queue.Empty:
+                    with self.threads_lock:
+                        # A job may have been put for this thread meanwhile: check again.
+                        if self.jobs.empty():
+                            self.threads.discard(threading.current_thread())
+                            return
+                    continue
+                if function is None:  # stop()
+                    return
+                try:
+                    # A connection left broken (the database restarted) is not reused.
+                    if connection.errors_occurred and not connection.is_usable():
+                        connection.close()
+                    context.run(function)
+                finally:
+                    finished.release()
         finally:
             connection.close()
 
-    if workers == 1:
-        # In the calling thread: its database connection is the one to use (and, in tests,
-        # the one inside the test's transaction).
-        with limits.global_slot():
-            for item in items:
-                try:
-                    function(item)
-                except Exception:
-                    logger.exception("A fleet check failed unexpectedly")
-        return
-    # Each thread runs in a copy of this context: the chunk's loaded keys are shared.
-    threads = [
-        threading.Thread(
-            target=contextvars.copy_context().run, args=(work,), name=f"xero-fleet-{n}"
-        )
-        for n in range(workers)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    def stop(self) -> None:
+        """End every idle thread now, closing its database connection (for tests, whose
+        database is dropped at the end)."""
+        with self.lock, self.threads_lock:
+            threads = list(self.threads)
+            self.threads = set()
+        for _ in threads:
+            self.jobs.put((None, None, None))
+        for thread in threads:
+            thread.join()
+
+
+_pool = _ThreadPool()
