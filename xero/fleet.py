@@ -15,6 +15,7 @@ finishes a chunk, and the history rows it left ``running`` become ``interrupted`
 
 import contextvars
 import datetime
+import functools
 import logging
 import os
 import queue
@@ -293,6 +294,8 @@ class _ChunkRun:
             ):
                 if self.take(chunk):
                     self.stolen += 1
+                    # Workers may have started since: leave them their share of the cap.
+                    self.share = _fair_share(now=timezone.now())
                     return
         finally:
             self.steal_lock.release()
@@ -312,9 +315,11 @@ class _ChunkRun:
             state.results.clear()
 
     def run(self, *, workers: int) -> None:
-        def work():
+        self.share = workers
+
+        def work(runner=0):
             with limits.global_slot():
-                while True:
+                while runner < self.share or runner == 0:
                     self.steal(workers)
                     try:
                         item = self.pending.get_nowait()
@@ -331,7 +336,9 @@ class _ChunkRun:
             work()
             return
         # Each runner runs in a copy of this context: the run's loaded keys are shared.
-        _pool.run_all([contextvars.copy_context() for _ in range(workers)], work)
+        _pool.run_all(
+            [(contextvars.copy_context(), functools.partial(work, n)) for n in range(workers)]
+        )
 
     def finish(self) -> None:
         self.heartbeat.stop()
@@ -572,21 +579,22 @@ class _ThreadPool:
         self.threads: set[threading.Thread] = set()
         self.threads_lock = threading.Lock()
 
-    def run_all(self, contexts, function) -> None:
+    def run_all(self, jobs) -> None:
+        """Run each (context, function) of ``jobs`` in a thread of its own; wait for all."""
         with self.lock:
             finished = threading.Semaphore(0)
             with self.threads_lock:
                 self.threads = {thread for thread in self.threads if thread.is_alive()}
-                for _ in range(len(contexts) - len(self.threads)):
+                for _ in range(len(jobs) - len(self.threads)):
                     thread = threading.Thread(
                         target=self._loop, name=f"xero-fleet-{len(self.threads)}", daemon=True
                     )
                     self.threads.add(thread)
                     thread.start()
                 # Under the lock, so an idle thread about to end sees the jobs and stays.
-                for context in contexts:
+                for context, function in jobs:
                     self.jobs.put((context, function, finished))
-            for _ in contexts:
+            for _ in jobs:
                 finished.acquire()
 
     def _loop(self):
