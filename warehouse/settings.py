@@ -172,9 +172,6 @@ XERO_CHECK_CHUNK_SIZE = env.int("XERO_CHECK_CHUNK_SIZE", default=50)
 # Seconds a worker's hold on its chunk lasts unless renewed (it renews every third of it):
 # a chunk whose worker died is queued again this long after its last renewal.
 XERO_CHECK_LEASE = env.float("XERO_CHECK_LEASE", default=30.0)
-# Xero's call limits are counted in the database unless this names a Redis (the larger
-# deployment has one for RQ), e.g. redis://redis.example.com:6379/1.
-XERO_LIMITS_REDIS_URL = env.str("XERO_LIMITS_REDIS_URL", default="")
 # Calls to Xero ignore the HTTP(S)_PROXY environment (looking it up costs every request);
 # set this (e.g. http://proxy.example.com:3128) when they must go through a proxy.
 XERO_HTTP_PROXY = env.str("XERO_HTTP_PROXY", default="")

@@ -15,7 +15,6 @@ finishes a chunk, and the history rows it left ``running`` become ``interrupted`
 
 import contextvars
 import datetime
-import functools
 import logging
 import os
 import queue
@@ -125,21 +124,23 @@ def fleet_checks_requeue_lapsed(
     are added to ``into`` (the caller enqueues their tasks).
     """
     now = now or timezone.now()
-    rows = list(QueuedCheck.objects.filter(_lapsed(now)).values_list("site_id", "lease_until"))
+    rows = list(
+        QueuedCheck.objects.filter(_lapsed(now)).values_list("site_id", "lease_until", "worker")
+    )
     if not rows:
         return set()
-    leases = [lease for _, lease in rows if lease is not None]
+    leases = [lease for _, lease, _ in rows if lease is not None]
     if leases:
         # The dead worker started its tests before its lease lapsed; a test started
         # since is someone else's (a click) and still running.
         ConnectionTest.objects.filter(
             outcome=ConnectionTest.RUNNING,
-            site_id__in=[site_id for site_id, lease in rows if lease is not None],
+            site_id__in=[site_id for site_id, lease, _ in rows if lease is not None],
             started_at__lte=max(leases),
         ).update(outcome=ConnectionTest.INTERRUPTED, message=INTERRUPTED_MESSAGE)
     requeued = set()
     into = into if into is not None else FleetQueued()
-    for group in _chunked([site_id for site_id, _ in rows], _chunk_size()):
+    for group in _chunked([site_id for site_id, _, _ in rows], _chunk_size()):
         chunk = uuid.uuid4()
         # Only rows still lapsed: another process may have queued them again meanwhile.
         moved = QueuedCheck.objects.filter(_lapsed(now), site_id__in=group).update(
@@ -149,40 +150,28 @@ def fleet_checks_requeue_lapsed(
             into.chunks[str(chunk)] = moved
             into.requeued += moved
             requeued.update(group)
-    _fail_dead_database_tasks(now=now)
+    _fail_dead_database_tasks({worker for _, lease, worker in rows if lease is not None})
     logger.warning("Queued %s Site checks again after their worker stopped", into.requeued)
     return requeued
 
 
-def _fail_dead_database_tasks(*, now) -> None:
-    """Mark the database backend's tasks of dead workers failed instead of running for good.
+def _fail_dead_database_tasks(workers) -> None:
+    """Mark the database backend's tasks of dead runs failed instead of running for good.
 
-    A chunk task whose queue rows no worker holds any more is over: it is RUNNING only
-    because its worker died before it could say so.
+    A run's name ends with the chunk its task was given (``_worker_name``), so the rows it
+    left name the task that can no longer say it ended.
     """
-    try:
-        from django_tasks_db.models import DBTaskResult
-    except ImportError:  # the RQ deployment: RQ keeps its own record
-        return
     if "django_tasks_db" not in settings.INSTALLED_APPS:
-        return
-    held = set(
-        QueuedCheck.objects.filter(lease_until__isnull=False).values_list("chunk", flat=True)
-    )
-    stale_before = now - datetime.timedelta(seconds=settings.XERO_CHECK_LEASE)
-    running = DBTaskResult.objects.filter(
-        status="RUNNING", task_path="xero.tasks.check_chunk", started_at__lt=stale_before
-    ).only("pk", "args_kwargs")
-    dead = [
-        task.pk
-        for task in running
-        if uuid.UUID(str(task.args_kwargs.get("kwargs", {}).get("chunk", uuid.UUID(int=0))))
-        not in held
-    ]
-    if dead:
-        DBTaskResult.objects.filter(pk__in=dead, status="RUNNING").update(
-            status="FAILED", finished_at=now
-        )
+        return  # RQ keeps its own record of a job whose worker died
+    from django_tasks_db.models import DBTaskResult
+
+    chunks = {worker.rsplit(":", 1)[-1] for worker in workers if worker}
+    if chunks:
+        DBTaskResult.objects.filter(
+            Q(task_path="xero.tasks.check_chunk", args_kwargs__kwargs__chunk__in=chunks)
+            | Q(task_path="xero.tasks.check_sites", args_kwargs__kwargs__batch__in=chunks),
+            status="RUNNING",
+        ).update(status="FAILED", finished_at=timezone.now())
 
 
 def fleet_checks_unqueue(*, chunks) -> int:
@@ -197,8 +186,10 @@ def _chunk_size() -> int:
     return max(1, settings.XERO_CHECK_CHUNK_SIZE)
 
 
-def _worker_name() -> str:
-    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+def _worker_name(chunk) -> str:
+    """Names a run: where it runs, and the chunk its task was given (see
+    ``_fail_dead_database_tasks``)."""
+    return f"{socket.gethostname()[:18]}:{os.getpid()}:{chunk}"
 
 
 def fleet_chunk_run(*, chunk: str) -> dict[str, int]:
@@ -214,14 +205,16 @@ def fleet_chunk_run(*, chunk: str) -> dict[str, int]:
     ``STEAL_FOR_SECONDS``), so its threads never idle at a chunk's tail; that chunk's own
     task then finds nothing to do. Returns how many Sites ended with each outcome.
     """
-    run = _ChunkRun()
+    run = _ChunkRun(chunk)
     if not run.take(chunk):
         return {}
+    completed = False
     try:
         with certificates.keys_loaded_once():
             run.run(workers=_fair_share(now=run.started))
+        completed = True
     finally:
-        run.finish()
+        run.finish(completed=completed)
     outcomes = {outcome: n for outcome, n in run.outcomes.items() if n}
     logger.info("Chunk %s and %s more checked %s Sites: %s", chunk, run.stolen,
                 sum(outcomes.values()), outcomes)  # fmt: skip
@@ -236,8 +229,8 @@ STEAL_FOR_SECONDS = 60
 class _ChunkRun:
     """One task's run: its chunk, and the chunks it takes on when its queue runs low."""
 
-    def __init__(self):
-        self.worker = _worker_name()
+    def __init__(self, chunk):
+        self.worker = _worker_name(chunk)
         self.started = timezone.now()
         self.lease = datetime.timedelta(seconds=settings.XERO_CHECK_LEASE)
         self.heartbeat = _Heartbeat(worker=self.worker, lease=self.lease)
@@ -246,6 +239,7 @@ class _ChunkRun:
         self.lock = threading.Lock()
         self.steal_lock = threading.Lock()
         self.stolen = 0
+        self.share, self.active, self.jobs = 1, 0, None
 
     def take(self, chunk) -> bool:
         """Lease ``chunk``'s rows and queue its Sites here; False if someone has it."""
@@ -294,8 +288,11 @@ class _ChunkRun:
             ):
                 if self.take(chunk):
                     self.stolen += 1
-                    # Workers may have started since: leave them their share of the cap.
-                    self.share = _fair_share(now=timezone.now())
+                    # Workers may have started or ended since: take this run's share now.
+                    share = _fair_share(now=timezone.now())
+                    with self.lock:
+                        self.share = share
+                        self.add_runners()
                     return
         finally:
             self.steal_lock.release()
@@ -316,34 +313,62 @@ class _ChunkRun:
 
     def run(self, *, workers: int) -> None:
         self.share = workers
-
-        def work(runner=0):
-            with limits.global_slot():
-                while runner < self.share or runner == 0:
-                    self.steal(workers)
-                    try:
-                        item = self.pending.get_nowait()
-                    except queue.Empty:
-                        return
-                    try:
-                        self.check(item)
-                    except Exception:
-                        logger.exception("A fleet check failed unexpectedly")
-
         if workers == 1:
             # In the calling thread: its database connection is the one to use (and, in
             # tests, the one inside the test's transaction).
-            work()
+            self.active, self.jobs = 1, None
+            self.work()
             return
         # Each runner runs in a copy of this context: the run's loaded keys are shared.
-        _pool.run_all(
-            [(contextvars.copy_context(), functools.partial(work, n)) for n in range(workers)]
-        )
+        self.context = contextvars.copy_context()
+        self.active, self.jobs = 0, _pool.new_jobs()
+        with self.lock:
+            self.add_runners()
+        self.jobs.wait()
 
-    def finish(self) -> None:
+    def add_runners(self) -> None:
+        """Start runners up to the run's share of the cap (called holding ``lock``)."""
+        while self.jobs is not None and self.active < self.share:
+            self.active += 1
+            self.jobs.add(self.context.copy(), self.work)
+
+    def work(self) -> None:
+        with limits.global_slot():
+            while True:
+                with self.lock:
+                    if self.active > max(1, self.share):
+                        # More workers than when this one started: leave them the slot.
+                        self.active -= 1
+                        return
+                self.steal(self.share)
+                try:
+                    item = self.pending.get_nowait()
+                except queue.Empty:
+                    with self.lock:
+                        self.active -= 1
+                    return
+                try:
+                    self.check(item)
+                except Exception:
+                    # Not queued again (it would fail again); its row says what happened.
+                    logger.exception("A fleet check failed unexpectedly")
+                    site, test, state = item
+                    ConnectionTest.objects.filter(
+                        pk=test.pk, outcome=ConnectionTest.RUNNING
+                    ).update(outcome=ConnectionTest.INTERRUPTED, message=INTERRUPTED_MESSAGE)
+                    self.heartbeat.done(site.pk)
+                    if state.finished(site.pk, test):
+                        state.results.clear()
+
+    def finish(self, *, completed: bool) -> None:
         self.heartbeat.stop()
-        # Every row taken is done with (a check that failed unexpectedly is logged).
-        QueuedCheck.objects.filter(worker=self.worker).delete()
+        if completed:
+            # Every row taken is done with.
+            QueuedCheck.objects.filter(worker=self.worker).delete()
+        else:
+            # The run itself failed: the Sites it did not finish keep their lapsing lease,
+            # so they are queued again and their running rows said interrupted.
+            self.heartbeat.forget_finished()
 
 
 @dataclass
@@ -423,12 +448,16 @@ class _Heartbeat(threading.Thread):
             connection.close()
 
     def beat(self):
+        self.forget_finished()
+        QueuedCheck.objects.filter(worker=self.worker).update(
+            lease_until=timezone.now() + self.lease
+        )
+
+    def forget_finished(self):
         with self.lock:
             finished, self.finished = self.finished, []
-        mine = QueuedCheck.objects.filter(worker=self.worker)
         if finished:
-            mine.filter(site_id__in=finished).delete()
-        mine.update(lease_until=timezone.now() + self.lease)
+            QueuedCheck.objects.filter(worker=self.worker, site_id__in=finished).delete()
 
     def stop(self):
         self.stopping.set()
@@ -575,33 +604,30 @@ class _ThreadPool:
 
     def __init__(self):
         self.jobs = queue.SimpleQueue()
-        self.lock = threading.Lock()  # one chunk at a time per process
         self.threads: set[threading.Thread] = set()
         self.threads_lock = threading.Lock()
 
-    def run_all(self, jobs) -> None:
-        """Run each (context, function) of ``jobs`` in a thread of its own; wait for all."""
-        with self.lock:
-            finished = threading.Semaphore(0)
-            with self.threads_lock:
-                self.threads = {thread for thread in self.threads if thread.is_alive()}
-                for _ in range(len(jobs) - len(self.threads)):
-                    thread = threading.Thread(
-                        target=self._loop, name=f"xero-fleet-{len(self.threads)}", daemon=True
-                    )
-                    self.threads.add(thread)
-                    thread.start()
-                # Under the lock, so an idle thread about to end sees the jobs and stays.
-                for context, function in jobs:
-                    self.jobs.put((context, function, finished))
-            for _ in jobs:
-                finished.acquire()
+    def new_jobs(self) -> "_Jobs":
+        """A set of jobs to run in the pool's threads, one thread each, and wait for."""
+        return _Jobs(self)
+
+    def submit(self, context, function, jobs: "_Jobs") -> None:
+        with self.threads_lock:
+            self.threads = {thread for thread in self.threads if thread.is_alive()}
+            if len(self.threads) < jobs.count:
+                thread = threading.Thread(
+                    target=self._loop, name=f"xero-fleet-{len(self.threads)}", daemon=True
+                )
+                self.threads.add(thread)
+                thread.start()
+            # Under the lock, so an idle thread about to end sees the job and stays.
+            self.jobs.put((context, function, jobs))
 
     def _loop(self):
         try:
             while True:
                 try:
-                    context, function, finished = self.jobs.get(timeout=self.IDLE_SECONDS)
+                    context, function, jobs = self.jobs.get(timeout=self.IDLE_SECONDS)
                 except queue.Empty:
                     with self.threads_lock:
                         # A job may have been put for this thread meanwhile: check again.
@@ -617,20 +643,41 @@ class _ThreadPool:
                         connection.close()
                     context.run(function)
                 finally:
-                    finished.release()
+                    jobs.done()
         finally:
             connection.close()
 
     def stop(self) -> None:
         """End every idle thread now, closing its database connection (for tests, whose
         database is dropped at the end)."""
-        with self.lock, self.threads_lock:
+        with self.threads_lock:
             threads = list(self.threads)
             self.threads = set()
         for _ in threads:
             self.jobs.put((None, None, None))
         for thread in threads:
             thread.join()
+
+
+class _Jobs:
+    def __init__(self, pool: _ThreadPool):
+        self.pool = pool
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def add(self, context, function) -> None:
+        with self.changed:
+            self.count += 1
+        self.pool.submit(context, function, self)
+
+    def done(self) -> None:
+        with self.changed:
+            self.count -= 1
+            self.changed.notify_all()
+
+    def wait(self) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.count == 0)
 
 
 _pool = _ThreadPool()
