@@ -88,6 +88,7 @@ def public_key_size(certificate_pem: str) -> int:
     return load_certificate(certificate_pem).public_key().key_size
 
 
+_LOADED_KEYS_LIMIT = 200
 # Keys already loaded in this block of work (see keys_loaded_once), by their PEM text.
 _loaded_keys = contextvars.ContextVar("xero_loaded_keys", default=None)
 
@@ -120,5 +121,7 @@ def load_private_key(private_key_pem: str) -> rsa.RSAPrivateKey:
         private_key_pem.encode("ascii"), password=None, unsafe_skip_rsa_key_validation=True
     )
     if loaded is not None:
+        if len(loaded) >= _LOADED_KEYS_LIMIT:
+            loaded.clear()  # a long run holds a chunk's keys or so, not the fleet's
         loaded[private_key_pem] = key
     return key

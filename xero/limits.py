@@ -22,7 +22,6 @@ A call waits in one of two ways:
   says, or a growing back-off, before sending the call again.
 """
 
-import collections
 import contextvars
 import itertools
 import math
@@ -48,8 +47,10 @@ GLOBAL_POLL_MAX_SECONDS = 0.05
 # A Retry-After longer than this (Xero's daily limit says hours) is reported, not waited.
 MAX_WAIT_SECONDS = 120
 
-# Where each process starts looking for a free slot of each limit: see _take().
-_next_slot = collections.defaultdict(itertools.count)
+# Where each process starts looking for a free slot: see _take(). One counter for the
+# global limit, one shared by every Site's (a counter per Site would grow with the fleet).
+_next_global_slot = itertools.count()
+_next_site_slot = itertools.count()
 _waiting = contextvars.ContextVar("xero_limits_waiting", default=False)
 _held_global_slot = contextvars.ContextVar("xero_limits_global_slot", default=None)
 GLOBAL_CONCURRENT = "xero:all:concurrent"
@@ -157,7 +158,7 @@ def _take(slots, prefix: str, size: int, timeout: float) -> str | None:
     Each process tries the slots round-robin, starting after the last one it took: slots
     are taken and lapse in that order, so the first try usually wins.
     """
-    start = next(_next_slot[prefix])
+    start = _start(prefix)
     for offset in range(size):
         key = f"{prefix}:{(start + offset) % size}"
         if slots.add(key, timeout):
@@ -171,8 +172,12 @@ def _minute_wait(slots, prefix: str) -> float:
     return max(0.0, (earliest or time.time()) - time.time())
 
 
+def _start(prefix: str) -> int:
+    return next(_next_global_slot if prefix == GLOBAL_CONCURRENT else _next_site_slot)
+
+
 def _next_key(prefix: str, size: int) -> str:
-    return f"{prefix}:{next(_next_slot[prefix]) % size}"
+    return f"{prefix}:{_start(prefix) % size}"
 
 
 @contextmanager

@@ -247,3 +247,46 @@ def test_queueing_does_not_need_the_task_module(make_site):
     # xero.fleet never imports xero.tasks (no circle): queueing rows alone works without it.
     make_site()
     assert fleet_checks_queue().queued == 1
+
+
+def test_a_check_that_fails_unexpectedly_is_recorded_interrupted_and_not_queued_again(
+    make_private_site, dummy_tasks, settings, monkeypatch
+):
+    from xero import fleet
+
+    settings.XERO_MAX_CONCURRENT_CALLS = 1
+    broken, fine = make_private_site(), make_private_site()
+
+    def run(*, site, claimed):
+        if site == broken:
+            raise RuntimeError("a fault of ours")
+        return connection_test_run(site=site, claimed=claimed)
+
+    connection_test_run = fleet.connection_test_run
+    monkeypatch.setattr(fleet, "connection_test_run", run)
+    fleet_checks_enqueue()
+    assert fleet_chunk_run(chunk=chunks(dummy_tasks)[0]) == {"ok": 1}
+    assert ConnectionTest.objects.get(site=broken).outcome == ConnectionTest.INTERRUPTED
+    assert ConnectionTest.objects.get(site=fine).passed
+    assert not QueuedCheck.objects.exists()
+
+
+def test_a_run_that_fails_leaves_its_sites_to_be_queued_again(
+    make_private_site, dummy_tasks, settings, monkeypatch
+):
+    from xero import fleet
+
+    settings.XERO_MAX_CONCURRENT_CALLS = 1
+    site = make_private_site()
+    fleet_checks_enqueue()
+
+    def crash(self, *, workers):
+        raise RuntimeError("the run itself failed")
+
+    monkeypatch.setattr(fleet._ChunkRun, "run", crash)
+    with pytest.raises(RuntimeError):
+        fleet_chunk_run(chunk=chunks(dummy_tasks)[0])
+    lapsed = QueuedCheck.objects.get(site=site).lease_until + datetime.timedelta(seconds=1)
+    again = fleet_checks_enqueue(now=lapsed)
+    assert again.requeued == 1
+    assert ConnectionTest.objects.get(site=site).outcome == ConnectionTest.INTERRUPTED
