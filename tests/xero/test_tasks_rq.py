@@ -4,6 +4,7 @@ Runs the real commands in subprocesses against the local Redis (database 14, emp
 before and after) and the test database, calling the test's fake Xero.
 """
 
+import fcntl
 import socket
 from collections import Counter
 
@@ -37,9 +38,21 @@ RQ_WORKER = ("rqworker", "default", "--burst", "--job-class", "django_tasks_rq.J
 
 
 @pytest.fixture
-def rq_environment(fake_xero_settings):
-    queue = redis.Redis.from_url(REDIS_URL)
-    queue.flushdb()
+def redis_database(tmp_path_factory):
+    """Redis database 14, to one test at a time across pytest-xdist workers (each empties
+    it before and after)."""
+    lock_path = tmp_path_factory.getbasetemp().parent / "redis-14.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        queue = redis.Redis.from_url(REDIS_URL)
+        queue.flushdb()
+        yield queue
+        queue.flushdb()
+
+
+@pytest.fixture
+def rq_environment(fake_xero_settings, redis_database):
+    queue = redis_database
     environment = worker_environment(
         fake_xero_settings,
         TASKS_BACKEND="django_tasks_rq.RQBackend",
@@ -47,8 +60,7 @@ def rq_environment(fake_xero_settings):
         XERO_CHECK_CHUNK_SIZE=4,
         XERO_MAX_CONCURRENT_CALLS=2,
     )
-    yield environment, queue
-    queue.flushdb()
+    return environment, queue
 
 
 def test_two_rq_workers_share_a_batch_and_test_each_site_once(

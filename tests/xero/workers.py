@@ -1,6 +1,5 @@
 """Helpers for the tests that run real worker processes against the test database."""
 
-import os
 import subprocess
 import sys
 import time
@@ -9,6 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from tests.environment import TEST_ENVIRONMENT, manage_environment
 from xero.certificates import fingerprint
 from xero.models import Certificate
 
@@ -26,19 +26,21 @@ def database_url() -> str:
 
 def worker_environment(fake, **extra) -> dict:
     """The environment of a worker process: the test's database, key and fake Xero."""
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-        "XERO_API_URL": fake.api_url,
-        "XERO_PAYROLL_URL": fake.payroll_url,
-        "XERO_IDENTITY_URL": fake.identity_url,
-        "XERO_CONNECTIONS_URL": fake.connections_url,
-        "XERO_TEST_COOLDOWN": "0",
-        "LOG_LEVEL": "ERROR",
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        **{key: str(value) for key, value in extra.items()},
-    }
+    return manage_environment(
+        **{
+            **TEST_ENVIRONMENT,
+            "DATABASE_URL": database_url(),
+            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+            "XERO_API_URL": fake.api_url,
+            "XERO_PAYROLL_URL": fake.payroll_url,
+            "XERO_IDENTITY_URL": fake.identity_url,
+            "XERO_CONNECTIONS_URL": fake.connections_url,
+            "XERO_TEST_COOLDOWN": "0",
+            "LOG_LEVEL": "ERROR",
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            **{key: str(value) for key, value in extra.items()},
+        }
+    )
 
 
 def manage(environment, *args, check=True) -> subprocess.CompletedProcess:
