@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 # Outcomes that say nothing about the Site: Xero asked us to slow down, or the test never
 # ended.
 NOT_A_VERDICT = (ConnectionTest.RUNNING, ConnectionTest.INTERRUPTED, "rate_limited")
-SKIPPED = "skipped"
 COOLDOWN = "cooldown"
 INTERRUPTED_MESSAGE = (
     "The test did not finish: the worker running it stopped (restarted or killed). The Site "

@@ -79,3 +79,20 @@ def test_a_certificate_far_from_expiry_is_not_told(
     issue_certificate(site, days=365)
     assert fleet_alerts_send(site=site) == []
     assert mailoutbox == []
+
+
+def test_the_fleet_services_never_import_the_task_module():
+    # Layers run one way, tasks -> fleet: queued rows keep xero.tasks.check_sites working.
+    import ast
+    from pathlib import Path
+
+    from xero import fleet
+
+    tree = ast.parse(Path(fleet.__file__).read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom | ast.Import)
+        for alias in node.names
+    } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {"tasks", ".tasks", "xero.tasks"} & imported
