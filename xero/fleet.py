@@ -40,10 +40,7 @@ from .services import connection_test_run
 
 logger = logging.getLogger(__name__)
 
-# Outcomes that say nothing about the Site: Xero asked us to slow down, or the test never
-# ended.
-NOT_A_VERDICT = (ConnectionTest.RUNNING, ConnectionTest.INTERRUPTED, "rate_limited")
-COOLDOWN = "cooldown"
+Outcome = ConnectionTest.Outcome
 INTERRUPTED_MESSAGE = (
     "The test did not finish: the worker running it stopped (restarted or killed). The Site "
     "was queued again; nothing is known from this run."
@@ -133,10 +130,10 @@ def fleet_checks_requeue_lapsed(
         # The dead worker started its tests before its lease lapsed; a test started
         # since is someone else's (a click) and still running.
         ConnectionTest.objects.filter(
-            outcome=ConnectionTest.RUNNING,
+            outcome=Outcome.RUNNING,
             site_id__in=[site_id for site_id, lease, _ in rows if lease is not None],
             started_at__lte=max(leases),
-        ).update(outcome=ConnectionTest.INTERRUPTED, message=INTERRUPTED_MESSAGE)
+        ).update(outcome=Outcome.INTERRUPTED, message=INTERRUPTED_MESSAGE)
     requeued = set()
     into = into if into is not None else FleetQueued()
     for group in _chunked([site_id for site_id, _, _ in rows], _chunk_size()):
@@ -263,7 +260,7 @@ class _ChunkRun:
         tests = _claim_history_rows(sites, now=now)
         state = _ChunkState(sites=sites, remaining=len(tests))
         with self.lock:
-            self.outcomes[COOLDOWN] += len(sites) - len(tests)
+            self.outcomes[Outcome.COOLDOWN.value] += len(sites) - len(tests)
         for site in sites:
             if site.pk in tests:
                 self.pending.put((site, tests[site.pk], state))
@@ -302,7 +299,7 @@ class _ChunkRun:
         with limits.waiting():
             test = connection_test_run(site=site, claimed=test)
         with self.lock:
-            self.outcomes[test.outcome] += 1
+            self.outcomes[str(test.outcome)] += 1
         self.heartbeat.done(site.pk)
         if state.finished(site.pk, test):
             # The chunk's last Site: tell its alerts, then let its results go (memory
@@ -352,9 +349,9 @@ class _ChunkRun:
                     # Not queued again (it would fail again); its row says what happened.
                     logger.exception("A fleet check failed unexpectedly")
                     site, test, state = item
-                    ConnectionTest.objects.filter(
-                        pk=test.pk, outcome=ConnectionTest.RUNNING
-                    ).update(outcome=ConnectionTest.INTERRUPTED, message=INTERRUPTED_MESSAGE)
+                    ConnectionTest.objects.filter(pk=test.pk, outcome=Outcome.RUNNING).update(
+                        outcome=Outcome.INTERRUPTED, message=INTERRUPTED_MESSAGE
+                    )
                     self.heartbeat.done(site.pk)
                     if state.finished(site.pk, test):
                         state.results.clear()
@@ -483,7 +480,7 @@ def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
             None,
         )
         try:
-            if test is not None and test.outcome not in NOT_A_VERDICT:
+            if test is not None and test.outcome not in Outcome.not_a_verdict():
                 # The verdict is the test just recorded: no query for the last one.
                 last = None if test.passed else test
                 alerts = _alerts_due(site=site, last=last, active=active, now=now)
@@ -500,7 +497,7 @@ def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
 def _last_verdict(site: Site) -> ConnectionTest | None:
     return (
         ConnectionTest.objects.filter(site=site)
-        .exclude(outcome__in=NOT_A_VERDICT)
+        .exclude(outcome__in=Outcome.not_a_verdict())
         .order_by("-started_at", "-pk")
         .first()
     )
@@ -530,9 +527,9 @@ def _alerts_due(*, site, last, active, now) -> list[tuple]:
     """The transitions to tell for ``site`` given its last verdict and active certificate,
     as (kind, key, subject, body); whether each was told already is ``_alert``'s to check."""
     due = []
-    if last is not None and not last.passed:
+    if last is not None and last.failing:
         last_pass = (
-            ConnectionTest.objects.filter(site=site, outcome=ConnectionTest.PASSED)
+            ConnectionTest.objects.filter(site=site, outcome=Outcome.OK)
             .order_by("-started_at", "-pk")
             .only("pk")
             .first()

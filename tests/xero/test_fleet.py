@@ -96,3 +96,10 @@ def test_the_fleet_services_never_import_the_task_module():
         for alias in node.names
     } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not {"tasks", ".tasks", "xero.tasks"} & imported
+
+
+def test_the_alert_names_the_outcome_by_its_label(site, admin_emails, mailoutbox):
+    record(site, "ok", 30)
+    record(site, "consumer_key_unknown", 20)
+    fleet_alerts_send(site=site)
+    assert "now fails: Consumer Key unknown." in mailoutbox[0].body

@@ -116,7 +116,7 @@ def test_a_check_whose_worker_died_is_queued_again_and_its_running_row_interrupt
     again = fleet_checks_enqueue(now=after_the_lease)
     assert (again.queued, again.already_queued, again.requeued) == (0, 0, 1)
     running.refresh_from_db()
-    assert running.outcome == ConnectionTest.INTERRUPTED
+    assert running.outcome == ConnectionTest.Outcome.INTERRUPTED
     assert running.message == INTERRUPTED_MESSAGE
     new_chunk = chunks(dummy_tasks)[1]
     assert QueuedCheck.objects.get().chunk.hex == new_chunk.replace("-", "")
@@ -266,7 +266,7 @@ def test_a_check_that_fails_unexpectedly_is_recorded_interrupted_and_not_queued_
     monkeypatch.setattr(fleet, "connection_test_run", run)
     fleet_checks_enqueue()
     assert fleet_chunk_run(chunk=chunks(dummy_tasks)[0]) == {"ok": 1}
-    assert ConnectionTest.objects.get(site=broken).outcome == ConnectionTest.INTERRUPTED
+    assert ConnectionTest.objects.get(site=broken).outcome == ConnectionTest.Outcome.INTERRUPTED
     assert ConnectionTest.objects.get(site=fine).passed
     assert not QueuedCheck.objects.exists()
 
@@ -289,4 +289,4 @@ def test_a_run_that_fails_leaves_its_sites_to_be_queued_again(
     lapsed = QueuedCheck.objects.get(site=site).lease_until + datetime.timedelta(seconds=1)
     again = fleet_checks_enqueue(now=lapsed)
     assert again.requeued == 1
-    assert ConnectionTest.objects.get(site=site).outcome == ConnectionTest.INTERRUPTED
+    assert ConnectionTest.objects.get(site=site).outcome == ConnectionTest.Outcome.INTERRUPTED

@@ -43,7 +43,7 @@ def counted_tests(**filters) -> Counter:
 
 
 def nothing_left_running_or_queued():
-    assert not ConnectionTest.objects.filter(outcome=ConnectionTest.RUNNING).exists()
+    assert not ConnectionTest.objects.filter(outcome=ConnectionTest.Outcome.RUNNING).exists()
     assert not QueuedCheck.objects.exists()
     assert not DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists()
 
@@ -92,5 +92,5 @@ def test_a_worker_killed_mid_batch_loses_no_site(fleet):
     outcomes = set(
         ConnectionTest.objects.filter(started_at__lte=killed_at).values_list("outcome", flat=True)
     )
-    assert outcomes <= {"ok", ConnectionTest.INTERRUPTED}
+    assert outcomes <= {"ok", ConnectionTest.Outcome.INTERRUPTED}
     nothing_left_running_or_queued()

@@ -10,7 +10,7 @@ def chunk_is_batch(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("xero", "0006_call_slots"),
+        ("xero", "0007_connection_test_outcomes"),
     ]
 
     operations = [
