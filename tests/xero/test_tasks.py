@@ -15,6 +15,16 @@ from xero.models import ConnectionTest, QueuedCheck
 from xero.tasks import check_chunk, check_sites, fleet_checks_enqueue
 
 
+@pytest.fixture(autouse=True)
+def _pool_threads_end():
+    """A chunk's thread pool keeps its database connections a few seconds for the next
+    chunk; a test ends them, so that its database can be dropped at once."""
+    yield
+    from xero import fleet
+
+    fleet._pool.stop()
+
+
 @pytest.fixture
 def dummy_tasks(settings):
     """Tasks are recorded, not run: ``dummy_tasks.results`` lists what was enqueued."""
