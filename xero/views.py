@@ -17,9 +17,8 @@ from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 
 from . import panels, selectors
-from .exceptions import ConnectionTestCooldown, XeroError
+from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, XeroError
 from .exports import health_csv_write
-from .fleet import fleet_checks_enqueue
 from .forms import CertificateIssueForm, FleetCheckForm
 from .models import Certificate
 from .services import (
@@ -28,6 +27,7 @@ from .services import (
     certificate_record_download,
     connection_test_run,
 )
+from .tasks import fleet_checks_enqueue
 
 
 def _back(request, site):
@@ -182,7 +182,11 @@ def health_view(request):
             site_ids = selectors.site_health_list(filter=selectors.FAILING).values("pk")
         else:
             site_ids = form.cleaned_data["sites"]
-        queued = fleet_checks_enqueue(site_ids=site_ids, user=request.user)
+        try:
+            queued = fleet_checks_enqueue(site_ids=site_ids, user=request.user).queued
+        except FleetEnqueueFailed as failure:
+            messages.error(request, failure.message)
+            return redirect(request.get_full_path())
         messages.success(
             request,
             f"Queued {queued} Site test{'s' * (queued != 1)}; the results appear here as the "
