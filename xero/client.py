@@ -68,14 +68,14 @@ def xero_session(site: Site, *, certificate: Certificate | None = None, now=None
 
 
 class BearerAuth(requests.auth.AuthBase):
-    """``Authorization: Bearer <token>``.
+    """``Authorization: Bearer <token>`` (a token answer or the access token itself).
 
     requests-oauthlib's OAuth2 auth refuses plain-http addresses, which the local sandbox
     uses; sending a Bearer header needs nothing more than this.
     """
 
-    def __init__(self, token: dict):
-        self.access_token = token["access_token"]
+    def __init__(self, token: dict | str):
+        self.access_token = token if isinstance(token, str) else token["access_token"]
 
     def __call__(self, request):
         request.headers["Authorization"] = f"Bearer {self.access_token}"

@@ -10,7 +10,15 @@ from sites.models import Site
 
 from . import steps
 from .forms import CertificateIssueForm
-from .models import EXPIRY_WARNING_DAYS, Certificate, CertificateEvent, ConnectionTest, QueuedCheck
+from .models import (
+    EXPIRY_WARNING_DAYS,
+    Certificate,
+    CertificateEvent,
+    ConnectionTest,
+    QueuedCheck,
+    TenantBinding,
+    TokenSet,
+)
 
 # How many connection tests a Site's pages list.
 HISTORY_LENGTH = 10
@@ -120,3 +128,20 @@ def connection_test_context(request, site: Site) -> dict:
         "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
         "can_view_connection_tests": request.user.has_perm("xero.view_connectiontest"),
     }
+
+
+def tenant_binding(site: Site) -> TenantBinding | None:
+    """A "Connect to Xero" Site's organisation and token set, or None, in one query."""
+    return TenantBinding.objects.select_related("token_set").filter(site=site).first()
+
+
+def token_sets_needing_attention(now: datetime.datetime | None = None) -> list[TokenSet]:
+    """Token sets whose last refresh failed or whose refresh token nears Xero's 60 days,
+    with the codes of the Sites that use them, for the health page."""
+    return list(
+        TokenSet.objects.needing_attention(now)
+        .prefetch_related(
+            Prefetch("bindings", queryset=TenantBinding.objects.select_related("site"))
+        )
+        .order_by("refresh_token_issued_at", "pk")
+    )

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from sites.models import Site
 
-from . import certificates, client
+from . import certificates, client, web_app
 from .exceptions import (
     CertificateKeySizeInvalid,
     CertificateNotPending,
@@ -20,6 +20,7 @@ from .exceptions import (
     Forbidden,
     InsufficientScope,
     NoOrganisation,
+    OrganisationDisconnected,
     SignatureInvalid,
     TokenRejected,
     UnexpectedResponse,
@@ -156,7 +157,10 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
     started = time.monotonic()
     session = None
     try:
-        session = client.xero_session(site)
+        if site.connection_type == Site.ConnectionType.WEB_APP:
+            session = web_app.session_for(site, now=now)
+        else:
+            session = client.xero_session(site)
         result = _probe(site, session)
     except ConnectionTestFailed as failure:
         test.outcome = failure.code
@@ -219,11 +223,21 @@ def _connection_test_claim(*, site, user, now) -> ConnectionTest:
 
 def _probe(site: Site, session) -> dict:
     """Make the test's calls; return the history fields of a pass or raise the failure."""
+    connected_by = ""
     if site.connection_type == Site.ConnectionType.CUSTOM_CONNECTION:
         connections = session.get_json(settings.XERO_CONNECTIONS_URL)
         if not connections:
             raise NoOrganisation()
         body = session.get_json(_join(settings.XERO_API_URL, "Organisation"))
+    elif site.connection_type == Site.ConnectionType.WEB_APP:
+        binding = session.tenant_binding
+        connections = web_app.read_connections(
+            session=session, access_token=session.auth.access_token
+        )
+        if binding.tenant_id not in {c.tenant_id for c in connections}:
+            raise OrganisationDisconnected(tenant=binding.tenant_name or "the organisation")
+        body = session.get_json(_join(settings.XERO_API_URL, "Organisation"))
+        connected_by = f" Connected in Xero by {binding.token_set.connected_by_text}."
     else:
         body = _organisation_signed_by_a_current_certificate(site, session)
     try:
@@ -246,7 +260,7 @@ def _probe(site: Site, session) -> dict:
     result["message"] = (
         f"Connected to {name}{demo}, {result['organisation_type'].lower() or 'organisation'} "
         f"in {result['organisation_country'] or 'an unknown country'}. "
-        f"Accounting OK. {result['payroll_message']}"
+        f"Accounting OK. {result['payroll_message']}{connected_by}"
     ).strip()
     return result
 
@@ -284,6 +298,10 @@ PAYROLL_NOT_ENABLED = {
     Site.ConnectionType.CUSTOM_CONNECTION: (
         "Payroll not enabled: add the payroll scopes to the Custom Connection in Xero's "
         "developer portal, authorise it again, and test again."
+    ),
+    Site.ConnectionType.WEB_APP: (
+        "Payroll not enabled: tick “Payroll enabled” in the Site's Xero Details, press "
+        "Connect to Xero again and allow the payroll access, then test again."
     ),
 }
 

@@ -31,5 +31,13 @@ urlpatterns = [
         views.connection_test_view,
         name="connection_test",
     ),
+    path("sites/<slug:code>/xero/connect/", views.connect_view, name="connect"),
+    path(
+        "sites/<slug:code>/xero/connect/choose/",
+        views.connect_choose_view,
+        name="connect_choose",
+    ),
+    path("sites/<slug:code>/xero/disconnect/", views.disconnect_view, name="disconnect"),
+    path("xero/callback/", views.callback_view, name="callback"),
     path("xero/health/", views.health_view, name="health"),
 ]

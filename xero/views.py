@@ -16,7 +16,7 @@ from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 
-from . import selectors, steps
+from . import connect, selectors, steps, web_app
 from .exceptions import ConnectionTestCooldown, XeroError
 from .fleet import fleet_checks_enqueue
 from .forms import CertificateIssueForm, FleetCheckForm
@@ -154,10 +154,16 @@ def setup_context(request, site: Site, details_form=None) -> dict:
     if details_form is None and context["can_change_details"]:
         details_form = SiteXeroCredentialsForm(instance=site)
     context["details_form"] = details_form
+    context["web_app"] = site.connection_type == Site.ConnectionType.WEB_APP
+    context["binding"] = selectors.tenant_binding(site) if context["web_app"] else None
+    context["web_app_scopes"] = web_app.scopes_for(payroll=site.payroll_enabled)
+    context["can_connect_xero"] = request.user.has_perm("xero.connect_xero")
+    context["can_disconnect_xero"] = request.user.has_perm("xero.disconnect_xero")
     context["steps"] = steps.setup_steps(
         site=site,
         certificate=context["certificate_to_paste"],
         last_test=context["last_connection_test"],
+        binding=context["binding"],
     )
     return context
 
@@ -225,3 +231,115 @@ def health_view(request):
         "passed": ConnectionTest.PASSED,
     }
     return render(request, "xero/health.html", context)
+
+
+# "Connect to Xero" ------------------------------------------------------------------------
+
+
+def _setup_url(site, anchor="") -> str:
+    return reverse("xero:setup", args=[site.code]) + (f"#step-{anchor}" if anchor else "")
+
+
+def _connect_problem(request, error: XeroError, site=None, status=400):
+    """A plain page for a connection that did not happen; nothing was stored."""
+    context = {
+        **admin.site.each_context(request),
+        "title": "Not connected to Xero",
+        "error": error,
+        "site": site,
+    }
+    return render(request, "xero/connect_problem.html", context, status=status)
+
+
+@require_POST
+@login_required
+@permission_required("xero.connect_xero", raise_exception=True)
+def connect_view(request, code):
+    """Send the browser to Xero's consent page for this Site."""
+    site = get_object_or_404(Site, code=code)
+    try:
+        url = connect.connect_start(
+            site=site,
+            store=request.session,
+            redirect_uri=request.build_absolute_uri(reverse("xero:callback")),
+        )
+    except XeroError as error:
+        messages.error(request, error.message)
+        return redirect(_setup_url(site, "open_xero"))
+    return redirect(url)
+
+
+@require_GET
+@login_required
+@permission_required("xero.connect_xero", raise_exception=True)
+def callback_view(request):
+    """Where Xero sends the browser back after the consent page."""
+    try:
+        result = connect.connect_callback(
+            params=request.GET, store=request.session, user=request.user
+        )
+    except XeroError as error:
+        return _connect_problem(request, error)
+    if result.binding is None:
+        return redirect("xero:connect_choose", code=result.site.code)
+    messages.success(
+        request,
+        f"Connected to Xero: this Site reaches {result.binding.tenant_name}. "
+        "Test the connection to check it.",
+    )
+    return redirect(_setup_url(result.site, "connection_test"))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("xero.connect_xero", raise_exception=True)
+def connect_choose_view(request, code):
+    """The consent added several organisations: which one is this Site's?"""
+    site = get_object_or_404(Site, code=code)
+    choices = connect.pending_choice(site=site, store=request.session)
+    if not choices:
+        return _connect_problem(request, connect.state_invalid(), site=site)
+    error = None
+    if request.method == "POST":
+        try:
+            binding = connect.connect_choose(
+                site=site,
+                tenant_id=request.POST.get("tenant", ""),
+                store=request.session,
+                user=request.user,
+            )
+        except XeroError as problem:
+            error = problem
+        else:
+            messages.success(
+                request,
+                f"Connected to Xero: this Site reaches {binding.tenant_name}. "
+                "Test the connection to check it.",
+            )
+            return redirect(_setup_url(site, "connection_test"))
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Choose {site.name}'s Xero organisation",
+        "site": site,
+        "choices": choices,
+        "error": error,
+    }
+    return render(request, "xero/connect_choose.html", context, status=400 if error else 200)
+
+
+@require_POST
+@login_required
+@permission_required("xero.disconnect_xero", raise_exception=True)
+def disconnect_view(request, code):
+    site = get_object_or_404(Site, code=code)
+    try:
+        result = connect.connect_disconnect(site=site)
+    except XeroError as error:
+        messages.error(request, f"Not disconnected: {error.message}")
+        return redirect(_setup_url(site, "open_xero"))
+    messages.success(
+        request, "Disconnected from Xero." + (" Access revoked." if result.revoked else "")
+    )
+    if result.warning:
+        messages.warning(request, result.warning)
+    return redirect(_setup_url(site, "open_xero"))
