@@ -231,9 +231,7 @@ def _probe(site: Site, session) -> dict:
         body = session.get_json(_join(settings.XERO_API_URL, "Organisation"))
     elif site.connection_type == Site.ConnectionType.WEB_APP:
         binding = session.tenant_binding
-        connections = web_app.read_connections(
-            session=session, access_token=session.auth.access_token
-        )
+        connections = web_app.read_connections(session=session)
         if binding.tenant_id not in {c.tenant_id for c in connections}:
             raise OrganisationDisconnected(tenant=binding.tenant_name or "the organisation")
         body = session.get_json(_join(settings.XERO_API_URL, "Organisation"))

@@ -185,13 +185,14 @@ class XeroConnection:
     auth_event_id: str
 
 
-def read_connections(*, session, access_token: str, auth_event_id: str = "") -> list:
+def read_connections(*, session, access_token: str | None = None, auth_event_id: str = "") -> list:
     """The organisations the token set reaches (only those this consent added, given
-    ``auth_event_id``); rows that are not organisations or not well formed are skipped."""
+    ``auth_event_id``); rows that are not organisations or not well formed are skipped.
+
+    Without ``access_token``, the session's own (renewable) token is used."""
     params = {"authEventId": auth_event_id} if auth_event_id else None
-    rows = session.get_json(
-        settings.XERO_CONNECTIONS_URL, params=params, auth=client.BearerAuth(access_token)
-    )
+    auth = {"auth": client.BearerAuth(access_token)} if access_token else {}
+    rows = session.get_json(settings.XERO_CONNECTIONS_URL, params=params, **auth)
     if not isinstance(rows, list):
         raise exceptions.UnexpectedResponse(received="something other than a list of connections")
     connections = []

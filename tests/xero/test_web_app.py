@@ -1,0 +1,162 @@
+"""xero/web_app.py: token sets refreshed on expiry, rotated, under a lock; reconnect_needed;
+and the connection test of a "Connect to Xero" Site, against the fake Xero."""
+
+import datetime
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from xero import web_app
+from xero.client import XeroSession
+from xero.exceptions import ReconnectNeeded
+from xero.models import ConnectionTest, TokenSet
+from xero.services import connection_test_run
+
+from .connecting import connect
+
+
+@pytest.fixture
+def connected_site(client_for, web_site, web_app_xero):
+    """``web_site`` connected to Acme through the pages."""
+    response = connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
+    assert response.status_code == 302
+    return web_site
+
+
+def expire(fake):
+    """Every access token is expired, at the fake Xero and in the Warehouse's records."""
+    fake.expire_tokens()
+    TokenSet.objects.update(access_token_expires_at=timezone.now() - datetime.timedelta(minutes=1))
+
+
+def test_an_unexpired_access_token_is_used_without_refreshing(connected_site, web_app_xero):
+    token_set = TokenSet.objects.get()
+
+    token = web_app.access_token(token_set=token_set, session=XeroSession(site=connected_site))
+
+    assert token == token_set.access_token
+    assert web_app_xero.refresh_count == 0
+
+
+def test_an_expired_token_set_is_refreshed_rotated_and_stored(connected_site, web_app_xero):
+    before = TokenSet.objects.get()
+    expire(web_app_xero)
+    token_set = TokenSet.objects.get()
+
+    token = web_app.access_token(token_set=token_set, session=XeroSession(site=connected_site))
+
+    stored = TokenSet.objects.get()
+    assert web_app_xero.refresh_count == 1
+    assert token == stored.access_token != before.access_token
+    assert stored.refresh_token != before.refresh_token
+    assert stored.last_refreshed_at is not None
+    assert stored.access_token_expires_at > timezone.now()
+
+
+def test_a_token_xero_calls_expired_is_refreshed_once_and_the_call_sent_again(
+    connected_site, web_app_xero
+):
+    web_app_xero.expire_tokens()  # our records still think it lasts
+
+    test = connection_test_run(site=connected_site)
+
+    assert test.passed, test.message
+    assert web_app_xero.refresh_count == 1
+
+
+def test_invalid_grant_is_reconnect_needed_with_its_fixing_step(connected_site, web_app_xero):
+    expire(web_app_xero)
+    web_app_xero.fail_next("invalid_grant")
+
+    test = connection_test_run(site=connected_site)
+
+    assert test.outcome == "reconnect_needed"
+    assert "Press “Connect to Xero” again" in test.message
+    assert test.step == "open_xero"
+    assert TokenSet.objects.get().refresh_failure == "reconnect_needed"
+    with pytest.raises(ReconnectNeeded):
+        web_app.access_token(
+            token_set=TokenSet.objects.get(), session=XeroSession(site=connected_site)
+        )
+    assert web_app_xero.refresh_count == 0
+
+
+def test_a_lost_refresh_answer_is_retried_with_the_old_token_within_the_grace(
+    connected_site, web_app_xero
+):
+    expire(web_app_xero)
+    web_app_xero.fail_next("token_lost")
+
+    lost = connection_test_run(site=connected_site, now=timezone.now())
+    ConnectionTest.objects.all().delete()
+    retried = connection_test_run(site=connected_site)
+
+    assert lost.outcome == "unreachable"
+    assert retried.passed, retried.message
+    assert web_app_xero.refresh_count == 2
+
+
+def test_the_connection_test_names_the_organisation_and_who_connected(connected_site, web_app_xero):
+    test = connection_test_run(site=connected_site)
+
+    assert test.passed, test.message
+    assert test.organisation_name == "Acme Pty Ltd"
+    assert test.payroll_outcome == "ok"
+    assert "Connected in Xero by Bea Keeper (bookkeeper@example.com)" in test.message
+
+
+def test_an_organisation_disconnected_in_xero_is_no_organisation(connected_site, web_app_xero):
+    web_app_xero.disconnect_in_xero(web_app_xero.acme.tenant_id)
+
+    test = connection_test_run(site=connected_site)
+
+    assert test.outcome == "no_organisation"
+    assert "The organisation was disconnected in Xero" in test.message
+
+
+def test_a_site_not_connected_yet_is_not_connected(web_site, web_app_xero):
+    test = connection_test_run(site=web_site)
+
+    assert test.outcome == "not_connected"
+    assert test.step == "open_xero"
+
+
+def test_every_call_names_the_sites_tenant(connected_site, web_app_xero):
+    session = web_app.session_for(connected_site)
+
+    assert session.headers["Xero-Tenant-Id"] == web_app_xero.acme.tenant_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_refreshing_one_token_set_at_once_both_succeed_with_one_refresh(
+    client_for, web_site, web_app_xero
+):
+    connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
+    expire(web_app_xero)
+    # The refresh takes a while at Xero, so the second worker arrives while it is out.
+    web_app_xero.latency = 0.3
+    start = threading.Barrier(2)
+    tokens, errors = [], []
+
+    def worker():
+        try:
+            token_set = TokenSet.objects.get()  # each worker's own stale copy
+            start.wait()
+            session = XeroSession(site=web_site)
+            tokens.append(web_app.access_token(token_set=token_set, session=session))
+        except Exception as error:  # reported below, with the thread's failure
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(tokens) == 2 and tokens[0] == tokens[1] == TokenSet.objects.get().access_token
+    assert web_app_xero.refresh_count == 1
