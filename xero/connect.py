@@ -76,6 +76,14 @@ def connect_callback(*, params, store, user=None, now=None) -> CallbackResult:
     site = Site.objects.filter(pk=pending["site"]).first()
     if site is None:
         raise state_invalid()
+    try:
+        return _finish(site=site, pending=pending, params=params, store=store, user=user, now=now)
+    except exceptions.XeroError as error:
+        error.site = site  # so the page can lead back to the Site's setup
+        raise
+
+
+def _finish(*, site, pending, params, store, user, now) -> CallbackResult:
     error = str(params.get("error") or "")
     if error == "access_denied":
         raise exceptions.ConsentRefused(site=site.name)

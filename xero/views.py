@@ -279,7 +279,7 @@ def callback_view(request):
             params=request.GET, store=request.session, user=request.user
         )
     except XeroError as error:
-        return _connect_problem(request, error)
+        return _connect_problem(request, error, site=getattr(error, "site", None))
     if result.binding is None:
         return redirect("xero:connect_choose", code=result.site.code)
     messages.success(
