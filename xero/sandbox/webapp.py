@@ -125,6 +125,7 @@ class WebAppState:
         self.lock = threading.Lock()
         self.apps: dict[str, WebApp] = {}
         self.user = XeroUser()
+        self.users: dict[str, XeroUser] = {}
         # (client_id, user_id) -> tenant id -> connection
         self.connections: dict[tuple[str, str], dict[str, AppConnection]] = {}
         self.requests: dict[str, _AuthorizeRequest] = {}
@@ -173,6 +174,18 @@ class WebAppMixin:
         with self.web.lock:
             self.web.user.organisations.append(organisation)
         return organisation
+
+    def sign_in(self, email: str, given_name: str = "Bea", family_name: str = "Keeper") -> XeroUser:
+        """Make another Xero user the one who signs in on the consent page (each user has
+        organisations of their own; the first one is kept for signing in again)."""
+        with self.web.lock:
+            self.web.users.setdefault(self.web.user.email, self.web.user)
+            user = self.web.users.get(email) or XeroUser(
+                email=email, given_name=given_name, family_name=family_name
+            )
+            self.web.users[email] = user
+            self.web.user = user
+        return user
 
     def disconnect_in_xero(self, tenant_id: str) -> None:
         """What the customer does in Xero's "Connected apps": remove every app's connection."""

@@ -305,3 +305,17 @@ def test_s256_matches_rfc_7636_appendix_b():
     assert s256(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     assert s256(verifier) == expected.rstrip(b"=").decode()
+
+
+def test_another_xero_user_signs_in_with_organisations_of_their_own(fake_xero, web_app):
+    first = connect(fake_xero, web_app[0])
+    fake_xero.sign_in("second@example.com", "Sam", "Second")
+    other = fake_xero.add_user_organisation("Gamma Ltd")
+    second = connect(fake_xero, other)
+
+    assert claims(second["id_token"])["email"] == "second@example.com"
+    assert (
+        claims(second["access_token"])["xero_userid"]
+        != claims(first["access_token"])["xero_userid"]
+    )
+    assert "Acme Pty Ltd" not in authorize(fake_xero).text
