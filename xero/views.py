@@ -229,6 +229,7 @@ def health_view(request):
         "search": search,
         "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
         "passed": ConnectionTest.PASSED,
+        "token_sets_needing_attention": selectors.token_sets_needing_attention(now),
     }
     return render(request, "xero/health.html", context)
 

@@ -160,3 +160,19 @@ def test_two_workers_refreshing_one_token_set_at_once_both_succeed_with_one_refr
     assert errors == []
     assert len(tokens) == 2 and tokens[0] == tokens[1] == TokenSet.objects.get().access_token
     assert web_app_xero.refresh_count == 1
+
+
+def test_the_health_page_flags_token_sets_failing_or_near_expiry(
+    client_for, connected_site, web_app_xero
+):
+    client = client_for("support")
+    assert "needing attention" not in client.get("/xero/health/").content.decode()
+
+    TokenSet.objects.update(refresh_token_issued_at=timezone.now() - datetime.timedelta(days=50))
+    near = client.get("/xero/health/").content.decode()
+    TokenSet.objects.update(refresh_failure="reconnect_needed")
+    failing = client.get("/xero/health/").content.decode()
+
+    assert "Xero connections needing attention" in near
+    assert "refresh token lapses" in near and "Webby Pty Ltd" in near
+    assert "Xero refused the refresh: press Connect to Xero again" in failing
