@@ -7,4 +7,4 @@ class XeroConfig(AppConfig):
     verbose_name = "Xero"
 
     def ready(self):
-        from . import checks  # noqa: F401 - registers the checks
+        from . import checks, receivers  # noqa: F401 - registers the checks and receivers

@@ -389,3 +389,23 @@ def test_no_token_in_dumpdata(client_for, web_site, web_app_xero):
 
     assert token_set.access_token not in out.getvalue()
     assert token_set.refresh_token not in out.getvalue()
+
+
+def test_deleting_a_site_disconnects_it_in_xero_and_revokes(client_for, web_site, web_app_xero):
+    connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
+
+    web_site.delete()
+
+    assert web_app_xero.web_connections("6A7B8C9D0E1F2A3B4C5D6E7F8A9B0C1D") == []
+    assert len(web_app_xero.revoked_grants) == 1
+    assert stored_nothing()
+
+
+def test_deleting_a_site_while_xero_is_down_still_deletes_it(client_for, web_site, web_app_xero):
+    connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
+    web_app_xero.fail_next("connections_error")
+
+    web_site.delete()
+
+    assert not Site.objects.filter(pk=web_site.pk).exists()
+    assert not TenantBinding.objects.exists()
