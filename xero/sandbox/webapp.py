@@ -93,6 +93,7 @@ class _Code:
     request: _AuthorizeRequest
     auth_event_id: str
     expires_at: float
+    user: XeroUser
     used: bool = False
 
 
@@ -137,8 +138,9 @@ class WebAppState:
         self.revocations: list[str] = []
         self.require_pkce = True
 
-    def user_connections(self, client_id: str) -> dict[str, AppConnection]:
-        return self.connections.setdefault((client_id, self.user.user_id), {})
+    def user_connections(self, client_id: str, user: XeroUser | None = None):
+        """A user's (default: the signed-in one's) connections to an app, by tenant ID."""
+        return self.connections.setdefault((client_id, (user or self.user).user_id), {})
 
     def bearer(self, token: str) -> _AccessToken | None:
         with self.lock:
@@ -205,6 +207,7 @@ class WebAppMixin:
             return list(self.web.revocations)
 
     def web_connections(self, client_id: str) -> list[AppConnection]:
+        """The signed-in Xero user's connections to the app."""
         with self.web.lock:
             return list(self.web.user_connections(client_id).values())
 
@@ -298,7 +301,7 @@ def _decide(handler, form: dict):
                 tenants[organisation.tenant_id] = AppConnection(
                     organisation, auth_event_id, created=now, updated=now
                 )
-        web.codes[code] = _Code(request, auth_event_id, now + CODE_LIFETIME)
+        web.codes[code] = _Code(request, auth_event_id, now + CODE_LIFETIME, web.user)
     return _redirect(
         handler,
         request.redirect_uri,
@@ -355,7 +358,7 @@ def _exchange_code(handler, app: WebApp, form: dict):
         grant = Grant(
             id=str(uuid.uuid4()),
             client_id=app.client_id,
-            user=web.user,
+            user=code.user,
             scopes=code.request.scopes,
             auth_event_id=code.auth_event_id,
             refresh_token=secrets.token_urlsafe(32),
@@ -496,7 +499,7 @@ def handle_connections(handler, grant: Grant):
     if fake._take_failure(where="connections"):
         return handler._text(503, "Service Unavailable", "text/plain; charset=utf-8")
     with web.lock:
-        tenants = web.user_connections(grant.client_id)
+        tenants = web.user_connections(grant.client_id, grant.user)
         if handler.command == "DELETE":
             connection_id = handler.route.rsplit("/", 1)[-1]
             for tenant_id, connection in list(tenants.items()):
@@ -517,7 +520,7 @@ def tenant_of(handler, grant: Grant) -> Organisation | None:
     """The organisation a web-app call names in ``Xero-Tenant-Id``, if the user connected it."""
     tenant = handler.headers.get("Xero-Tenant-Id", "")
     with handler.fake.web.lock:
-        connection = handler.fake.web.user_connections(grant.client_id).get(tenant)
+        connection = handler.fake.web.user_connections(grant.client_id, grant.user).get(tenant)
     return connection.organisation if connection else None
 
 

@@ -319,3 +319,14 @@ def test_another_xero_user_signs_in_with_organisations_of_their_own(fake_xero, w
         != claims(first["access_token"])["xero_userid"]
     )
     assert "Acme Pty Ltd" not in authorize(fake_xero).text
+
+
+def test_each_users_token_reaches_that_users_connections_whoever_signs_in_next(fake_xero, web_app):
+    first = connect(fake_xero, web_app[0])
+    fake_xero.sign_in("second@example.com")
+    connect(fake_xero, fake_xero.add_user_organisation("Gamma Ltd"))
+    headers = {"Authorization": f"Bearer {first['access_token']}"}
+
+    rows = requests.get(fake_xero.connections_url, headers=headers, timeout=5).json()
+
+    assert [row["tenantName"] for row in rows] == ["Acme Pty Ltd"]
