@@ -375,3 +375,12 @@ class TenantNotOffered(XeroError):
         "That organisation was not among those just connected in Xero. Choose one from the "
         "list, or press “Connect to Xero” again."
     )
+
+
+class AppCredentialsRejected(ConnectionTestFailed):
+    code = "app_credentials_rejected"
+    message = (
+        "Xero refused the Warehouse's own Xero app credentials (XERO_APP_CLIENT_ID and "
+        "XERO_APP_CLIENT_SECRET). Tell whoever runs the Warehouse server to copy them again "
+        "from the app's page at developer.xero.com."
+    )

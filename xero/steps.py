@@ -176,7 +176,9 @@ def _web_app_steps(*, site, binding, last_test, failed_at) -> list[Step]:
         if binding.token_set.refresh_failure == ReconnectNeeded.code:
             states[STEP_APP_CENTRE] = PROBLEM
             notes[STEP_APP_CENTRE] = ReconnectNeeded.message
-    if failed_at in states:
+    if failed_at is not None:
+        # A failure whose step this type has not (the Warehouse's own settings) shows at the test.
+        failed_at = failed_at if failed_at in states else STEP_TEST
         states[failed_at] = PROBLEM
         notes[failed_at] = last_test.message
     return [

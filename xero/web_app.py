@@ -131,6 +131,10 @@ def _token_request(session, data: dict, *, now, invalid_grant) -> Tokens:
         error = str(body["error"])
         if error == "invalid_grant":
             raise invalid_grant(http_status=response.status_code, problem=error)
+        if error in ("invalid_client", "unauthorized_client"):
+            raise exceptions.AppCredentialsRejected(
+                http_status=response.status_code, problem=client._snippet(error)
+            )
         outcome = client.TOKEN_ERRORS.get(error, exceptions.XeroProblem)
         raise outcome(
             status=response.status_code,

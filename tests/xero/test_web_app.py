@@ -176,3 +176,38 @@ def test_the_health_page_flags_token_sets_failing_or_near_expiry(
     assert "Xero connections needing attention" in near
     assert "refresh token lapses" in near and "Webby Pty Ltd" in near
     assert "Xero refused the refresh: press Connect to Xero again" in failing
+
+
+def test_xero_refusing_the_warehouses_app_credentials_says_whose_settings(
+    connected_site, web_app_xero, settings
+):
+    expire(web_app_xero)
+    settings.XERO_APP_CLIENT_SECRET = "not-the-apps-secret"
+
+    test = connection_test_run(site=connected_site)
+
+    assert test.outcome == "app_credentials_rejected"
+    assert "XERO_APP_CLIENT_ID and XERO_APP_CLIENT_SECRET" in test.message
+
+
+def test_setup_steps_of_a_web_app_site_follow_the_binding_and_the_test(
+    client_for, connected_site, web_app_xero
+):
+    from xero import selectors, steps
+
+    web_app_xero.disconnect_in_xero(web_app_xero.acme.tenant_id)
+    test = connection_test_run(site=connected_site)
+
+    shown = steps.setup_steps(
+        site=connected_site,
+        certificate=None,
+        last_test=test,
+        binding=selectors.tenant_binding(connected_site),
+    )
+
+    assert [(step.key, step.state) for step in shown] == [
+        ("open_xero", "problem"),
+        ("create_application", "done"),
+        ("connection_test", "todo"),
+    ]
+    assert "disconnected in Xero" in shown[0].note
