@@ -11,6 +11,8 @@ expired. The Warehouse's Sites are bound to those organisations and queued by
 set must be refreshed exactly once, however many Sites share it and however many threads
 test them at once. Wall time is the task's own; the ideal is every call to Xero (two per
 Site, one refresh per token set) spread over ``cap`` slots of ``latency`` seconds each.
+``--fresh`` runs the same fleet with tokens that have not expired, so the cost of the
+refreshes (and of the lock) is the difference between the two runs.
 """
 
 import argparse
@@ -28,7 +30,7 @@ CLIENT_SECRET = "bench-web-app-secret"  # noqa: S105 - the fake Xero's, for this
 REDIRECT_URI = "http://127.0.0.1:9/xero/callback/"
 
 
-def serve_fake_xero(latency, users, per_user, connection):
+def serve_fake_xero(latency, users, per_user, fresh, connection):
     import requests
 
     from xero.sandbox import FakeXero
@@ -85,7 +87,8 @@ def serve_fake_xero(latency, users, per_user, connection):
                     ],
                 }
             )
-        fake.expire_tokens()
+        if not fresh:
+            fake.expire_tokens()
         fake.latency = latency
         before = len(fake.calls)
         connection.send((fake.port, consents))
@@ -93,22 +96,22 @@ def serve_fake_xero(latency, users, per_user, connection):
         connection.send({"refreshes": fake.refresh_count, "calls": len(fake.calls) - before})
 
 
-def store(consents, sites: int):
-    """Token sets (expired) and Sites bound to their organisations, in bulk."""
+def store(consents, sites: int, fresh: bool):
+    """Token sets (expired unless ``fresh``) and Sites bound to their organisations, in bulk."""
     from django.utils import timezone
 
     from sites.models import Site
     from xero.models import TenantBinding, TokenSet
     from xero.web_app import jwt_claims
 
-    expired = timezone.now() - datetime.timedelta(minutes=5)
+    expires = timezone.now() + datetime.timedelta(minutes=25 if fresh else -5)
     token_sets = [
         TokenSet(
             xero_user_id=jwt_claims(consent["tokens"]["access_token"])["xero_userid"],
             xero_user_email=consent["email"],
             scopes=consent["tokens"]["scope"],
             access_token=consent["tokens"]["access_token"],
-            access_token_expires_at=expired,
+            access_token_expires_at=expires,
             refresh_token=consent["tokens"]["refresh_token"],
             refresh_token_issued_at=timezone.now(),
         )
@@ -151,6 +154,9 @@ def main(argv=None):
     parser.add_argument("--token-sets", type=int, default=50)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--cap", type=int, default=20)
+    parser.add_argument(
+        "--fresh", action="store_true", help="tokens not expired: the same run without refreshes"
+    )
     args = parser.parse_args(argv)
     per_user = -(-args.sites // args.token_sets)
 
@@ -165,12 +171,13 @@ def main(argv=None):
 
         ours, theirs = multiprocessing.Pipe()
         fake = multiprocessing.Process(
-            target=serve_fake_xero, args=(args.latency, args.token_sets, per_user, theirs)
+            target=serve_fake_xero,
+            args=(args.latency, args.token_sets, per_user, args.fresh, theirs),
         )
         fake.start()
         port, consents = ours.recv()
         url = f"http://127.0.0.1:{port}"
-        store(consents, args.sites)
+        store(consents, args.sites, args.fresh)
         fleet_checks_enqueue()
         connection.close()  # SQLite: let the worker have the database to itself
         environment = {
@@ -197,7 +204,7 @@ def main(argv=None):
         wall = (
             max(t.finished_at for t in tasks) - min(t.started_at for t in tasks)
         ).total_seconds()
-        calls = 2 * args.sites + args.token_sets
+        calls = 2 * args.sites + (0 if args.fresh else args.token_sets)
         ideal = calls / args.cap * args.latency
         outcomes = dict(
             ConnectionTest.objects.values_list("outcome").annotate(n=Count("pk")).order_by()
@@ -205,8 +212,9 @@ def main(argv=None):
         refreshed = TokenSet.objects.filter(last_refreshed_at__isnull=False).count()
         print(f"database: {connection.vendor}; {args.sites} Sites, {args.token_sets} token sets")
         print(f"outcomes recorded: {outcomes}")
+        expected = 0 if args.fresh else args.token_sets
         print(f"refreshes seen by the fake Xero: {server['refreshes']} (one per token set: "
-              f"{args.token_sets}); token sets refreshed: {refreshed}")  # fmt: skip
+              f"{expected}); token sets refreshed: {refreshed}")  # fmt: skip
         print(f"calls to the fake Xero: {server['calls']} (ideal {calls})")
         print(f"wall time: {wall:.2f} s; ideal {ideal:.2f} s; ratio {wall / ideal:.2f}")
 
