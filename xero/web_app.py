@@ -17,9 +17,11 @@ limits are those of the other connection types.
 """
 
 import base64
+import collections
 import datetime
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -256,8 +258,37 @@ def token_set_refresh(*, token_set: TokenSet, session, now=None, rejected=None) 
 
     Whoever takes the lock second finds the pair the first one stored and uses it: of any
     number of workers, one refreshes. ``token_set`` is updated in place.
+
+    Threads of one process (a fleet batch tests many Sites of one token set at once) first
+    queue on a lock of the process: the first goes on to the database's lock and refreshes,
+    the others then find its pair with a plain read, without taking the database's lock.
+    On SQLite that lock is the whole database's write lock, which every other check waits
+    for while it is held.
     """
     now = now or timezone.now()
+    with _process_lock(token_set.pk):
+        stored = TokenSet.objects.get(pk=token_set.pk)
+        if (
+            stored.refresh_failure != exceptions.ReconnectNeeded.code
+            and stored.access_token != rejected
+            and stored.access_token_usable(now, ACCESS_TOKEN_MARGIN)
+        ):
+            _copy_tokens(stored, token_set)
+            return stored.access_token
+        return _refresh_locked(token_set=token_set, session=session, now=now, rejected=rejected)
+
+
+_process_locks: dict[int, threading.Lock] = collections.defaultdict(threading.Lock)
+_process_locks_guard = threading.Lock()
+
+
+def _process_lock(pk: int) -> threading.Lock:
+    with _process_locks_guard:
+        return _process_locks[pk]
+
+
+def _refresh_locked(*, token_set: TokenSet, session, now, rejected) -> str:
+    """The refresh itself, under the database's lock on the token set (across processes)."""
     failure = None
     with transaction.atomic():
         locked = TokenSet.objects.select_for_update().get(pk=token_set.pk)

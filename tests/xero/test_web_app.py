@@ -211,3 +211,52 @@ def test_setup_steps_of_a_web_app_site_follow_the_binding_and_the_test(
         ("connection_test", "todo"),
     ]
     assert "disconnected in Xero" in shown[0].note
+
+
+def _refresh_in_a_process(site_pk, start, results):
+    """A worker process (forked): its own database connection, its own locks."""
+    from django.db import connections
+
+    from sites.models import Site
+
+    connections.close_all()  # never share the parent's connection
+    try:
+        site = Site.objects.get(pk=site_pk)
+        token_set = TokenSet.objects.get()
+        start.wait()
+        token = web_app.access_token(token_set=token_set, session=XeroSession(site=site))
+        results.put(("ok", token))
+    except Exception as error:  # reported to the test
+        results.put(("error", repr(error)))
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_worker_processes_refreshing_one_token_set_at_once_make_one_refresh(
+    client_for, web_site, web_app_xero
+):
+    import multiprocessing
+
+    from django.db import connections
+
+    connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
+    expire(web_app_xero)
+    web_app_xero.latency = 0.3
+    context = multiprocessing.get_context("fork")
+    start, results = context.Barrier(2), context.Queue()
+    connections.close_all()
+
+    workers = [
+        context.Process(target=_refresh_in_a_process, args=(web_site.pk, start, results))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    answers = [results.get(timeout=30) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+
+    assert [status for status, _ in answers] == ["ok", "ok"], answers
+    assert answers[0][1] == answers[1][1] == TokenSet.objects.get().access_token
+    assert web_app_xero.refresh_count == 1
