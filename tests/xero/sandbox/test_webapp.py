@@ -330,3 +330,21 @@ def test_each_users_token_reaches_that_users_connections_whoever_signs_in_next(f
     rows = requests.get(fake_xero.connections_url, headers=headers, timeout=5).json()
 
     assert [row["tenantName"] for row in rows] == ["Acme Pty Ltd"]
+
+
+def test_control_api_registers_a_web_app_and_the_users_organisations(fake_xero):
+    app = requests.post(
+        f"{fake_xero.url}/_sandbox/web-apps",
+        json={
+            "client_id": WEB_CLIENT_ID,
+            "client_secret": WEB_CLIENT_SECRET,
+            "redirect_uri": REDIRECT_URI,
+        },
+        timeout=5,
+    )
+    organisation = requests.post(
+        f"{fake_xero.url}/_sandbox/organisations", json={"organisation_name": "Delta"}, timeout=5
+    )
+
+    assert (app.status_code, organisation.status_code) == (201, 201)
+    assert "Delta" in authorize(fake_xero).text
