@@ -1,26 +1,31 @@
 """The Xero setup procedure as an ordered list of steps, each knowing its state from the data.
 
 The same four keys serve both connection types (``xero.exceptions`` names them as the step
-that fixes a failure); each type words them its own way, after the customer procedure in
-``../shared/seed/xero_integration_procedure.txt`` for private applications and Xero's
-developer portal for Custom Connections.
+that fixes a failure, and each renders from ``templates/xero/steps/<key>.html``); each type
+words them its own way, after the customer's Xero integration procedure for private
+applications and Xero's developer portal for Custom Connections.
+
+This module reads no model of its own app: ``xero.exceptions`` imports the keys, and the
+models import the exceptions.
 """
 
 import datetime
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
 from sites.models import Site
 
-from .exceptions import (
-    STEP_APP_CENTRE,
-    STEP_APPLICATION,
-    STEP_DETAILS,
-    STEP_TEST,
-    ReconnectNeeded,
-)
-from .models import Certificate, ConnectionTest, TenantBinding
+if TYPE_CHECKING:
+    from .models import Certificate, ConnectionTest, TenantBinding
+
+# The step keys: each is the anchor of its section of the setup page, the name of its
+# template, and what a failure's ``step`` says fixes it.
+STEP_APP_CENTRE = "open_xero"
+STEP_APPLICATION = "create_application"
+STEP_DETAILS = "xero_details"
+STEP_TEST = "connection_test"
 
 DONE = "done"
 TODO = "todo"
@@ -29,7 +34,6 @@ PROBLEM = "problem"
 STATE_LABELS = {DONE: "Done", TODO: "To do", PROBLEM: "Problem"}
 
 XERO_APP_CENTRE_URL = "https://developer.xero.com/myapps"
-PRIVATE_APPS_RETIRED = datetime.date(2021, 9, 30)
 
 TITLES = {
     Site.ConnectionType.PRIVATE_APP: {
@@ -54,6 +58,10 @@ TITLES = {
 ORDER = (STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST)
 # "Connect to Xero" needs no application of the customer's and no details to copy.
 WEB_APP_ORDER = (STEP_APP_CENTRE, STEP_APPLICATION, STEP_TEST)
+WEB_APP_TEMPLATES = {
+    STEP_APP_CENTRE: "xero/steps/web_app_connect.html",
+    STEP_APPLICATION: "xero/steps/web_app_choose_organisation.html",
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,8 @@ class Step:
     title: str
     state: str
     note: str = ""
+    # A connection type whose step reads differently names its own template.
+    template: str = ""
 
     @property
     def state_label(self) -> str:
@@ -72,6 +82,10 @@ class Step:
     def anchor(self) -> str:
         return f"step-{self.key}"
 
+    @property
+    def template_name(self) -> str:
+        return self.template or f"xero/steps/{self.key}.html"
+
 
 def title(connection_type: str, key: str) -> str:
     return TITLES[connection_type].get(key, key)
@@ -80,17 +94,17 @@ def title(connection_type: str, key: str) -> str:
 def setup_steps(
     *,
     site: Site,
-    certificate: Certificate | None,
-    last_test: ConnectionTest | None,
-    binding: TenantBinding | None = None,
+    certificate: "Certificate | None",
+    last_test: "ConnectionTest | None",
+    binding: "TenantBinding | None" = None,
     now: datetime.datetime | None = None,
 ) -> list[Step]:
-    """The Site's four steps with their states, worked out from what is stored.
+    """The Site's steps with their states, worked out from what is stored.
 
     ``certificate`` is the one the customer should paste (pending, else active);
     ``last_test`` the latest connection test; ``binding`` a "Connect to Xero" Site's
-    organisation. A failed test puts the problem at the step its outcome names; a test that
-    passed means every step before it is done.
+    organisation. A failed test puts the problem at the step its outcome names; a test
+    that passed means every step before it is done.
     """
     now = now or timezone.now()
     private = site.connection_type == Site.ConnectionType.PRIVATE_APP
@@ -120,7 +134,7 @@ def setup_steps(
             f"The certificate expires in {certificate.days_to_expiry(now)} days: issue a new "
             "one and paste it into Xero."
         )
-    elif private and certificate.state == Certificate.State.PENDING:
+    elif private and certificate.state == certificate.State.PENDING:
         states[STEP_APPLICATION] = TODO
         notes[STEP_APPLICATION] = (
             "A new certificate is pending: paste it into Xero, then test the connection."
@@ -173,9 +187,9 @@ def _web_app_steps(*, site, binding, last_test, failed_at) -> list[Step]:
     }
     if binding is not None:
         notes[STEP_APPLICATION] = f"Connected to {binding.tenant_name or binding.tenant_id}."
-        if binding.token_set.refresh_failure == ReconnectNeeded.code:
+        if binding.token_set.reconnect_note:
             states[STEP_APP_CENTRE] = PROBLEM
-            notes[STEP_APP_CENTRE] = ReconnectNeeded.message
+            notes[STEP_APP_CENTRE] = binding.token_set.reconnect_note
     if failed_at is not None:
         # A failure whose step this type has not (the Warehouse's own settings) shows at the test.
         failed_at = failed_at if failed_at in states else STEP_TEST
@@ -188,6 +202,7 @@ def _web_app_steps(*, site, binding, last_test, failed_at) -> list[Step]:
             title=title(site.connection_type, key),
             state=states[key],
             note=notes.get(key, ""),
+            template=WEB_APP_TEMPLATES.get(key, ""),
         )
         for number, key in enumerate(WEB_APP_ORDER, start=1)
     ]

@@ -28,10 +28,10 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
+from oauthlib.oauth2 import WebApplicationClient
 
 from . import client, exceptions
-from .models import TenantBinding, TokenSet
+from .models import TokenSet
 
 logger = logging.getLogger(__name__)
 
@@ -124,42 +124,31 @@ def exchange_code(*, session, code: str, redirect_uri: str, code_verifier: str, 
     )
 
 
-def _token_request(session, data: dict, *, now, invalid_grant) -> Tokens:
-    response = session.post(
-        settings.XERO_IDENTITY_URL, data=data, auth=app_credentials(), check=False
-    )
-    body = client._json_or_none(response.text)
-    if response.status_code in (400, 401) and isinstance(body, dict) and "error" in body:
-        error = str(body["error"])
-        if error == "invalid_grant":
-            raise invalid_grant(http_status=response.status_code, problem=error)
-        if error in ("invalid_client", "unauthorized_client"):
-            raise exceptions.AppCredentialsRejected(
-                http_status=response.status_code, problem=client._snippet(error)
-            )
-        outcome = client.TOKEN_ERRORS.get(error, exceptions.XeroProblem)
-        raise outcome(
-            status=response.status_code,
-            problem=client._snippet(error),
-            http_status=response.status_code,
-        )
-    if response.status_code >= 300:
-        raise client.error_from_response(response)
+def _token_request(session, grant: dict, *, now, invalid_grant) -> Tokens:
+    """A token from Xero's identity server for the Warehouse's app (``client.oauth2_token``),
+    with what only this type knows: ``invalid_grant`` means the code or the refresh token
+    is spent, and a refused client is the Warehouse's own settings, not the Site's."""
+    client_id, secret = app_credentials()
     try:
-        # oauthlib checks the answer is a well-formed RFC 6749 token response.
-        token = WebApplicationClient(None).parse_request_body_response(response.text)
-        access_token, refresh_token = str(token["access_token"]), str(token["refresh_token"])
-        expires_in = int(token.get("expires_in", 1800))
-    except (OAuth2Error, ValueError, KeyError, TypeError):
-        raise exceptions.UnexpectedResponse(
-            received="a token answer without an access and a refresh token",
-            http_status=response.status_code,
+        token = client.oauth2_token(session, client_id=client_id, client_secret=secret, grant=grant)
+    except exceptions.InvalidClient as error:
+        raise exceptions.AppCredentialsRejected(
+            http_status=error.http_status, problem=error.problem
         ) from None
+    except exceptions.XeroProblem as error:
+        if error.problem == "invalid_grant":
+            raise invalid_grant(http_status=error.http_status, problem=error.problem) from None
+        raise
+    access_token, refresh_token = token.get("access_token"), token.get("refresh_token")
+    if not isinstance(access_token, str) or not isinstance(refresh_token, str) or not refresh_token:
+        raise exceptions.UnexpectedResponse(
+            received="a token answer without an access and a refresh token"
+        )
     scope = token.get("scope", "")
     return Tokens(
         access_token=access_token,
         refresh_token=refresh_token,
-        expires_at=now + datetime.timedelta(seconds=max(0, min(expires_in, 86_400))),
+        expires_at=now + datetime.timedelta(seconds=max(0, min(token["expires_in"], 86_400))),
         scopes=" ".join(scope) if isinstance(scope, list | tuple) else str(scope),
         claims=jwt_claims(access_token),
         identity=jwt_claims(str(token.get("id_token", ""))),
@@ -344,25 +333,3 @@ def _copy_tokens(source: TokenSet, target: TokenSet) -> None:
         "refresh_failed_at",
     ):
         setattr(target, field, getattr(source, field))
-
-
-def session_for(site, *, now=None) -> "client.XeroSession":
-    """A session that calls Xero as ``site``'s organisation: the token set's Bearer token
-    and ``Xero-Tenant-Id`` on every request; a token Xero calls expired is refreshed once."""
-    binding = TenantBinding.objects.select_related("token_set").filter(site=site).first()
-    if binding is None:
-        raise exceptions.NotConnected()
-    session = client.XeroSession(site=site)
-    session.tenant_binding = binding
-    session.headers["Xero-Tenant-Id"] = binding.tenant_id
-    token = access_token(token_set=binding.token_set, session=session, now=now)
-    session.auth = client.BearerAuth(token)
-
-    def renew():
-        renewed = access_token(
-            token_set=binding.token_set, session=session, rejected=session.auth.access_token
-        )
-        return client.BearerAuth(renewed)
-
-    session.renew_token = renew
-    return session

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from xero import web_app
 from xero.client import XeroSession
+from xero.connection import connection_for
 from xero.exceptions import ReconnectNeeded
 from xero.models import ConnectionTest, TokenSet
 from xero.services import connection_test_run
@@ -124,7 +125,7 @@ def test_a_site_not_connected_yet_is_not_connected(web_site, web_app_xero):
 
 
 def test_every_call_names_the_sites_tenant(connected_site, web_app_xero):
-    session = web_app.session_for(connected_site)
+    session = connection_for(connected_site).open()
 
     assert session.headers["Xero-Tenant-Id"] == web_app_xero.acme.tenant_id
 
@@ -202,7 +203,7 @@ def test_setup_steps_of_a_web_app_site_follow_the_binding_and_the_test(
         site=connected_site,
         certificate=None,
         last_test=test,
-        binding=selectors.tenant_binding(connected_site),
+        binding=selectors.tenant_binding(site=connected_site),
     )
 
     assert [(step.key, step.state) for step in shown] == [
