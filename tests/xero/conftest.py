@@ -4,6 +4,8 @@ import pytest
 
 from xero.sandbox import FakeXero
 
+from .connecting import connect
+
 
 @pytest.fixture
 def fake_xero():
@@ -74,3 +76,11 @@ def web_app_xero(fake_xero_settings, settings):
 def web_site(make_site, web_app_xero):
     """A "Connect to Xero" Site, not connected yet."""
     return make_site(name="Webby Pty Ltd", code="webby", connection_type="web_app")
+
+
+@pytest.fixture
+def connected_site(client_for, web_site, web_app_xero):
+    """``web_site`` connected to Acme through the pages."""
+    response = connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
+    assert response.status_code == 302
+    return web_site

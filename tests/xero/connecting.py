@@ -1,10 +1,14 @@
 """Walk the "Connect to Xero" flow with the Django test client and the fake Xero's consent
 page, as a browser would (the browser test clicks the same pages)."""
 
+import datetime
 import re
 from urllib.parse import urlsplit
 
 import requests
+from django.utils import timezone
+
+from xero.models import TokenSet
 
 
 def start(client, site):
@@ -30,3 +34,9 @@ def connect(client, fake, site, *organisations):
     choose page, or a problem page)."""
     callback = answer(fake, start(client, site), *(organisations or (fake.acme,)))
     return client.get(callback)
+
+
+def expire(fake):
+    """Every access token is expired, at the fake Xero and in the Warehouse's records."""
+    fake.expire_tokens()
+    TokenSet.objects.update(access_token_expires_at=timezone.now() - datetime.timedelta(minutes=1))

@@ -10,26 +10,11 @@ from django.utils import timezone
 
 from xero import web_app
 from xero.client import XeroSession
-from xero.connection import connection_for
 from xero.exceptions import ReconnectNeeded
 from xero.models import ConnectionTest, TokenSet
 from xero.services import connection_test_run
 
-from .connecting import connect
-
-
-@pytest.fixture
-def connected_site(client_for, web_site, web_app_xero):
-    """``web_site`` connected to Acme through the pages."""
-    response = connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
-    assert response.status_code == 302
-    return web_site
-
-
-def expire(fake):
-    """Every access token is expired, at the fake Xero and in the Warehouse's records."""
-    fake.expire_tokens()
-    TokenSet.objects.update(access_token_expires_at=timezone.now() - datetime.timedelta(minutes=1))
+from .connecting import connect, expire
 
 
 def test_an_unexpired_access_token_is_used_without_refreshing(connected_site, web_app_xero):
@@ -54,17 +39,6 @@ def test_an_expired_token_set_is_refreshed_rotated_and_stored(connected_site, we
     assert stored.refresh_token != before.refresh_token
     assert stored.last_refreshed_at is not None
     assert stored.access_token_expires_at > timezone.now()
-
-
-def test_a_token_xero_calls_expired_is_refreshed_once_and_the_call_sent_again(
-    connected_site, web_app_xero
-):
-    web_app_xero.expire_tokens()  # our records still think it lasts
-
-    test = connection_test_run(site=connected_site)
-
-    assert test.passed, test.message
-    assert web_app_xero.refresh_count == 1
 
 
 def test_invalid_grant_is_reconnect_needed_with_its_fixing_step(connected_site, web_app_xero):
@@ -97,37 +71,6 @@ def test_a_lost_refresh_answer_is_retried_with_the_old_token_within_the_grace(
     assert lost.outcome == "unreachable"
     assert retried.passed, retried.message
     assert web_app_xero.refresh_count == 2
-
-
-def test_the_connection_test_names_the_organisation_and_who_connected(connected_site, web_app_xero):
-    test = connection_test_run(site=connected_site)
-
-    assert test.passed, test.message
-    assert test.organisation_name == "Acme Pty Ltd"
-    assert test.payroll_outcome == "ok"
-    assert "Connected in Xero by Bea Keeper (bookkeeper@example.com)" in test.message
-
-
-def test_an_organisation_disconnected_in_xero_is_no_organisation(connected_site, web_app_xero):
-    web_app_xero.disconnect_in_xero(web_app_xero.acme.tenant_id)
-
-    test = connection_test_run(site=connected_site)
-
-    assert test.outcome == "no_organisation"
-    assert "The organisation was disconnected in Xero" in test.message
-
-
-def test_a_site_not_connected_yet_is_not_connected(web_site, web_app_xero):
-    test = connection_test_run(site=web_site)
-
-    assert test.outcome == "not_connected"
-    assert test.step == "open_xero"
-
-
-def test_every_call_names_the_sites_tenant(connected_site, web_app_xero):
-    session = connection_for(connected_site).open()
-
-    assert session.headers["Xero-Tenant-Id"] == web_app_xero.acme.tenant_id
 
 
 @pytest.mark.django_db(transaction=True)
@@ -189,29 +132,6 @@ def test_xero_refusing_the_warehouses_app_credentials_says_whose_settings(
 
     assert test.outcome == "app_credentials_rejected"
     assert "XERO_APP_CLIENT_ID and XERO_APP_CLIENT_SECRET" in test.message
-
-
-def test_setup_steps_of_a_web_app_site_follow_the_binding_and_the_test(
-    client_for, connected_site, web_app_xero
-):
-    from xero import selectors, steps
-
-    web_app_xero.disconnect_in_xero(web_app_xero.acme.tenant_id)
-    test = connection_test_run(site=connected_site)
-
-    shown = steps.setup_steps(
-        site=connected_site,
-        certificate=None,
-        last_test=test,
-        binding=selectors.tenant_binding(site=connected_site),
-    )
-
-    assert [(step.key, step.state) for step in shown] == [
-        ("open_xero", "problem"),
-        ("create_application", "done"),
-        ("connection_test", "todo"),
-    ]
-    assert "disconnected in Xero" in shown[0].note
 
 
 def _refresh_in_a_process(site_pk, start, results):
