@@ -1,5 +1,6 @@
-"""The "Connect to Xero" connection type: Xero's standard web app (OAuth 2.0 authorization
-code with PKCE), as seen from the Warehouse.
+"""The protocol of "Connect to Xero", Xero's standard web app (OAuth 2.0 authorization code
+with PKCE), and its token sets; the connection type itself is ``xero/connection/web_app.py``
+and the browser's flow ``xero/connect.py``.
 
 - ``authorize_url`` builds where the browser goes to sign in and consent;
 - ``exchange_code``, ``read_connections``, ``delete_connection`` and ``revoke`` are the
