@@ -31,6 +31,11 @@ urlpatterns = [
         views.connection_test_view,
         name="connection_test",
     ),
+    path(
+        "sites/<slug:code>/xero/setup/switch-to-web-app/",
+        views.switch_to_web_app_view,
+        name="switch_to_web_app",
+    ),
     path("sites/<slug:code>/xero/connect/", views.connect_view, name="connect"),
     path(
         "sites/<slug:code>/xero/connect/choose/",

@@ -146,6 +146,20 @@ def switch_to_custom_connection_view(request, code):
     return redirect("xero:setup", code=site.code)
 
 
+@require_POST
+@login_required
+@permission_required("sites.change_site", raise_exception=True)
+def switch_to_web_app_view(request, code):
+    site = get_object_or_404(Site, code=code)
+    site_switch_connection_type(site=site, connection_type=Site.ConnectionType.WEB_APP)
+    messages.success(
+        request,
+        "This Site now connects through the Warehouse's Xero app. Press Connect to Xero below "
+        "and have the customer sign in to Xero and allow access.",
+    )
+    return redirect("xero:setup", code=site.code)
+
+
 HEALTH_PAGE_SIZE = 100
 
 

@@ -111,3 +111,29 @@ def test_refusing_consent_lands_on_a_plain_page(login_as, web_site, xero, screen
     with staff.expect_navigation():
         staff.get_by_role("link", name="Back to Webby Pty Ltd").click()
     assert "/xero/setup/" in staff.url
+
+
+def test_a_private_application_site_switches_to_connect_to_xero_and_connects(
+    login_as, make_site, xero, screenshots
+):
+    site = make_site(name="Oldway Pty Ltd", code="oldway")
+    staff = login_as("Staff", width=390)
+    staff.emulate_media(color_scheme="dark")
+    staff.goto(f"/sites/{site.code}/xero/setup/")
+    assert no_horizontal_scroll(staff)
+    screenshots(staff, "private-banner")
+
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Switch this Site to Connect to Xero").click()
+    assert "now connects through the Warehouse's Xero app" in staff.content()
+    assert state_of(staff, "open_xero") == "To do"
+    staff.get_by_role("button", name="Connect to Xero").click()
+    staff.wait_for_url(f"{xero.url}/identity/connect/authorize*")
+    staff.get_by_label("Beta Holdings").check()
+    staff.get_by_role("button", name="Allow access").click()
+    staff.wait_for_url("**/xero/setup/*")
+
+    assert "Connected to Xero: this Site reaches Beta Holdings" in staff.content()
+    assert TenantBinding.objects.get(site=site).tenant_name == "Beta Holdings"
+    assert no_horizontal_scroll(staff)
+    screenshots(staff, "switched-and-connected")

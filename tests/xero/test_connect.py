@@ -409,3 +409,13 @@ def test_deleting_a_site_while_xero_is_down_still_deletes_it(client_for, web_sit
 
     assert not Site.objects.filter(pk=web_site.pk).exists()
     assert not TenantBinding.objects.exists()
+
+
+@pytest.mark.parametrize(("role", "status"), [("staff", 302), ("admins", 302), ("support", 403)])
+def test_who_may_switch_a_site_to_connect_to_xero(client_for, site, web_app_xero, role, status):
+    response = client_for(role).post(f"/sites/{site.code}/xero/setup/switch-to-web-app/")
+
+    site.refresh_from_db()
+    assert response.status_code == status
+    assert (site.connection_type == "web_app") == (status == 302)
+    assert (site.api_key == "") == (status == 302)
