@@ -15,7 +15,7 @@ from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 
-from . import connect, panels, selectors
+from . import connect, panels, selectors, web_app
 from .exceptions import ConnectionTestCooldown, XeroError
 from .fleet import fleet_checks_enqueue
 from .forms import CertificateIssueForm, FleetCheckForm
@@ -129,7 +129,12 @@ def setup_view(request, code):
             messages.success(request, "Xero Details saved.")
             return redirect(reverse("xero:setup", args=[site.code]) + "#step-xero_details")
         messages.error(request, "The Xero Details were not saved: see the errors below.")
-    return render(request, "xero/setup.html", panels.setup_context(request, site, details_form))
+    response = render(request, "xero/setup.html", panels.setup_context(request, site, details_form))
+    if site.connection_type == Site.ConnectionType.WEB_APP:
+        # The answer to "Connect to Xero" redirects to Xero's sign-in page, and browsers hold
+        # a form's redirects to the form-action of the page the form is on.
+        response._csp_update = {"form-action": [web_app.authorize_origin()]}
+    return response
 
 
 @require_POST

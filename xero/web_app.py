@@ -24,7 +24,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -82,6 +82,13 @@ def authorize_url(*, redirect_uri: str, state: str, code_challenge: str, scopes)
         "code_challenge_method": "S256",
     }
     return f"{settings.XERO_AUTHORIZE_URL}?{urlencode(query)}"
+
+
+def authorize_origin() -> str:
+    """The origin of ``XERO_AUTHORIZE_URL`` (``https://login.xero.com``), which the setup
+    page's Content-Security-Policy lets its Connect to Xero form lead to."""
+    url = urlsplit(settings.XERO_AUTHORIZE_URL)
+    return f"{url.scheme}://{url.netloc}"
 
 
 @dataclass(frozen=True)

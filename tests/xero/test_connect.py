@@ -375,11 +375,6 @@ def test_no_token_code_or_verifier_in_any_page_or_log(
         assert secret[:16] not in shown + logged
 
 
-@pytest.mark.xfail(
-    reason="dumpdata writes decrypted values of every encrypted field (the API Secret too) "
-    "until issue 10 lands 'encrypted fields in dumpdata'",
-    strict=False,
-)
 def test_no_token_in_dumpdata(client_for, web_site, web_app_xero):
     connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
     token_set = TokenSet.objects.get()
@@ -419,3 +414,15 @@ def test_who_may_switch_a_site_to_connect_to_xero(client_for, site, web_app_xero
     assert response.status_code == status
     assert (site.connection_type == "web_app") == (status == 302)
     assert (site.api_key == "") == (status == 302)
+
+
+def test_the_setup_page_lets_its_connect_form_lead_to_xeros_sign_in_page_only(
+    client_for, web_site, site, web_app_xero
+):
+    client = client_for("staff")
+
+    web = client.get(f"/sites/{web_site.code}/xero/setup/")["Content-Security-Policy"]
+    other = client.get(f"/sites/{site.code}/xero/setup/")["Content-Security-Policy"]
+
+    assert f"form-action 'self' {web_app_xero.url}" in web
+    assert web_app_xero.url not in other
