@@ -166,8 +166,8 @@ def main(argv=None):
         from django.db.models import Count
         from django_tasks_db.models import DBTaskResult
 
-        from xero.fleet import fleet_checks_enqueue
         from xero.models import ConnectionTest, TokenSet
+        from xero.tasks import fleet_checks_enqueue
 
         ours, theirs = multiprocessing.Pipe()
         fake = multiprocessing.Process(

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('sites', '0003_web_app_connection_type'),
-        ('xero', '0007_connection_test_outcomes'),
+        ('xero', '0008_queued_check_leases'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
