@@ -35,6 +35,49 @@ def _encryption_keys(settings):
     settings.SECURE_SSL_REDIRECT = False
 
 
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return (
+        "transactional_db" in request.fixturenames
+        or "live_server" in request.fixturenames
+        or bool(marker and marker.kwargs.get("transaction"))
+    )
+
+
+@pytest.fixture(autouse=True)
+def _audit_trail_flushable(request):
+    """Let a transactional test's closing flush empty the audit table on SQLite.
+
+    The flush is a plain DELETE of every table, which the append-only triggers refuse
+    (PostgreSQL flushes with TRUNCATE, which row triggers do not see). They are dropped
+    just before the flush; ``append_only_triggers`` puts them back for the tests about
+    them.
+    """
+    if not _is_transactional(request):
+        yield
+        return
+    # Set up after the database fixture, so torn down (here) before its flush.
+    request.getfixturevalue("_django_db_helper")
+    yield
+    from django.db import connection
+
+    from sites import audit_triggers
+
+    if connection.vendor == "sqlite":
+        audit_triggers.uninstall(connection)
+
+
+@pytest.fixture
+def append_only_triggers(db):
+    """The audit table's triggers, as the migration installs them (a transactional test
+    before this one may have dropped them for its flush)."""
+    from django.db import connection
+
+    from sites import audit_triggers
+
+    audit_triggers.install(connection)
+
+
 @pytest.fixture
 def make_site(db):
     def make_site(**fields) -> Site:

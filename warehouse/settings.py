@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # The audit trail's library; its rows live in sites.AuditEntry (AUDITLOG_LOGENTRY_MODEL).
+    "auditlog",
     # Labelled "sites": django.contrib.sites must never be installed beside it.
     "sites",
     "xero",
@@ -43,6 +45,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: the audit trail records the request's user and address.
+    "sites.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sites.middleware.EncryptionKeyErrorMiddleware",
@@ -80,7 +84,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # secure_delete: a deleted row's bytes are overwritten with zeros, so a deleted
+            # Site's encrypted secrets do not linger in the file's free pages.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
+            ),
         }
     )
 
@@ -176,3 +184,12 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="warehouse@localhost")
+
+# The audit trail (sites/audit.py): django-auditlog writes into our own table.
+AUDITLOG_LOGENTRY_MODEL = "sites.AuditEntry"
+# Days an audit row is kept before `manage.py prune_audit_trail` may delete it (7 years);
+# the database triggers refuse to delete anything younger than a year whatever this says.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 365 + 2)
+# Take the client's address from X-Forwarded-For: only behind a proxy that sets it, since
+# any client can send the header.
+AUDIT_TRUST_X_FORWARDED_FOR = env.bool("AUDIT_TRUST_X_FORWARDED_FOR", default=False)

@@ -21,6 +21,7 @@ from sites.models import Site
 from sites.roles import ADMINS
 
 from . import limits
+from .audit import record_fleet_checks_queued
 from .exceptions import ConnectionTestCooldown
 from .models import Alert, Certificate, ConnectionTest, QueuedCheck
 from .services import connection_test_run
@@ -59,6 +60,10 @@ def fleet_checks_enqueue(*, site_ids=None, user=None, now: datetime.datetime | N
     )
     queued = QueuedCheck.objects.filter(batch=batch).count()
     if queued:
+        record_fleet_checks_queued(
+            site_ids=QueuedCheck.objects.filter(batch=batch).values_list("site_id", flat=True),
+            user=user,
+        )
         check_sites.enqueue(batch=str(batch))
     logger.info("Queued %s Site checks in batch %s", queued, batch)
     return queued

@@ -15,8 +15,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
+from sites.views import audit_timeline_context
 
 from . import selectors, steps
+from .audit import record_connection_test
 from .exceptions import ConnectionTestCooldown, XeroError
 from .fleet import fleet_checks_enqueue
 from .forms import CertificateIssueForm, FleetCheckForm
@@ -106,6 +108,7 @@ def connection_test_view(request, code):
     except ConnectionTestCooldown as error:
         messages.warning(request, error.message)
         return _back(request, site)
+    record_connection_test(test=test)
     if test.passed:
         messages.success(request, f"Connection test passed. {test.message}")
     else:
@@ -138,6 +141,7 @@ def setup_context(request, site: Site, details_form=None) -> dict:
         **admin.site.each_context(request),
         **selectors.certificate_context(request, site),
         **selectors.connection_test_context(request, site),
+        **audit_timeline_context(request, site),
         "title": f"Xero setup: {site.name}",
         "site": site,
         "private": site.connection_type == Site.ConnectionType.PRIVATE_APP,
