@@ -157,3 +157,42 @@ def issue_certificate(db):
         return certificate_issue(site=site, **options)
 
     return issue_certificate
+
+
+def audit_rows_text() -> str:
+    """Every column of every audit row, as the database holds it, in one string."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT CAST(t AS text) FROM sites_auditentry t")
+        else:
+            cursor.execute("SELECT * FROM sites_auditentry")
+        return "\n".join(str(row) for row in cursor.fetchall())
+
+
+def database_files_bytes() -> bytes:
+    """The SQLite database file and its write-ahead log (empty on PostgreSQL)."""
+    from pathlib import Path
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return b""
+    path = Path(connection.settings_dict["NAME"])
+    return b"".join(
+        candidate.read_bytes()
+        for candidate in (path, path.with_name(path.name + "-wal"))
+        if candidate.exists()
+    )
+
+
+def assert_secret_not_recorded(*secrets: str) -> None:
+    """Neither the secrets nor any ciphertext is in the audit table or the database files."""
+    rows = audit_rows_text()
+    files = database_files_bytes()
+    for secret in secrets:
+        assert secret not in rows
+        assert secret.encode() not in files
+    # Fernet tokens start with the version byte 0x80, "gAAAAA" in base64.
+    assert "gAAAAA" not in rows

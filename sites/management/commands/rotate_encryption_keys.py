@@ -37,6 +37,7 @@ class Command(BaseCommand):
 
     def rotate_model(self, model) -> int:
         names = [field.name for field in encrypted_fields(model)]
+        labels = [field.verbose_name for field in encrypted_fields(model)]
         queryset = model._base_manager.all()
         site_of = self.site_of(model)
         count = 0
@@ -45,12 +46,13 @@ class Command(BaseCommand):
         # change: one "re-encrypted" row per Site says it instead.
         for pk, site_id, *values in queryset.values_list("pk", site_of, *names).iterator():
             queryset.filter(pk=pk).update(**dict(zip(names, values, strict=True)))
-            if site_id is not None:
-                self.rotated[site_id].update(
-                    f"{model._meta.model_name}.{name}" if model is not Site else name
-                    for name, value in zip(names, values, strict=True)
-                    if value
-                )
+            rotated = [
+                name if model is Site else f"{model._meta.verbose_name} {label}"
+                for name, label, value in zip(names, labels, values, strict=True)
+                if value
+            ]
+            if site_id is not None and rotated:
+                self.rotated[site_id].update(rotated)
             count += 1
         return count
 
