@@ -32,19 +32,25 @@ def test_an_update_through_the_orm_is_refused(append_only_triggers):
 def test_an_update_in_raw_sql_is_refused(append_only_triggers):
     """On PostgreSQL too: DATABASE_URL=postgres://... runs this against the real trigger."""
     entry = make_entry()
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE sites_auditentry SET summary = %s WHERE id = %s", ["forged", entry.pk]
-            )
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE sites_auditentry SET summary = %s WHERE id = %s", ["forged", entry.pk]
+        )
     assert AuditEntry.objects.get(pk=entry.pk).summary == "a row"
 
 
 def test_a_delete_is_refused_even_of_an_old_row(append_only_triggers):
     entry = make_entry(days_ago=4000)
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM sites_auditentry WHERE id = %s", [entry.pk])
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM sites_auditentry WHERE id = %s", [entry.pk])
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
 
 
