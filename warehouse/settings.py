@@ -187,6 +187,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="warehouse@localhost"
 
 # The audit trail (sites/audit.py): django-auditlog writes into our own table.
 AUDITLOG_LOGENTRY_MODEL = "sites.AuditEntry"
+# django-auditlog's migrations only make its own log table, which sites.AuditEntry replaces;
+# run, they would leave an unused table whose foreign key blocks PostgreSQL's flush.
+MIGRATION_MODULES = {"auditlog": None}
 # Days an audit row is kept before `manage.py prune_audit_trail` may delete it (7 years);
 # the database triggers refuse to delete anything younger than a year whatever this says.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 365 + 2)
