@@ -306,7 +306,9 @@ def change_lines(entry: AuditEntry) -> list[dict]:
         if SECRET in (old, new):
             word = "changed" if old and new else ("set" if new else "cleared")
             lines.append({"label": label, "old": "", "new": "", "text": f"{label}: {word}"})
-        else:
+        elif old != new:
+            # (auditlog writes a missing side as "None": an empty field created or deleted
+            # is no change worth a line.)
             shown_old = old if old else "(empty)"
             shown_new = new if new else "(empty)"
             lines.append(

@@ -96,8 +96,13 @@ def test_staff_change_support_trace_it_and_an_admin_deletes_the_site(
         admin.get_by_role("button", name="Delete this Site").click()
     assert "type its code exactly" in admin.content()
     assert Site.objects.filter(pk=site.pk).exists()
+    screenshots(admin, "admin-mistyped-code")
+    # The confirmation fits a phone in dark mode too; the deletion is confirmed there.
+    admin.set_viewport_size({"width": 390, "height": 800})
+    admin.emulate_media(color_scheme="dark")
     admin.fill("#confirm-code", "acme")
-    screenshots(admin, "admin-confirms-delete-by-code")
+    assert admin.evaluate(NO_SIDEWAYS_SCROLL)
+    screenshots(admin, "admin-confirms-delete-by-code-phone-dark")
     with admin.expect_navigation():
         admin.get_by_role("button", name="Delete this Site").click()
     assert "was deleted successfully" in admin.content()
@@ -109,7 +114,5 @@ def test_staff_change_support_trace_it_and_an_admin_deletes_the_site(
     log = support.locator("#audit-log").inner_text()
     assert "Site deleted" in log and "Certificate deleted" in log and "Site changed" in log
     screenshots(support, "support-log-after-delete")
-    admin.set_viewport_size({"width": 390, "height": 800})
-    admin.emulate_media(color_scheme="dark")
     admin.goto("/audit/?site=acme")
     assert admin.evaluate(NO_SIDEWAYS_SCROLL)
