@@ -89,3 +89,12 @@ def test_a_custom_connection_test_records_no_token_or_secret(client_for, custom_
     token = custom_site.xero_access_token.access_token
     assert_secret_not_recorded(secret, token)
     assert token not in audit_rows_text()
+
+
+def test_the_cron_command_queues_with_itself_as_the_origin(site, make_site, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    make_site()
+    call_command("xero_check_fleet", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    queued = AuditEntry.objects.filter(kind=Kind.FLEET_CHECK_QUEUED)
+    assert queued.count() == 2
+    assert {entry.via for entry in queued} == {"manage.py xero_check_fleet"}
