@@ -214,3 +214,17 @@ def test_a_forged_forwarded_header_does_not_break_a_save(client_for, site, setti
 def test_change_lines_never_show_a_marker_as_a_value():
     entry = AuditEntry(changes={"api_secret": ["", audit.SECRET], "name": ["A", "B"]})
     assert texts(entry) == ["Name: A → B", "Xero API Secret: set"]
+
+
+def test_a_change_made_in_manage_py_shell_names_the_shell(site):
+    call_command(
+        "shell",
+        command=(
+            "from sites.models import Site; s = Site.objects.get(code='acme'); "
+            f"s.api_secret = '{NEW_SECRET}'; s.name = 'Shell Co'; s.save()"
+        ),
+    )
+    entry = latest(site_pk=site.pk, kind=Kind.SITE_CHANGED)
+    assert entry.via == "manage.py shell"
+    assert set(texts(entry)) == {"Name: Acme Pty Ltd → Shell Co", "Xero API Secret: changed"}
+    assert_secret_not_recorded(CONSUMER_SECRET, NEW_SECRET)
