@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('sites', '0003_audit_trail'),
-        ('xero', '0006_call_slots'),
+        ('xero', '0007_connection_test_outcomes'),
     ]
 
     operations = [
