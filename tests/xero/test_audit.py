@@ -56,7 +56,7 @@ def test_download_promotion_and_retirement_are_each_one_row(client_for, site, is
 def test_a_connection_test_run_by_hand_is_one_row_with_its_outcome(client_for, private_site):
     client_for("support").post(reverse("xero:connection_test", args=[private_site.code]))
     entry = AuditEntry.objects.get(site_pk=private_site.pk, kind=Kind.CONNECTION_TEST)
-    assert entry.summary.startswith("Ok: Connected to")
+    assert entry.summary.startswith("Passed: Connected to")
     assert entry.actor_username.startswith("support-") and entry.remote_addr == "127.0.0.1"
 
 
