@@ -101,18 +101,13 @@ def via(name: str):
 
 
 def client_address(request) -> str | None:
-    """The client's IP address; ``X-Forwarded-For`` only when a proxy is trusted to set it.
+    """The client's IP address, by the lockouts' rule (``client_ip_address``: the connection's,
+    or behind our proxy the X-Forwarded-For entry the proxy added); anything that is not an
+    IP address is dropped, so a forged header cannot break the request or the row."""
+    from warehouse.accounts.lockout import client_ip_address
 
-    A header any client can send must not decide what the trail says, and a malformed
-    value must not break the request: anything that is not an IP address is dropped.
-    """
-    candidate = request.META.get("REMOTE_ADDR", "")
-    if settings.AUDIT_TRUST_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded.strip():
-            candidate = forwarded.split(",")[0]
     try:
-        return str(ipaddress.ip_address(candidate.strip()))
+        return str(ipaddress.ip_address(client_ip_address(request).strip()))
     except ValueError:
         return None
 

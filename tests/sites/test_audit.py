@@ -181,31 +181,34 @@ def test_a_lockout_is_recorded_with_the_username_tried(db):
     assert "'mallory'" in latest(kind=Kind.LOCKED_OUT).summary
 
 
+PROXY = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
 @pytest.mark.parametrize(
-    ("trust", "forwarded", "remote", "expected"),
+    ("proxy", "forwarded", "remote", "expected"),
     [
-        (False, "203.0.113.9", "127.0.0.1", "127.0.0.1"),
-        (True, "203.0.113.9, 10.0.0.1", "127.0.0.1", "203.0.113.9"),
-        (True, "not-an-address", "127.0.0.1", None),
-        (False, "", "garbage", None),
-        (True, "2001:db8::1", "127.0.0.1", "2001:db8::1"),
+        (None, "203.0.113.9", "127.0.0.1", "127.0.0.1"),
+        (PROXY, "198.51.100.7, 203.0.113.9", "127.0.0.1", "203.0.113.9"),
+        (PROXY, "not-an-address", "127.0.0.1", None),
+        (None, "", "garbage", None),
+        (PROXY, "2001:db8::1", "127.0.0.1", "2001:db8::1"),
     ],
 )
-def test_the_client_address_trusts_x_forwarded_for_only_when_told(
-    rf, settings, trust, forwarded, remote, expected
+def test_the_client_address_is_the_proxys_entry_only_behind_the_proxy(
+    rf, settings, proxy, forwarded, remote, expected
 ):
-    settings.AUDIT_TRUST_X_FORWARDED_FOR = trust
+    settings.SECURE_PROXY_SSL_HEADER = proxy
     request = rf.get("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR=remote)
     assert audit.client_address(request) == expected
 
 
 def test_a_forged_forwarded_header_does_not_break_a_save(client_for, site, settings):
-    settings.AUDIT_TRUST_X_FORWARDED_FOR = True
+    settings.SECURE_PROXY_SSL_HEADER = PROXY
     client = client_for("staff")
     response = client.post(
         reverse("xero:setup", args=[site.code]),
         {"api_key": NEW_KEY, "payroll_enabled": "on"},
-        HTTP_X_FORWARDED_FOR="::zz, <script>",
+        HTTP_X_FORWARDED_FOR="<script>, ::zz",
     )
     assert response.status_code == 302
     assert latest(site_pk=site.pk, kind=Kind.SITE_CHANGED).remote_addr is None
