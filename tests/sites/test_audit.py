@@ -176,9 +176,14 @@ def test_second_factor_enrolments_and_resets_are_recorded(make_user):
     assert f"for {user.username} by {admin.username}" in reset.summary
 
 
-def test_a_lockout_is_recorded_with_the_username_tried(db):
-    audit._on_locked_out(sender=None, username="mallory")
-    assert "'mallory'" in latest(kind=Kind.LOCKED_OUT).summary
+def test_five_wrong_passwords_are_recorded_as_failures_then_one_lockout(client, make_user):
+    user = make_user(STAFF)
+    for _ in range(5):
+        client.post(reverse("admin:login"), {"username": user.username, "password": "nope-123"})
+    locked = AuditEntry.objects.get(kind=Kind.LOCKED_OUT)
+    assert f"'{user.username}'" in locked.summary and locked.remote_addr == "127.0.0.1"
+    assert AuditEntry.objects.filter(kind=Kind.LOGIN_FAILED).count() >= 4
+    assert "nope-123" not in __import__("tests.conftest").conftest.audit_rows_text()
 
 
 PROXY = ("HTTP_X_FORWARDED_PROTO", "https")
