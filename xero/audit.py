@@ -11,7 +11,7 @@ from django.db.models.signals import post_save, pre_delete
 from sites import audit
 from sites.models import AuditEntry
 
-from .models import Certificate, CertificateEvent
+from .models import Certificate, CertificateEvent, QueuedCheck
 
 Kind = AuditEntry.Kind
 
@@ -71,8 +71,15 @@ def record_connection_test(*, test) -> None:
     )
 
 
+def sites_in_chunks(*, chunks) -> list[int]:
+    """The Sites queued in ``chunks`` (read before their tasks are enqueued and may run)."""
+    return list(
+        QueuedCheck.objects.filter(chunk__in=list(chunks)).values_list("site_id", flat=True)
+    )
+
+
 def record_fleet_checks_queued(*, site_ids, user=None) -> int:
-    """One row per Site whose background check was just queued."""
+    """One row per Site whose background check was just queued (its task enqueued)."""
     return audit.record_for_sites(
         kind=Kind.FLEET_CHECK_QUEUED,
         site_ids=site_ids,

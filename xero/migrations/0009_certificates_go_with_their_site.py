@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('sites', '0003_audit_trail'),
-        ('xero', '0007_connection_test_outcomes'),
+        ('xero', '0008_queued_check_leases'),
     ]
 
     operations = [
