@@ -14,8 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
+from sites.views import audit_timeline_context
 
 from . import connect, panels, selectors, web_app
+from .audit import record_connection_test
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, XeroError
 from .forms import CertificateIssueForm, FleetCheckForm
 from .models import Certificate
@@ -105,6 +107,7 @@ def connection_test_view(request, code):
     except ConnectionTestCooldown as error:
         messages.warning(request, error.message)
         return _back(request, site)
+    record_connection_test(test=test)
     if test.passed:
         messages.success(request, f"Connection test passed. {test.message}")
     else:
@@ -129,7 +132,11 @@ def setup_view(request, code):
             messages.success(request, "Xero Details saved.")
             return redirect(reverse("xero:setup", args=[site.code]) + "#step-xero_details")
         messages.error(request, "The Xero Details were not saved: see the errors below.")
-    response = render(request, "xero/setup.html", panels.setup_context(request, site, details_form))
+    context = {
+        **panels.setup_context(request, site, details_form),
+        **audit_timeline_context(request, site),
+    }
+    response = render(request, "xero/setup.html", context)
     if site.connection_type == Site.ConnectionType.WEB_APP:
         # The answer to "Connect to Xero" redirects to Xero's sign-in page, and browsers hold
         # a form's redirects to the form-action of the page the form is on.

@@ -16,6 +16,6 @@ def grant_web_app_permissions(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("xero", "0009_token_sets")]
+    dependencies = [("xero", "0010_token_sets")]
 
     operations = [migrations.RunPython(grant_web_app_permissions, migrations.RunPython.noop)]

@@ -10,8 +10,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sites', '0003_web_app_connection_type'),
-        ('xero', '0008_queued_check_leases'),
+        ('sites', '0006_web_app_connection_type'),
+        ('xero', '0009_certificates_go_with_their_site'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

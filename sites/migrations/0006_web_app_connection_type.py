@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sites', '0002_roles'),
+        ('sites', '0005_audit_log_roles'),
     ]
 
     operations = [
