@@ -8,7 +8,7 @@ import pytest
 import requests
 from django.core.management import call_command
 
-from sites.models import Site
+from sites.models import AuditEntry, Site
 from xero.connect import PENDING_KEY, STATE_LIFETIME
 from xero.models import TenantBinding, TokenSet
 
@@ -367,12 +367,17 @@ def test_no_token_code_or_verifier_in_any_page_or_log(
     }
     assert second.refresh_token != first.refresh_token  # the test did refresh
 
+    client.post(f"/sites/{web_site.code}/xero/disconnect/")
+    web_site.delete()
     shown = "\n".join(response.content.decode() for response in pages)
     logged = caplog.text + "".join(capsys.readouterr())
+    audited = "\n".join(str(row) for row in AuditEntry.objects.values_list())
+    assert audited  # the trail recorded something, and none of it is a secret
     for secret in secrets:
         assert secret not in shown
         assert secret not in logged
-        assert secret[:16] not in shown + logged
+        assert secret not in audited
+        assert secret[:16] not in shown + logged + audited
 
 
 def test_no_token_in_dumpdata(client_for, web_site, web_app_xero):
