@@ -204,3 +204,21 @@ def test_the_switch_asks_first_and_a_get_changes_nothing(client_for, site):
     assert CONSUMER_KEY in page and CONSUMER_SECRET not in page
     site.refresh_from_db()
     assert site.connection_type == Site.ConnectionType.PRIVATE_APP
+
+
+def test_the_switch_to_connect_to_xero_asks_first_and_a_get_changes_nothing(client_for, site):
+    url = reverse("xero:switch_to_web_app", args=[site.code])
+    page = client_for("staff").get(url).content.decode()
+    assert "Switch and clear the Key and Secret" in page
+    assert "Connect to Xero uses the Warehouse" in page
+    assert CONSUMER_KEY in page and CONSUMER_SECRET not in page
+    site.refresh_from_db()
+    assert site.connection_type == Site.ConnectionType.PRIVATE_APP
+
+
+def test_the_private_banner_links_to_both_switches_and_has_no_switching_form(client_for, site):
+    page = client_for("staff").get(setup_url(site)).content.decode()
+    for name in ("xero:switch_to_web_app", "xero:switch_to_custom_connection"):
+        url = reverse(name, args=[site.code])
+        assert f'href="{url}"' in page
+        assert f'action="{url}"' not in page
