@@ -214,8 +214,9 @@ class XeroTimeout(ConnectionTestFailed):
     code = "timeout"
     step = STEP_TEST
     message = (
-        "Xero did not answer within {seconds} seconds. Test again later; if it keeps timing "
-        "out, Xero may be having trouble (status.xero.com)."
+        "Xero did not answer within {seconds} seconds (the test waited {waited} seconds, "
+        "then gave up). Test again later; if it keeps timing out, Xero may be having trouble "
+        "(status.xero.com)."
     )
 
 

@@ -8,6 +8,8 @@ from django.utils import timezone
 from sites.fields import EncryptedTextField
 from sites.models import Site
 
+from . import values
+
 EXPIRY_WARNING_DAYS = 60
 
 
@@ -124,9 +126,26 @@ class AccessToken(models.Model):
         return f"{self.site.code} access token (expires {self.expires_at:%Y-%m-%d %H:%M})"
 
 
+# How long past its budget a test's row may say "running" before it is taken for dead
+# (its process killed): a test ends at its deadline, and a fleet check's waits for Xero's
+# rate limits (at most a minute at a time) stretch that deadline.
+INTERRUPTED_MARGIN = datetime.timedelta(seconds=60)
+
+
+SAFE_FIELD_TYPES = (models.BooleanField, models.IntegerField, models.CharField, models.TextField)
+
+
 class ConnectionTestQuerySet(models.QuerySet):
     def latest_per_site(self):
         return self.order_by("site_id", "-started_at", "-pk")
+
+    def stale(self, *, now: datetime.datetime | None = None):
+        """Rows still running long after their test's deadline: their process died."""
+        budget = datetime.timedelta(
+            seconds=settings.XERO_CONNECT_TIMEOUT + settings.XERO_READ_TIMEOUT
+        )
+        horizon = (now or timezone.now()) - budget - INTERRUPTED_MARGIN
+        return self.filter(outcome=ConnectionTest.RUNNING, started_at__lt=horizon)
 
 
 class ConnectionTest(models.Model):
@@ -134,6 +153,12 @@ class ConnectionTest(models.Model):
 
     RUNNING = "running"
     PASSED = "ok"
+    INTERNAL_ERROR = "internal_error"
+    INTERRUPTED = "interrupted"
+    INTERRUPTED_MESSAGE = (
+        "The test stopped before it finished: the Warehouse process running it ended "
+        "(a restart or a crash). Nothing is known about the Site's settings; test again."
+    )
 
     class PayrollOutcome(models.TextChoices):
         OK = "ok", "Payroll OK"
@@ -182,6 +207,18 @@ class ConnectionTest(models.Model):
     @property
     def passed(self) -> bool:
         return self.outcome == self.PASSED
+
+    def make_safe_to_save(self) -> None:
+        """Fit every text, boolean and integer field to its column (``xero.values``).
+
+        Much of a test's row comes from Xero's answer; nothing in it may make the save
+        fail, or the row would stay running.
+        """
+        for field in self._meta.concrete_fields:
+            if field.primary_key or field.is_relation:
+                continue
+            if isinstance(field, SAFE_FIELD_TYPES):
+                setattr(self, field.attname, values.for_field(field, getattr(self, field.attname)))
 
     @property
     def outcome_label(self) -> str:

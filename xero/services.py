@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from sites.models import Site
 
-from . import certificates, client
+from . import certificates, client, values
 from .exceptions import (
     CertificateKeySizeInvalid,
     CertificateNotPending,
@@ -169,11 +169,8 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
         # A fault of ours: the person pressing the button gets a plain answer, the
         # developers the traceback in the log.
         logger.exception("Connection test of site %s failed unexpectedly", site.code)
-        test.outcome = "internal_error"
-        test.message = (
-            "The test could not run because of a fault in the Warehouse itself. It has been "
-            "logged for the developers; nothing is known yet about the Site's settings."
-        )
+        test.outcome = ConnectionTest.INTERNAL_ERROR
+        test.message = INTERNAL_ERROR_MESSAGE
     else:
         test.outcome = ConnectionTest.PASSED
         test.certificate = session.certificate
@@ -184,7 +181,7 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
         last = session.last_response
         test.minute_limit_remaining = client.header_int(last, "X-MinLimit-Remaining")
         test.day_limit_remaining = client.header_int(last, "X-DayLimit-Remaining")
-    test.save()
+    _connection_test_save(test)
     if test.passed:
         _connection_test_passed(site=site, test=test, user=user)
     logger.info(
@@ -197,10 +194,48 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
     return test
 
 
+INTERNAL_ERROR_MESSAGE = (
+    "The test could not run because of a fault in the Warehouse itself. It has been "
+    "logged for the developers; nothing is known yet about the Site's settings."
+)
+
+
+def _connection_test_save(test: ConnectionTest) -> None:
+    """Save the result; if even that fails, the same row says ``internal_error``.
+
+    A row is never left running: the fault goes to the log with its traceback.
+    """
+    test.make_safe_to_save()
+    try:
+        with transaction.atomic():
+            test.save()
+    except Exception:
+        logger.exception("Saving the connection test of site %s failed", test.site.code)
+        test.outcome = ConnectionTest.INTERNAL_ERROR
+        test.message = INTERNAL_ERROR_MESSAGE
+        ConnectionTest.objects.filter(pk=test.pk).update(
+            outcome=test.outcome, message=test.message, latency_ms=test.latency_ms
+        )
+
+
+def connection_tests_interrupt_stale(*, site: Site | None = None, now=None) -> int:
+    """Mark the rows of tests whose process died as interrupted (all Sites, or ``site``'s).
+
+    Called whenever a Site's tests are started or shown, so no row says running for good.
+    """
+    stale = ConnectionTest.objects.stale(now=now)
+    if site is not None:
+        stale = stale.filter(site=site)
+    return stale.update(
+        outcome=ConnectionTest.INTERRUPTED, message=ConnectionTest.INTERRUPTED_MESSAGE
+    )
+
+
 def _connection_test_claim(*, site, user, now) -> ConnectionTest:
     """Start a history row, unless the Site was tested moments ago (double clicks)."""
     with transaction.atomic():
         Site.objects.select_for_update().filter(pk=site.pk).values_list("pk").first()
+        connection_tests_interrupt_stale(site=site, now=now)
         last = (
             ConnectionTest.objects.filter(site=site)
             .order_by("-started_at")
@@ -228,19 +263,27 @@ def _probe(site: Site, session) -> dict:
         body = _organisation_signed_by_a_current_certificate(site, session)
     try:
         organisation = body["Organisations"][0]
-        name = str(organisation["Name"])
+        name = organisation["Name"]
+        if not isinstance(organisation, dict):
+            raise TypeError(organisation)
     except (KeyError, IndexError, TypeError):
         raise UnexpectedResponse(
             received="an organisation answer without an organisation"
         ) from None
+    # Everything Xero says is fitted to its column here (xero.values), before it is used.
+    fields = {f.name: f for f in ConnectionTest._meta.concrete_fields}
     result = {
-        "organisation_name": name[:255],
-        "organisation_short_code": str(organisation.get("ShortCode", ""))[:32],
-        "organisation_country": str(organisation.get("CountryCode", ""))[:8],
-        "organisation_version": str(organisation.get("Version", ""))[:16],
-        "organisation_type": str(organisation.get("OrganisationType", ""))[:32],
-        "is_demo_company": organisation.get("IsDemoCompany"),
+        field: values.for_field(fields[field], organisation.get(key))
+        for field, key in (
+            ("organisation_name", "Name"),
+            ("organisation_short_code", "ShortCode"),
+            ("organisation_country", "CountryCode"),
+            ("organisation_version", "Version"),
+            ("organisation_type", "OrganisationType"),
+            ("is_demo_company", "IsDemoCompany"),
+        )
     }
+    name = result["organisation_name"]
     result.update(_probe_payroll(site, session))
     demo = " (a demo company)" if result["is_demo_company"] else ""
     result["message"] = (

@@ -11,6 +11,7 @@ import json
 import math
 import secrets
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -962,14 +963,19 @@ class _Handler(BaseHTTPRequestHandler):
 @functools.lru_cache(maxsize=4)
 def _gzip_of_zeros(size: int) -> bytes:
     """``size`` zero bytes gzipped (400 MiB gives about 400 KiB), made once per size."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     block = bytes(STREAM_CHUNK)
-    parts = [
-        compressor.compress(block[: min(STREAM_CHUNK, size - done)])
-        for done in range(0, size, STREAM_CHUNK)
-    ]
-    parts.append(compressor.flush())
-    return b"".join(parts)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    # After a full flush the compressor starts afresh, so every whole block compresses to
+    # the same bytes: compressing one stands for all, and the bomb is made in a blink.
+    whole = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    count, rest = divmod(size, STREAM_CHUNK)
+    tail = compressor.compress(bytes(rest)) + compressor.flush()
+    crc = 0
+    for _ in range(count):
+        crc = zlib.crc32(block, crc)
+    crc = zlib.crc32(bytes(rest), crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    return header + whole * count + tail + struct.pack("<II", crc, size & 0xFFFFFFFF)
 
 
 def _organisation(data: dict) -> Organisation | None:
