@@ -1,9 +1,8 @@
-from django.core.management.base import BaseCommand
-
+from warehouse.commands import PlainErrorsCommand
 from xero.fleet import fleet_checks_enqueue
 
 
-class Command(BaseCommand):
+class Command(PlainErrorsCommand):
     help = (
         "Queue a background connection test of every Site (a worker runs them: "
         "`manage.py db_worker`). Sites already queued are not queued twice. Meant for cron."

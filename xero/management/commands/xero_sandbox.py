@@ -1,11 +1,14 @@
 import threading
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import CommandError
 
+from warehouse.commands import PlainErrorsCommand
 from xero.sandbox import FakeXero
 
+MAX_PORT = 65535
 
-class Command(BaseCommand):
+
+class Command(PlainErrorsCommand):
     help = (
         "Run a fake Xero on 127.0.0.1 in the foreground, for trying the Warehouse without "
         "Xero. Put the printed lines in .env, restart the Warehouse, press Ctrl-C to stop. "
@@ -19,8 +22,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, port, latency, **options):
+        if not 0 <= port <= MAX_PORT:
+            raise CommandError(f"--port must be 0 to {MAX_PORT} (0 picks a free port); not {port}.")
+        if latency < 0:
+            raise CommandError(f"--latency must be 0 seconds or more; not {latency:g}.")
         fake = FakeXero(port=port, latency=latency, verbose=options["verbosity"] > 1)
-        fake.start()
+        try:
+            fake.start()
+        except OSError as error:
+            raise CommandError(
+                f"Cannot listen on 127.0.0.1 port {port}: {error.strerror or error}. Stop "
+                "whatever uses it, or choose another port with --port (0 picks a free one)."
+            ) from None
         self.stdout.write(f"Fake Xero listening on {fake.url}. Put these lines in .env:")
         self.stdout.write(f"XERO_API_URL={fake.api_url}")
         self.stdout.write(f"XERO_PAYROLL_URL={fake.payroll_url}")

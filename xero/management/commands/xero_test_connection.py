@@ -1,13 +1,14 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from sites.models import Site
+from warehouse.commands import PlainErrorsCommand
 from xero.exceptions import ConnectionTestCooldown
 from xero.services import connection_test_run
 
 
-class Command(BaseCommand):
+class Command(PlainErrorsCommand):
     help = (
         "Test the Xero connection of Sites, as the Test connection button does. "
         "Exits with 0 only if every Site passed."
