@@ -245,3 +245,13 @@ def test_connection_test_secret_never_reaches_the_page(client_for, custom_site, 
     assert "Connected to" in page
     assert CLIENT_SECRET not in page
     assert AccessToken.objects.get().access_token not in page
+
+
+@pytest.mark.parametrize("pk", [2**63, 2**64, 10**40])
+def test_a_certificate_id_out_of_range_is_not_found_not_a_500(client_for, site, pk):
+    client = client_for("admins")
+    assert client.get(reverse("xero:certificate_download", args=[site.code, pk])).status_code == 404
+    assert (
+        client.post(reverse("xero:certificate_activate", args=[site.code, pk])).status_code == 404
+    )
+    assert client.get(reverse("admin:sites_site_change", args=[pk])).status_code in (302, 404)
