@@ -140,11 +140,17 @@ class XeroSession(requests.Session):
         # Xero's limits (xero/limits.py): a slot of each is held while the request is out.
         # A fleet check waits out a rate limit and sends again; a click reports it at once.
         for attempt in itertools.count():
+            if time.monotonic() >= self.deadline:
+                raise self._timeout()
             with limits.call_slot(
                 site_id=getattr(self.site, "pk", None), deadline=self.deadline
             ) as waited:
                 if limits.is_waiting():
                     self.deadline += waited
+                elif time.monotonic() >= self.deadline:
+                    # The budget went on taking the call's slots: on the Warehouse's own
+                    # database, not on Xero.
+                    raise exceptions.WarehouseBusy(seconds=_seconds(self.budget))
                 try:
                     return self._send_now(method, url, check=check, **kwargs)
                 except exceptions.RateLimited as limited:

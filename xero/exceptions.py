@@ -220,6 +220,16 @@ class XeroTimeout(ConnectionTestFailed):
     )
 
 
+class WarehouseBusy(ConnectionTestFailed):
+    code = "warehouse_busy"
+    step = STEP_TEST
+    message = (
+        "The Warehouse's database was busy (another task held it for more than {seconds} "
+        "seconds), so the test could not finish; nothing is known about Xero. Test again in a "
+        "minute; if it keeps happening, tell whoever runs the Warehouse server."
+    )
+
+
 class XeroUnreachable(ConnectionTestFailed):
     code = "unreachable"
     message = (

@@ -21,7 +21,7 @@ from sites.models import Site
 from sites.roles import ADMINS
 
 from . import limits, values
-from .exceptions import ConnectionTestCooldown
+from .exceptions import ConnectionTestCooldown, WarehouseBusy
 from .models import Alert, Certificate, ConnectionTest, QueuedCheck
 from .services import connection_test_run
 
@@ -105,6 +105,9 @@ def fleet_check_site(*, site_id: int, batch: str) -> str:
     except ConnectionTestCooldown:
         # Tested moments ago (by hand): that result stands.
         outcome = "cooldown"
+    except WarehouseBusy as busy:
+        # No row could be started; the next batch tests the Site again.
+        outcome = busy.code
     try:
         fleet_alerts_send(site=site, just_passed=test is not None and test.passed)
     except Exception:

@@ -1,10 +1,13 @@
 """Thin views: check permission, validate, call a service, show the result."""
 
+import logging
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,7 +20,7 @@ from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 
 from . import selectors, steps
-from .exceptions import ConnectionTestCooldown, XeroError
+from .exceptions import ConnectionTestCooldown, WarehouseBusy, XeroError
 from .fleet import fleet_checks_enqueue
 from .forms import CertificateIssueForm, FleetCheckForm
 from .models import Certificate, ConnectionTest
@@ -26,6 +29,13 @@ from .services import (
     certificate_issue,
     certificate_record_download,
     connection_test_run,
+)
+
+logger = logging.getLogger(__name__)
+
+DATABASE_TROUBLE = (
+    "The Warehouse's database was busy or refused a change just now; the test's result may "
+    "not all be recorded. Reload the page, and test again in a minute if it is missing."
 )
 
 
@@ -105,6 +115,14 @@ def connection_test_view(request, code):
         test = connection_test_run(site=site, user=request.user)
     except ConnectionTestCooldown as error:
         messages.warning(request, error.message)
+        return _back(request, site)
+    except WarehouseBusy as error:
+        messages.error(request, f"Connection test not run: {error.message}")
+        return _back(request, site)
+    except DatabaseError:
+        # After the result was kept (e.g. promoting the certificate that passed).
+        logger.exception("Connection test of site %s: database error", site.code)
+        messages.error(request, DATABASE_TROUBLE)
         return _back(request, site)
     if test.passed:
         messages.success(request, f"Connection test passed. {test.message}")

@@ -11,10 +11,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
+from django.urls import reverse
 
 from xero import certificates
-from xero.exceptions import ConnectionTestCooldown
+from xero.exceptions import ConnectionTestCooldown, WarehouseBusy
 from xero.models import AccessToken, Certificate, ConnectionTest
 from xero.sandbox import Organisation
 from xero.services import (
@@ -622,3 +623,94 @@ def test_a_running_row_within_its_budget_is_left_alone(private_site, settings):
     running.refresh_from_db()
 
     assert running.outcome == "running"
+
+
+@pytest.fixture
+def lock_held_elsewhere():
+    """Hold a database lock from another connection (a thread) for ``seconds``."""
+    threads = []
+
+    def hold(seconds, *, statement=None):
+        locked = threading.Event()
+
+        def run():
+            try:
+                with transaction.atomic():
+                    with connection.cursor() as cursor:
+                        # SQLite's IMMEDIATE transactions hold the whole database's write
+                        # lock from here; PostgreSQL locks what ``statement`` names.
+                        cursor.execute(statement or "SELECT 1")
+                    locked.set()
+                    time.sleep(seconds)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        assert locked.wait(5)
+        threads.append(thread)
+
+    yield hold
+    for thread in threads:
+        thread.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_lock_longer_than_the_budget_is_warehouse_busy_not_a_long_wait(
+    private_site, fake_xero, budget, lock_held_elsewhere, client_for
+):
+    lock_held_elsewhere(
+        2 * BUDGET + 1,
+        statement=f"SELECT * FROM sites_site WHERE id = {private_site.pk} FOR UPDATE"
+        if connection.vendor == "postgresql"
+        else None,
+    )
+    started = time.monotonic()
+
+    with pytest.raises(WarehouseBusy) as busy:
+        run(private_site)
+
+    assert time.monotonic() - started < budget + 1
+    assert "database was busy" in busy.value.message
+    assert "nothing is known about Xero" in busy.value.message
+    assert fake_xero.calls == []
+    assert_nothing_running()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_test_connection_button_says_the_warehouse_was_busy(
+    private_site, fake_xero, budget, lock_held_elsewhere, client_for
+):
+    client = client_for("support")
+    lock_held_elsewhere(
+        2 * BUDGET + 1,
+        statement=f"SELECT * FROM sites_site WHERE id = {private_site.pk} FOR UPDATE"
+        if connection.vendor == "postgresql"
+        else None,
+    )
+    started = time.monotonic()
+
+    response = client.post(reverse("xero:connection_test", args=[private_site.code]), follow=True)
+
+    assert response.status_code == 200
+    assert "database was busy" in response.text
+    assert time.monotonic() - started < budget + 1
+    assert_nothing_running()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_on_the_call_slots_mid_test_is_recorded_as_warehouse_busy(
+    private_site, fake_xero, budget, lock_held_elsewhere
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite locks the whole database: the test above covers it there.")
+    lock_held_elsewhere(
+        2 * BUDGET + 1, statement="LOCK TABLE xero_callslot IN ACCESS EXCLUSIVE MODE"
+    )
+
+    test, elapsed = timed_run(private_site)
+    test.refresh_from_db()
+
+    assert test.outcome == "warehouse_busy" and "nothing is known about Xero" in test.message
+    assert elapsed < budget + 1
+    assert_nothing_running()
