@@ -1,6 +1,7 @@
 """Fixtures for everything that talks to Xero: a fake Xero over real HTTP."""
 
 import pytest
+from django.db import connection
 
 from xero.sandbox import FakeXero
 
@@ -46,3 +47,11 @@ def custom_site(make_site, fake_xero_settings):
     )
     fake_xero_settings.register_custom_connection(CLIENT_ID, CLIENT_SECRET)
     return site
+
+
+def database_url_for_subprocess() -> str:
+    """The DATABASE_URL of the test database, for a process started by a test."""
+    database = connection.settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{database['NAME']}"
+    return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"

@@ -10,9 +10,10 @@ import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from xero.models import Certificate
+
+from .conftest import database_url_for_subprocess
 
 
 def test_issue_command_prints_the_pem_and_never_the_key(site, capsys):
@@ -129,17 +130,9 @@ def test_sandbox_register_needs_a_certificate_first(site):
 # terminal (including Python's "Exception ignored" traces at exit) is what is checked.
 def manage(*args, keys=None):
     """Run ``manage.py *args``; return (exit status, stdout, stderr)."""
-    database = connection.settings_dict
-    if database["ENGINE"].endswith("sqlite3"):
-        url = f"sqlite:///{database['NAME']}"
-    else:
-        url = (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        )
     env = {
         **os.environ,
-        "DATABASE_URL": url,
+        "DATABASE_URL": database_url_for_subprocess(),
         "FIELD_ENCRYPTION_KEYS": ",".join(keys or django_settings.FIELD_ENCRYPTION_KEYS),
     }
     done = subprocess.run(

@@ -301,7 +301,8 @@ class FakeXero:
         - "redirect": a ``status`` (302) to ``location`` (another server's address);
         - "slow_redirects": each of ``count`` calls waits ``seconds`` (1) and answers a 302
           back to the same address, so a client that follows redirects never ends;
-        - "huge": a JSON answer of ``size`` bytes (300 MiB), streamed;
+        - "huge": a JSON answer of ``size`` bytes (300 MiB), streamed, with a
+          Content-Length unless ``declare_length`` is false;
         - "gzip_bomb": a gzip body of a few hundred KiB that inflates to ``size`` (400 MiB);
         - "odd_types": the Organisation with fields of the wrong type or size, and
           rate-limit headers no integer column holds;
@@ -861,7 +862,8 @@ class _Handler(BaseHTTPRequestHandler):
                     filler[: min(STREAM_CHUNK, size - sent)]
                     for sent in range(0, size, STREAM_CHUNK)
                 ),
-                length=size,
+                # Without a Content-Length the client learns the size only by reading.
+                length=size if options.get("declare_length", True) else None,
             )
         if kind == "gzip_bomb":
             body = _gzip_of_zeros(int(options.get("size", 400 << 20)))

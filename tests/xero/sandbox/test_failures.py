@@ -324,3 +324,13 @@ def test_nul_in_the_body_is_a_non_json_answer_with_nul(fake_xero, get):
 
     assert response.headers["Content-Type"].startswith("text/plain")
     assert "\x00" in response.text
+
+
+def test_huge_without_declaring_its_length_ends_by_closing(fake_xero, token):
+    fake_xero.fail_next("huge", size=2 << 20, declare_length=False)
+
+    response = raw_get(fake_xero, token)
+    received = sum(len(chunk) for chunk in response.iter_content(1 << 16))
+
+    assert "Content-Length" not in response.headers
+    assert received == 2 << 20
