@@ -29,6 +29,7 @@ from .services import (
     certificate_issue,
     certificate_record_download,
     connection_test_run,
+    connection_tests_interrupt_stale,
 )
 
 logger = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ def connection_test_view(request, code):
 def setup_view(request, code):
     """The Xero setup procedure for one Site, each step with its state and its controls."""
     site = get_object_or_404(Site, code=code)
+    connection_tests_interrupt_stale(site=site)
     details_form = None
     if request.method == "POST":
         if not request.user.has_perm("sites.change_site"):
@@ -221,6 +223,7 @@ def health_view(request):
         )
         return redirect(request.get_full_path())
 
+    connection_tests_interrupt_stale()
     current = request.GET.get("filter", "")
     search = request.GET.get("q", "")
     sites = selectors.site_health_list(filter=current, search=search)
