@@ -5,10 +5,12 @@ import datetime
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote
 
@@ -18,7 +20,7 @@ from django.db import connection
 from django.utils import timezone
 from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
 
-from xero import exceptions
+from xero import certificates, exceptions
 from xero.client import XeroSession, error_from_response, xero_session
 from xero.models import AccessToken, CallSlot, Certificate
 
@@ -339,3 +341,48 @@ def test_a_call_slot_lease_outlives_the_call_it_guards(private_site, fake_xero, 
     assert leases and min(leases) > ended
     # And the slots were handed back when it ended.
     assert not CallSlot.objects.filter(key__contains=":concurrent:").exists()
+
+
+@pytest.fixture
+def dripping_tls_server(tmp_path):
+    """An HTTPS server whose headers arrive one byte every 0.2 s (Xero is reached over TLS)."""
+    issued = certificates.generate_certificate(site_name="Slow Xero", site_code="slow")
+    (tmp_path / "cert.pem").write_text(issued.certificate_pem)
+    (tmp_path / "key.pem").write_text(issued.private_key_pem)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the base class names it so
+            answer = (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+            )
+            for byte in answer:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/api.xro/2.0/Organisation"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_deadline_holds_over_tls_even_while_the_headers_drip(db, settings, dripping_tls_server):
+    settings.XERO_CONNECT_TIMEOUT = 0.5
+    settings.XERO_READ_TIMEOUT = 1
+    session = XeroSession()
+    started = time.monotonic()
+
+    # The certificate is not the point here (test_tls_failure covers it): the deadline is.
+    with pytest.raises(exceptions.XeroTimeout) as timeout:
+        session.get(dripping_tls_server, verify=False)
+
+    assert time.monotonic() - started < session.budget + 1
+    assert "within 1.5 seconds" in timeout.value.message
