@@ -405,6 +405,10 @@ def _read_body(response, *, deadline: float, limit: int) -> None:
         parts.append(tail)
     response._content = b"".join(parts)
     response._content_consumed = True
+    if response.encoding is None:
+        # Xero speaks UTF-8; guessing the charset of a megabyte of anything else would
+        # cost a second of CPU after the deadline.
+        response.encoding = "utf-8"
 
 
 def _inflate(response, decoder, data: bytes, at_most: int) -> bytes:
