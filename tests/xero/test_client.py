@@ -374,6 +374,7 @@ def dripping_tls_server(tmp_path):
     server.server_close()
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_the_deadline_holds_over_tls_even_while_the_headers_drip(db, settings, dripping_tls_server):
     settings.XERO_CONNECT_TIMEOUT = 0.5
     settings.XERO_READ_TIMEOUT = 1
