@@ -4,7 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install
+# Extra pytest arguments, from make's command line only (`make test PYTEST_ARGS=-x`): set here,
+# so a PYTEST_ARGS in the shell is ignored.
+PYTEST_ARGS :=
+# The suite's only inputs are DATABASE_URL and CHROMIUM_PATH (README, "Tests and CI"). These
+# would change which tests run or how, so the test targets never pass them on.
+unexport PYTEST_ADDOPTS PYTEST_PLUGINS DJANGO_SETTINGS_MODULE DJANGO_CONFIGURATION \
+	FAIL_INVALID_TEMPLATE_VARS TOX_PARALLEL_ENV DJANGO_ALLOW_ASYNC_UNSAFE
+# One pytest-xdist worker per core, each with its own test database.
+PYTEST := $(BIN)/python -m pytest -n auto -q
+
+.PHONY: run test test-fast lint format install
 
 install: $(STAMP)
 
@@ -22,8 +32,13 @@ run: $(STAMP) .env
 	$(BIN)/python manage.py ensure_initial_superuser
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP) .env
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+# The tests run on settings of their own (tests/environment.py): they never read .env.
+test: $(STAMP)
+	$(PYTEST) $(PYTEST_ARGS)
+
+# Everything but the browser tests (marker `browser`).
+test-fast: $(STAMP)
+	$(PYTEST) -m "not browser" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -17,8 +17,12 @@ _codes = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def django_db_modify_db_settings(tmp_path_factory):
-    """Keep the SQLite test database in a real file, so tests can read what is on disk."""
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """A test database per pytest-xdist worker.
+
+    PostgreSQL's gets the worker's suffix (``test_h17_gw0``, from pytest-django). SQLite's is
+    a real file, so tests can read what is on disk, in the worker's own temporary folder.
+    """
     from django.conf import settings
 
     database = settings.DATABASES["default"]
@@ -30,9 +34,8 @@ def django_db_modify_db_settings(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _encryption_keys(settings):
-    """Every test runs with its own known key, whatever the local .env holds."""
+    """Every test runs with a key of its own, so no test can read another's secrets."""
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    settings.SECURE_SSL_REDIRECT = False
 
 
 @pytest.fixture

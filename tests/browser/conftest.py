@@ -41,8 +41,12 @@ def browser():
 
 @pytest.fixture
 def screenshots(request):
-    """``shot(page, name)`` saves test-artifacts/<test>/<nn>-<name>.png."""
-    folder = ARTIFACTS / request.node.name.replace("[", "-").replace("]", "")
+    """``shot(page, name)`` saves test-artifacts/<module>/<test>/<nn>-<name>.png.
+
+    The module is in the path so that two pytest-xdist workers never share a folder.
+    """
+    test = request.node.name.replace("[", "-").replace("]", "")
+    folder = ARTIFACTS / request.node.path.stem / test
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     taken = []

@@ -1,22 +1,21 @@
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import environ
 
+from tests.environment import TEST_ENVIRONMENT, manage_environment, settings_environment
 from warehouse import envfile
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 
-def run_manage(*args, **env_overrides):
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env.update(env_overrides)
+def run_manage(*args, **variables):
+    """Run manage.py with exactly ``variables``: no `.env`, nothing from the shell."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
-        env=env,
+        env=manage_environment(**variables),
         capture_output=True,
         text=True,
         timeout=120,
@@ -73,3 +72,26 @@ def test_env_file_is_written_once_with_fresh_keys(tmp_path):
     other = tmp_path / "other.env"
     envfile.main(other)
     assert other.read_text() != first
+
+
+def test_the_suite_runs_on_settings_defaults_whatever_env_file_and_shell_hold(settings):
+    # CI's hostile run sets every one of these otherwise, in .env and in the shell.
+    assert settings.XERO_API_URL == "https://api.xero.com/api.xro/2.0/"
+    assert settings.XERO_TEST_COOLDOWN == 5
+    assert settings.TASKS["default"]["BACKEND"] == "django_tasks_db.DatabaseBackend"
+    assert "django_tasks_db" in settings.INSTALLED_APPS
+    assert "django_rq" not in settings.INSTALLED_APPS
+    assert settings.ALLOWED_HOSTS[:2] == ["127.0.0.1", "localhost"]
+    assert settings.LOGGING["root"]["level"] == "INFO"
+
+
+def test_only_database_url_passes_from_the_shell_into_the_suites_settings(monkeypatch):
+    monkeypatch.setenv("XERO_API_URL", "http://127.0.0.1:8765/api.xro/2.0/")
+    monkeypatch.setenv("DEBUG", "False")
+    monkeypatch.setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/elsewhere")
+    assert settings_environment() == {
+        **TEST_ENVIRONMENT,
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/elsewhere",
+    }
+    monkeypatch.delenv("DATABASE_URL")
+    assert settings_environment() == TEST_ENVIRONMENT

@@ -4,13 +4,14 @@ Runs the real commands in subprocesses against the local Redis (database 15, emp
 before and after) and a SQLite file of its own.
 """
 
-import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.environment import TEST_ENVIRONMENT, manage_environment
 
 pytest.importorskip("django_tasks_rq")
 redis = pytest.importorskip("redis")
@@ -34,13 +35,13 @@ pytestmark = pytest.mark.skipif(not redis_answers(), reason="no Redis on 127.0.0
 def rq_environment(tmp_path):
     queue = redis.Redis.from_url(REDIS_URL)
     queue.flushdb()
-    environment = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'rq.sqlite3'}",
-        "TASKS_BACKEND": "django_tasks_rq.RQBackend",
-        "REDIS_URL": REDIS_URL,
-        "XERO_API_URL": "http://127.0.0.1:9/api.xro/2.0/",
-    }
+    environment = manage_environment(
+        **TEST_ENVIRONMENT,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'rq.sqlite3'}",
+        TASKS_BACKEND="django_tasks_rq.RQBackend",
+        REDIS_URL=REDIS_URL,
+        XERO_API_URL="http://127.0.0.1:9/api.xro/2.0/",
+    )
     yield environment, queue
     queue.flushdb()
 
