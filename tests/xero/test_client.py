@@ -3,7 +3,6 @@
 import base64
 import datetime
 import json
-import os
 import shutil
 import ssl
 import subprocess
@@ -21,6 +20,7 @@ from django.db import connection
 from django.utils import timezone
 from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
 
+from tests.environment import TEST_ENVIRONMENT, manage_environment
 from xero import certificates, exceptions
 from xero.client import XeroSession, error_from_response, xero_session
 from xero.models import AccessToken, CallSlot, Certificate
@@ -283,14 +283,16 @@ def test_an_oversized_answer_costs_no_more_memory_than_the_cap(
         data={"grant_type": "client_credentials"},
         timeout=5,
     ).json()["access_token"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "warehouse.settings",
-        "DATABASE_URL": database_url_for_subprocess(),
-        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-        "XERO_CONNECT_TIMEOUT": "5",
-        "XERO_READ_TIMEOUT": "25",
-    }
+    env = manage_environment(
+        **TEST_ENVIRONMENT
+        | {
+            "DJANGO_SETTINGS_MODULE": "warehouse.settings",
+            "DATABASE_URL": database_url_for_subprocess(),
+            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+            "XERO_CONNECT_TIMEOUT": "5",
+            "XERO_READ_TIMEOUT": "25",
+        }
+    )
     done = subprocess.run(
         [sys.executable, "-c", MEMORY_PROBE, fake.url, token, kind, json.dumps(options)],
         cwd=Path(__file__).resolve().parents[2],

@@ -1,4 +1,3 @@
-import os
 import socket
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
+from tests.environment import TEST_ENVIRONMENT, manage_environment
 from xero.models import Certificate
 
 from .conftest import database_url_for_subprocess
@@ -130,11 +130,13 @@ def test_sandbox_register_needs_a_certificate_first(site):
 # terminal (including Python's "Exception ignored" traces at exit) is what is checked.
 def manage(*args, keys=None):
     """Run ``manage.py *args``; return (exit status, stdout, stderr)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_subprocess(),
-        "FIELD_ENCRYPTION_KEYS": ",".join(keys or django_settings.FIELD_ENCRYPTION_KEYS),
-    }
+    env = manage_environment(
+        **TEST_ENVIRONMENT
+        | {
+            "DATABASE_URL": database_url_for_subprocess(),
+            "FIELD_ENCRYPTION_KEYS": ",".join(keys or django_settings.FIELD_ENCRYPTION_KEYS),
+        }
+    )
     done = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=Path(__file__).resolve().parents[2],
