@@ -22,7 +22,7 @@ import threading
 import time
 import unicodedata
 import zlib
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -137,6 +137,7 @@ class XeroSession(requests.Session):
             return self._send(method, url, check=check, **kwargs)
 
     def _send(self, method, url, *, check, **kwargs):
+        self._join_test_deadline()
         # Xero's limits (xero/limits.py): a slot of each is held while the request is out.
         # A fleet check waits out a rate limit and sends again; a click reports it at once.
         for attempt in itertools.count():
@@ -196,6 +197,17 @@ class XeroSession(requests.Session):
             raise error_from_response(response)
         return response
 
+    def _join_test_deadline(self) -> None:
+        # Once per session: the test's deadline (``calls_end_by``) also bounds this
+        # session, so that what the test spent before (waiting for the database) counts.
+        # Later extensions for rate-limit waits are the session's own.
+        if getattr(self, "_joined_test_deadline", False):
+            return
+        self._joined_test_deadline = True
+        outer = _test_deadline.get()
+        if outer is not None:
+            self.deadline = min(self.deadline, outer)
+
     def _timeout(self) -> exceptions.XeroTimeout:
         """The timeout outcome, saying how long the session really waited."""
         waited = time.monotonic() - (self.deadline - self.budget)
@@ -212,6 +224,23 @@ class XeroSession(requests.Session):
         """GET ``url`` and return its JSON, or raise the outcome that says why not."""
         response = self.get(url, **kwargs)
         return json_from_response(response)
+
+
+_test_deadline = contextvars.ContextVar("xero_test_deadline", default=None)
+
+
+@contextmanager
+def calls_end_by(at: float):
+    """Within this block every session's calls end by ``at`` (``time.monotonic()``).
+
+    A connection test's budget starts before its first call: waiting for the database
+    comes out of it too.
+    """
+    token = _test_deadline.set(at)
+    try:
+        yield
+    finally:
+        _test_deadline.reset(token)
 
 
 class _DeadlinePassed(Exception):

@@ -158,7 +158,7 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
     deadline = time.monotonic() + budget
     # Waits for the database's locks come out of the test's budget too: a lock held
     # elsewhere makes the test warehouse_busy, never a long wait blamed on Xero.
-    with database.lock_waits_at_most(budget):
+    with database.lock_waits_at_most(budget), client.calls_end_by(deadline):
         try:
             test = _connection_test_claim(site=site, user=user, now=now)
         except OperationalError:
@@ -171,7 +171,6 @@ def _connection_test_finish(*, test, site, user, deadline) -> ConnectionTest:
     session = None
     try:
         session = client.xero_session(site)
-        session.deadline = min(session.deadline, deadline)
         result = _probe(site, session)
     except ConnectionTestFailed as failure:
         _record_failure(test, failure)

@@ -714,3 +714,24 @@ def test_a_lock_on_the_call_slots_mid_test_is_recorded_as_warehouse_busy(
     assert test.outcome == "warehouse_busy" and "nothing is known about Xero" in test.message
     assert elapsed < budget + 1
     assert_nothing_running()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_waiting_for_the_database_comes_out_of_the_same_budget(
+    private_site, fake_xero, budget, lock_held_elsewhere
+):
+    # A lock released within the budget: the test goes on, with what is left of it.
+    lock_held_elsewhere(
+        2,
+        statement=f"SELECT * FROM sites_site WHERE id = {private_site.pk} FOR UPDATE"
+        if connection.vendor == "postgresql"
+        else None,
+    )
+    fake_xero.fail_next("slow", seconds=5)
+
+    test, elapsed = timed_run(private_site)
+
+    assert test.outcome == "timeout"
+    assert elapsed < budget + 1
+    assert "within 3 seconds" in test.message
+    assert_nothing_running()
