@@ -11,21 +11,14 @@ from django.utils import timezone
 from sites.models import Site
 from warehouse import database
 
-from . import certificates, client, values
+from . import ages, certificates, client, connection
 from .exceptions import (
     CertificateKeySizeInvalid,
     CertificateNotPending,
     CertificateValidityInvalid,
     ConnectionTestCooldown,
     ConnectionTestFailed,
-    Forbidden,
-    InsufficientScope,
-    NoOrganisation,
-    SignatureInvalid,
-    TokenRejected,
-    UnexpectedResponse,
     WarehouseBusy,
-    XeroProblem,
 )
 from .models import Certificate, CertificateEvent, ConnectionTest
 
@@ -150,8 +143,11 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
     """Test whether ``site`` can talk to Xero, keep the result as a history row, return it.
 
     Raises ``ConnectionTestCooldown`` (and records nothing) when the Site was tested in the
-    last ``XERO_TEST_COOLDOWN`` seconds. Every other failure is recorded as the row's
-    outcome, never raised. A pass with a pending certificate makes it the active one.
+    last ``XERO_TEST_COOLDOWN`` seconds, and ``WarehouseBusy`` when the database is too busy
+    to start a row within the test's budget. Every other failure is recorded as the row's
+    outcome, never raised, and the row never stays running. A pass with a pending
+    certificate makes it the active one. The conversation with Xero is the connection
+    type's (``xero/connection/``).
     """
     now = now or timezone.now()
     budget = session_budget()
@@ -163,18 +159,18 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
             test = _connection_test_claim(site=site, user=user, now=now)
         except OperationalError:
             raise WarehouseBusy(seconds=f"{budget:g}") from None
-        return _connection_test_finish(test=test, site=site, user=user, deadline=deadline)
+        return _connection_test_finish(test=test, site=site, user=user, now=now, deadline=deadline)
 
 
-def _connection_test_finish(*, test, site, user, deadline) -> ConnectionTest:
+def _connection_test_finish(*, test, site, user, now, deadline) -> ConnectionTest:
     started = time.monotonic()
-    session = None
+    conversation = None
     try:
-        session = client.xero_session(site)
-        result = _probe(site, session)
+        conversation = connection.connection_for(site, now=now)
+        result = conversation.run()
     except ConnectionTestFailed as failure:
         _record_failure(test, failure)
-        test.certificate = getattr(session, "certificate", None)
+        test.certificate = getattr(conversation, "certificate", None)
     except OperationalError:
         logger.warning("Connection test of site %s: the database was busy", site.code)
         _record_failure(test, WarehouseBusy(seconds=f"{session_budget():g}"))
@@ -182,18 +178,18 @@ def _connection_test_finish(*, test, site, user, deadline) -> ConnectionTest:
         # A fault of ours: the person pressing the button gets a plain answer, the
         # developers the traceback in the log.
         logger.exception("Connection test of site %s failed unexpectedly", site.code)
-        test.outcome = ConnectionTest.INTERNAL_ERROR
+        test.outcome = ConnectionTest.Outcome.INTERNAL_ERROR
         test.message = INTERNAL_ERROR_MESSAGE
     else:
-        test.outcome = ConnectionTest.PASSED
-        test.certificate = session.certificate
+        test.outcome = ConnectionTest.Outcome.OK
+        test.certificate = conversation.certificate
         for field, value in result.items():
             setattr(test, field, value)
     test.latency_ms = round((time.monotonic() - started) * 1000)
-    if session is not None and session.last_response is not None:
-        last = session.last_response
-        test.minute_limit_remaining = client.header_int(last, "X-MinLimit-Remaining")
-        test.day_limit_remaining = client.header_int(last, "X-DayLimit-Remaining")
+    if conversation is not None:
+        calls_left = conversation.calls_left()
+        test.minute_limit_remaining = calls_left.minute
+        test.day_limit_remaining = calls_left.day
     # The result is saved even when the budget is spent: it may wait a moment more.
     database.set_lock_wait(max(deadline - time.monotonic(), SAVE_GRACE_SECONDS))
     _connection_test_save(test)
@@ -249,7 +245,7 @@ def _connection_test_save(test: ConnectionTest) -> None:
         _record_failure(test, WarehouseBusy(seconds=f"{session_budget():g}"))
     except Exception:
         logger.exception("Saving the connection test of site %s failed", test.site.code)
-        test.outcome = ConnectionTest.INTERNAL_ERROR
+        test.outcome = ConnectionTest.Outcome.INTERNAL_ERROR
         test.message = INTERNAL_ERROR_MESSAGE
     try:
         ConnectionTest.objects.filter(pk=test.pk).update(
@@ -270,7 +266,7 @@ def connection_tests_interrupt_stale(*, site: Site | None = None, now=None) -> i
     if site is not None:
         stale = stale.filter(site=site)
     return stale.update(
-        outcome=ConnectionTest.INTERRUPTED, message=ConnectionTest.INTERRUPTED_MESSAGE
+        outcome=ConnectionTest.Outcome.INTERRUPTED, message=ConnectionTest.INTERRUPTED_MESSAGE
     )
 
 
@@ -287,115 +283,10 @@ def _connection_test_claim(*, site, user, now) -> ConnectionTest:
         )
         cooldown = datetime.timedelta(seconds=settings.XERO_TEST_COOLDOWN)
         if last is not None and now - last < cooldown:
-            seconds = max(0, int((now - last).total_seconds()))
-            ago = "just now" if seconds < 1 else f"{seconds} second{'s' * (seconds != 1)} ago"
-            raise ConnectionTestCooldown(ago=ago)
+            raise ConnectionTestCooldown(ago=ages.ago(last, now))
         return ConnectionTest.objects.create(
             site=site, run_by=user, started_at=now, connection_type=site.connection_type
         )
-
-
-def _probe(site: Site, session) -> dict:
-    """Make the test's calls; return the history fields of a pass or raise the failure."""
-    if site.connection_type == Site.ConnectionType.CUSTOM_CONNECTION:
-        connections = session.get_json(settings.XERO_CONNECTIONS_URL)
-        if not connections:
-            raise NoOrganisation()
-        body = session.get_json(_join(settings.XERO_API_URL, "Organisation"))
-    else:
-        body = _organisation_signed_by_a_current_certificate(site, session)
-    try:
-        organisation = body["Organisations"][0]
-        name = organisation["Name"]
-        if not isinstance(organisation, dict):
-            raise TypeError(organisation)
-    except (KeyError, IndexError, TypeError):
-        raise UnexpectedResponse(
-            received="an organisation answer without an organisation"
-        ) from None
-    # Everything Xero says is fitted to its column here (xero.values), before it is used.
-    fields = {f.name: f for f in ConnectionTest._meta.concrete_fields}
-    result = {
-        field: values.for_field(fields[field], organisation.get(key))
-        for field, key in (
-            ("organisation_name", "Name"),
-            ("organisation_short_code", "ShortCode"),
-            ("organisation_country", "CountryCode"),
-            ("organisation_version", "Version"),
-            ("organisation_type", "OrganisationType"),
-            ("is_demo_company", "IsDemoCompany"),
-        )
-    }
-    name = result["organisation_name"]
-    result.update(_probe_payroll(site, session))
-    demo = " (a demo company)" if result["is_demo_company"] else ""
-    result["message"] = (
-        f"Connected to {name}{demo}, {result['organisation_type'].lower() or 'organisation'} "
-        f"in {result['organisation_country'] or 'an unknown country'}. "
-        f"Accounting OK. {result['payroll_message']}"
-    ).strip()
-    return result
-
-
-def _organisation_signed_by_a_current_certificate(site: Site, session) -> dict:
-    """Ask for the Organisation, signing with the pending certificate first (it is the one
-    being rolled out), then the active one; report both fingerprints if neither works."""
-    certificates = sorted(
-        session.current_certificates, key=lambda c: c.state != Certificate.State.PENDING
-    )
-    tried = []
-    for certificate in certificates:
-        session.sign_with(certificate)
-        try:
-            return session.get_json(_join(settings.XERO_API_URL, "Organisation"))
-        except SignatureInvalid as failure:
-            tried.append(certificate)
-            last_failure = failure
-    signed_with = " and ".join(
-        f"the {c.state} certificate (SHA-1 {c.fingerprint_sha1}, SHA-256 {c.fingerprint_sha256})"
-        for c in tried
-    )
-    raise SignatureInvalid(
-        signed_with=signed_with,
-        http_status=last_failure.http_status,
-        problem=last_failure.problem,
-    )
-
-
-PAYROLL_NOT_ENABLED = {
-    Site.ConnectionType.PRIVATE_APP: (
-        "Payroll not enabled: tick “Enable Payroll API for this organisation” in the Xero "
-        "application, save, and test again."
-    ),
-    Site.ConnectionType.CUSTOM_CONNECTION: (
-        "Payroll not enabled: add the payroll scopes to the Custom Connection in Xero's "
-        "developer portal, authorise it again, and test again."
-    ),
-}
-
-
-def _probe_payroll(site: Site, session) -> dict:
-    if not site.payroll_enabled:
-        return {"payroll_outcome": ConnectionTest.PayrollOutcome.SKIPPED, "payroll_message": ""}
-    try:
-        session.get_json(_join(settings.XERO_PAYROLL_URL, "Settings"))
-    except (InsufficientScope, Forbidden, TokenRejected, XeroProblem) as failure:
-        if failure.http_status not in (401, 403):
-            return _payroll_failed(failure)
-        return {
-            "payroll_outcome": ConnectionTest.PayrollOutcome.NOT_ENABLED,
-            "payroll_message": PAYROLL_NOT_ENABLED[site.connection_type],
-        }
-    except ConnectionTestFailed as failure:
-        return _payroll_failed(failure)
-    return {"payroll_outcome": ConnectionTest.PayrollOutcome.OK, "payroll_message": "Payroll OK."}
-
-
-def _payroll_failed(failure) -> dict:
-    return {
-        "payroll_outcome": ConnectionTest.PayrollOutcome.FAILED,
-        "payroll_message": f"Payroll check failed: {failure.message}",
-    }
 
 
 def _connection_test_passed(*, site: Site, test: ConnectionTest, user) -> None:
@@ -406,7 +297,3 @@ def _connection_test_passed(*, site: Site, test: ConnectionTest, user) -> None:
     if site.xero_organisation_name != test.organisation_name:
         site.xero_organisation_name = test.organisation_name
         Site.objects.filter(pk=site.pk).update(xero_organisation_name=test.organisation_name)
-
-
-def _join(base: str, path: str) -> str:
-    return base.rstrip("/") + "/" + path

@@ -99,3 +99,10 @@ def test_a_site_name_with_a_line_break_still_gets_its_alert_on_one_header_line(
     assert "\n" not in subject and "\r" not in subject
     assert subject.startswith("[Warehouse] Acme Bcc: everyone@example.com (acme)")
     assert mailoutbox[0].to == admin_emails
+
+
+def test_the_alert_names_the_outcome_by_its_label(site, admin_emails, mailoutbox):
+    record(site, "ok", 30)
+    record(site, "consumer_key_unknown", 20)
+    fleet_alerts_send(site=site)
+    assert "now fails: Consumer Key unknown." in mailoutbox[0].body

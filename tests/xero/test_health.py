@@ -138,3 +138,10 @@ def test_the_largest_possible_site_id_is_simply_not_queued(client_for, site, dum
     )
     assert response.status_code == 200
     assert list(QueuedCheck.objects.values_list("site", flat=True)) == [site.pk]
+
+
+def test_the_health_page_shows_outcome_labels_not_codes(client_for, site):
+    record(site, "consumer_key_unknown")
+    page = client_for("staff").get(URL).content.decode()
+    assert "✗ Consumer Key unknown" in page
+    assert "consumer_key_unknown" not in page

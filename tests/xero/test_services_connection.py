@@ -36,7 +36,7 @@ def _no_cooldown(settings):
 def secrets_of(site, fake):
     found = [site.api_secret, CONSUMER_SECRET, CLIENT_SECRET]
     found += [c.private_key_pem.splitlines()[3] for c in Certificate.objects.filter(site=site)]
-    found += list(fake._tokens) if hasattr(fake, "_tokens") else []
+    found += fake.issued_tokens
     found += list(AccessToken.objects.values_list("access_token", flat=True))
     return [secret for secret in found if secret]
 
@@ -383,12 +383,12 @@ def test_no_organisation_authorised_yet(custom_site, settings):
 
 
 def test_a_fault_of_ours_is_recorded_plainly_and_logged(private_site, monkeypatch, caplog):
-    from xero import services
+    from xero.connection import PrivateApp
 
     def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(services, "_probe", broken)
+    monkeypatch.setattr(PrivateApp, "organisation", broken)
     test = run(private_site)
     assert test.outcome == "internal_error"
     assert "fault in the Warehouse" in test.message
@@ -432,7 +432,7 @@ def timed_run(site):
 
 
 def assert_nothing_running():
-    assert not ConnectionTest.objects.filter(outcome=ConnectionTest.RUNNING).exists()
+    assert not ConnectionTest.objects.filter(outcome=ConnectionTest.Outcome.RUNNING).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -735,3 +735,10 @@ def test_waiting_for_the_database_comes_out_of_the_same_budget(
     assert elapsed < budget + 1
     assert "within 3 seconds" in test.message
     assert_nothing_running()
+
+
+def test_a_connection_type_the_code_does_not_know_is_a_fault_of_ours(private_site, caplog):
+    Site = private_site.__class__
+    Site.objects.filter(pk=private_site.pk).update(connection_type="carrier_pigeon")
+    test = run(Site.objects.get(pk=private_site.pk))
+    assert test.outcome == "internal_error" and not test.running

@@ -3,7 +3,6 @@ from django.core.management.base import CommandError
 
 from sites.models import Site
 from warehouse.commands import PlainErrorsCommand
-from xero.selectors import certificate_to_paste
 
 
 class Command(PlainErrorsCommand):
@@ -35,7 +34,7 @@ class Command(PlainErrorsCommand):
             path = "custom-connections"
             data.update(client_id=site.api_key, client_secret=site.api_secret)
         else:
-            certificate = certificate_to_paste(site.certificates.current())
+            certificate = site.certificates.to_paste()
             if certificate is None:
                 raise CommandError("Issue a certificate for the Site first.")
             path = "private-apps"
