@@ -1,7 +1,10 @@
 """Fixtures for everything that talks to Xero: a fake Xero over real HTTP."""
 
+import threading
+import time
+
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from xero.sandbox import FakeXero
 
@@ -55,3 +58,40 @@ def database_url_for_subprocess() -> str:
     if database["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{database['NAME']}"
     return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+
+@pytest.fixture
+def lock_held_elsewhere():
+    """Hold a database lock from another connection (a thread) for ``seconds``."""
+    threads = []
+
+    def hold(seconds, *, statement=None):
+        locked = threading.Event()
+
+        def run():
+            try:
+                with transaction.atomic():
+                    with connection.cursor() as cursor:
+                        # SQLite's IMMEDIATE transactions hold the whole database's write
+                        # lock from here; PostgreSQL locks what ``statement`` names.
+                        cursor.execute(statement or "SELECT 1")
+                    locked.set()
+                    time.sleep(seconds)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        assert locked.wait(5)
+        threads.append(thread)
+
+    yield hold
+    for thread in threads:
+        thread.join()
+
+
+def site_lock(site) -> str | None:
+    """What ``lock_held_elsewhere`` runs to lock ``site``'s row (SQLite: the whole database)."""
+    if connection.vendor == "postgresql":
+        return f"SELECT * FROM sites_site WHERE id = {site.pk} FOR UPDATE"
+    return None

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from tests.environment import TEST_ENVIRONMENT, manage_environment
 from xero.models import Certificate
 
-from .conftest import database_url_for_subprocess
+from .conftest import database_url_for_subprocess, site_lock
 
 
 def test_issue_command_prints_the_pem_and_never_the_key(site, capsys):
@@ -229,3 +229,19 @@ def test_sandbox_register_against_a_non_json_answer_says_it_is_not_the_sandbox(
     with pytest.raises(CommandError, match="not the sandbox") as error:
         call_command("xero_sandbox_register", "acme", "--url", web_page_server)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_test_command_says_the_database_was_busy_and_exits_1(
+    site, settings, lock_held_elsewhere, capsys
+):
+    settings.XERO_CONNECT_TIMEOUT = 0.5
+    settings.XERO_READ_TIMEOUT = 0.5
+    lock_held_elsewhere(3, statement=site_lock(site))
+
+    with pytest.raises(SystemExit) as exit:
+        call_command("xero_test_connection", "acme")
+
+    assert exit.value.code == 1
+    out = capsys.readouterr().out
+    assert out.startswith("acme: The Warehouse's database was busy") and out.count("\n") == 1

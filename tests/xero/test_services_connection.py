@@ -11,7 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.urls import reverse
 
 from xero import certificates
@@ -25,7 +25,7 @@ from xero.services import (
 )
 
 from ..conftest import CONSUMER_SECRET
-from .conftest import CLIENT_SECRET
+from .conftest import CLIENT_SECRET, site_lock
 
 
 @pytest.fixture(autouse=True)
@@ -625,45 +625,13 @@ def test_a_running_row_within_its_budget_is_left_alone(private_site, settings):
     assert running.outcome == "running"
 
 
-@pytest.fixture
-def lock_held_elsewhere():
-    """Hold a database lock from another connection (a thread) for ``seconds``."""
-    threads = []
-
-    def hold(seconds, *, statement=None):
-        locked = threading.Event()
-
-        def run():
-            try:
-                with transaction.atomic():
-                    with connection.cursor() as cursor:
-                        # SQLite's IMMEDIATE transactions hold the whole database's write
-                        # lock from here; PostgreSQL locks what ``statement`` names.
-                        cursor.execute(statement or "SELECT 1")
-                    locked.set()
-                    time.sleep(seconds)
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        assert locked.wait(5)
-        threads.append(thread)
-
-    yield hold
-    for thread in threads:
-        thread.join()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_database_lock_longer_than_the_budget_is_warehouse_busy_not_a_long_wait(
     private_site, fake_xero, budget, lock_held_elsewhere, client_for
 ):
     lock_held_elsewhere(
         2 * BUDGET + 1,
-        statement=f"SELECT * FROM sites_site WHERE id = {private_site.pk} FOR UPDATE"
-        if connection.vendor == "postgresql"
-        else None,
+        statement=site_lock(private_site),
     )
     started = time.monotonic()
 
@@ -684,9 +652,7 @@ def test_the_test_connection_button_says_the_warehouse_was_busy(
     client = client_for("support")
     lock_held_elsewhere(
         2 * BUDGET + 1,
-        statement=f"SELECT * FROM sites_site WHERE id = {private_site.pk} FOR UPDATE"
-        if connection.vendor == "postgresql"
-        else None,
+        statement=site_lock(private_site),
     )
     started = time.monotonic()
 
@@ -723,9 +689,7 @@ def test_waiting_for_the_database_comes_out_of_the_same_budget(
     # A lock released within the budget: the test goes on, with what is left of it.
     lock_held_elsewhere(
         2,
-        statement=f"SELECT * FROM sites_site WHERE id = {private_site.pk} FOR UPDATE"
-        if connection.vendor == "postgresql"
-        else None,
+        statement=site_lock(private_site),
     )
     fake_xero.fail_next("slow", seconds=5)
 

@@ -4,7 +4,7 @@ from django.core.management.base import CommandError
 
 from sites.models import Site
 from warehouse.commands import PlainErrorsCommand
-from xero.exceptions import ConnectionTestCooldown
+from xero.exceptions import ConnectionTestCooldown, WarehouseBusy
 from xero.services import connection_test_run
 
 
@@ -38,9 +38,10 @@ class Command(PlainErrorsCommand):
         for site in sites:
             try:
                 test = connection_test_run(site=site)
-            except ConnectionTestCooldown as error:
+            except (ConnectionTestCooldown, WarehouseBusy) as error:
+                # Not run: tested moments ago, or the database too busy to start a row.
                 failed += 1
-                self.report_cooldown(site, error, as_json=as_json)
+                self.report_not_run(site, error, as_json=as_json)
                 continue
             failed += not test.passed
             self.report(test, as_json=as_json)
@@ -58,7 +59,7 @@ class Command(PlainErrorsCommand):
                 self.style.ERROR(f"{test.site.code}: {test.outcome}{step}. ") + test.message
             )
 
-    def report_cooldown(self, site, error, *, as_json):
+    def report_not_run(self, site, error, *, as_json):
         if as_json:
             self.stdout.write(
                 json_dumps(
