@@ -154,6 +154,11 @@ class XeroSession(requests.Session):
             raise error_from_response(response)
         return response
 
+    def resolve_redirects(self, response, request, **kwargs):
+        """Never: requests reads a redirect's whole body here even when it does not follow
+        it, at any size; a redirect is refused unread instead (``_refuse_redirect``)."""
+        return iter(())
+
     def _join_test_deadline(self) -> None:
         # Once per session: the test's deadline (``calls_end_by``) also bounds this
         # session, so that what the test spent before (waiting for the database) counts.
