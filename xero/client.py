@@ -10,6 +10,7 @@ limits Xero reports are read by ``calls_left``.
 """
 
 import contextvars
+import heapq
 import http.client
 import itertools
 import json
@@ -239,30 +240,26 @@ class _Watchdog:
 
     A read timeout bounds each wait for a byte, not the whole answer: a server sending one
     byte every second never trips it. The sockets the request uses register themselves
-    here (``_WatchedConnection``); a timer shuts them at the deadline, which ends any
+    here (``_WatchedConnection``); at the deadline ``_SHUTTER`` shuts them, which ends any
     blocked read at once, in the headers or the body, over TLS or not.
     """
 
     def __init__(self, deadline: float):
         self.fired = False
-        self._deadline = deadline
+        self.deadline = deadline
         self._lock = threading.Lock()
         self._connections = []
         self._done = False
-        self._timer = None
         self._token = None
 
     def __enter__(self):
         self._token = _current_watchdog.set(self)
-        self._timer = threading.Timer(max(0.0, self._deadline - time.monotonic()), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        _SHUTTER.watch(self)
         return self
 
     def __exit__(self, *exc_info):
         with self._lock:
             self._done = True
-        self._timer.cancel()
         _current_watchdog.reset(self._token)
 
     def watch(self, connection) -> None:
@@ -272,7 +269,7 @@ class _Watchdog:
         if fired:
             _shut(connection)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self._lock:
             if self._done:
                 return
@@ -282,6 +279,45 @@ class _Watchdog:
             _shut(connection)
 
 
+class _Shutter:
+    """One thread for every request of the process: it fires each watchdog at its deadline.
+
+    One thread, rather than a timer per request, so that a call costs no thread start
+    (a fleet check makes many at once).
+    """
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._due = []
+        self._order = itertools.count()
+        self._thread = None
+
+    def watch(self, watchdog: _Watchdog) -> None:
+        with self._condition:
+            heapq.heappush(self._due, (watchdog.deadline, next(self._order), watchdog))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="xero-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._condition.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._due:
+                    self._condition.wait()
+                deadline, _, watchdog = self._due[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._condition.wait(wait)
+                    continue
+                heapq.heappop(self._due)
+            # A watchdog whose request ended long ago does nothing here.
+            watchdog.fire()
+
+
+_SHUTTER = _Shutter()
 _current_watchdog = contextvars.ContextVar("xero_request_watchdog", default=None)
 
 
