@@ -139,7 +139,13 @@ def certificate_record_download(*, certificate: Certificate, user) -> None:
     )
 
 
-def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None = None):
+def connection_test_run(
+    *,
+    site: Site,
+    user=None,
+    now: datetime.datetime | None = None,
+    claimed: ConnectionTest | None = None,
+):
     """Test whether ``site`` can talk to Xero, keep the result as a history row, return it.
 
     Raises ``ConnectionTestCooldown`` (and records nothing) when the Site was tested in the
@@ -147,7 +153,9 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
     to start a row within the test's budget. Every other failure is recorded as the row's
     outcome, never raised, and the row never stays running. A pass with a pending
     certificate makes it the active one. The conversation with Xero is the connection
-    type's (``xero/connection/``).
+    type's (``xero/connection/``). ``claimed`` is a running row the caller already started
+    past the cooldown (a fleet chunk claims its Sites' rows in one go,
+    ``fleet.fleet_chunk_run``).
     """
     now = now or timezone.now()
     budget = session_budget()
@@ -155,10 +163,12 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
     # Waits for the database's locks come out of the test's budget too: a lock held
     # elsewhere makes the test warehouse_busy, never a long wait blamed on Xero.
     with database.lock_waits_at_most(budget), client.calls_end_by(deadline):
-        try:
-            test = _connection_test_claim(site=site, user=user, now=now)
-        except OperationalError:
-            raise WarehouseBusy(seconds=f"{budget:g}") from None
+        test = claimed
+        if test is None:
+            try:
+                test = _connection_test_claim(site=site, user=user, now=now)
+            except OperationalError:
+                raise WarehouseBusy(seconds=f"{budget:g}") from None
         return _connection_test_finish(test=test, site=site, user=user, now=now, deadline=deadline)
 
 

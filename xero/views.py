@@ -19,8 +19,7 @@ from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 
 from . import panels, selectors
-from .exceptions import ConnectionTestCooldown, WarehouseBusy, XeroError
-from .fleet import fleet_checks_enqueue
+from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
 from .forms import CertificateIssueForm, FleetCheckForm
 from .models import Certificate
 from .services import (
@@ -30,6 +29,7 @@ from .services import (
     connection_test_run,
     connection_tests_interrupt_stale,
 )
+from .tasks import fleet_checks_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +185,11 @@ def health_view(request):
             site_ids = selectors.site_health_list(filter=selectors.FAILING).values("pk")
         else:
             site_ids = form.cleaned_data["sites"]
-        queued = fleet_checks_enqueue(site_ids=site_ids, user=request.user)
+        try:
+            queued = fleet_checks_enqueue(site_ids=site_ids, user=request.user).queued
+        except FleetEnqueueFailed as failure:
+            messages.error(request, failure.message)
+            return redirect(request.get_full_path())
         messages.success(
             request,
             f"Queued {queued} Site test{'s' * (queued != 1)}; the results appear here as the "

@@ -101,6 +101,23 @@ def test_a_site_name_with_a_line_break_still_gets_its_alert_on_one_header_line(
     assert mailoutbox[0].to == admin_emails
 
 
+def test_the_fleet_services_never_import_the_task_module():
+    # Layers run one way, tasks -> fleet: queued rows keep xero.tasks.check_sites working.
+    import ast
+    from pathlib import Path
+
+    from xero import fleet
+
+    tree = ast.parse(Path(fleet.__file__).read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom | ast.Import)
+        for alias in node.names
+    } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {"tasks", ".tasks", "xero.tasks"} & imported
+
+
 def test_the_alert_names_the_outcome_by_its_label(site, admin_emails, mailoutbox):
     record(site, "ok", 30)
     record(site, "consumer_key_unknown", 20)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('xero', '0007_connection_test_outcomes'),
+        ('xero', '0008_queued_check_leases'),
     ]
 
     operations = [
