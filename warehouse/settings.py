@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # The audit trail's library; its rows live in sites.AuditEntry (AUDITLOG_LOGENTRY_MODEL).
+    "auditlog",
     # Labelled "sites": django.contrib.sites must never be installed beside it.
     "sites",
     "xero",
@@ -56,6 +58,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Marks request.user verified when this session passed the second factor.
     "django_otp.middleware.OTPMiddleware",
+    # After authentication: the audit trail records the request's user and address.
+    "sites.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sites.middleware.EncryptionKeyErrorMiddleware",
@@ -101,7 +105,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # secure_delete: a deleted row's bytes are overwritten with zeros, so a deleted
+            # Site's encrypted secrets do not linger in the file's free pages.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
+            ),
         }
     )
 
@@ -203,6 +211,19 @@ XERO_API_URL = env.str("XERO_API_URL", default="https://api.xero.com/api.xro/2.0
 XERO_PAYROLL_URL = env.str("XERO_PAYROLL_URL", default="https://api.xero.com/payroll.xro/1.0/")
 XERO_IDENTITY_URL = env.str("XERO_IDENTITY_URL", default="https://identity.xero.com/connect/token")
 XERO_CONNECTIONS_URL = env.str("XERO_CONNECTIONS_URL", default="https://api.xero.com/connections")
+# "Connect to Xero" (the web app connection type): where the browser signs in and consents,
+# and where a token set is revoked when no Site uses it any more.
+XERO_AUTHORIZE_URL = env.str(
+    "XERO_AUTHORIZE_URL", default="https://login.xero.com/identity/connect/authorize"
+)
+XERO_REVOCATION_URL = env.str(
+    "XERO_REVOCATION_URL", default="https://identity.xero.com/connect/revocation"
+)
+# The Warehouse's own Xero app (developer.xero.com, integration type "Web app"), whose
+# redirect URI is https://<this host>/xero/callback/. The secret comes from the
+# environment only: it is Imagatec's, not a customer's, and never stored in the database.
+XERO_APP_CLIENT_ID = env.str("XERO_APP_CLIENT_ID", default="")
+XERO_APP_CLIENT_SECRET = env.str("XERO_APP_CLIENT_SECRET", default="")
 # Seconds. A whole connection test never takes longer than the two together.
 XERO_CONNECT_TIMEOUT = env.float("XERO_CONNECT_TIMEOUT", default=5.0)
 XERO_READ_TIMEOUT = env.float("XERO_READ_TIMEOUT", default=15.0)
@@ -251,3 +272,12 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="warehouse@localhost")
+
+# The audit trail (sites/audit.py): django-auditlog writes into our own table.
+AUDITLOG_LOGENTRY_MODEL = "sites.AuditEntry"
+# django-auditlog's migrations only make its own log table, which sites.AuditEntry replaces;
+# run, they would leave an unused table whose foreign key blocks PostgreSQL's flush.
+MIGRATION_MODULES = {"auditlog": None}
+# Days an audit row is kept before `manage.py prune_audit_trail` may delete it (7 years);
+# the database triggers refuse to delete anything younger than a year whatever this says.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 365 + 2)

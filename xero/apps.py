@@ -7,4 +7,6 @@ class XeroConfig(AppConfig):
     verbose_name = "Xero"
 
     def ready(self):
-        from . import checks  # noqa: F401 - registers the checks
+        from . import audit, checks, receivers  # noqa: F401 - registers the checks and receivers
+
+        audit.connect_receivers()

@@ -93,7 +93,7 @@ def test_the_migration_cleans_names_saved_before_they_were_validated(site, make_
 
     from django.apps import apps
 
-    clean_names = import_module("sites.migrations.0003_site_name_printable").clean_names
+    clean_names = import_module("sites.migrations.0007_site_name_printable").clean_names
     # PostgreSQL never stored a NUL; SQLite may have.
     nul = "\x00" if connection.vendor == "sqlite" else "\x07"
     Site.objects.filter(pk=site.pk).update(name=f"Acme\r\nBcc: x@example.com\u202e{nul} Ltd")

@@ -107,7 +107,7 @@ def test_the_number_of_queries_does_not_grow_with_the_sites(
     issue_certificate(few)
     record(few, "ok")
     client.get(URL)  # session and permissions cached the same way in both counts
-    with django_assert_max_num_queries(8) as small:
+    with django_assert_max_num_queries(9) as small:
         client.get(URL)
     for _ in range(20):
         site = make_site()

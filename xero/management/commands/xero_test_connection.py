@@ -4,6 +4,7 @@ from django.core.management.base import CommandError
 
 from sites.models import Site
 from warehouse.commands import PlainErrorsCommand
+from xero.audit import record_connection_test
 from xero.exceptions import ConnectionTestCooldown, WarehouseBusy
 from xero.services import connection_test_run
 
@@ -43,6 +44,7 @@ class Command(PlainErrorsCommand):
                 failed += 1
                 self.report_not_run(site, error, as_json=as_json)
                 continue
+            record_connection_test(test=test)
             failed += not test.passed
             self.report(test, as_json=as_json)
         if failed:

@@ -15,7 +15,7 @@ def clean_names(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sites", "0002_roles"),
+        ("sites", "0006_web_app_connection_type"),
     ]
 
     operations = [
