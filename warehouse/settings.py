@@ -227,6 +227,9 @@ XERO_APP_CLIENT_SECRET = env.str("XERO_APP_CLIENT_SECRET", default="")
 # Seconds. A whole connection test never takes longer than the two together.
 XERO_CONNECT_TIMEOUT = env.float("XERO_CONNECT_TIMEOUT", default=5.0)
 XERO_READ_TIMEOUT = env.float("XERO_READ_TIMEOUT", default=15.0)
+# The largest answer of Xero's the Warehouse reads, after decompression: its answers to a
+# connection test are a few KiB, and a fleet check runs many tests side by side.
+XERO_MAX_ANSWER_BYTES = env.int("XERO_MAX_ANSWER_BYTES", default=1 << 20)
 # Seconds between two tests of one Site, so double clicks do not spend Xero's call budget.
 XERO_TEST_COOLDOWN = env.int("XERO_TEST_COOLDOWN", default=5)
 # The scopes a Custom Connection asks for; payroll ones are added for Sites with payroll.

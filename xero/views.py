@@ -1,9 +1,12 @@
 """Thin views: check permission, validate, call a service, show the result."""
 
+import logging
+
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,7 +21,7 @@ from sites.views import audit_timeline_context
 
 from . import connect, panels, selectors, web_app
 from .audit import record_connection_test
-from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, XeroError
+from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
 from .forms import CertificateIssueForm, FleetCheckForm
 from .models import Certificate
 from .services import (
@@ -26,8 +29,16 @@ from .services import (
     certificate_issue,
     certificate_record_download,
     connection_test_run,
+    connection_tests_interrupt_stale,
 )
 from .tasks import fleet_checks_enqueue
+
+logger = logging.getLogger(__name__)
+
+DATABASE_TROUBLE = (
+    "The Warehouse's database was busy or refused a change just now; the test's result may "
+    "not all be recorded. Reload the page, and test again in a minute if it is missing."
+)
 
 
 def _back(request, site):
@@ -107,6 +118,14 @@ def connection_test_view(request, code):
     except ConnectionTestCooldown as error:
         messages.warning(request, error.message)
         return _back(request, site)
+    except WarehouseBusy as error:
+        messages.error(request, f"Connection test not run: {error.message}")
+        return _back(request, site)
+    except DatabaseError:
+        # After the result was kept (e.g. promoting the certificate that passed).
+        logger.exception("Connection test of site %s: database error", site.code)
+        messages.error(request, DATABASE_TROUBLE)
+        return _back(request, site)
     record_connection_test(test=test)
     if test.passed:
         messages.success(request, f"Connection test passed. {test.message}")
@@ -121,6 +140,7 @@ def connection_test_view(request, code):
 def setup_view(request, code):
     """The Xero setup procedure for one Site, each step with its state and its controls."""
     site = get_object_or_404(Site, code=code)
+    connection_tests_interrupt_stale(site=site)
     details_form = None
     if request.method == "POST":
         if not request.user.has_perm("sites.change_site"):
@@ -203,6 +223,7 @@ def health_view(request):
         )
         return redirect(request.get_full_path())
 
+    connection_tests_interrupt_stale()
     current = request.GET.get("filter", "")
     search = request.GET.get("q", "")
     sites = selectors.site_health_list(filter=current, search=search)

@@ -246,3 +246,34 @@ def test_connection_test_secret_never_reaches_the_page(client_for, custom_site, 
     assert "Connected to" in page
     assert CLIENT_SECRET not in page
     assert AccessToken.objects.get().access_token not in page
+
+
+@pytest.mark.parametrize("pk", [2**63, 2**64, 10**40])
+def test_a_certificate_id_out_of_range_is_not_found_not_a_500(client_for, site, pk):
+    client = client_for("admins")
+    assert client.get(reverse("xero:certificate_download", args=[site.code, pk])).status_code == 404
+    assert (
+        client.post(reverse("xero:certificate_activate", args=[site.code, pk])).status_code == 404
+    )
+    assert client.get(reverse("admin:sites_site_change", args=[pk])).status_code in (302, 404)
+
+
+@pytest.mark.parametrize("page", ["xero:setup", "xero:health"])
+def test_a_test_whose_process_died_shows_as_interrupted_on_the_next_look(client_for, site, page):
+    import datetime
+
+    from django.utils import timezone
+
+    from xero.models import ConnectionTest
+
+    dead = ConnectionTest.objects.create(
+        site=site,
+        connection_type=site.connection_type,
+        started_at=timezone.now() - datetime.timedelta(minutes=10),
+    )
+    url = reverse(page, args=[site.code]) if page == "xero:setup" else reverse(page)
+
+    assert client_for("support").get(url).status_code == 200
+
+    dead.refresh_from_db()
+    assert dead.outcome == "interrupted"
