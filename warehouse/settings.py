@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     # Labelled "sites": django.contrib.sites must never be installed beside it.
     "sites",
     "xero",
+    "customers",
     "django_tasks",
 ]
 
@@ -46,6 +47,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Right after the user is known: a customer reaches their own Sites' pages only.
+    "customers.middleware.CustomerFenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sites.middleware.EncryptionKeyErrorMiddleware",
@@ -179,3 +182,11 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="warehouse@localhost")
+
+# Customers' invitations: a link works once, for this many days.
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+# At most this many invitations an hour per inviter, so the invite form cannot send spam.
+INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=10)
+# The Warehouse's address as customers reach it, for the links `site_invite` prints (the
+# invite form uses the address of the request it came in on).
+WAREHOUSE_URL = env.str("WAREHOUSE_URL", default="http://127.0.0.1:8000")

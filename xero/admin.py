@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from customers.selectors import site_customers_context, waiting_for_customer
 from sites.admin import SiteAdmin
 from sites.models import Site
 
@@ -35,8 +36,24 @@ def _ago(when: datetime.datetime, now: datetime.datetime | None = None) -> str:
     return "0 minutes"
 
 
+class CustomerFilter(admin.SimpleListFilter):
+    title = "customer"
+    parameter_name = "customer"
+    WAITING = "waiting"
+
+    def lookups(self, request, model_admin):
+        return [(self.WAITING, "Waiting for customer")]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.WAITING:
+            passed = ConnectionTest.objects.filter(outcome=ConnectionTest.PASSED)
+            return waiting_for_customer(queryset, passed_tests=passed)
+        return queryset
+
+
 class XeroSiteAdmin(SiteAdmin):
     change_form_template = "xero/admin/site_change_form.html"
+    list_filter = [*SiteAdmin.list_filter, CustomerFilter]
     list_display = [
         *SiteAdmin.list_display,
         "certificate_column",
@@ -84,6 +101,7 @@ class XeroSiteAdmin(SiteAdmin):
         if site is not None:
             extra_context.update(certificate_context(request, site))
             extra_context.update(connection_test_context(request, site))
+            extra_context.update(site_customers_context(request, site))
         return super().change_view(request, object_id, form_url, extra_context)
 
 
