@@ -6,6 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group
 
+from customers.access import CUSTOMERS
 from sites.models import Site
 from sites.roles import ADMINS, STAFF, SUPPORT
 
@@ -92,13 +93,19 @@ def restore_roles():
                     operation.code(state_apps, None)
 
 
-ROLE_NAMES = {"staff": STAFF, "admins": ADMINS, "support": SUPPORT, "nobody": None}
+ROLE_NAMES = {
+    "staff": STAFF,
+    "admins": ADMINS,
+    "support": SUPPORT,
+    "nobody": None,
+    "customer": CUSTOMERS,
+}
 
 
 @pytest.fixture
 def client_for(client, make_user):
     """A test client logged in as a user of the given role ('staff', 'admins', 'support',
-    'nobody', 'superuser')."""
+    'nobody', 'superuser', 'customer': of no Site until given one)."""
 
     def client_for(role: str):
         user = make_user(superuser=True) if role == "superuser" else make_user(ROLE_NAMES[role])
