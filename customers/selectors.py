@@ -33,7 +33,12 @@ def waiting_for_customer(sites: QuerySet[Site], *, passed_tests: QuerySet) -> Qu
     gives its own: ``sites`` and ``customers`` never import it).
     """
     invited = Invitation.objects.filter(site=OuterRef("pk"), revoked_at__isnull=True)
-    latest = invited.order_by("-created_at").values("created_at")[:1]
+    # Inside the tests' subquery, so the Site is two levels out.
+    latest = (
+        Invitation.objects.filter(site=OuterRef(OuterRef("pk")), revoked_at__isnull=True)
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
     return sites.filter(Exists(invited)).exclude(
         Exists(passed_tests.filter(site=OuterRef("pk"), started_at__gte=latest))
     )
