@@ -87,11 +87,3 @@ def decrypt(token: str) -> str:
         return get_multi_fernet().decrypt(token.encode("ascii")).decode()
     except (InvalidToken, UnicodeEncodeError):
         raise SecretUndecryptable() from None
-
-
-def reencrypt(token: str) -> str:
-    """Re-encrypt a token under the newest key (see ``rotate_encryption_keys``)."""
-    try:
-        return get_multi_fernet().rotate(token.encode("ascii")).decode("ascii")
-    except (InvalidToken, UnicodeEncodeError):
-        raise SecretUndecryptable() from None

@@ -3,12 +3,9 @@
 ``sites`` never imports ``xero``, so the Xero app extends the Site admin from here.
 """
 
-import datetime
-
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from customers.selectors import site_customers_context, waiting_for_customer
@@ -16,24 +13,16 @@ from sites.admin import SiteAdmin
 from sites.models import Site
 
 from . import selectors
+from .ages import ago
 from .models import ConnectionTest
-from .selectors import certificate_context, certificate_summary, connection_test_context
+from .panels import certificate_context, certificate_summary, connection_test_context
+from .templatetags.xero_display import outcome_badge
 
 
 class SiteChangeList(ChangeList):
     def get_queryset(self, request, exclude_parameters=None):
         # The list never shows the secret: no need to decrypt one per row.
         return super().get_queryset(request, exclude_parameters).defer("api_secret")
-
-
-def _ago(when: datetime.datetime, now: datetime.datetime | None = None) -> str:
-    """'3 minutes', '2 hours', '5 days': the largest unit only, as a list needs."""
-    seconds = max(0, int(((now or timezone.now()) - when).total_seconds()))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' * (count != 1)}"
-    return "0 minutes"
 
 
 class CustomerFilter(admin.SimpleListFilter):
@@ -46,7 +35,7 @@ class CustomerFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == self.WAITING:
-            passed = ConnectionTest.objects.filter(outcome=ConnectionTest.PASSED)
+            passed = ConnectionTest.objects.filter(outcome=ConnectionTest.Outcome.OK)
             return waiting_for_customer(queryset, passed_tests=passed)
         return queryset
 
@@ -85,14 +74,11 @@ class XeroSiteAdmin(SiteAdmin):
         url = self._setup_url.format(site.code)
         if site.last_test_at is None:
             return format_html('<a href="{}">Never tested</a>', url)
-        ago = _ago(site.last_test_at)
-        if site.last_test_outcome == ConnectionTest.PASSED:
-            return format_html('<a href="{}" class="xero-ok">✓ Passed</a>, {} ago', url, ago)
         return format_html(
-            '<a href="{}" class="xero-failed"><strong>✗ {}</strong></a>, {} ago',
+            '<a href="{}">{}</a>, {}',
             url,
-            site.last_test_outcome.replace("_", " "),
-            ago,
+            outcome_badge(site.last_test_outcome),
+            ago(site.last_test_at),
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -10,6 +10,8 @@ from cryptography.x509.oid import NameOID
 
 APPLICATION_NAME = "ImagatecAPI"
 KEY_SIZES = (2048, 4096)
+# How the forms and messages name the choice: "2048 or 4096".
+KEY_SIZES_TEXT = " or ".join(str(size) for size in KEY_SIZES)
 MAX_VALIDITY_DAYS = 3650
 # RFC 5280 caps organisationName and commonName at 64 characters.
 _NAME_LIMIT = 64
@@ -80,10 +82,6 @@ def fingerprint(certificate_pem: str, algorithm: str = "sha256") -> str:
     algorithms = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256()}  # noqa: S303
     digest = load_certificate(certificate_pem).fingerprint(algorithms[algorithm])
     return ":".join(f"{byte:02X}" for byte in digest)
-
-
-def public_key_size(certificate_pem: str) -> int:
-    return load_certificate(certificate_pem).public_key().key_size
 
 
 def load_private_key(private_key_pem: str) -> rsa.RSAPrivateKey:

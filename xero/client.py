@@ -1,27 +1,23 @@
-"""The one place that talks to Xero.
+"""The one place that talks HTTP to Xero, for every connection type.
 
-``xero_session(site)`` hands back a signed HTTP session for either connection type:
-
-- a private application (OAuth 1.0a): each request signed RSA-SHA1 with the Site's
-  certificate's private key, the Consumer Key doubling as the access token;
-- a Custom Connection (OAuth 2.0 client credentials): a Bearer token from Xero's identity
-  server, cached encrypted and reused until shortly before it expires.
-
-Every request gets the timeouts from settings, bounded by one deadline per session, and
-every answer that is not a success becomes one of the exceptions in ``xero.exceptions``.
+``XeroSession`` is a requests session with Xero's timeouts, one deadline per session and
+Xero's call limits; it is built complete, authenticated by the connection type that
+opens it (``xero/connection/``). The protocol pieces the types share live here: OAuth
+1.0a RSA-SHA1 signing (``oauth1_auth``), OAuth 2.0 token requests to Xero's identity
+server (``oauth2_token``) and Bearer auth, and the reading of Xero's answers: every answer
+that is not a success becomes one of the exceptions in ``xero.exceptions``, and the call
+limits Xero reports are read by ``calls_left``.
 """
 
-import datetime
 import itertools
 import json
 import logging
 import time
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.conf import settings
-from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
 from oauthlib.oauth1 import SIGNATURE_RSA, SIGNATURE_TYPE_AUTH_HEADER
 from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 from requests_oauthlib import OAuth1
@@ -29,42 +25,10 @@ from requests_oauthlib import OAuth1
 from sites.models import Site
 
 from . import certificates, exceptions, limits
-from .models import AccessToken, Certificate
+from .certificates import APPLICATION_NAME
+from .models import Certificate
 
 logger = logging.getLogger(__name__)
-
-# Renew a cached token this long before Xero says it expires, so a request never
-# leaves with a token that dies on the way.
-TOKEN_RENEW_MARGIN = datetime.timedelta(seconds=60)
-_PROBLEM_LIMIT = 300
-
-
-def xero_session(site: Site, *, certificate: Certificate | None = None, now=None) -> "XeroSession":
-    """A session that signs requests as ``site`` to Xero.
-
-    For a private application, ``certificate`` picks which of the Site's certificates signs
-    (default: the active one, else the pending one).
-    """
-    missing = [
-        label
-        for label, value in (("API Key", site.api_key), ("API Secret", site.api_secret))
-        if not value
-    ]
-    if missing:
-        raise exceptions.CredentialsMissing(missing=" or ".join(missing))
-    session = XeroSession(site=site)
-    if site.connection_type == Site.ConnectionType.CUSTOM_CONNECTION:
-        session.auth = BearerAuth(custom_connection_token(site, session=session, now=now))
-        session.renew_token = lambda: BearerAuth(
-            custom_connection_token(site, session=session, renew=True)
-        )
-        return session
-    session.current_certificates = list(site.certificates.current())
-    certificate = certificate or next(iter(session.current_certificates), None)
-    if certificate is None:
-        raise exceptions.CertificateMissing()
-    session.sign_with(certificate)
-    return session
 
 
 class BearerAuth(requests.auth.AuthBase):
@@ -74,8 +38,8 @@ class BearerAuth(requests.auth.AuthBase):
     uses; sending a Bearer header needs nothing more than this.
     """
 
-    def __init__(self, token: dict):
-        self.access_token = token["access_token"]
+    def __init__(self, access_token: str):
+        self.access_token = access_token
 
     def __call__(self, request):
         request.headers["Authorization"] = f"Bearer {self.access_token}"
@@ -85,32 +49,24 @@ class BearerAuth(requests.auth.AuthBase):
 class XeroSession(requests.Session):
     """A requests session with Xero's timeouts, one deadline, and Xero's errors mapped."""
 
-    def __init__(self, *, site: Site | None = None):
+    def __init__(self, *, site: Site | None = None, authenticate=None):
+        """``authenticate(session, renew=False)`` (a connection type's) returns the auth
+        every request carries, and is called once more with ``renew=True`` when Xero says
+        a token expired (returning ``None`` if it cannot renew). It may call Xero through
+        the session being built, e.g. for a token; its failures stop the construction.
+        """
         super().__init__()
         self.connect_timeout = settings.XERO_CONNECT_TIMEOUT
         self.read_timeout = settings.XERO_READ_TIMEOUT
         self.budget = self.connect_timeout + self.read_timeout
         self.deadline = time.monotonic() + self.budget
         self.headers["Accept"] = "application/json"
-        self.headers["User-Agent"] = "ImagatecAPI Warehouse"
+        self.headers["User-Agent"] = f"{APPLICATION_NAME} Warehouse"
         self.site = site
-        self.certificate = None
-        # A private application's active and pending certificates, active first.
-        self.current_certificates = []
-        self.renew_token = None
         self.last_response = None
-
-    def sign_with(self, certificate: Certificate) -> None:
-        """Sign as a private application: RSA-SHA1 with ``certificate``'s private key, and
-        the Consumer Key as the access token too, as Xero's private applications require."""
-        self.certificate = certificate
-        self.auth = OAuth1(
-            client_key=self.site.api_key,
-            resource_owner_key=self.site.api_key,
-            signature_method=SIGNATURE_RSA,
-            rsa_key=certificates.load_private_key(certificate.private_key_pem),
-            signature_type=SIGNATURE_TYPE_AUTH_HEADER,
-        )
+        self._authenticate = authenticate
+        if authenticate is not None:
+            self.auth = authenticate(self, renew=False)
 
     def request(self, method, url, *, check=True, **kwargs):
         """Send a request; with ``check``, an answer that is not a success raises its outcome.
@@ -121,9 +77,10 @@ class XeroSession(requests.Session):
         try:
             return self._send(method, url, check=check, **kwargs)
         except exceptions.TokenExpired:
-            if self.renew_token is None:
+            renewed = self._authenticate(self, renew=True) if self._authenticate else None
+            if renewed is None:
                 raise
-            self.auth = self.renew_token()
+            self.auth = renewed
             return self._send(method, url, check=check, **kwargs)
 
     def _send(self, method, url, *, check, **kwargs):
@@ -233,7 +190,45 @@ def _describe_body(response) -> str:
 
 
 def _snippet(text: str) -> str:
-    return " ".join(text.split())[:_PROBLEM_LIMIT]
+    return " ".join(text.split())[: exceptions.PROBLEM_LENGTH]
+
+
+def join(base: str, path: str) -> str:
+    """``path`` under one of Xero's base addresses (the settings end them with or without /)."""
+    return base.rstrip("/") + "/" + path
+
+
+def checked(response):
+    """``response`` if it is a success, else its failure raised."""
+    if response.status_code >= 300:
+        raise error_from_response(response)
+    return response
+
+
+class CallsLeft(NamedTuple):
+    minute: int | None
+    day: int | None
+
+
+def calls_left(response) -> CallsLeft:
+    """What Xero's answer says is left of its per-minute and daily call limits."""
+    if response is None:
+        return CallsLeft(None, None)
+    return CallsLeft(
+        header_int(response, "X-MinLimit-Remaining"), header_int(response, "X-DayLimit-Remaining")
+    )
+
+
+def oauth1_auth(*, consumer_key: str, certificate: Certificate) -> OAuth1:
+    """Sign as a private application: RSA-SHA1 with ``certificate``'s private key, and the
+    Consumer Key as the access token too, as Xero's private applications require."""
+    return OAuth1(
+        client_key=consumer_key,
+        resource_owner_key=consumer_key,
+        signature_method=SIGNATURE_RSA,
+        rsa_key=certificates.load_private_key(certificate.private_key_pem),
+        signature_type=SIGNATURE_TYPE_AUTH_HEADER,
+    )
 
 
 def header_int(response, name: str) -> int | None:
@@ -255,12 +250,24 @@ OAUTH1_PROBLEMS = {
 }
 
 
-def error_from_response(response) -> exceptions.ConnectionTestFailed:
-    """The named outcome for an answer of Xero's that is not a success."""
+def _oauth1_problem(text: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(text.strip()).items()}
+
+
+def is_signature_invalid(response) -> bool:
+    """Whether Xero refused a private application's signature (wrong certificate)."""
+    return _oauth1_problem(response.text or "").get("oauth_problem") == "signature_invalid"
+
+
+def error_from_response(response, *, certificates=()) -> exceptions.ConnectionTestFailed:
+    """The named outcome for an answer of Xero's that is not a success.
+
+    ``certificates``: those the request was signed with, named by a ``SignatureInvalid``.
+    """
     status = response.status_code
     text = response.text or ""
     context = {"http_status": status}
-    oauth = {key: values[0] for key, values in parse_qs(text.strip()).items()}
+    oauth = _oauth1_problem(text)
     problem = oauth.get("oauth_problem", "")
     if status == 429 or problem == "rate limit exceeded":
         return exceptions.RateLimited(
@@ -273,7 +280,7 @@ def error_from_response(response) -> exceptions.ConnectionTestFailed:
         advice = oauth.get("oauth_problem_advice")
         context["problem"] = _snippet(f"{problem}: {advice}" if advice else problem)
         if problem == "signature_invalid":
-            return exceptions.SignatureInvalid(signed_with="its certificate", **context)
+            return exceptions.SignatureInvalid(certificates=certificates, **context)
         if problem in ("timestamp_refused", "timestamp_in_future"):
             return exceptions.TimestampRefused(
                 offset=_clock_offset(oauth.get("oauth_acceptable_timestamps", "")), **context
@@ -322,31 +329,14 @@ def _clock_offset(acceptable: str, now: float | None = None) -> str:
     return f"about {abs(offset)} seconds {'ahead of' if offset > 0 else 'behind'}"
 
 
-def _credentials_digest(site: Site) -> str:
-    # Tells whether the Site's Client ID or Secret changed since a token was cached,
-    # without keeping a copy of the secret.
-    credentials = f"{site.api_key}\n{site.api_secret}"
-    return salted_hmac("xero.token", credentials, algorithm="sha256").hexdigest()
+def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, grant: dict) -> dict:
+    """Ask Xero's identity server for a token (``grant``: the grant type and its fields).
 
-
-def custom_connection_token(site: Site, *, session: XeroSession, now=None, renew=False) -> dict:
-    """A Bearer token for a Custom Connection: the cached one while it lasts, else a new one."""
-    now = now or timezone.now()
-    digest = _credentials_digest(site)
-    cached = AccessToken.objects.filter(site=site).first()
-    if (
-        not renew
-        and cached is not None
-        and constant_time_compare(cached.credentials_digest, digest)
-        and cached.expires_at > now + TOKEN_RENEW_MARGIN
-    ):
-        return {"access_token": cached.access_token, "token_type": "Bearer"}
-
+    Returns oauthlib's checked RFC 6749 token response, ``expires_in`` a whole number of
+    seconds (Xero's 30 minutes if it left it out); refusals raise their outcome.
+    """
     response = session.post(
-        settings.XERO_IDENTITY_URL,
-        data={"grant_type": "client_credentials"},
-        auth=(site.api_key, site.api_secret),
-        check=False,
+        settings.XERO_IDENTITY_URL, data=grant, auth=(client_id, client_secret), check=False
     )
     body = _json_or_none(response.text)
     if response.status_code in (400, 401) and isinstance(body, dict) and "error" in body:
@@ -360,26 +350,17 @@ def custom_connection_token(site: Site, *, session: XeroSession, now=None, renew
         raise error_from_response(response)
     try:
         # oauthlib checks the answer is a well-formed RFC 6749 token response.
-        token = BackendApplicationClient(client_id=site.api_key).parse_request_body_response(
+        token = BackendApplicationClient(client_id=client_id).parse_request_body_response(
             response.text
         )
+        token["expires_in"] = int(token.get("expires_in", 1800))
     except (OAuth2Error, ValueError):
         raise exceptions.UnexpectedResponse(
             received=_describe_body(response),
             http_status=response.status_code,
             problem=_snippet(response.text) if body is None else "",
         ) from None
-    expires_at = now + datetime.timedelta(seconds=int(token.get("expires_in", 1800)))
-    AccessToken.objects.update_or_create(
-        site=site,
-        defaults={
-            "access_token": token["access_token"],
-            "expires_at": expires_at,
-            "credentials_digest": digest,
-        },
-    )
-    logger.info("Fetched a new Xero access token for site %s", site.code)
-    return {"access_token": token["access_token"], "token_type": "Bearer"}
+    return token
 
 
 # The identity server's OAuth 2.0 errors (RFC 6749 section 5.2).

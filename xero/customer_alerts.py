@@ -19,14 +19,16 @@ def customer_test_alert_kind(*, test: ConnectionTest) -> str | None:
     """Which alert ``test`` (just recorded) calls for, if any."""
     earlier = ConnectionTest.objects.filter(site=test.site).exclude(pk=test.pk)
     if test.passed:
-        passed_before = earlier.filter(outcome=ConnectionTest.PASSED)
+        passed_before = earlier.filter(outcome=ConnectionTest.Outcome.OK)
         sites = Site.objects.filter(pk=test.site_id)
         if waiting_for_customer(sites, passed_tests=passed_before).exists():
             return FIRST_PASS
         return None
-    previous = earlier.exclude(outcome=ConnectionTest.RUNNING).order_by("-started_at", "-pk")
+    previous = earlier.exclude(outcome=ConnectionTest.Outcome.RUNNING).order_by(
+        "-started_at", "-pk"
+    )
     last = previous.values_list("outcome", flat=True).first()
-    return STARTED_FAILING if last == ConnectionTest.PASSED else None
+    return STARTED_FAILING if last == ConnectionTest.Outcome.OK else None
 
 
 def customer_test_alert_send(*, test: ConnectionTest, link_base: str) -> str | None:

@@ -1,11 +1,19 @@
 """Every failure a user can meet in the Xero app, each with its code and its message.
 
 ``step`` names the step of the Xero setup procedure that fixes it (see ``xero/steps.py``).
+A connection test's failures (``ConnectionTestFailed`` and its subclasses) also carry the
+``label`` every page shows for their outcome: ``ConnectionTest.Outcome`` is built from
+them, so a new outcome is a new class here, with its code, label, message and step.
 """
+
+from .certificates import APPLICATION_NAME, KEY_SIZES_TEXT
+from .steps import STEP_APPLICATION, STEP_DETAILS, STEP_TEST
 
 
 class XeroError(Exception):
     code = "xero_error"
+    # How the outcome reads in a list of outcomes (``ConnectionTest.Outcome``'s label).
+    label = "Failed"
     message = "Something went wrong with Xero."
     step = None
 
@@ -20,7 +28,7 @@ class XeroError(Exception):
 
 class CertificateKeySizeInvalid(XeroError):
     code = "certificate_key_size_invalid"
-    message = "The key size must be 2048 or 4096 bits."
+    message = f"The key size must be {KEY_SIZES_TEXT} bits."
 
 
 class CertificateValidityInvalid(XeroError):
@@ -33,12 +41,8 @@ class CertificateNotPending(XeroError):
     message = "Only a pending certificate can be made active; this one is {state}."
 
 
-# The keys of the procedure steps (xero/steps.py) that fix a failure. The same keys serve
-# both connection types; each type words its steps its own way.
-STEP_APP_CENTRE = "open_xero"
-STEP_APPLICATION = "create_application"
-STEP_DETAILS = "xero_details"
-STEP_TEST = "connection_test"
+# How much of Xero's own words a test's history row keeps.
+PROBLEM_LENGTH = 300
 
 
 class ConnectionTestFailed(XeroError):
@@ -49,6 +53,7 @@ class ConnectionTestFailed(XeroError):
     """
 
     code = "failed"
+    label = "Failed"
     message = "The connection test failed."
 
     def __init__(self, message=None, *, http_status=None, problem="", **context):
@@ -59,6 +64,7 @@ class ConnectionTestFailed(XeroError):
 
 class CredentialsMissing(ConnectionTestFailed):
     code = "credentials_missing"
+    label = "Credentials missing"
     step = STEP_DETAILS
     message = (
         "This Site has no {missing} yet. Copy it from Xero and paste it into the Xero Details form."
@@ -67,6 +73,7 @@ class CredentialsMissing(ConnectionTestFailed):
 
 class CertificateMissing(ConnectionTestFailed):
     code = "certificate_missing"
+    label = "No certificate"
     step = STEP_APPLICATION
     message = (
         "This Site has no certificate to sign with. An Admin must issue one, and it must be "
@@ -76,15 +83,17 @@ class CertificateMissing(ConnectionTestFailed):
 
 class ConsumerKeyUnknown(ConnectionTestFailed):
     code = "consumer_key_unknown"
+    label = "Consumer Key unknown"
     step = STEP_DETAILS
     message = (
         "Xero does not know this API Key. Copy the Consumer Key again from the application's "
-        "page in Xero (My Apps → ImagatecAPI) into the API Key field."
+        f"page in Xero (My Apps → {APPLICATION_NAME}) into the API Key field."
     )
 
 
 class InvalidClient(ConnectionTestFailed):
     code = "invalid_client"
+    label = "Client ID or Secret refused"
     step = STEP_DETAILS
     message = (
         "Xero refused this Client ID and Client Secret. Copy both again from the Custom "
@@ -95,6 +104,7 @@ class InvalidClient(ConnectionTestFailed):
 
 class TokenRejected(ConnectionTestFailed):
     code = "token_rejected"
+    label = "Token rejected"
     step = STEP_DETAILS
     message = (
         "Xero rejected the access token. Check that the API Key is the application's Consumer "
@@ -104,6 +114,7 @@ class TokenRejected(ConnectionTestFailed):
 
 class TokenExpired(ConnectionTestFailed):
     code = "token_expired"
+    label = "Token expired"
     step = STEP_TEST
     message = (
         "Xero says the access token has expired, even after a new one was fetched. Test again "
@@ -113,6 +124,7 @@ class TokenExpired(ConnectionTestFailed):
 
 class SignatureInvalid(ConnectionTestFailed):
     code = "signature_invalid"
+    label = "Signature invalid"
     step = STEP_APPLICATION
     message = (
         "Xero could not verify the signature: the certificate pasted into the Xero application "
@@ -121,9 +133,20 @@ class SignatureInvalid(ConnectionTestFailed):
         "and test again."
     )
 
+    def __init__(self, *, certificates=(), **kwargs):
+        # Every certificate the Site signed with, so the person can compare with Xero's.
+        self.certificates = list(certificates)
+        signed_with = " and ".join(
+            f"the {c.state} certificate (SHA-1 {c.fingerprint_sha1}, "
+            f"SHA-256 {c.fingerprint_sha256})"
+            for c in self.certificates
+        )
+        super().__init__(signed_with=signed_with or "its certificate", **kwargs)
+
 
 class SignatureMethodRejected(ConnectionTestFailed):
     code = "signature_method_rejected"
+    label = "No certificate in Xero"
     step = STEP_APPLICATION
     message = (
         "Xero has no certificate for this application, so it cannot check our signature. "
@@ -134,6 +157,7 @@ class SignatureMethodRejected(ConnectionTestFailed):
 
 class TimestampRefused(ConnectionTestFailed):
     code = "timestamp_refused"
+    label = "Clock out of step"
     message = (
         "Xero refused the time on our request: this server's clock is {offset} Xero's. Ask "
         "whoever runs the Warehouse server to set its clock right (NTP), then test again."
@@ -142,6 +166,7 @@ class TimestampRefused(ConnectionTestFailed):
 
 class NonceUsed(ConnectionTestFailed):
     code = "nonce_used"
+    label = "Nonce reused"
     step = STEP_TEST
     message = (
         "Xero says this request was already seen (its one-time nonce was reused). Test again; "
@@ -151,6 +176,7 @@ class NonceUsed(ConnectionTestFailed):
 
 class InsufficientScope(ConnectionTestFailed):
     code = "insufficient_scope"
+    label = "Scope missing"
     step = STEP_APPLICATION
     message = (
         "The connection lacks a permission (scope) this test needs. In Xero's developer portal, "
@@ -161,6 +187,7 @@ class InsufficientScope(ConnectionTestFailed):
 
 class Forbidden(ConnectionTestFailed):
     code = "forbidden"
+    label = "Access refused"
     step = STEP_APPLICATION
     message = (
         "Xero refused access to the organisation. The application may have been disconnected "
@@ -171,6 +198,7 @@ class Forbidden(ConnectionTestFailed):
 
 class NoOrganisation(ConnectionTestFailed):
     code = "no_organisation"
+    label = "No organisation"
     step = STEP_APPLICATION
     message = (
         "The Custom Connection is not authorised for any organisation yet. In Xero's developer "
@@ -181,6 +209,7 @@ class NoOrganisation(ConnectionTestFailed):
 
 class RateLimited(ConnectionTestFailed):
     code = "rate_limited"
+    label = "Rate limited"
     step = STEP_TEST
     message = "Xero's {limit} call limit was reached. {retry}"
     limits = {
@@ -202,6 +231,7 @@ class RateLimited(ConnectionTestFailed):
 
 class XeroUnavailable(ConnectionTestFailed):
     code = "xero_unavailable"
+    label = "Xero unavailable"
     step = STEP_TEST
     message = (
         "Xero is unavailable right now (it answered with an error of its own, HTTP {status}). "
@@ -212,6 +242,7 @@ class XeroUnavailable(ConnectionTestFailed):
 
 class XeroTimeout(ConnectionTestFailed):
     code = "timeout"
+    label = "Timed out"
     step = STEP_TEST
     message = (
         "Xero did not answer within {seconds} seconds. Test again later; if it keeps timing "
@@ -221,6 +252,7 @@ class XeroTimeout(ConnectionTestFailed):
 
 class XeroUnreachable(ConnectionTestFailed):
     code = "unreachable"
+    label = "Xero unreachable"
     message = (
         "The Warehouse could not reach Xero at {host}: {reason}. This is a problem with the "
         "server's network or its Xero address settings, not with the Site; tell whoever runs "
@@ -230,6 +262,7 @@ class XeroUnreachable(ConnectionTestFailed):
 
 class TLSFailure(ConnectionTestFailed):
     code = "tls_failure"
+    label = "TLS failure"
     message = (
         "The secure (TLS) connection to {host} failed: the server did not prove it is Xero. "
         "Something between the Warehouse and Xero (a proxy or a wrong address setting) is "
@@ -239,6 +272,7 @@ class TLSFailure(ConnectionTestFailed):
 
 class UnexpectedResponse(ConnectionTestFailed):
     code = "unexpected_response"
+    label = "Unexpected answer"
     step = STEP_TEST
     message = (
         "Xero answered with {received} where data was expected. The address settings may point "
@@ -248,13 +282,27 @@ class UnexpectedResponse(ConnectionTestFailed):
 
 class XeroProblem(ConnectionTestFailed):
     code = "xero_problem"
+    label = "Refused by Xero"
     step = STEP_TEST
     message = "Xero refused the request (HTTP {status}): {problem}"
 
 
 class ConnectionTestCooldown(XeroError):
     code = "cooldown"
+    label = "Tested moments ago"
     message = (
         "This Site was tested {ago}. Wait a few seconds before testing again, "
         "so that Xero's call limits are not spent on double clicks."
     )
+
+
+def connection_test_failures() -> list[type[XeroError]]:
+    """Every failure a connection test can record as its outcome, in definition order:
+    ``ConnectionTestFailed`` and its subclasses, and the cooldown a click can meet."""
+    found = []
+    pending = [ConnectionTestFailed]
+    while pending:
+        cls = pending.pop(0)
+        found.append(cls)
+        pending[:0] = cls.__subclasses__()
+    return [*found, ConnectionTestCooldown]

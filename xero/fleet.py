@@ -27,9 +27,6 @@ from .services import connection_test_run
 
 logger = logging.getLogger(__name__)
 
-# Outcomes that say nothing about the Site: Xero asked us to slow down.
-NOT_A_VERDICT = (ConnectionTest.RUNNING, "rate_limited")
-
 
 def fleet_checks_enqueue(*, site_ids=None, user=None, now: datetime.datetime | None = None):
     """Queue a background connection test of each Site (default: all) not already queued.
@@ -96,7 +93,7 @@ def fleet_check_site(*, site_id: int, batch: str) -> str:
     claimed, _ = QueuedCheck.objects.filter(site_id=site_id, batch=batch).delete()
     site = Site.objects.filter(pk=site_id).first()
     if not claimed or site is None:
-        return "skipped"
+        return ConnectionTest.Outcome.SKIPPED.value
     test = None
     try:
         with limits.waiting():
@@ -104,7 +101,7 @@ def fleet_check_site(*, site_id: int, batch: str) -> str:
         outcome = test.outcome
     except ConnectionTestCooldown:
         # Tested moments ago (by hand): that result stands.
-        outcome = "cooldown"
+        outcome = ConnectionTest.Outcome.COOLDOWN.value
     try:
         fleet_alerts_send(site=site, just_passed=test is not None and test.passed)
     except Exception:
@@ -126,9 +123,13 @@ def fleet_alerts_send(
     alerts = []
     tests = ConnectionTest.objects.filter(site=site).order_by("-started_at", "-pk")
     # A test that has just passed is the last verdict: no failure to tell.
-    last = None if just_passed else tests.exclude(outcome__in=NOT_A_VERDICT).first()
-    if last is not None and not last.passed:
-        last_pass = tests.filter(outcome=ConnectionTest.PASSED).only("pk").first()
+    last = (
+        None
+        if just_passed
+        else tests.exclude(outcome__in=ConnectionTest.Outcome.not_a_verdict()).first()
+    )
+    if last is not None and last.failing:
+        last_pass = tests.filter(outcome=ConnectionTest.Outcome.OK).only("pk").first()
         if last_pass is not None:
             alerts.append(
                 _alert(

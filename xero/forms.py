@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 
-from .certificates import KEY_SIZES, MAX_VALIDITY_DAYS
+from .certificates import KEY_SIZES, KEY_SIZES_TEXT, MAX_VALIDITY_DAYS
 
 
 class CertificateIssueForm(forms.Form):
@@ -9,7 +9,7 @@ class CertificateIssueForm(forms.Form):
         label="Key size",
         choices=[(size, f"{size} bits") for size in KEY_SIZES],
         coerce=int,
-        error_messages={"invalid_choice": "Choose a key size of 2048 or 4096 bits."},
+        error_messages={"invalid_choice": f"Choose a key size of {KEY_SIZES_TEXT} bits."},
     )
     days = forms.IntegerField(
         label="Valid for (days)",

@@ -8,6 +8,8 @@ from django.utils import timezone
 from sites.fields import EncryptedTextField
 from sites.models import Site
 
+from . import exceptions
+
 EXPIRY_WARNING_DAYS = 60
 
 
@@ -19,18 +21,37 @@ class CertificateQuerySet(models.QuerySet):
         return self.filter(state=Certificate.State.PENDING)
 
     def current(self):
-        """The certificates a Site may sign with: active first, then pending."""
-        return self.exclude(state=Certificate.State.RETIRED).order_by("state", "-issued_at")
+        """The certificates a Site may sign with, in the order to use them.
+
+        The one rule for which certificate signs and which the customer pastes: the pending
+        one first (it is being rolled out, and a pass with it makes it active), then the
+        active one; ``Certificate.CURRENT_ORDER`` says it, and ``current_order`` sorts
+        certificates already loaded the same way.
+        """
+        first = models.Case(
+            *(
+                models.When(state=state, then=models.Value(rank))
+                for rank, state in enumerate(Certificate.CURRENT_ORDER)
+            ),
+            output_field=models.IntegerField(),
+        )
+        return self.filter(state__in=Certificate.CURRENT_ORDER).order_by(first, "-issued_at", "-pk")
+
+    def to_paste(self) -> "Certificate | None":
+        """The certificate the customer pastes into Xero: the first current one."""
+        return self.current().first()
 
 
 class Certificate(models.Model):
     """An X509 certificate issued for a Site; its private key never leaves the server."""
 
     class State(models.TextChoices):
-        # Alphabetical order puts active before pending, which current() relies on.
         ACTIVE = "active", "Active"
         PENDING = "pending", "Pending (waiting for a passing connection test)"
         RETIRED = "retired", "Retired"
+
+    # Which certificates sign and in what order (``CertificateQuerySet.current``).
+    CURRENT_ORDER = (State.PENDING, State.ACTIVE)
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="certificates")
     state = models.CharField(max_length=16, choices=State.choices)
@@ -74,6 +95,14 @@ class Certificate(models.Model):
 
     def __str__(self):
         return f"{self.site.code} certificate {self.serial_number[:8]}… ({self.state})"
+
+    @classmethod
+    def current_order(cls, certificates) -> list["Certificate"]:
+        """``certificates`` (already loaded) that are current, in ``current()``'s order."""
+        current = [c for c in certificates if c.state in cls.CURRENT_ORDER]
+        current.sort(key=lambda c: (c.issued_at, c.pk), reverse=True)
+        current.sort(key=lambda c: cls.CURRENT_ORDER.index(c.state))
+        return current
 
     @property
     def download_filename(self) -> str:
@@ -124,16 +153,61 @@ class AccessToken(models.Model):
         return f"{self.site.code} access token (expires {self.expires_at:%Y-%m-%d %H:%M})"
 
 
-class ConnectionTestQuerySet(models.QuerySet):
-    def latest_per_site(self):
-        return self.order_by("site_id", "-started_at", "-pk")
+class _OutcomeChoices(models.TextChoices):
+    """What an outcome means on every page and in the alerts (the members are built below).
+
+    One rule decides "failing": a recorded outcome that is neither a pass nor one of
+    ``NOT_A_VERDICT``, which say nothing about the Site's settings.
+    """
+
+    @classmethod
+    def not_a_verdict(cls) -> list["_OutcomeChoices"]:
+        # Still running, cut short, not run, or Xero asking us to slow down.
+        return [cls.RUNNING, cls.INTERRUPTED, cls.SKIPPED, cls.COOLDOWN, cls.RATE_LIMITED]
+
+    @classmethod
+    def not_failing(cls) -> list["_OutcomeChoices"]:
+        return [cls.OK, *cls.not_a_verdict()]
+
+    @classmethod
+    def is_failing(cls, value: str) -> bool:
+        return value not in cls.not_failing()
+
+    @classmethod
+    def tone_of(cls, value: str) -> str:
+        """``ok``, ``failed`` or ``neutral``: the colour (CSS class ``xero-<tone>``)."""
+        if value == cls.OK:
+            return "ok"
+        return "failed" if cls.is_failing(value) else "neutral"
+
+    @classmethod
+    def icon_of(cls, value: str) -> str:
+        return {"ok": "✓", "failed": "✗", "neutral": ""}[cls.tone_of(value)]
+
+    @classmethod
+    def label_of(cls, value: str) -> str:
+        """The outcome's label; a code no longer known reads as itself."""
+        return cls(value).label if value in cls.values else value
+
+
+def _outcome_members():
+    # The outcomes no exception names, then one per failure in ``xero.exceptions``.
+    members = {
+        "ok": "Passed",
+        "running": "Running…",
+        "interrupted": "Interrupted",
+        "internal_error": "Fault in the Warehouse",
+        "skipped": "Skipped",
+    }
+    for failure in exceptions.connection_test_failures():
+        members.setdefault(failure.code, failure.label)
+    return [(code.upper(), (code, label)) for code, label in members.items()]
 
 
 class ConnectionTest(models.Model):
     """One run of "Test connection" for a Site: what was tried and what Xero said."""
 
-    RUNNING = "running"
-    PASSED = "ok"
+    Outcome = _OutcomeChoices("Outcome", _outcome_members())
 
     class PayrollOutcome(models.TextChoices):
         OK = "ok", "Payroll OK"
@@ -150,11 +224,11 @@ class ConnectionTest(models.Model):
     certificate = models.ForeignKey(
         Certificate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    outcome = models.CharField(max_length=40, default=RUNNING)
+    outcome = models.CharField(max_length=40, choices=Outcome.choices, default=Outcome.RUNNING)
     message = models.TextField(blank=True)
     step = models.CharField(max_length=40, blank=True)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    problem = models.CharField("Xero's words", max_length=300, blank=True)
+    problem = models.CharField("Xero's words", max_length=exceptions.PROBLEM_LENGTH, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     organisation_name = models.CharField(max_length=255, blank=True)
     organisation_short_code = models.CharField(max_length=32, blank=True)
@@ -169,8 +243,6 @@ class ConnectionTest(models.Model):
     minute_limit_remaining = models.IntegerField(null=True, blank=True)
     day_limit_remaining = models.IntegerField(null=True, blank=True)
 
-    objects = ConnectionTestQuerySet.as_manager()
-
     class Meta:
         ordering = ["-started_at", "-pk"]
         permissions = [("run_connection_test", "Can run a Site's Xero connection test")]
@@ -181,15 +253,23 @@ class ConnectionTest(models.Model):
 
     @property
     def passed(self) -> bool:
-        return self.outcome == self.PASSED
+        return self.outcome == self.Outcome.OK
+
+    @property
+    def failing(self) -> bool:
+        return self.Outcome.is_failing(self.outcome)
 
     @property
     def outcome_label(self) -> str:
-        return self.outcome.replace("_", " ").capitalize()
+        return self.Outcome.label_of(self.outcome)
+
+    @property
+    def outcome_tone(self) -> str:
+        return self.Outcome.tone_of(self.outcome)
 
     @property
     def running(self) -> bool:
-        return self.outcome == self.RUNNING
+        return self.outcome == self.Outcome.RUNNING
 
     def as_dict(self) -> dict:
         """The fields `xero_test_connection --json` prints; never a secret or a token."""

@@ -1,5 +1,9 @@
 """Reads of the Xero app, each in a fixed number of queries: what the health page lists,
-and what a Site's page and setup page show of its certificates and connection tests."""
+and what a Site's page and setup page show of its certificates and connection tests.
+
+Querysets and plain data only: no request, no form, no permission check (``xero/panels.py``
+builds the pages' contexts from these).
+"""
 
 import datetime
 
@@ -8,8 +12,6 @@ from django.utils import timezone
 
 from sites.models import Site
 
-from . import steps
-from .forms import CertificateIssueForm
 from .models import EXPIRY_WARNING_DAYS, Certificate, CertificateEvent, ConnectionTest, QueuedCheck
 
 # How many connection tests a Site's pages list.
@@ -23,13 +25,6 @@ HEALTH_FILTERS = {
     NEVER_TESTED: "Never tested",
     EXPIRING: f"Expiring within {EXPIRY_WARNING_DAYS} days",
 }
-
-
-def certificate_to_paste(certificates) -> Certificate | None:
-    """The certificate the customer pastes into Xero: the newest active or pending one
-    (the pending one while a rotation is on). ``certificates`` is any iterable of them."""
-    current = [c for c in certificates if c.state != Certificate.State.RETIRED]
-    return max(current, key=lambda c: c.issued_at, default=None)
 
 
 def with_health(sites: QuerySet[Site]) -> QuerySet[Site]:
@@ -59,7 +54,7 @@ def site_health_list(
     sites = with_health(Site.objects.all()).order_by("name", "pk")
     if filter == FAILING:
         sites = sites.filter(last_test_outcome__isnull=False).exclude(
-            last_test_outcome__in=[ConnectionTest.PASSED, ConnectionTest.RUNNING]
+            last_test_outcome__in=ConnectionTest.Outcome.not_failing()
         )
     elif filter == NEVER_TESTED:
         sites = sites.filter(last_test_at__isnull=True)
@@ -77,46 +72,15 @@ def site_health_list(
     return sites
 
 
-def certificate_summary(*, expires_at: datetime.datetime | None, has_pending: bool, now=None):
-    """One line for a Site's certificates, e.g. 'Active, 412 days left (new one pending)'."""
-    if expires_at is None:
-        return "Pending" if has_pending else "None", False
-    days = (expires_at - (now or timezone.now())).days
-    if days < 0:
-        text, flagged = "Expired", True
-    else:
-        text, flagged = f"Active, {days} days left", days < EXPIRY_WARNING_DAYS
-    if has_pending:
-        text += " (new one pending)"
-    return text, flagged
-
-
-def certificate_context(request, site: Site) -> dict:
-    """What the certificate panel shows, in a fixed number of queries."""
-    certificates = list(
+def site_certificates(*, site: Site) -> list[Certificate]:
+    """All of ``site``'s certificates, newest first, with who issued them and their events."""
+    return list(
         site.certificates.select_related("issued_by").prefetch_related(
             Prefetch("events", queryset=CertificateEvent.objects.select_related("user"))
         )
     )
-    return {
-        "site": site,
-        "certificates": certificates,
-        "current_certificates": [c for c in certificates if c.state != Certificate.State.RETIRED],
-        "certificate_issue_form": CertificateIssueForm(),
-        "can_issue_certificate": request.user.has_perm("xero.issue_certificate"),
-        "can_download_certificate": request.user.has_perm("xero.download_certificate"),
-        "expiry_warning_days": EXPIRY_WARNING_DAYS,
-    }
 
 
-def connection_test_context(request, site: Site) -> dict:
-    """The last connection tests of a Site, newest first, in one query."""
-    tests = list(site.connection_tests.select_related("run_by", "certificate")[:HISTORY_LENGTH])
-    for test in tests:
-        test.step_title = steps.title(test.connection_type, test.step)
-    return {
-        "connection_tests": tests,
-        "last_connection_test": tests[0] if tests else None,
-        "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
-        "can_view_connection_tests": request.user.has_perm("xero.view_connectiontest"),
-    }
+def site_connection_tests(*, site: Site) -> list[ConnectionTest]:
+    """The last ``HISTORY_LENGTH`` connection tests of ``site``, newest first, in one query."""
+    return list(site.connection_tests.select_related("run_by", "certificate")[:HISTORY_LENGTH])

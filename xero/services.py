@@ -10,20 +10,14 @@ from django.utils import timezone
 
 from sites.models import Site
 
-from . import certificates, client
+from . import ages, certificates, connection
 from .exceptions import (
+    PROBLEM_LENGTH,
     CertificateKeySizeInvalid,
     CertificateNotPending,
     CertificateValidityInvalid,
     ConnectionTestCooldown,
     ConnectionTestFailed,
-    Forbidden,
-    InsufficientScope,
-    NoOrganisation,
-    SignatureInvalid,
-    TokenRejected,
-    UnexpectedResponse,
-    XeroProblem,
 )
 from .models import Certificate, CertificateEvent, ConnectionTest
 
@@ -149,41 +143,42 @@ def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None 
 
     Raises ``ConnectionTestCooldown`` (and records nothing) when the Site was tested in the
     last ``XERO_TEST_COOLDOWN`` seconds. Every other failure is recorded as the row's
-    outcome, never raised. A pass with a pending certificate makes it the active one.
+    outcome, never raised. A pass with a pending certificate makes it the active one. The
+    conversation with Xero is the connection type's (``xero/connection/``).
     """
     now = now or timezone.now()
     test = _connection_test_claim(site=site, user=user, now=now)
     started = time.monotonic()
-    session = None
+    conversation = None
     try:
-        session = client.xero_session(site)
-        result = _probe(site, session)
+        conversation = connection.connection_for(site, now=now)
+        result = conversation.run()
     except ConnectionTestFailed as failure:
         test.outcome = failure.code
         test.message = failure.message
         test.step = failure.step or ""
         test.http_status = failure.http_status
-        test.problem = failure.problem[:300]
-        test.certificate = getattr(session, "certificate", None)
+        test.problem = failure.problem[:PROBLEM_LENGTH]
+        test.certificate = conversation.certificate
     except Exception:
         # A fault of ours: the person pressing the button gets a plain answer, the
         # developers the traceback in the log.
         logger.exception("Connection test of site %s failed unexpectedly", site.code)
-        test.outcome = "internal_error"
+        test.outcome = ConnectionTest.Outcome.INTERNAL_ERROR
         test.message = (
             "The test could not run because of a fault in the Warehouse itself. It has been "
             "logged for the developers; nothing is known yet about the Site's settings."
         )
     else:
-        test.outcome = ConnectionTest.PASSED
-        test.certificate = session.certificate
+        test.outcome = ConnectionTest.Outcome.OK
+        test.certificate = conversation.certificate
         for field, value in result.items():
             setattr(test, field, value)
     test.latency_ms = round((time.monotonic() - started) * 1000)
-    if session is not None and session.last_response is not None:
-        last = session.last_response
-        test.minute_limit_remaining = client.header_int(last, "X-MinLimit-Remaining")
-        test.day_limit_remaining = client.header_int(last, "X-DayLimit-Remaining")
+    if conversation is not None:
+        calls_left = conversation.calls_left()
+        test.minute_limit_remaining = calls_left.minute
+        test.day_limit_remaining = calls_left.day
     test.save()
     if test.passed:
         _connection_test_passed(site=site, test=test, user=user)
@@ -209,107 +204,10 @@ def _connection_test_claim(*, site, user, now) -> ConnectionTest:
         )
         cooldown = datetime.timedelta(seconds=settings.XERO_TEST_COOLDOWN)
         if last is not None and now - last < cooldown:
-            seconds = max(0, int((now - last).total_seconds()))
-            ago = "just now" if seconds < 1 else f"{seconds} second{'s' * (seconds != 1)} ago"
-            raise ConnectionTestCooldown(ago=ago)
+            raise ConnectionTestCooldown(ago=ages.ago(last, now))
         return ConnectionTest.objects.create(
             site=site, run_by=user, started_at=now, connection_type=site.connection_type
         )
-
-
-def _probe(site: Site, session) -> dict:
-    """Make the test's calls; return the history fields of a pass or raise the failure."""
-    if site.connection_type == Site.ConnectionType.CUSTOM_CONNECTION:
-        connections = session.get_json(settings.XERO_CONNECTIONS_URL)
-        if not connections:
-            raise NoOrganisation()
-        body = session.get_json(_join(settings.XERO_API_URL, "Organisation"))
-    else:
-        body = _organisation_signed_by_a_current_certificate(site, session)
-    try:
-        organisation = body["Organisations"][0]
-        name = str(organisation["Name"])
-    except (KeyError, IndexError, TypeError):
-        raise UnexpectedResponse(
-            received="an organisation answer without an organisation"
-        ) from None
-    result = {
-        "organisation_name": name[:255],
-        "organisation_short_code": str(organisation.get("ShortCode", ""))[:32],
-        "organisation_country": str(organisation.get("CountryCode", ""))[:8],
-        "organisation_version": str(organisation.get("Version", ""))[:16],
-        "organisation_type": str(organisation.get("OrganisationType", ""))[:32],
-        "is_demo_company": organisation.get("IsDemoCompany"),
-    }
-    result.update(_probe_payroll(site, session))
-    demo = " (a demo company)" if result["is_demo_company"] else ""
-    result["message"] = (
-        f"Connected to {name}{demo}, {result['organisation_type'].lower() or 'organisation'} "
-        f"in {result['organisation_country'] or 'an unknown country'}. "
-        f"Accounting OK. {result['payroll_message']}"
-    ).strip()
-    return result
-
-
-def _organisation_signed_by_a_current_certificate(site: Site, session) -> dict:
-    """Ask for the Organisation, signing with the pending certificate first (it is the one
-    being rolled out), then the active one; report both fingerprints if neither works."""
-    certificates = sorted(
-        session.current_certificates, key=lambda c: c.state != Certificate.State.PENDING
-    )
-    tried = []
-    for certificate in certificates:
-        session.sign_with(certificate)
-        try:
-            return session.get_json(_join(settings.XERO_API_URL, "Organisation"))
-        except SignatureInvalid as failure:
-            tried.append(certificate)
-            last_failure = failure
-    signed_with = " and ".join(
-        f"the {c.state} certificate (SHA-1 {c.fingerprint_sha1}, SHA-256 {c.fingerprint_sha256})"
-        for c in tried
-    )
-    raise SignatureInvalid(
-        signed_with=signed_with,
-        http_status=last_failure.http_status,
-        problem=last_failure.problem,
-    )
-
-
-PAYROLL_NOT_ENABLED = {
-    Site.ConnectionType.PRIVATE_APP: (
-        "Payroll not enabled: tick “Enable Payroll API for this organisation” in the Xero "
-        "application, save, and test again."
-    ),
-    Site.ConnectionType.CUSTOM_CONNECTION: (
-        "Payroll not enabled: add the payroll scopes to the Custom Connection in Xero's "
-        "developer portal, authorise it again, and test again."
-    ),
-}
-
-
-def _probe_payroll(site: Site, session) -> dict:
-    if not site.payroll_enabled:
-        return {"payroll_outcome": ConnectionTest.PayrollOutcome.SKIPPED, "payroll_message": ""}
-    try:
-        session.get_json(_join(settings.XERO_PAYROLL_URL, "Settings"))
-    except (InsufficientScope, Forbidden, TokenRejected, XeroProblem) as failure:
-        if failure.http_status not in (401, 403):
-            return _payroll_failed(failure)
-        return {
-            "payroll_outcome": ConnectionTest.PayrollOutcome.NOT_ENABLED,
-            "payroll_message": PAYROLL_NOT_ENABLED[site.connection_type],
-        }
-    except ConnectionTestFailed as failure:
-        return _payroll_failed(failure)
-    return {"payroll_outcome": ConnectionTest.PayrollOutcome.OK, "payroll_message": "Payroll OK."}
-
-
-def _payroll_failed(failure) -> dict:
-    return {
-        "payroll_outcome": ConnectionTest.PayrollOutcome.FAILED,
-        "payroll_message": f"Payroll check failed: {failure.message}",
-    }
 
 
 def _connection_test_passed(*, site: Site, test: ConnectionTest, user) -> None:
@@ -320,7 +218,3 @@ def _connection_test_passed(*, site: Site, test: ConnectionTest, user) -> None:
     if site.xero_organisation_name != test.organisation_name:
         site.xero_organisation_name = test.organisation_name
         Site.objects.filter(pk=site.pk).update(xero_organisation_name=test.organisation_name)
-
-
-def _join(base: str, path: str) -> str:
-    return base.rstrip("/") + "/" + path

@@ -1,20 +1,31 @@
 """The Xero setup procedure as an ordered list of steps, each knowing its state from the data.
 
 The same four keys serve both connection types (``xero.exceptions`` names them as the step
-that fixes a failure); each type words them its own way, after the customer procedure in
-``../shared/seed/xero_integration_procedure.txt`` for private applications and Xero's
-developer portal for Custom Connections.
+that fixes a failure, and each renders from ``templates/xero/steps/<key>.html``); each type
+words them its own way, after the customer's Xero integration procedure for private
+applications and Xero's developer portal for Custom Connections.
+
+This module reads no model of its own app: ``xero.exceptions`` imports the keys, and the
+models import the exceptions.
 """
 
 import datetime
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
 from sites.models import Site
 
-from .exceptions import STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST
-from .models import Certificate, ConnectionTest
+if TYPE_CHECKING:
+    from .models import Certificate, ConnectionTest
+
+# The step keys: each is the anchor of its section of the setup page, the name of its
+# template, and what a failure's ``step`` says fixes it.
+STEP_APP_CENTRE = "open_xero"
+STEP_APPLICATION = "create_application"
+STEP_DETAILS = "xero_details"
+STEP_TEST = "connection_test"
 
 DONE = "done"
 TODO = "todo"
@@ -23,7 +34,6 @@ PROBLEM = "problem"
 STATE_LABELS = {DONE: "Done", TODO: "To do", PROBLEM: "Problem"}
 
 XERO_APP_CENTRE_URL = "https://developer.xero.com/myapps"
-PRIVATE_APPS_RETIRED = datetime.date(2021, 9, 30)
 
 TITLES = {
     Site.ConnectionType.PRIVATE_APP: {
@@ -59,6 +69,10 @@ class Step:
     def anchor(self) -> str:
         return f"step-{self.key}"
 
+    @property
+    def template_name(self) -> str:
+        return f"xero/steps/{self.key}.html"
+
 
 def title(connection_type: str, key: str) -> str:
     return TITLES[connection_type].get(key, key)
@@ -67,8 +81,8 @@ def title(connection_type: str, key: str) -> str:
 def setup_steps(
     *,
     site: Site,
-    certificate: Certificate | None,
-    last_test: ConnectionTest | None,
+    certificate: "Certificate | None",
+    last_test: "ConnectionTest | None",
     now: datetime.datetime | None = None,
 ) -> list[Step]:
     """The Site's four steps with their states, worked out from what is stored.
@@ -103,7 +117,7 @@ def setup_steps(
             f"The certificate expires in {certificate.days_to_expiry(now)} days: issue a new "
             "one and paste it into Xero."
         )
-    elif private and certificate.state == Certificate.State.PENDING:
+    elif private and certificate.state == certificate.State.PENDING:
         states[STEP_APPLICATION] = TODO
         notes[STEP_APPLICATION] = (
             "A new certificate is pending: paste it into Xero, then test the connection."

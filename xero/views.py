@@ -1,6 +1,5 @@
 """Thin views: check permission, validate, call a service, show the result."""
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
@@ -12,17 +11,17 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from customers.access import Action, is_customer, page_flags, site_for
+from customers.access import Action, is_customer, site_for
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 
-from . import selectors, steps
+from . import panels, selectors
 from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, XeroError
 from .fleet import fleet_checks_enqueue
 from .forms import CertificateIssueForm, FleetCheckForm
-from .models import Certificate, ConnectionTest
+from .models import Certificate
 from .services import (
     certificate_activate,
     certificate_issue,
@@ -128,36 +127,7 @@ def setup_view(request, code):
             messages.success(request, "Xero Details saved.")
             return redirect(reverse("xero:setup", args=[site.code]) + "#step-xero_details")
         messages.error(request, "The Xero Details were not saved: see the errors below.")
-    return render(request, "xero/setup.html", setup_context(request, site, details_form))
-
-
-def setup_context(request, site: Site, details_form=None) -> dict:
-    context = {
-        **admin.site.each_context(request),
-        **selectors.certificate_context(request, site),
-        **selectors.connection_test_context(request, site),
-        "title": f"Xero setup: {site.name}",
-        "site": site,
-        "private": site.connection_type == Site.ConnectionType.PRIVATE_APP,
-        # Who may do what here, customers included: one set of rules (customers.access).
-        **page_flags(request.user, site),
-        "app_centre_url": steps.XERO_APP_CENTRE_URL,
-        "application_name": "ImagatecAPI",
-        "scopes": settings.XERO_SCOPES
-        + (settings.XERO_PAYROLL_SCOPES if site.payroll_enabled else []),
-    }
-    context["certificate_to_paste"] = selectors.certificate_to_paste(
-        context["current_certificates"]
-    )
-    if details_form is None and context["can_change_details"]:
-        details_form = SiteXeroCredentialsForm(instance=site)
-    context["details_form"] = details_form
-    context["steps"] = steps.setup_steps(
-        site=site,
-        certificate=context["certificate_to_paste"],
-        last_test=context["last_connection_test"],
-    )
-    return context
+    return render(request, "xero/setup.html", panels.setup_context(request, site, details_form))
 
 
 @require_POST
@@ -206,7 +176,7 @@ def health_view(request):
     page = Paginator(sites, HEALTH_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     for site in page:
-        site.certificate_text, site.certificate_flagged = selectors.certificate_summary(
+        site.certificate_text, site.certificate_flagged = panels.certificate_summary(
             expires_at=site.active_certificate_expires,
             has_pending=site.has_pending_certificate,
             now=now,
@@ -219,6 +189,5 @@ def health_view(request):
         "current_filter": current,
         "search": search,
         "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
-        "passed": ConnectionTest.PASSED,
     }
     return render(request, "xero/health.html", context)

@@ -56,3 +56,33 @@ def test_staff_see_the_health_page_without_bulk_actions(login_as, make_site):
     staff.goto("/xero/health/")
     assert "Some Pty Ltd" in staff.content()
     assert staff.get_by_role("button", name="Test selected").count() == 0
+
+
+@pytest.mark.parametrize(("width", "scheme"), [(1280, "light"), (390, "dark")])
+def test_outcomes_read_by_their_labels_in_three_colours(
+    login_as, make_site, screenshots, width, scheme
+):
+    from django.utils import timezone
+
+    from xero.models import ConnectionTest
+
+    for name, outcome in (("Good", "ok"), ("Bad", "consumer_key_unknown"), ("Busy", "running")):
+        site = make_site(name=f"{name} Pty Ltd")
+        ConnectionTest.objects.create(
+            site=site, outcome=outcome, connection_type=site.connection_type,
+            started_at=timezone.now(),
+        )  # fmt: skip
+    staff = login_as("Staff", width=width)
+    staff.emulate_media(color_scheme=scheme)
+    staff.goto("/xero/health/")
+    text = staff.locator("#result_list").inner_text()
+    assert "✓ Passed" in text and "✗ Consumer Key unknown" in text and "Running…" in text
+    assert "consumer_key_unknown" not in text
+    colours = staff.evaluate(
+        """['ok', 'failed', 'neutral'].map(tone =>
+            getComputedStyle(document.querySelector('.xero-outcome.xero-' + tone)).color)"""
+    )
+    background = staff.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert len(set(colours)) == 3 and background not in colours
+    assert staff.evaluate("document.documentElement.scrollWidth") <= width
+    screenshots(staff, f"outcomes-{width}-{scheme}")

@@ -1,12 +1,8 @@
-import datetime
-
 import pytest
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from xero.models import Certificate
-from xero.selectors import certificate_summary
 
 CHANGELIST = reverse("admin:sites_site_changelist")
 
@@ -100,24 +96,6 @@ def test_certificates_have_no_admin_pages_so_the_private_key_has_no_view():
         reverse("admin:xero_certificate_changelist")
 
 
-@pytest.mark.parametrize(
-    ("days", "pending", "text", "flagged"),
-    [
-        (None, False, "None", False),
-        (None, True, "Pending", False),
-        (100, False, "Active, 100 days left", False),
-        (59, True, "Active, 59 days left (new one pending)", True),
-        (-1, False, "Expired", True),
-    ],
-)
-def test_certificate_summary(days, pending, text, flagged):
-    now = timezone.now()
-    expires = None if days is None else now + datetime.timedelta(days=days, hours=1)
-    if days is not None and days < 0:
-        expires = now - datetime.timedelta(hours=1)
-    assert certificate_summary(expires_at=expires, has_pending=pending, now=now) == (text, flagged)
-
-
 def test_site_page_says_private_applications_are_retired_and_points_to_the_switch(
     client_for, site, make_site
 ):
@@ -126,17 +104,6 @@ def test_site_page_says_private_applications_are_retired_and_points_to_the_switc
     assert reverse("xero:setup", args=[site.code]) in page
     modern = make_site(connection_type="custom_connection")
     assert "Xero retired" not in client_for("staff").get(change_url(modern)).content.decode()
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(5, "0 minutes"), (60, "1 minute"), (7200, "2 hours"), (86400 * 3 + 5000, "3 days")],
-)
-def test_ages_in_the_list_show_the_largest_unit(seconds, text):
-    from xero.admin import _ago
-
-    now = timezone.now()
-    assert _ago(now - datetime.timedelta(seconds=seconds), now) == text
 
 
 def test_the_site_list_does_not_decrypt_secrets(client_for, site, monkeypatch):

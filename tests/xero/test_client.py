@@ -1,7 +1,6 @@
 """xero/client.py against the fake Xero over real HTTP: signing, tokens, errors, timeouts."""
 
 import base64
-import datetime
 import shutil
 import subprocess
 import time
@@ -9,15 +8,12 @@ from urllib.parse import parse_qsl, unquote
 
 import pytest
 import requests
-from django.db import connection
-from django.utils import timezone
 from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
 
 from xero import exceptions
-from xero.client import XeroSession, error_from_response, xero_session
-from xero.models import AccessToken, Certificate
-
-from .conftest import CLIENT_ID
+from xero.client import XeroSession, error_from_response, oauth1_auth
+from xero.connection import CustomConnection, xero_session
+from xero.models import Certificate
 
 
 def organisation_url(settings):
@@ -99,64 +95,24 @@ def test_the_fake_xero_refuses_a_signature_by_another_key(
 ):
     other = issue_certificate(make_site())
     session = xero_session(private_site)
-    session.sign_with(other)
+    signer = oauth1_auth(consumer_key=private_site.api_key, certificate=other)
     with pytest.raises(exceptions.SignatureInvalid) as error:
-        session.get_json(organisation_url(settings))
+        session.get_json(organisation_url(settings), auth=signer)
     assert error.value.http_status == 401
     assert error.value.problem == "signature_invalid: Failed to validate signature"
 
 
-def test_custom_connection_token_is_cached_encrypted_and_reused(custom_site, fake_xero, settings):
-    for _ in range(3):
-        xero_session(custom_site).get_json(organisation_url(settings))
-    token_calls = [call for call in fake_xero.calls if call.path == "/connect/token"]
-    assert len(token_calls) == 1
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT access_token FROM {AccessToken._meta.db_table}")
-        stored = cursor.fetchone()[0]
-    cached = AccessToken.objects.get().access_token
-    assert stored.startswith("gAAAA") and cached not in stored
-
-
-def test_custom_connection_token_is_renewed_near_its_expiry(custom_site, fake_xero, settings):
-    xero_session(custom_site).get_json(organisation_url(settings))
-    AccessToken.objects.update(expires_at=timezone.now() + datetime.timedelta(seconds=30))
-    xero_session(custom_site).get_json(organisation_url(settings))
-    assert sum(call.path == "/connect/token" for call in fake_xero.calls) == 2
-
-
-def test_a_token_xero_calls_expired_is_renewed_once_and_the_call_retried(
+def test_an_expired_token_a_type_cannot_renew_is_reported_as_expired(
     custom_site, fake_xero, settings
 ):
-    xero_session(custom_site).get_json(organisation_url(settings))
-    fake_xero.expire_tokens()
-    body = xero_session(custom_site).get_json(organisation_url(settings))
-    assert body["Organisations"]
-    assert sum(call.path == "/connect/token" for call in fake_xero.calls) == 2
+    def authenticate(session, *, renew=False):
+        return None if renew else CustomConnection(custom_site).authenticate(session)
 
-
-def test_a_changed_client_secret_is_not_hidden_by_the_cached_token(custom_site, settings):
-    xero_session(custom_site).get_json(organisation_url(settings))
-    custom_site.api_secret = "a-different-secret-0123456789"
-    with pytest.raises(exceptions.InvalidClient):
-        xero_session(custom_site)
-
-
-def test_an_expired_token_without_renewal_is_reported_as_expired(custom_site, fake_xero, settings):
-    session = xero_session(custom_site)
-    session.renew_token = None
+    session = XeroSession(site=custom_site, authenticate=authenticate)
     fake_xero.expire_tokens()
     with pytest.raises(exceptions.TokenExpired) as error:
         session.get_json(organisation_url(settings))
     assert error.value.problem.startswith("TokenExpired: token expired at")
-
-
-def test_an_unknown_bearer_token_is_rejected(custom_site, settings):
-    xero_session(custom_site)
-    AccessToken.objects.update(access_token="not-a-token-xero-issued")
-    with pytest.raises(exceptions.TokenRejected) as error:
-        xero_session(custom_site).get_json(organisation_url(settings))
-    assert error.value.http_status == 401
 
 
 def test_timeouts_come_from_settings_and_bound_the_whole_session(private_site, fake_xero, settings):
@@ -209,17 +165,6 @@ def test_an_unknown_problem_still_shows_xeros_own_words():
         FakeResponse(401, "oauth_problem=weird_new_problem&oauth_problem_advice=ask+us")
     )
     assert "weird_new_problem: ask us" in error.message
-
-
-def test_a_session_needs_the_key_and_secret_first(make_site):
-    with pytest.raises(exceptions.CredentialsMissing) as error:
-        xero_session(make_site(api_key=CLIENT_ID))
-    assert "no API Secret yet" in error.value.message
-
-
-def test_a_private_app_needs_a_certificate(site):
-    with pytest.raises(exceptions.CertificateMissing):
-        xero_session(site)
 
 
 def test_a_plain_session_sends_json_accept_and_no_secret(settings):

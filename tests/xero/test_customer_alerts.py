@@ -30,8 +30,12 @@ def _invite(site):
 def test_support_get_one_email_when_the_customers_test_first_passes(site, support_contact):
     _invite(site)
     _test(site, "consumer_key_unknown")
-    first = customer_test_alert_send(test=_test(site, ConnectionTest.PASSED), link_base="http://t")
-    again = customer_test_alert_send(test=_test(site, ConnectionTest.PASSED), link_base="http://t")
+    first = customer_test_alert_send(
+        test=_test(site, ConnectionTest.Outcome.OK), link_base="http://t"
+    )
+    again = customer_test_alert_send(
+        test=_test(site, ConnectionTest.Outcome.OK), link_base="http://t"
+    )
     assert (first, again) == (FIRST_PASS, None)
     (message,) = mail.outbox
     assert message.to == ["support@imagatec.example"]
@@ -39,7 +43,7 @@ def test_support_get_one_email_when_the_customers_test_first_passes(site, suppor
 
 
 def test_support_get_one_email_when_a_passing_site_starts_failing(site, support_contact):
-    _test(site, ConnectionTest.PASSED)
+    _test(site, ConnectionTest.Outcome.OK)
     kinds = [
         customer_test_alert_send(test=_test(site, "token_rejected", "Xero refused"), link_base="")
         for _ in range(2)
@@ -54,7 +58,7 @@ def test_waiting_for_customer_lists_invited_sites_until_a_test_passes(client_for
     url = reverse("admin:sites_site_changelist") + "?customer=waiting"
     client = client_for("support")
     before = client.get(url).text
-    _test(site, ConnectionTest.PASSED)
+    _test(site, ConnectionTest.Outcome.OK)
     after = client.get(url).text
     assert "Acme Pty Ltd" in before and never_invited.name not in before
     assert "Acme Pty Ltd" not in after

@@ -79,3 +79,10 @@ def test_a_certificate_far_from_expiry_is_not_told(
     issue_certificate(site, days=365)
     assert fleet_alerts_send(site=site) == []
     assert mailoutbox == []
+
+
+def test_the_alert_names_the_outcome_by_its_label(site, admin_emails, mailoutbox):
+    record(site, "ok", 30)
+    record(site, "consumer_key_unknown", 20)
+    fleet_alerts_send(site=site)
+    assert "now fails: Consumer Key unknown." in mailoutbox[0].body

@@ -118,3 +118,10 @@ def test_the_number_of_queries_does_not_grow_with_the_sites(
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = client.get(URL)
     assert len(response.context["page"].object_list) == 21
+
+
+def test_the_health_page_shows_outcome_labels_not_codes(client_for, site):
+    record(site, "consumer_key_unknown")
+    page = client_for("staff").get(URL).content.decode()
+    assert "✗ Consumer Key unknown" in page
+    assert "consumer_key_unknown" not in page

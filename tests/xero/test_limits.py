@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import connection
 
 from xero import limits
-from xero.client import xero_session
+from xero.connection import xero_session
 from xero.exceptions import RateLimited
 
 

@@ -78,3 +78,25 @@ def test_search_matches_name_code_or_organisation(fleet, search, expected):
 
 def test_filter_and_search_combine(fleet):
     assert names(site_health_list(filter="failing", search="healthy")) == []
+
+
+def test_failing_leaves_out_a_site_whose_last_test_met_a_rate_limit(fleet, make_site):
+    # The same rule as the alerts: Xero asking us to slow down says nothing about the Site.
+    limited = make_site(name="Limited Ltd")
+    record(limited, "rate_limited")
+    assert names(site_health_list(filter="failing")) == ["Failing Ltd"]
+
+
+def test_selectors_only_read_they_take_no_request_and_build_no_form():
+    import inspect
+
+    from xero import selectors
+
+    for name, function in inspect.getmembers(selectors, inspect.isfunction):
+        if function.__module__ == selectors.__name__:
+            assert "request" not in inspect.signature(function).parameters, name
+    assert not any(
+        inspect.ismodule(value) and value.__name__.endswith("forms")
+        for value in vars(selectors).values()
+    )
+    assert "Form" not in " ".join(vars(selectors))

@@ -39,7 +39,9 @@ def test_issuing_again_adds_a_pending_certificate_and_keeps_the_active_one(site)
     first.refresh_from_db()
     assert first.state == Certificate.State.ACTIVE
     assert second.state == Certificate.State.PENDING
-    assert list(site.certificates.current()) == [first, second]
+    # The pending one first: it signs first and is the one to paste.
+    assert list(site.certificates.current()) == [second, first]
+    assert site.certificates.to_paste() == second
 
 
 def test_a_third_issue_retires_the_older_pending_one_not_the_active_one(site):

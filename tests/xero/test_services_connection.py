@@ -27,7 +27,7 @@ def _no_cooldown(settings):
 def secrets_of(site, fake):
     found = [site.api_secret, CONSUMER_SECRET, CLIENT_SECRET]
     found += [c.private_key_pem.splitlines()[3] for c in Certificate.objects.filter(site=site)]
-    found += list(fake._tokens) if hasattr(fake, "_tokens") else []
+    found += fake.issued_tokens
     found += list(AccessToken.objects.values_list("access_token", flat=True))
     return [secret for secret in found if secret]
 
@@ -374,12 +374,12 @@ def test_no_organisation_authorised_yet(custom_site, settings):
 
 
 def test_a_fault_of_ours_is_recorded_plainly_and_logged(private_site, monkeypatch, caplog):
-    from xero import services
+    from xero.connection import PrivateApp
 
     def broken(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(services, "_probe", broken)
+    monkeypatch.setattr(PrivateApp, "organisation", broken)
     test = run(private_site)
     assert test.outcome == "internal_error"
     assert "fault in the Warehouse" in test.message
@@ -401,3 +401,10 @@ def test_history_keeps_every_run(private_site, fake_xero):
     run(private_site)
     outcomes = list(private_site.connection_tests.values_list("outcome", flat=True))
     assert outcomes == ["xero_unavailable", "ok"]
+
+
+def test_a_connection_type_the_code_does_not_know_is_a_fault_of_ours(private_site, caplog):
+    Site = private_site.__class__
+    Site.objects.filter(pk=private_site.pk).update(connection_type="carrier_pigeon")
+    test = run(Site.objects.get(pk=private_site.pk))
+    assert test.outcome == "internal_error" and not test.running

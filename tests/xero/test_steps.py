@@ -85,3 +85,13 @@ def test_a_custom_connection_needs_no_certificate(make_site):
     assert [s.state for s in steps] == [DONE, TODO, DONE, TODO]
     assert steps[0].title.startswith("Log in to Xero's developer portal")
     assert steps[1].title == "Choose the scopes and authorise the organisation"
+
+
+def test_every_step_renders_from_its_own_template():
+    from django.template.loader import get_template
+
+    from xero.steps import ORDER, Step
+
+    for key in ORDER:
+        step = Step(key=key, number=1, title="", state=TODO)
+        assert get_template(step.template_name).origin.name.endswith(f"xero/steps/{key}.html")

@@ -1,7 +1,6 @@
 """Background checks: idempotent enqueueing (xero/fleet.py) and the task (xero/tasks.py)."""
 
 import datetime
-import time
 
 import pytest
 from django.core.management import call_command
@@ -103,11 +102,10 @@ def test_a_bulk_run_tests_sites_side_by_side_within_the_cap(
     for _ in range(8):
         make_private_site()
     fleet_checks_enqueue()
-    started = time.monotonic()
     assert fleet_checks_run(batch=batches(dummy_tasks)[0]) == {"ok": 8}
-    # One at a time would take 8 x 0.3 = 2.4 s; four at a time about 0.6 s.
-    assert time.monotonic() - started < 1.6
-    assert fake_xero_settings.max_concurrent <= 4
+    # Side by side, as the fake counted the calls in flight; never more than the cap.
+    # (How much faster that is belongs to benchmarks/bench_fleet.py.)
+    assert 1 < fake_xero_settings.max_concurrent <= 4
 
 
 def test_the_cron_command_queues_every_site_once(make_site, dummy_tasks, capsys):

@@ -317,6 +317,12 @@ class FakeXero:
             return list(self._calls)
 
     @property
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued since the last reset (for tests that hunt for leaks)."""
+        with self._lock:
+            return list(self._tokens)
+
+    @property
     def max_concurrent(self) -> int:
         """The most requests ever in flight at once, over every organisation."""
         with self._lock:

@@ -2,7 +2,6 @@ import requests
 from django.core.management.base import BaseCommand, CommandError
 
 from sites.models import Site
-from xero.selectors import certificate_to_paste
 
 
 class Command(BaseCommand):
@@ -34,7 +33,7 @@ class Command(BaseCommand):
             path = "custom-connections"
             data.update(client_id=site.api_key, client_secret=site.api_secret)
         else:
-            certificate = certificate_to_paste(site.certificates.current())
+            certificate = site.certificates.to_paste()
             if certificate is None:
                 raise CommandError("Issue a certificate for the Site first.")
             path = "private-apps"

@@ -15,13 +15,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("site_codes", nargs="*", metavar="site-code")
-        parser.add_argument("--all", action="store_true", help="Test every Site.")
-        parser.add_argument("--json", action="store_true", help="One JSON object per Site.")
+        parser.add_argument(
+            "--all", action="store_true", dest="every_site", help="Test every Site."
+        )
+        parser.add_argument(
+            "--json", action="store_true", dest="as_json", help="One JSON object per Site."
+        )
 
-    def handle(self, *args, site_codes, all, json, **options):
-        if all == bool(site_codes):
+    def handle(self, *args, site_codes, every_site, as_json, **options):
+        if every_site == bool(site_codes):
             raise CommandError("Name the Sites to test by their codes, or use --all (not both).")
-        if all:
+        if every_site:
             sites = list(Site.objects.order_by("code"))
         else:
             found = {site.code: site for site in Site.objects.filter(code__in=site_codes)}
@@ -35,10 +39,10 @@ class Command(BaseCommand):
                 test = connection_test_run(site=site)
             except ConnectionTestCooldown as error:
                 failed += 1
-                self.report_cooldown(site, error, as_json=json)
+                self.report_cooldown(site, error, as_json=as_json)
                 continue
             failed += not test.passed
-            self.report(test, as_json=json)
+            self.report(test, as_json=as_json)
         if failed:
             raise SystemExit(1)
 

@@ -1,0 +1,132 @@
+"""What every connection type shares: opening a session, the test's calls, how a pass reads."""
+
+import datetime
+from typing import ClassVar
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+
+from sites.models import Site
+
+from .. import client
+from ..exceptions import (
+    ConnectionTestFailed,
+    CredentialsMissing,
+    Forbidden,
+    InsufficientScope,
+    TokenRejected,
+    UnexpectedResponse,
+    XeroProblem,
+)
+from ..models import Certificate, ConnectionTest
+
+
+class Connection:
+    """One Site's conversation with Xero for one test (see the package's docstring)."""
+
+    type: ClassVar[str]
+    # The advice when Xero refuses the payroll call for want of permission.
+    payroll_not_enabled: ClassVar[str]
+
+    def __init__(self, site: Site, *, now: datetime.datetime | None = None):
+        self.site = site
+        self.now = now or timezone.now()
+        self.session: client.XeroSession | None = None
+        self.certificate: Certificate | None = None
+
+    # How it authenticates.
+
+    def missing_credentials(self) -> list[str]:
+        """The names of the credentials the Site lacks, as the user knows them."""
+        return [
+            label
+            for label, value in (
+                ("API Key", self.site.api_key),
+                ("API Secret", self.site.api_secret),
+            )
+            if not value
+        ]
+
+    def authenticate(
+        self, session: client.XeroSession, *, renew: bool = False
+    ) -> requests.auth.AuthBase | None:
+        raise NotImplementedError
+
+    def open(self) -> client.XeroSession:
+        """A session authenticated as the Site, or the failure that prevents one."""
+        missing = self.missing_credentials()
+        if missing:
+            raise CredentialsMissing(missing=" or ".join(missing))
+        self.session = client.XeroSession(site=self.site, authenticate=self.authenticate)
+        return self.session
+
+    # Which calls make a test.
+
+    def get_json(self, url: str):
+        return self.session.get_json(url)
+
+    def organisation(self) -> dict:
+        return self.get_json(client.join(settings.XERO_API_URL, "Organisation"))
+
+    def payroll_settings(self):
+        return self.get_json(client.join(settings.XERO_PAYROLL_URL, "Settings"))
+
+    def run(self) -> dict:
+        """Make the test's calls; return the history fields of a pass or raise the failure."""
+        self.open()
+        body = self.organisation()
+        try:
+            organisation = body["Organisations"][0]
+            name = str(organisation["Name"])
+        except (KeyError, IndexError, TypeError):
+            raise UnexpectedResponse(
+                received="an organisation answer without an organisation"
+            ) from None
+        result = {
+            "organisation_name": name[:255],
+            "organisation_short_code": str(organisation.get("ShortCode", ""))[:32],
+            "organisation_country": str(organisation.get("CountryCode", ""))[:8],
+            "organisation_version": str(organisation.get("Version", ""))[:16],
+            "organisation_type": str(organisation.get("OrganisationType", ""))[:32],
+            "is_demo_company": organisation.get("IsDemoCompany"),
+        }
+        result.update(self._payroll())
+        demo = " (a demo company)" if result["is_demo_company"] else ""
+        result["message"] = (
+            f"Connected to {name}{demo}, {result['organisation_type'].lower() or 'organisation'} "
+            f"in {result['organisation_country'] or 'an unknown country'}. "
+            f"Accounting OK. {result['payroll_message']}"
+        ).strip()
+        return result
+
+    def _payroll(self) -> dict:
+        Payroll = ConnectionTest.PayrollOutcome
+        if not self.site.payroll_enabled:
+            return {"payroll_outcome": Payroll.SKIPPED, "payroll_message": ""}
+        try:
+            self.payroll_settings()
+        except (InsufficientScope, Forbidden, TokenRejected, XeroProblem) as failure:
+            if failure.http_status not in (401, 403):
+                return _payroll_failed(failure)
+            return {
+                "payroll_outcome": Payroll.NOT_ENABLED,
+                "payroll_message": self.payroll_not_enabled,
+            }
+        except ConnectionTestFailed as failure:
+            return _payroll_failed(failure)
+        return {"payroll_outcome": Payroll.OK, "payroll_message": "Payroll OK."}
+
+    # What the answers said, whatever the outcome.
+
+    def calls_left(self) -> client.CallsLeft:
+        """What Xero's last answer said was left of its minute and day limits."""
+        last = self.session.last_response if self.session is not None else None
+        return client.calls_left(last)
+
+
+def _payroll_failed(failure: ConnectionTestFailed) -> dict:
+    return {
+        "payroll_outcome": ConnectionTest.PayrollOutcome.FAILED,
+        "payroll_message": f"Payroll check failed: {failure.message}",
+    }

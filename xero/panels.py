@@ -1,0 +1,90 @@
+"""What the Xero panels of a Site's page and its setup page show, for the user asking.
+
+The view side of ``xero/selectors.py``: these builders take the request, check what the
+user may do, build the forms, and word the data for the templates; the reads themselves
+are selectors.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.contrib import admin
+from django.utils import timezone
+
+from customers.access import page_flags
+from sites.forms import SiteXeroCredentialsForm
+from sites.models import Site
+
+from . import certificates, selectors, steps
+from .forms import CertificateIssueForm
+from .models import EXPIRY_WARNING_DAYS, Certificate
+
+
+def certificate_summary(*, expires_at: datetime.datetime | None, has_pending: bool, now=None):
+    """One line for a Site's certificates, e.g. 'Active, 412 days left (new one pending)'."""
+    if expires_at is None:
+        return "Pending" if has_pending else "None", False
+    days = (expires_at - (now or timezone.now())).days
+    if days < 0:
+        text, flagged = "Expired", True
+    else:
+        text, flagged = f"Active, {days} days left", days < EXPIRY_WARNING_DAYS
+    if has_pending:
+        text += " (new one pending)"
+    return text, flagged
+
+
+def certificate_context(request, site: Site) -> dict:
+    """What the certificate panel shows, in a fixed number of queries."""
+    certificates = selectors.site_certificates(site=site)
+    return {
+        "site": site,
+        "certificates": certificates,
+        "current_certificates": Certificate.current_order(certificates),
+        "certificate_issue_form": CertificateIssueForm(),
+        "can_issue_certificate": request.user.has_perm("xero.issue_certificate"),
+        "can_download_certificate": request.user.has_perm("xero.download_certificate"),
+        "expiry_warning_days": EXPIRY_WARNING_DAYS,
+    }
+
+
+def connection_test_context(request, site: Site) -> dict:
+    """The last connection tests of a Site, newest first, in one query."""
+    tests = selectors.site_connection_tests(site=site)
+    for test in tests:
+        test.step_title = steps.title(test.connection_type, test.step)
+    return {
+        "connection_tests": tests,
+        "last_connection_test": tests[0] if tests else None,
+        "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
+        "can_view_connection_tests": request.user.has_perm("xero.view_connectiontest"),
+    }
+
+
+def setup_context(request, site: Site, details_form=None) -> dict:
+    """The setup page: every step with its state, and the controls the user's role may use."""
+    context = {
+        **admin.site.each_context(request),
+        **certificate_context(request, site),
+        **connection_test_context(request, site),
+        "title": f"Xero setup: {site.name}",
+        "site": site,
+        "private": site.connection_type == Site.ConnectionType.PRIVATE_APP,
+        # Who may do what here, customers included: one set of rules (customers.access).
+        **page_flags(request.user, site),
+        "app_centre_url": steps.XERO_APP_CENTRE_URL,
+        "application_name": certificates.APPLICATION_NAME,
+        "scopes": settings.XERO_SCOPES
+        + (settings.XERO_PAYROLL_SCOPES if site.payroll_enabled else []),
+    }
+    # Certificate.objects.current()'s rule, on the certificates already loaded.
+    context["certificate_to_paste"] = next(iter(context["current_certificates"]), None)
+    if details_form is None and context["can_change_details"]:
+        details_form = SiteXeroCredentialsForm(instance=site)
+    context["details_form"] = details_form
+    context["steps"] = steps.setup_steps(
+        site=site,
+        certificate=context["certificate_to_paste"],
+        last_test=context["last_connection_test"],
+    )
+    return context
