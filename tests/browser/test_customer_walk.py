@@ -129,3 +129,45 @@ def test_customer_does_the_procedure_from_an_invitation_link(
 
 def _csrf(context):
     return next(c["value"] for c in context.cookies() if c["name"] == "csrftoken")
+
+
+def _no_horizontal_scroll(page):
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_the_customers_panel_and_the_link_pages_fit_a_phone_in_dark_mode(
+    login_as, browser, live_server, make_site, screenshots
+):
+    site = make_site(name="Acme Pty Ltd", code="acme")
+    support = login_as("Support", width=390, height=844)
+    support.emulate_media(color_scheme="dark")
+    support.goto(f"/admin/sites/site/{site.pk}/change/")
+    support.get_by_label("Customer's email address").fill("anna@acme.example")
+    with support.expect_navigation():
+        support.get_by_role("button", name="Send invitation").click()
+    assert "Invitation emailed to anna@acme.example" in support.content()
+    assert _no_horizontal_scroll(support)
+    screenshots(support, "panel-phone-dark")
+    (email,) = [m for m in mail.outbox if m.to == ["anna@acme.example"]]
+    (link,) = re.findall(r"http://\S+/invitations/\S+/", email.body)
+
+    # The customer's phone opens the link: it fits, in dark mode too.
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 390, "height": 844}, color_scheme="dark"
+    )
+    customer = context.new_page()
+    customer.goto(link)
+    assert customer.get_by_label("Choose a password").is_visible()
+    assert _no_horizontal_scroll(customer)
+    screenshots(customer, "accept-phone-dark")
+
+    # Support revoke it with the panel's button; the link then says so, and makes nothing.
+    with support.expect_navigation():
+        support.get_by_role("button", name="Revoke").click()
+    assert "was revoked" in support.content()
+    assert Invitation.objects.get().state() == Invitation.State.REVOKED
+    customer.goto(link)
+    assert "This invitation was withdrawn" in customer.content()
+    assert _no_horizontal_scroll(customer)
+    screenshots(customer, "revoked-phone-dark")
+    context.close()
