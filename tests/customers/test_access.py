@@ -187,3 +187,16 @@ def test_customers_group_is_a_customer_but_a_superuser_in_it_is_not(client_for, 
     superuser.groups.add(Group.objects.get(name=CUSTOMERS))
     assert not is_customer(superuser)
     assert Invitation.objects.count() == 0
+
+
+def test_customer_sees_when_a_new_certificate_waits_to_be_pasted(
+    customer_for, target, issue_certificate
+):
+    site, _, _ = target()
+    client = customer_for(site)
+    url = reverse("xero:setup", args=[site.code])
+    assert "A new certificate is waiting" not in client.get(url).text
+    pending = issue_certificate(site)
+    page = client.get(url).text
+    assert "A new certificate is waiting to be pasted" in page
+    assert reverse("xero:certificate_download", args=[site.code, pending.pk]) in page
