@@ -77,6 +77,9 @@ def setup_context(request, site: Site, details_form=None) -> dict:
         "scopes": settings.XERO_SCOPES
         + (settings.XERO_PAYROLL_SCOPES if site.payroll_enabled else []),
     }
+    if context["is_customer"]:
+        # The admin's sidebar lists the models one may see: for a customer, none.
+        context["is_nav_sidebar_enabled"] = False
     # Certificate.objects.current()'s rule, on the certificates already loaded.
     context["certificate_to_paste"] = next(iter(context["current_certificates"]), None)
     if details_form is None and context["can_change_details"]:

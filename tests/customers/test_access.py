@@ -176,6 +176,7 @@ def test_customer_setup_page_offers_the_procedure_but_no_issue_or_switch(custome
     assert reverse("xero:switch_to_custom_connection", args=[site.code]) not in page
     assert reverse("admin:sites_site_changelist") not in page
     assert "PRIVATE KEY" not in page
+    assert 'id="nav-sidebar"' not in page
 
 
 def test_customers_group_is_a_customer_but_a_superuser_in_it_is_not(client_for, django_user_model):
