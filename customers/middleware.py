@@ -32,6 +32,10 @@ CUSTOMER_PAGES = frozenset(
     }
 )
 
+# Where Staff find their Sites; a customer finds theirs (and only theirs) at the same links,
+# e.g. the error pages' "Back to the Site list".
+CUSTOMER_HOMES = frozenset({"admin:index", "admin:sites_site_changelist"})
+
 
 class CustomerFenceMiddleware:
     def __init__(self, get_response):
@@ -45,7 +49,7 @@ class CustomerFenceMiddleware:
                 match = None
             # Unnamed routes are redirects (``/`` to the index, the favicon): they fall through.
             if match is not None and match.url_name is not None:
-                if match.view_name == "admin:index":
+                if match.view_name in CUSTOMER_HOMES:
                     return redirect("customers:home")
                 if match.view_name not in CUSTOMER_PAGES:
                     raise Http404

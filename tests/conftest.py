@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from customers.access import CUSTOMERS
 from sites.models import Site
 from sites.roles import ADMINS, STAFF, SUPPORT
+from tests.second_factor import NOT_ENROLLED, VERIFIED, add_device, pass_second_factor
 
 # A Consumer Key and Secret shaped like Xero's (30 upper-case letters and digits).
 CONSUMER_KEY = "QZ7KJ1M2N3B4V5C6X7Z8L9K0J1H2YC"
@@ -62,20 +63,42 @@ def site(make_site):
 
 @pytest.fixture
 def make_user(db, django_user_model):
-    def make_user(role: str | None = None, *, superuser: bool = False, username=None):
+    """``make_user(role)``: a staff user in that group, with a confirmed authenticator
+    (``second_factor=False``: none yet, so they must enrol at their first sign-in)."""
+
+    def make_user(
+        role: str | None = None, *, superuser: bool = False, username=None, second_factor=True
+    ):
         username = username or f"{(role or 'nobody').lower()}-{next(_codes)}"
         if superuser:
-            return django_user_model.objects.create_superuser(username, password="pw-for-tests-1")
-        user = django_user_model.objects.create_user(
-            username, password="pw-for-tests-1", is_staff=True
-        )
+            user = django_user_model.objects.create_superuser(username, password="pw-for-tests-1")
+        else:
+            user = django_user_model.objects.create_user(
+                username, password="pw-for-tests-1", is_staff=True
+            )
         if role:
             if not Group.objects.filter(name=role).exists():
                 restore_roles()
             user.groups.add(Group.objects.get(name=role))
+        if second_factor:
+            add_device(user)
         return user
 
     return make_user
+
+
+@pytest.fixture
+def log_in():
+    """``log_in(client, user)``: sign ``client`` in as ``user`` and pass the second factor with
+    a code computed from their authenticator's key (``verify=False``: the password only)."""
+
+    def log_in(client, user, *, verify=True, steps=0):
+        client.force_login(user)
+        if verify:
+            pass_second_factor(client, user, steps=steps)
+        return client
+
+    return log_in
 
 
 def restore_roles():
@@ -103,13 +126,23 @@ ROLE_NAMES = {
 
 
 @pytest.fixture
-def client_for(client, make_user):
+def client_for(client, make_user, log_in):
     """A test client logged in as a user of the given role ('staff', 'admins', 'support',
-    'nobody', 'superuser', 'customer': of no Site until given one)."""
+    'nobody', 'superuser', 'customer': of no Site until given one), past the second factor.
 
-    def client_for(role: str):
-        user = make_user(superuser=True) if role == "superuser" else make_user(ROLE_NAMES[role])
-        client.force_login(user)
+    ``second_factor``: ``"verified"`` (the default), ``"unverified"`` (enrolled, password
+    only) or ``"not_enrolled"`` (no authenticator yet, password only); see
+    ``tests/second_factor.py``. The user is ``client.user``.
+    """
+
+    def client_for(role: str, *, second_factor: str = VERIFIED):
+        enrolled = second_factor != NOT_ENROLLED
+        if role == "superuser":
+            user = make_user(superuser=True, second_factor=enrolled)
+        else:
+            user = make_user(ROLE_NAMES[role], second_factor=enrolled)
+        log_in(client, user, verify=second_factor == VERIFIED)
+        client.user = user
         return client
 
     return client_for

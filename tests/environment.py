@@ -23,6 +23,12 @@ TEST_ENVIRONMENT = {
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     # Each test gets a fresh key of its own as well (tests/conftest.py).
     "FIELD_ENCRYPTION_KEYS": "Fpm4n4xB2gE9Q3Vq0r1l6kqvJ3m2Wc7s8Yy5T0uHq1I=",
+    # Access (issue 10): every test user passes the second factor through the fixtures
+    # (tests/second_factor.py); a test turns it off with the `settings` fixture.
+    "REQUIRE_TWO_FACTOR": "True",
+    "OTP_TOTP_ISSUER": "Warehouse",
+    # No default name: tests pass --username or set the setting themselves.
+    "INITIAL_SUPERUSER_USERNAME": "",
 }
 
 

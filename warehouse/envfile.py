@@ -5,7 +5,9 @@ only the standard library, so it works before the virtualenv exists.
 """
 
 import base64
+import getpass
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -22,7 +24,19 @@ def render_env_file() -> str:
         "DEBUG=True\n"
         "ALLOWED_HOSTS=127.0.0.1,localhost\n"
         f"FIELD_ENCRYPTION_KEYS={fernet_key}\n"
+        f"INITIAL_SUPERUSER_USERNAME={initial_superuser_username()}\n"
     )
+
+
+def initial_superuser_username() -> str:
+    """Your login name (what Django accepts of it) for the first superuser, not a guessable
+    ``admin``."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = ""
+    name = re.sub(r"[^\w.@+-]", "", name)[:150]
+    return name if name and name != "root" else "warehouse-" + secrets.token_hex(3)
 
 
 def main(path: Path = ENV_PATH) -> int:

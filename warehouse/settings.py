@@ -5,9 +5,11 @@ This is the only module that reads the environment (through django-environ, and 
 ``django.conf.settings`` at call time.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,7 +30,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin with the Warehouse's site (active + staff + second factor): its gate guards
+    # every page, the Xero ones included (warehouse/accounts/adminsite.py).
+    "warehouse.accounts.apps.WarehouseAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -37,21 +41,35 @@ INSTALLED_APPS = [
     # Labelled "sites": django.contrib.sites must never be installed beside it.
     "sites",
     "xero",
+    # After django.contrib.auth: its admin replaces the User admin.
+    "warehouse.accounts",
+    "axes",
     "customers",
     "django_tasks",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # Right after the user is known: a customer reaches their own Sites' pages only.
+    # Marks request.user verified when this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
+    # Once the user is known: a customer reaches their own Sites' pages only.
     "customers.middleware.CustomerFenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sites.middleware.EncryptionKeyErrorMiddleware",
+    # Last, so it sees the lockouts flagged by the backend and the second-factor page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: a locked-out username+address is refused before its password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "warehouse.urls"
@@ -109,6 +127,47 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
 LOGIN_URL = "admin:login"
 
+# Access (README, "Roles"). Every user must pass a TOTP second factor; only an explicit
+# False (development, some tests) turns it off, and `check --deploy` then warns.
+REQUIRE_TWO_FACTOR = env.bool("REQUIRE_TWO_FACTOR", default=True)
+# The name authenticator apps show beside the codes.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Warehouse")
+# The first superuser's name for `manage.py ensure_initial_superuser` (or its --username).
+INITIAL_SUPERUSER_USERNAME = env.str("INITIAL_SUPERUSER_USERNAME", default="")
+
+# Login throttling (django-axes): five failures of one username from one address, passwords
+# and second-factor codes counted together, lock that pair out for 15 minutes. Failures while
+# locked out do not push the time back, so the lockout page's "try again at" holds.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "warehouse.accounts.lockout.lockout_response"
+# Failed attempts keep the form's fields: never the codes (nor the password, always masked).
+AXES_SENSITIVE_PARAMETERS = ["code"]
+# Whose address a failure counts against: see warehouse/accounts/lockout.py.
+AXES_CLIENT_IP_CALLABLE = "warehouse.accounts.lockout.client_ip_address"
+
+# Content-Security-Policy (django-csp): scripts, styles and images from our own static files
+# only; no inline script or style, no plugins, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Exports (dumpdata, loaddata, fixtures) carry encrypted fields as ciphertext, never plaintext.
+SERIALIZATION_MODULES = {
+    name: f"sites.serializers.{name}" for name in ["json", "jsonl", "python", "xml", "yaml"]
+}
+
 # HTTPS hardening: on by default whenever DEBUG is off (`manage.py check --deploy`).
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
@@ -132,6 +191,8 @@ LOGGING = {
         "oauthlib": {"level": "WARNING"},
         "requests_oauthlib": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO; its warnings (failures, lockouts) stay.
+        "axes": {"level": "WARNING"},
     },
 }
 

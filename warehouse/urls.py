@@ -1,13 +1,14 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-admin.site.site_header = "Warehouse"
-admin.site.site_title = "Warehouse"
-admin.site.index_title = "Xero integrations"
+# The admin site's titles are set on its class: warehouse/accounts/adminsite.py.
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    # Browsers ask for /favicon.ico on pages that name no icon (downloads, plain answers).
+    path("favicon.ico", RedirectView.as_view(url=static("warehouse/favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("", include("xero.urls")),
     path("", include("customers.urls")),

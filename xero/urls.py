@@ -1,35 +1,40 @@
+from django.contrib import admin
 from django.urls import path
 
 from . import views
 
 app_name = "xero"
 
+# Every page here passes the admin's gate first (active, staff, second factor), then the
+# view's own role check.
+gate = admin.site.admin_view
+
 urlpatterns = [
-    path("sites/<slug:code>/xero/setup/", views.setup_view, name="setup"),
+    path("sites/<slug:code>/xero/setup/", gate(views.setup_view), name="setup"),
     path(
         "sites/<slug:code>/xero/setup/switch-to-custom-connection/",
-        views.switch_to_custom_connection_view,
+        gate(views.switch_to_custom_connection_view),
         name="switch_to_custom_connection",
     ),
     path(
         "sites/<slug:code>/xero/certificates/issue/",
-        views.certificate_issue_view,
+        gate(views.certificate_issue_view),
         name="certificate_issue",
     ),
     path(
         "sites/<slug:code>/xero/certificates/<int:pk>/activate/",
-        views.certificate_activate_view,
+        gate(views.certificate_activate_view),
         name="certificate_activate",
     ),
     path(
         "sites/<slug:code>/xero/certificates/<int:pk>/publickey.cer",
-        views.certificate_download_view,
+        gate(views.certificate_download_view),
         name="certificate_download",
     ),
     path(
         "sites/<slug:code>/xero/connection-test/",
-        views.connection_test_view,
+        gate(views.connection_test_view),
         name="connection_test",
     ),
-    path("xero/health/", views.health_view, name="health"),
+    path("xero/health/", gate(views.health_view), name="health"),
 ]

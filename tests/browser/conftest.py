@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.second_factor import totp_code
+from warehouse.accounts.models import TOTPDevice
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "pw-for-browser-tests-1"
 
@@ -61,30 +64,63 @@ def screenshots(request):
 
 
 @pytest.fixture
-def login_as(browser, live_server, make_user):
-    """Open a browser as a new user of ``role`` (logged in through the admin's form)."""
+def open_browser(browser, live_server):
+    """``open_browser(width=, height=, color_scheme=)``: a new page in a fresh context."""
     contexts = []
 
-    def login_as(role, *, width=1280, height=900):
-        user = make_user(role)
-        user.set_password(PASSWORD)
-        user.save()
+    def open_browser(*, width=1280, height=900, color_scheme="light"):
         context = browser.new_context(
-            base_url=live_server.url, viewport={"width": width, "height": height}
+            base_url=live_server.url,
+            viewport={"width": width, "height": height},
+            color_scheme=color_scheme,
         )
         context.grant_permissions(["clipboard-read", "clipboard-write"])
         contexts.append(context)
-        page = context.new_page()
-        page.goto("/admin/login/")
-        page.fill("#id_username", user.username)
-        page.fill("#id_password", PASSWORD)
+        return context.new_page()
+
+    yield open_browser
+    for context in contexts:
+        context.close()
+
+
+def sign_in_with_password(page, username, password=PASSWORD):
+    page.goto("/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+
+
+@pytest.fixture
+def login_as(open_browser, make_user):
+    """Open a browser as a new user of ``role``, signed in through the admin's form and past
+    the second factor: the code is computed from their authenticator's key and typed in.
+
+    ``second_factor=False``: the user has no authenticator yet and is left on the enrolment
+    page. The user is ``page.user``.
+    """
+
+    def login_as(role, *, width=1280, height=900, color_scheme="light", second_factor=True):
+        user = (
+            make_user(superuser=True, second_factor=second_factor)
+            if role == "superuser"
+            else make_user(role, second_factor=second_factor)
+        )
+        user.set_password(PASSWORD)
+        user.save()
+        page = open_browser(width=width, height=height, color_scheme=color_scheme)
+        page.user = user
+        sign_in_with_password(page, user.username)
+        if not second_factor:
+            page.wait_for_url("**/admin/second-factor/enrol/**")
+            return page
+        page.wait_for_url("**/admin/second-factor/**")
+        device = TOTPDevice.objects.get(user=user, confirmed=True)
+        page.fill("#id_code", totp_code(device))
         page.click("input[type=submit]")
         page.wait_for_url("**/admin/")
         return page
 
-    yield login_as
-    for context in contexts:
-        context.close()
+    return login_as
 
 
 # The fake Xero fixtures of the xero tests, shared here.

@@ -5,12 +5,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.management import call_command
 
 from customers.models import Invitation
 from sites.roles import SUPPORT
 from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET
+from tests.second_factor import totp_code
+from warehouse.accounts.models import TOTPDevice
 from xero.models import Certificate
 from xero.services import certificate_issue
 
@@ -62,6 +65,18 @@ def test_customer_does_the_procedure_from_an_invitation_link(
     customer.get_by_label("The same password again").fill(CUSTOMER_PASSWORD)
     with customer.expect_navigation():
         customer.get_by_role("button", name="Set my password and continue").click()
+    # The second factor is required: they enrol with their authenticator app (here: the code
+    # computed from the key the page shows), keep their recovery codes, and go on to the Site.
+    customer.wait_for_url("**/admin/second-factor/enrol/**")
+    user = get_user_model().objects.get(email="anna@acme.example")
+    device = TOTPDevice.objects.get(user=user)
+    assert customer.locator("#enrol-secret").inner_text() == device.secret_base32
+    screenshots(customer, "customer-enrols")
+    customer.fill("#id_code", totp_code(device))
+    with customer.expect_navigation():
+        customer.click("input[type=submit]")
+    assert customer.locator("#recovery-codes code").count() == 10
+    customer.click("#recovery-codes-continue")
     customer.wait_for_url("**/sites/acme/xero/setup/")
     assert customer.get_by_role("button", name="Issue certificate").count() == 0
     assert customer.get_by_role("button", name="Issue a new certificate").count() == 0
@@ -113,12 +128,14 @@ def test_customer_does_the_procedure_from_an_invitation_link(
         f"/sites/other/xero/certificates/{other_certificate.pk}/publickey.cer",
         f"/admin/sites/site/{other.pk}/change/",
         f"/admin/sites/site/{other.pk}/history/",
-        "/admin/sites/site/",
         "/xero/health/",
     ):
         response = customer.request.get(path)
         assert response.status == 404, path
         assert "Other Pty Ltd" not in response.text()
+    # The Site list is their own Sites.
+    customer.goto("/admin/sites/site/")
+    assert customer.url.endswith("/sites/acme/xero/setup/")
     response = customer.request.post(
         "/sites/other/xero/connection-test/",
         headers={"X-CSRFToken": _csrf(context)},

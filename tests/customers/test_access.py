@@ -118,7 +118,6 @@ def test_customer_on_another_sites_unknown_code_gets_the_same_404(customer_for, 
 @pytest.mark.parametrize(
     "url",
     [
-        "/admin/sites/site/",
         "/admin/auth/user/",
         "/admin/auth/group/",
         "/admin/xero/connectiontest/",
@@ -131,10 +130,13 @@ def test_customer_never_sees_lists_health_or_other_models(customer_for, target, 
     assert customer_for(site).get(url).status_code == 404
 
 
-def test_customer_is_sent_from_the_admin_index_to_their_site(customer_for, target):
+@pytest.mark.parametrize("name", ["admin:index", "admin:sites_site_changelist"])
+def test_customer_is_sent_from_the_index_and_site_list_to_their_site(customer_for, target, name):
     site, *_ = target()
-    response = customer_for(site).get(reverse("admin:index"), follow=True)
+    other, *_ = target()
+    response = customer_for(site).get(reverse(name), follow=True)
     assert response.redirect_chain[-1][0] == reverse("xero:setup", args=[site.code])
+    assert other.name not in response.text
 
 
 def test_customer_of_two_sites_chooses_one_and_sees_no_third(customer_for, target):

@@ -3,6 +3,7 @@ forgery, the hourly limit, an existing customer, no secret in any email."""
 
 import datetime
 import re
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -59,6 +60,16 @@ def test_accepting_sets_a_password_and_lands_on_the_sites_setup_page(client, sit
     user = get_user_model().objects.get(email="anna@example.com")
     assert user.check_password(PASSWORD)
     assert Membership.objects.filter(site=site, user=user).exists()
+    # REQUIRE_TWO_FACTOR: the admin's gate has them enrol first, then go on to the page.
+    enrol = client.get(response.url, follow=True)
+    assert enrol.request["PATH_INFO"] == reverse("admin:second_factor_enrol")
+    assert enrol.request["QUERY_STRING"] == "next=" + quote(response.url, safe="")
+
+
+def test_without_a_required_second_factor_accepting_opens_the_setup_page(client, site, settings):
+    settings.REQUIRE_TWO_FACTOR = False
+    _, link = _invite(site)
+    response = _accept(client, link)
     assert client.get(response.url).status_code == 200
 
 

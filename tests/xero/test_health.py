@@ -80,11 +80,10 @@ def test_test_selected_without_a_selection_says_so(client_for, site, dummy_tasks
     assert not QueuedCheck.objects.exists()
 
 
-def test_queueing_needs_the_csrf_token(make_user, site, dummy_tasks):
+def test_queueing_needs_the_csrf_token(make_user, log_in, site, dummy_tasks):
     from django.test import Client
 
-    csrf_client = Client(enforce_csrf_checks=True)
-    csrf_client.force_login(make_user("Support"))
+    csrf_client = log_in(Client(enforce_csrf_checks=True), make_user("Support"))
     response = csrf_client.post(URL, {"action": "test_selected", "sites": [site.pk]})
     assert response.status_code == 403
     assert not QueuedCheck.objects.exists()

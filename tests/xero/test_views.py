@@ -67,11 +67,11 @@ def test_download_is_a_pem_attachment_named_after_the_site(client_for, site, iss
 
 
 def test_each_download_is_recorded_with_who_and_which_certificate(
-    client, site, issue_certificate, make_user
+    client, site, issue_certificate, make_user, log_in
 ):
     certificate = issue_certificate(site)
     admin = make_user("Admins")
-    client.force_login(admin)
+    log_in(client, admin)
     client.get(download_url(certificate))
     client.get(download_url(certificate))
     events = CertificateEvent.objects.filter(certificate=certificate, action="downloaded")
@@ -82,11 +82,10 @@ def test_issue_is_a_post_only(client_for, site):
     assert client_for("admins").get(issue_url(site)).status_code == 405
 
 
-def test_issue_without_csrf_token_is_refused(site, make_user):
+def test_issue_without_csrf_token_is_refused(site, make_user, log_in):
     from django.test import Client
 
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(make_user("Admins"))
+    client = log_in(Client(enforce_csrf_checks=True), make_user("Admins"))
     assert client.post(issue_url(site), ISSUE).status_code == 403
     assert not Certificate.objects.exists()
 
@@ -190,11 +189,10 @@ def test_a_connection_test_is_never_run_by_a_get(client_for, private_site):
     assert client_for("support").get(connection_test_url(private_site)).status_code == 405
 
 
-def test_a_connection_test_needs_the_csrf_token(private_site, make_user):
+def test_a_connection_test_needs_the_csrf_token(private_site, make_user, log_in):
     from django.test import Client
 
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(make_user("Support"))
+    client = log_in(Client(enforce_csrf_checks=True), make_user("Support"))
     assert client.post(connection_test_url(private_site)).status_code == 403
 
 

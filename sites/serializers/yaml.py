@@ -1,0 +1,17 @@
+"""The ``yaml`` format with encrypted fields as ciphertext, when PyYAML is installed."""
+
+from django.core.serializers import BadSerializer
+
+from . import DecryptingDeserializer, EncryptedFieldsAsCiphertext
+
+try:
+    from django.core.serializers import pyyaml as builtin
+except ImportError as error:  # PyYAML is not a dependency: say so when the format is asked for.
+    Serializer = Deserializer = BadSerializer(error)
+else:
+
+    class Serializer(EncryptedFieldsAsCiphertext, builtin.Serializer):
+        pass
+
+    class Deserializer(DecryptingDeserializer, builtin.Deserializer):
+        pass

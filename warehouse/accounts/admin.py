@@ -1,0 +1,52 @@
+"""Users in the admin gain their second factor's state and a reset for superusers."""
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import Exists, OuterRef
+
+from .models import TOTPDevice
+from .services import second_factor_reset
+
+User = get_user_model()
+
+
+class WarehouseUserAdmin(UserAdmin):
+    list_display = [*UserAdmin.list_display, "second_factor"]
+    actions = ["reset_second_factor"]
+
+    def get_queryset(self, request):
+        enrolled = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+        return super().get_queryset(request).annotate(has_second_factor=Exists(enrolled))
+
+    @admin.display(boolean=True, description="Second factor", ordering="has_second_factor")
+    def second_factor(self, user):
+        return user.has_second_factor
+
+    def has_reset_second_factor_permission(self, request):
+        return request.user.is_superuser
+
+    @admin.action(
+        permissions=["reset_second_factor"],
+        description="Reset the second factor of the selected users (they enrol again)",
+    )
+    def reset_second_factor(self, request, queryset):
+        reset = 0
+        for user in queryset:
+            if user.pk == request.user.pk:
+                messages.warning(
+                    request, "Your own second factor is not reset: ask another superuser."
+                )
+                continue
+            second_factor_reset(user=user, by=request.user)
+            reset += 1
+        if reset:
+            messages.success(
+                request,
+                f"Reset the second factor of {reset} user{'s' * (reset != 1)}. At their next "
+                "page they set up an authenticator again; their recovery codes no longer work.",
+            )
+
+
+admin.site.unregister(User)
+admin.site.register(User, WarehouseUserAdmin)

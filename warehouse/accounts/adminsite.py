@@ -1,0 +1,85 @@
+"""The admin site: the one gate in front of every Warehouse page.
+
+A page is open to a user who is active, has *Staff status* and, while ``REQUIRE_TWO_FACTOR``
+is on, passed the second factor in this session. The Xero pages are wrapped in
+``admin.site.admin_view`` (``xero/urls.py``), so they pass the same gate. A staff member who
+passed the password only is sent to the second-factor pages, the only ones they may use.
+"""
+
+from functools import update_wrapper
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+
+from .selectors import awaits_second_factor, confirmed_device, second_factor_satisfied
+
+
+class WarehouseAdminSite(admin.AdminSite):
+    site_header = "Warehouse"
+    site_title = "Warehouse"
+    index_title = "Xero integrations"
+
+    def has_permission(self, request):
+        return super().has_permission(request) and second_factor_satisfied(request.user)
+
+    def login(self, request, extra_context=None):
+        if awaits_second_factor(request.user):
+            return self.second_factor_redirect(request)
+        response = super().login(request, extra_context)
+        if request.method == "POST" and awaits_second_factor(request.user):
+            # The password was right: the second factor comes next, then the page asked for.
+            return self.second_factor_redirect(request)
+        return response
+
+    def second_factor_redirect(self, request):
+        """To the code page, or to enrolment for a user who has no authenticator yet."""
+        name = "second_factor" if confirmed_device(request.user) else "second_factor_enrol"
+        url = reverse(f"{self.name}:{name}")
+        next_url = self.next_url(request, default="")
+        if next_url:
+            url += "?" + urlencode({REDIRECT_FIELD_NAME: next_url})
+        return redirect(url)
+
+    def next_url(self, request, *, default=None) -> str:
+        """The page to go on to (``?next=``), if it is on this host; else ``default``."""
+        next_url = request.POST.get(REDIRECT_FIELD_NAME, request.GET.get(REDIRECT_FIELD_NAME, ""))
+        if next_url and url_has_allowed_host_and_scheme(
+            next_url, {request.get_host()}, request.is_secure()
+        ):
+            return next_url
+        return reverse(f"{self.name}:index") if default is None else default
+
+    def second_factor_view(self, view):
+        """Gate of the second-factor pages: signed in, active and staff; not yet verified."""
+
+        def inner(request, *args, **kwargs):
+            user = request.user
+            if not (user.is_authenticated and user.is_active and user.is_staff):
+                return redirect_to_login(
+                    request.get_full_path(), reverse(f"{self.name}:login", current_app=self.name)
+                )
+            return view(request, *args, **kwargs)
+
+        return update_wrapper(never_cache(csrf_protect(inner)), view)
+
+    def get_urls(self):
+        from . import views
+
+        pending = self.second_factor_view
+        return [
+            path("second-factor/", pending(views.verify_view), name="second_factor"),
+            path("second-factor/enrol/", pending(views.enrol_view), name="second_factor_enrol"),
+            path(
+                "second-factor/log-out/",
+                pending(views.log_out_view),
+                name="second_factor_log_out",
+            ),
+            *super().get_urls(),
+        ]

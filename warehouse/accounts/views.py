@@ -1,0 +1,124 @@
+"""The second-factor pages: the only ones a user who passed the password alone may open."""
+
+import logging
+
+import segno
+from axes.handlers.proxy import AxesProxyHandler
+from django.contrib import admin, messages
+from django.contrib.auth import logout
+from django.contrib.auth.signals import user_login_failed
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
+
+from . import lockout, selectors, services
+from .exceptions import SecondFactorAlreadyEnrolled, SecondFactorCodeInvalid
+from .forms import SecondFactorCodeForm
+
+logger = logging.getLogger(__name__)
+
+
+def _context(request, **context):
+    # Not the admin's each_context: that lists the apps a verified user would see.
+    site = admin.site
+    return {
+        "site_header": site.site_header,
+        "site_title": site.site_title,
+        "has_permission": False,
+        "next": site.next_url(request, default=""),
+        **context,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def verify_view(request):
+    """Ask for the authenticator's code (or a recovery code) after the password."""
+    user = request.user
+    if selectors.is_verified(user):
+        return redirect(admin.site.next_url(request))
+    device = selectors.confirmed_device(user)
+    if device is None:
+        return admin.site.second_factor_redirect(request)
+    credentials = {"username": user.get_username()}
+    if AxesProxyHandler.is_locked(request, credentials):
+        # Refused without looking at the code, like a password after the fifth failure.
+        return lockout.lockout_response(request, credentials=credentials)
+    form = SecondFactorCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device, used_recovery_code = services.second_factor_verify(
+                user=user, code=form.cleaned_data["code"]
+            )
+        except SecondFactorCodeInvalid as error:
+            # Counted by django-axes with the password failures of this username and address;
+            # the fifth locks them out (its middleware answers with the lockout page).
+            user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+            form.add_error("code", error.message)
+        else:
+            otp_login(request, device)
+            lockout.attempts_reset(request, username=user.get_username())
+            if used_recovery_code:
+                left = selectors.unused_recovery_code_count(user)
+                messages.warning(
+                    request,
+                    f"You signed in with a recovery code; it cannot be used again. {left} left. "
+                    "If you lost your authenticator, ask a superuser to reset your second factor.",
+                )
+            return redirect(admin.site.next_url(request))
+    return render(
+        request,
+        "accounts/second_factor.html",
+        _context(request, title="Second factor", form=form),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def enrol_view(request):
+    """Set up an authenticator app: QR code and key, a first code, then the recovery codes."""
+    user = request.user
+    try:
+        device = services.second_factor_enrolment_start(user=user)
+    except SecondFactorAlreadyEnrolled:
+        return admin.site.second_factor_redirect(request)
+    form = SecondFactorCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = services.second_factor_enrolment_confirm(
+                device=device, code=form.cleaned_data["code"]
+            )
+        except SecondFactorCodeInvalid as error:
+            form.add_error("code", error.message)
+        else:
+            otp_login(request, device)
+            logger.info("Second factor enrolled by %s", user.get_username())
+            # Rendered in this answer and never again: the codes are stored only as hashes.
+            return render(
+                request,
+                "accounts/recovery_codes.html",
+                _context(
+                    request,
+                    title="Your recovery codes",
+                    codes=codes,
+                    continue_url=admin.site.next_url(request),
+                ),
+            )
+    qr = segno.make(device.config_url, error="m")
+    return render(
+        request,
+        "accounts/enrol.html",
+        _context(
+            request,
+            title="Set up your second factor",
+            form=form,
+            qr_svg=qr.svg_inline(scale=4, border=4, dark="#000", light="#fff"),
+            secret=device.secret_base32,
+        ),
+    )
+
+
+@require_POST
+def log_out_view(request):
+    """A way out for a user who stopped at the second factor (the admin's is behind the gate)."""
+    logout(request)
+    return redirect(reverse("admin:login"))
