@@ -1,20 +1,36 @@
 """A bulk check of 1,000 Sites against the fake Xero (100 ms latency, its limits on).
 
 Run: .venv/bin/python -m benchmarks.bench_fleet [--sites 1000] [--latency 0.1] [--cap 20]
-(on PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test before it)
+     [--workers 1,2] [--no-anchor] [--profile]
+(on PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/h14 before it; the
+benchmark works in a throwaway test_<name> database beside it)
 
-The Sites are queued by ``fleet_checks_enqueue`` exactly as ``xero_check_fleet`` does, and
-run by a real ``manage.py db_worker --batch`` process; the fake Xero runs in a process of
-its own, so neither steals the worker's CPU. Wall time is the task's own, from the
-database backend's started/finished times; the ideal is sites / cap x latency.
+Prints, in one run:
+
+- the ideal: Sites / cap x latency;
+- the anchor: the same number of signed GET Organisation calls by a bare loop of
+  requests-oauthlib sessions in ``cap`` threads, no database and no Django
+  (``benchmarks/_bare_loop.py``), against the same fake Xero;
+- the Warehouse: the Sites queued by ``fleet_checks_enqueue`` exactly as
+  ``xero_check_fleet`` does, run by one, then by two real ``db_worker --batch`` processes
+  started together (``benchmarks/_counting_worker.py``), with the CPU seconds, the SQL
+  statements per Site (every statement of the workers, their task bookkeeping included)
+  and each worker's peak memory.
+
+The fake Xero runs in a process of its own (a fresh one per run) and counts what the
+limits are about: 429s, calls at once overall and per organisation. Wall time is the
+workers' own, from the first task started to the last finished (the database backend's
+times), so process start-up is left out as it is for the anchor.
 """
 
 import argparse
+import json
 import multiprocessing
 import os
-import resource
+import pstats
 import subprocess
 import sys
+import tempfile
 import time
 
 from benchmarks._fleet_data import build_fleet, throwaway_database
@@ -22,10 +38,17 @@ from benchmarks._fleet_data import build_fleet, throwaway_database
 
 def serve_fake_xero(latency, keys, certificate_pem, connection):
     from xero.sandbox import FakeXero
+    from xero.sandbox.bodies import Organisation
 
     with FakeXero(port=0, latency=latency, enforce_limits=True) as fake:
-        for key in keys:
-            fake.register_private_app(key, certificate_pem, payroll_enabled=False)
+        for number, key in enumerate(keys):
+            # The names the Sites already have: an hourly check where nothing changed.
+            fake.register_private_app(
+                key,
+                certificate_pem,
+                organisation=Organisation(Name=f"Organisation {number:05} Pty Ltd"),
+                payroll_enabled=False,
+            )
         connection.send(fake.port)
         connection.recv()  # until the run is over
         connection.send(
@@ -40,69 +63,194 @@ def serve_fake_xero(latency, keys, certificate_pem, connection):
         )
 
 
+class FakeXeroProcess:
+    def __init__(self, latency, keys, certificate_pem):
+        self.ours, theirs = multiprocessing.Pipe()
+        self.process = multiprocessing.Process(
+            target=serve_fake_xero, args=(latency, keys, certificate_pem, theirs)
+        )
+
+    def __enter__(self):
+        self.process.start()
+        self.url = f"http://127.0.0.1:{self.ours.recv()}"
+        return self
+
+    def counts(self) -> dict:
+        self.ours.send("done")
+        counts = self.ours.recv()
+        self.process.join()
+        return counts
+
+    def __exit__(self, *exc_info):
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def run_anchor(*, url, keys, private_key_pem, threads) -> dict:
+    job = {
+        "url": f"{url}/api.xro/2.0/Organisation",
+        "keys": keys,
+        "private_key_pem": private_key_pem,
+        "threads": threads,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks._bare_loop"],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
+def run_warehouse(*, workers, url, database_url, args, profile_folder=None) -> dict:
+    from django.conf import settings
+    from django.db import connection
+    from django.db.models import Count, Max, Min
+    from django_tasks_db.models import DBTaskResult
+
+    from xero.models import Alert, CallSlot, ConnectionTest
+    from xero.tasks import fleet_checks_enqueue
+
+    # Each run starts from the same state: no history, no alerts told, no slots held.
+    for model in (ConnectionTest, Alert, CallSlot, DBTaskResult):
+        model.objects.all().delete()
+    enqueued = fleet_checks_enqueue()
+    connection.close()  # SQLite: let the workers have the database to themselves
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+        "XERO_MAX_CONCURRENT_CALLS": str(args.cap),
+        "XERO_TEST_COOLDOWN": "0",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "XERO_API_URL": f"{url}/api.xro/2.0/",
+        "XERO_PAYROLL_URL": f"{url}/payroll.xro/1.0/",
+        "XERO_IDENTITY_URL": f"{url}/connect/token",
+        "XERO_CONNECTIONS_URL": f"{url}/connections",
+    }
+    processes = []
+    for number in range(workers):
+        command = [sys.executable, "-m", "benchmarks._counting_worker"]
+        if profile_folder:
+            command += ["--profile", os.path.join(profile_folder, f"worker-{number}.prof")]
+        processes.append(
+            subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, text=True)
+        )
+    reports = []
+    for process in processes:
+        out, _ = process.communicate()
+        assert process.returncode == 0, f"a worker failed ({process.returncode})"
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    span = DBTaskResult.objects.aggregate(start=Min("started_at"), end=Max("finished_at"))
+    statuses = dict(DBTaskResult.objects.values_list("status").annotate(n=Count("pk")).order_by())
+    outcomes = dict(
+        ConnectionTest.objects.values_list("outcome").annotate(n=Count("pk")).order_by()
+    )
+    return {
+        "wall": (span["end"] - span["start"]).total_seconds(),
+        "chunks": len(enqueued.chunks),
+        "tasks": statuses,
+        "outcomes": outcomes,
+        "cpu": sum(report["cpu"] for report in reports),
+        "statements": sum(report["statements"] for report in reports),
+        "peak_mib": [round(report["maxrss_mib"]) for report in reports],
+        "alerts": Alert.objects.count(),
+        "kinds": reports[0]["kinds"],
+    }
+
+
+def print_profile(folder, limit=25):
+    files = sorted(os.path.join(folder, name) for name in os.listdir(folder))
+    stats = pstats.Stats(*files, stream=sys.stdout)
+    stats.files = []  # one header, not one per thread
+    print("  profile of the workers, every thread (cProfile), by own time:")
+    stats.sort_stats("tottime").print_stats(limit)
+    stats.sort_stats("cumulative").print_stats("xero|requests|oauthlib", limit)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--cap", type=int, default=20)
+    parser.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2 or 2")
+    parser.add_argument("--no-anchor", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile the workers' CPU path")
+    parser.add_argument("--statements", action="store_true", help="the commonest SQL statements")
     args = parser.parse_args(argv)
 
     with throwaway_database() as database_url:
-        from django.conf import settings
+        from django.contrib.auth.models import Group, User
         from django.db import connection
-        from django.db.models import Count
-        from django_tasks_db.models import DBTaskResult
 
-        from xero.fleet import fleet_checks_enqueue
-        from xero.models import Certificate, ConnectionTest
+        from xero.models import Certificate
 
+        print(f"machine: {os.cpu_count()} cores; {uptime()}")
         started = time.perf_counter()
         keys = build_fleet(sites=args.sites)
-        print(f"built {args.sites} Sites in {time.perf_counter() - started:.1f} s")
+        print(f"database: {connection.vendor}; built {args.sites} Sites in "
+              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
         # Some certificates are in their last 60 days: the alerts go to this Admin.
-        from django.contrib.auth.models import Group, User
-
         admin = User.objects.create_user("bench-admin", email="admin@example.com")
         admin.groups.add(Group.objects.get(name="Admins"))
-        certificate_pem = Certificate.objects.values_list("certificate_pem", flat=True).first()
-        ours, theirs = multiprocessing.Pipe()
-        fake = multiprocessing.Process(
-            target=serve_fake_xero, args=(args.latency, keys, certificate_pem, theirs)
-        )
-        fake.start()
-        url = f"http://127.0.0.1:{ours.recv()}"
-        fleet_checks_enqueue()
-        connection.close()  # SQLite: let the worker have the database to itself
-        environment = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-            "XERO_MAX_CONCURRENT_CALLS": str(args.cap),
-            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            "XERO_API_URL": f"{url}/api.xro/2.0/",
-            "XERO_PAYROLL_URL": f"{url}/payroll.xro/1.0/",
-            "XERO_IDENTITY_URL": f"{url}/connect/token",
-            "XERO_CONNECTIONS_URL": f"{url}/connections",
-        }
-        command = [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay",
-                   "--no-reload", "--verbosity", "0"]  # fmt: skip
-        subprocess.run(command, env=environment, check=True)
-        worker_peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        ours.send("done")
-        server = ours.recv()
-        fake.join()
-
-        task = DBTaskResult.objects.get()
-        wall = (task.finished_at - task.started_at).total_seconds()
+        certificate = Certificate.objects.first()
         ideal = args.sites / args.cap * args.latency
-        outcomes = dict(
-            ConnectionTest.objects.values_list("outcome").annotate(n=Count("pk")).order_by()
-        )
-        print(f"database: {connection.vendor}; task status {task.status}: {task.return_value}")
-        print(f"outcomes recorded: {outcomes}")
-        print(f"fake Xero: {server}")
-        print(f"wall time: {wall:.2f} s; ideal {ideal:.2f} s; ratio {wall / ideal:.2f}")
-        print(f"worker peak memory (max RSS): {worker_peak_mib:.0f} MiB")
+        print(f"ideal: {args.sites} / {args.cap} x {args.latency} s = {ideal:.2f} s")
+
+        anchor = None
+        if not args.no_anchor:
+            with FakeXeroProcess(args.latency, keys, certificate.certificate_pem) as fake:
+                anchor = run_anchor(
+                    url=fake.url,
+                    keys=keys,
+                    private_key_pem=certificate.private_key_pem,
+                    threads=args.cap,
+                )
+                counts = fake.counts()
+            print(
+                f"anchor (bare requests-oauthlib loop, {args.cap} threads): "
+                f"{anchor['wall']:.2f} s, {anchor['ok']} ok, "
+                f"{anchor['cpu'] / args.sites * 1000:.2f} ms CPU per Site; ratio to the ideal "
+                f"{anchor['wall'] / ideal:.2f}; fake Xero: {counts}; {uptime()}"
+            )
+
+        for workers in [int(n) for n in args.workers.split(",")]:
+            with (
+                FakeXeroProcess(args.latency, keys, certificate.certificate_pem) as fake,
+                tempfile.TemporaryDirectory() as profile_folder,
+            ):
+                run = run_warehouse(
+                    workers=workers,
+                    url=fake.url,
+                    database_url=database_url,
+                    args=args,
+                    profile_folder=profile_folder if args.profile else None,
+                )
+                counts = fake.counts()
+                if args.profile:
+                    print_profile(profile_folder)
+            versus = f"; Warehouse / bare loop {run['wall'] / anchor['wall']:.2f}" if anchor else ""
+            print(
+                f"Warehouse, {workers} worker{'s' * (workers != 1)}: {run['wall']:.2f} s; "
+                f"Warehouse / ideal {run['wall'] / ideal:.2f}{versus}\n"
+                f"  {run['chunks']} chunks, tasks {run['tasks']}, outcomes {run['outcomes']}, "
+                f"{run['alerts']} alerts sent\n"
+                f"  CPU {run['cpu'] / args.sites * 1000:.2f} ms per Site "
+                f"({run['cpu']:.1f} s over the workers); "
+                f"{run['statements'] / args.sites:.2f} SQL statements per Site; "
+                f"peak memory per worker {run['peak_mib']} MiB\n"
+                f"  fake Xero: {counts}; {uptime()}"
+            )
+            if args.statements:
+                print("  most frequent statements of the first worker:")
+                for sql, count in run["kinds"]:
+                    print(f"    {count:6}  {sql}")
 
 
 if __name__ == "__main__":

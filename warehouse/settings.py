@@ -234,6 +234,14 @@ XERO_MAX_CONCURRENT_CALLS = env.int("XERO_MAX_CONCURRENT_CALLS", default=20)
 XERO_RATE_LIMIT_RETRIES = env.int("XERO_RATE_LIMIT_RETRIES", default=5)
 # A queued check whose task never started after this many seconds may be queued again.
 XERO_CHECK_QUEUE_TIMEOUT = env.int("XERO_CHECK_QUEUE_TIMEOUT", default=3600)
+# A batch is split into tasks of this many Sites, so that every worker can take a share.
+XERO_CHECK_CHUNK_SIZE = env.int("XERO_CHECK_CHUNK_SIZE", default=50)
+# Seconds a worker's hold on its chunk lasts unless renewed (it renews every third of it):
+# a chunk whose worker died is queued again this long after its last renewal.
+XERO_CHECK_LEASE = env.float("XERO_CHECK_LEASE", default=30.0)
+# Calls to Xero ignore the HTTP(S)_PROXY environment (looking it up costs every request);
+# set this (e.g. http://proxy.example.com:3128) when they must go through a proxy.
+XERO_HTTP_PROXY = env.str("XERO_HTTP_PROXY", default="")
 
 # Alerts to the Admins group (console by default: set EMAIL_BACKEND and EMAIL_HOST for real mail).
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

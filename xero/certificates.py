@@ -1,6 +1,8 @@
 """Issue and read the X509 certificates a Site pastes into Xero, with `cryptography` only."""
 
+import contextvars
 import datetime
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -84,6 +86,25 @@ def fingerprint(certificate_pem: str, algorithm: str = "sha256") -> str:
     return ":".join(f"{byte:02X}" for byte in digest)
 
 
+_LOADED_KEYS_LIMIT = 200
+# Keys already loaded in this block of work (see keys_loaded_once), by their PEM text.
+_loaded_keys = contextvars.ContextVar("xero_loaded_keys", default=None)
+
+
+@contextmanager
+def keys_loaded_once():
+    """Within this block, each private key is parsed once, however many requests it signs.
+
+    A fleet chunk signs with each Site's key once or twice; parsing the PEM costs more
+    than the signature. The keys are held only for the block, never beyond it.
+    """
+    token = _loaded_keys.set({})
+    try:
+        yield
+    finally:
+        _loaded_keys.reset(token)
+
+
 def load_private_key(private_key_pem: str) -> rsa.RSAPrivateKey:
     """The private key to sign requests with.
 
@@ -91,6 +112,14 @@ def load_private_key(private_key_pem: str) -> rsa.RSAPrivateKey:
     skipped: the key was made by ``generate_certificate`` and Fernet authenticates it at
     rest, so it cannot be a malformed key from outside.
     """
-    return serialization.load_pem_private_key(
+    loaded = _loaded_keys.get()
+    if loaded is not None and private_key_pem in loaded:
+        return loaded[private_key_pem]
+    key = serialization.load_pem_private_key(
         private_key_pem.encode("ascii"), password=None, unsafe_skip_rsa_key_validation=True
     )
+    if loaded is not None:
+        if len(loaded) >= _LOADED_KEYS_LIMIT:
+            loaded.clear()  # a long run holds a chunk's keys or so, not the fleet's
+        loaded[private_key_pem] = key
+    return key

@@ -296,6 +296,15 @@ class ConnectionTestCooldown(XeroError):
     )
 
 
+class FleetEnqueueFailed(XeroError):
+    code = "fleet_enqueue_failed"
+    message = (
+        "The task queue refused the fleet checks ({reason}); {enqueued} Site checks were "
+        "queued before it did, and the {removed} others were not left waiting. Check that "
+        "the task queue (TASKS_BACKEND, REDIS_URL) answers, then run the checks again."
+    )
+
+
 def connection_test_failures() -> list[type[XeroError]]:
     """Every failure a connection test can record as its outcome, in definition order:
     ``ConnectionTestFailed`` and its subclasses, and the cooldown a click can meet."""

@@ -1,113 +1,506 @@
-"""Writes of fleet health: queue background checks, run them, alert the Admins.
+"""Writes of fleet health: queue background checks in chunks, run a chunk, alert the Admins.
 
 Services like those of ``xero/services.py``, kept apart because they are about many Sites
-at once and run in a worker rather than a request.
+at once and run in a worker rather than a request. Queueing the tasks themselves is
+``xero/tasks.py``'s job: this module never imports it, so the layers run one way
+(tasks → fleet → services → client → models).
+
+A batch (one ``xero_check_fleet``, one click on the health page) is split into chunks of
+``XERO_CHECK_CHUNK_SIZE`` Sites, one task each, so that every worker process (``db_worker``
+or RQ, on any machine) takes a share. A worker that starts a chunk holds a lease on its
+queue rows and renews it while it runs; when a worker dies, its lease lapses and the rows
+are queued again in a new chunk by the next ``xero_check_fleet`` or by any worker that
+finishes a chunk, and the history rows it left ``running`` become ``interrupted``.
 """
 
+import contextvars
 import datetime
 import logging
+import os
 import queue
+import socket
 import threading
 import uuid
 from collections import Counter
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from sites.models import Site
 from sites.roles import ADMINS
 
-from . import limits
-from .exceptions import ConnectionTestCooldown
+from . import certificates, limits
 from .models import Alert, Certificate, ConnectionTest, QueuedCheck
 from .services import connection_test_run
 
 logger = logging.getLogger(__name__)
 
+Outcome = ConnectionTest.Outcome
+INTERRUPTED_MESSAGE = (
+    "The test did not finish: the worker running it stopped (restarted or killed). The Site "
+    "was queued again; nothing is known from this run."
+)
 
-def fleet_checks_enqueue(*, site_ids=None, user=None, now: datetime.datetime | None = None):
-    """Queue a background connection test of each Site (default: all) not already queued.
 
-    Returns how many Sites were queued. A Site whose check is queued but not started is
-    left alone; one queued longer ago than ``XERO_CHECK_QUEUE_TIMEOUT`` (its task was
-    lost: a worker killed, a queue emptied) is queued again.
+@dataclass
+class FleetQueued:
+    """What one enqueue did: Sites newly queued, already waiting, queued again after a
+    worker died; and the chunks (task arguments) that still need their task."""
+
+    queued: int = 0
+    already_queued: int = 0
+    requeued: int = 0
+    chunks: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"Queued {self.queued} Site check{'s' * (self.queued != 1)}; "
+            f"{self.already_queued} already queued; {self.requeued} re-queued after a "
+            "worker stopped."
+        )
+
+
+def _chunked(items, size):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _lapsed(now: datetime.datetime) -> Q:
+    """Queue rows whose check will not run: their worker died (the lease lapsed), or their
+    task never started within ``XERO_CHECK_QUEUE_TIMEOUT`` (a queue emptied)."""
+    lost = now - datetime.timedelta(seconds=settings.XERO_CHECK_QUEUE_TIMEOUT)
+    return Q(lease_until__lt=now) | Q(lease_until__isnull=True, queued_at__lt=lost)
+
+
+def fleet_checks_queue(
+    *, site_ids=None, user=None, now: datetime.datetime | None = None
+) -> FleetQueued:
+    """Queue a connection test of each Site (default: all) not already queued, in chunks.
+
+    Rows of a dead worker or a lost task are queued again first, in new chunks. The caller
+    enqueues one task per chunk of the result (``xero.tasks.fleet_checks_enqueue``).
     """
-    from .tasks import check_sites
-
     now = now or timezone.now()
+    result = FleetQueued()
+    requeued_ids = fleet_checks_requeue_lapsed(now=now, into=result)
     sites = Site.objects.all() if site_ids is None else Site.objects.filter(pk__in=site_ids)
-    site_ids = sites.values_list("pk", flat=True)
-    stale = now - datetime.timedelta(seconds=settings.XERO_CHECK_QUEUE_TIMEOUT)
-    QueuedCheck.objects.filter(queued_at__lt=stale).delete()
+    selected = list(sites.order_by("pk").values_list("pk", flat=True))
+    waiting = set(QueuedCheck.objects.values_list("site_id", flat=True))
     batch = uuid.uuid4()
-    # The primary key is the Site: a row already there wins and ours is dropped, so the
-    # rows carrying our batch are exactly the Sites this call queued, even against a
-    # concurrent enqueue.
-    QueuedCheck.objects.bulk_create(
-        (
-            QueuedCheck(site_id=site_id, batch=batch, queued_at=now, queued_by=user)
-            for site_id in site_ids
-        ),
-        batch_size=500,
-        ignore_conflicts=True,
-    )
-    queued = QueuedCheck.objects.filter(batch=batch).count()
-    if queued:
-        check_sites.enqueue(batch=str(batch))
-    logger.info("Queued %s Site checks in batch %s", queued, batch)
-    return queued
+    rows = []
+    for group in _chunked([pk for pk in selected if pk not in waiting], _chunk_size()):
+        chunk = uuid.uuid4()
+        rows += [
+            QueuedCheck(site_id=pk, batch=batch, chunk=chunk, queued_at=now, queued_by=user)
+            for pk in group
+        ]
+    # The primary key is the Site: against a concurrent enqueue a row already there wins
+    # and ours is dropped, so the rows carrying our batch are exactly the ones we queued.
+    QueuedCheck.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    counted = QueuedCheck.objects.filter(batch=batch).values_list("chunk").annotate(n=Count("pk"))
+    for chunk, count in counted.order_by():
+        result.chunks[str(chunk)] = count
+        result.queued += count
+    result.already_queued = len(selected) - result.queued - len(requeued_ids & set(selected))
+    logger.info("Batch %s: %s", batch, result.summary())
+    return result
 
 
-def fleet_checks_run(*, batch: str) -> dict[str, int]:
-    """Run the queued checks of ``batch``, ``XERO_MAX_CONCURRENT_CALLS`` Sites at a time.
+def fleet_checks_requeue_lapsed(
+    *, now: datetime.datetime | None = None, into: FleetQueued | None = None
+) -> set[int]:
+    """Give the checks of dead workers and lost tasks new chunks; return their Sites.
 
-    The work is waiting on Xero, so threads in one worker overlap it as well as processes
-    would, without a process per slot; ``xero/limits.py`` keeps the calls within Xero's
-    limits whichever way they are spread. Returns how many Sites ended with each outcome.
+    The history rows a dead worker left ``running`` become ``interrupted``. The new chunks
+    are added to ``into`` (the caller enqueues their tasks).
     """
-    site_ids = list(
-        QueuedCheck.objects.filter(batch=batch).order_by("pk").values_list("site_id", flat=True)
+    now = now or timezone.now()
+    rows = list(
+        QueuedCheck.objects.filter(_lapsed(now)).values_list("site_id", "lease_until", "worker")
     )
-    outcomes = Counter()
-    lock = threading.Lock()
+    if not rows:
+        return set()
+    leases = [lease for _, lease, _ in rows if lease is not None]
+    if leases:
+        # The dead worker started its tests before its lease lapsed; a test started
+        # since is someone else's (a click) and still running.
+        ConnectionTest.objects.filter(
+            outcome=Outcome.RUNNING,
+            site_id__in=[site_id for site_id, lease, _ in rows if lease is not None],
+            started_at__lte=max(leases),
+        ).update(outcome=Outcome.INTERRUPTED, message=INTERRUPTED_MESSAGE)
+    requeued = set()
+    into = into if into is not None else FleetQueued()
+    for group in _chunked([site_id for site_id, _, _ in rows], _chunk_size()):
+        chunk = uuid.uuid4()
+        # Only rows still lapsed: another process may have queued them again meanwhile.
+        moved = QueuedCheck.objects.filter(_lapsed(now), site_id__in=group).update(
+            chunk=chunk, worker="", lease_until=None, queued_at=now
+        )
+        if moved:
+            into.chunks[str(chunk)] = moved
+            into.requeued += moved
+            requeued.update(group)
+    _fail_dead_database_tasks({worker for _, lease, worker in rows if lease is not None})
+    logger.warning("Queued %s Site checks again after their worker stopped", into.requeued)
+    return requeued
 
-    def check(site_id):
-        outcome = fleet_check_site(site_id=site_id, batch=batch)
-        with lock:
-            outcomes[outcome] += 1
 
-    _run_in_threads(site_ids, check, workers=settings.XERO_MAX_CONCURRENT_CALLS)
-    logger.info("Batch %s checked %s Sites: %s", batch, len(site_ids), dict(outcomes))
-    return dict(outcomes)
+def _fail_dead_database_tasks(workers) -> None:
+    """Mark the database backend's tasks of dead runs failed instead of running for good.
 
-
-def fleet_check_site(*, site_id: int, batch: str) -> str:
-    """Run one queued check, waiting out Xero's rate limits; return its outcome.
-
-    The check that deletes the Site's queue row is the one that runs, so a Site is tested
-    once even if two batches list it.
+    A run's name ends with the chunk its task was given (``_worker_name``), so the rows it
+    left name the task that can no longer say it ended.
     """
-    claimed, _ = QueuedCheck.objects.filter(site_id=site_id, batch=batch).delete()
-    site = Site.objects.filter(pk=site_id).first()
-    if not claimed or site is None:
-        return ConnectionTest.Outcome.SKIPPED.value
-    test = None
+    if "django_tasks_db" not in settings.INSTALLED_APPS:
+        return  # RQ keeps its own record of a job whose worker died
+    from django_tasks_db.models import DBTaskResult
+
+    chunks = {worker.rsplit(":", 1)[-1] for worker in workers if worker}
+    if chunks:
+        DBTaskResult.objects.filter(
+            Q(task_path="xero.tasks.check_chunk", args_kwargs__kwargs__chunk__in=chunks)
+            | Q(task_path="xero.tasks.check_sites", args_kwargs__kwargs__batch__in=chunks),
+            status="RUNNING",
+        ).update(status="FAILED", finished_at=timezone.now())
+
+
+def fleet_checks_unqueue(*, chunks) -> int:
+    """Remove the queue rows of ``chunks`` whose task could not be enqueued; how many."""
+    deleted, _ = QueuedCheck.objects.filter(
+        chunk__in=list(chunks), lease_until__isnull=True
+    ).delete()
+    return deleted
+
+
+def _chunk_size() -> int:
+    return max(1, settings.XERO_CHECK_CHUNK_SIZE)
+
+
+def _worker_name(chunk) -> str:
+    """Names a run: where it runs, and the chunk its task was given (see
+    ``_fail_dead_database_tasks``)."""
+    return f"{socket.gethostname()[:18]}:{os.getpid()}:{chunk}"
+
+
+def fleet_chunk_run(*, chunk: str) -> dict[str, int]:
+    """Run the queued checks of ``chunk``, ``XERO_MAX_CONCURRENT_CALLS`` Sites at a time.
+
+    Takes the lease of the chunk's rows (a second task of the same chunk finds nothing),
+    reads its Sites and their certificates at once, claims their history rows in one
+    transaction, then tests them in threads: the work is waiting on Xero, so threads
+    overlap it; ``xero/limits.py`` keeps the calls within Xero's limits across every
+    thread and process.
+
+    When its queue runs low, the run takes the next chunk nobody has started (for up to
+    ``STEAL_FOR_SECONDS``), so its threads never idle at a chunk's tail; that chunk's own
+    task then finds nothing to do. Returns how many Sites ended with each outcome.
+    """
+    run = _ChunkRun(chunk)
+    if not run.take(chunk):
+        return {}
+    completed = False
     try:
+        with certificates.keys_loaded_once():
+            run.run(workers=_fair_share(now=run.started))
+        completed = True
+    finally:
+        run.finish(completed=completed)
+    outcomes = {outcome: n for outcome, n in run.outcomes.items() if n}
+    logger.info("Chunk %s and %s more checked %s Sites: %s", chunk, run.stolen,
+                sum(outcomes.values()), outcomes)  # fmt: skip
+    return outcomes
+
+
+# A run takes more chunks only this long, well within a task queue's job timeout (RQ's
+# default is 180 s).
+STEAL_FOR_SECONDS = 60
+
+
+class _ChunkRun:
+    """One task's run: its chunk, and the chunks it takes on when its queue runs low."""
+
+    def __init__(self, chunk):
+        self.worker = _worker_name(chunk)
+        self.started = timezone.now()
+        self.lease = datetime.timedelta(seconds=settings.XERO_CHECK_LEASE)
+        self.heartbeat = _Heartbeat(worker=self.worker, lease=self.lease)
+        self.pending = queue.SimpleQueue()
+        self.outcomes = Counter()
+        self.lock = threading.Lock()
+        self.steal_lock = threading.Lock()
+        self.stolen = 0
+        self.share, self.active, self.jobs = 1, 0, None
+
+    def take(self, chunk) -> bool:
+        """Lease ``chunk``'s rows and queue its Sites here; False if someone has it."""
+        now = timezone.now()
+        if not QueuedCheck.objects.filter(chunk=chunk, lease_until__isnull=True).update(
+            worker=self.worker, lease_until=now + self.lease
+        ):
+            return False
+        if not self.heartbeat.is_alive():
+            self.heartbeat.start()
+        sites = list(
+            Site.objects.filter(queued_check__chunk=chunk, queued_check__worker=self.worker)
+            .prefetch_related(
+                Prefetch(
+                    "certificates",
+                    queryset=Certificate.objects.current(),
+                    to_attr="prefetched_current_certificates",
+                )
+            )
+            .order_by("pk")
+        )
+        tests = _claim_history_rows(sites, now=now)
+        state = _ChunkState(sites=sites, remaining=len(tests))
+        with self.lock:
+            self.outcomes[Outcome.COOLDOWN.value] += len(sites) - len(tests)
+        for site in sites:
+            if site.pk in tests:
+                self.pending.put((site, tests[site.pk], state))
+            else:
+                self.heartbeat.done(site.pk)
+        if not tests:
+            _alerts_for_chunk(sites, {})
+        return True
+
+    def steal(self, workers: int) -> None:
+        """Take the next chunk nobody started, if the queue runs low and time allows."""
+        if self.pending.qsize() >= workers or not self.steal_lock.acquire(blocking=False):
+            return
+        try:
+            if (timezone.now() - self.started).total_seconds() > STEAL_FOR_SECONDS:
+                return
+            for chunk in (
+                QueuedCheck.objects.filter(lease_until__isnull=True)
+                .values_list("chunk", flat=True)
+                .distinct()[:3]
+            ):
+                if self.take(chunk):
+                    self.stolen += 1
+                    # Workers may have started or ended since: take this run's share now.
+                    share = _fair_share(now=timezone.now())
+                    with self.lock:
+                        self.share = share
+                        self.add_runners()
+                    return
+        finally:
+            self.steal_lock.release()
+
+    def check(self, item) -> None:
+        site, test, state = item
+        test.started_at = timezone.now()
         with limits.waiting():
-            test = connection_test_run(site=site)
-        outcome = test.outcome
-    except ConnectionTestCooldown:
-        # Tested moments ago (by hand): that result stands.
-        outcome = ConnectionTest.Outcome.COOLDOWN.value
-    try:
-        fleet_alerts_send(site=site, just_passed=test is not None and test.passed)
-    except Exception:
-        # The alert is not recorded, so the next check sends it.
-        logger.exception("Could not send the alerts of site %s", site.code)
-    return outcome
+            test = connection_test_run(site=site, claimed=test)
+        with self.lock:
+            self.outcomes[str(test.outcome)] += 1
+        self.heartbeat.done(site.pk)
+        if state.finished(site.pk, test):
+            # The chunk's last Site: tell its alerts, then let its results go (memory
+            # stays flat however many chunks the run takes).
+            _alerts_for_chunk(state.sites, state.results)
+            state.results.clear()
+
+    def run(self, *, workers: int) -> None:
+        self.share = workers
+        if workers == 1:
+            # In the calling thread: its database connection is the one to use (and, in
+            # tests, the one inside the test's transaction).
+            self.active, self.jobs = 1, None
+            self.work()
+            return
+        # Each runner runs in a copy of this context: the run's loaded keys are shared.
+        self.context = contextvars.copy_context()
+        self.active, self.jobs = 0, _pool.new_jobs()
+        with self.lock:
+            self.add_runners()
+        self.jobs.wait()
+
+    def add_runners(self) -> None:
+        """Start runners up to the run's share of the cap (called holding ``lock``)."""
+        while self.jobs is not None and self.active < self.share:
+            self.active += 1
+            self.jobs.add(self.context.copy(), self.work)
+
+    def work(self) -> None:
+        with limits.global_slot():
+            while True:
+                with self.lock:
+                    if self.active > max(1, self.share):
+                        # More workers than when this one started: leave them the slot.
+                        self.active -= 1
+                        return
+                self.steal(self.share)
+                try:
+                    item = self.pending.get_nowait()
+                except queue.Empty:
+                    with self.lock:
+                        self.active -= 1
+                    return
+                try:
+                    self.check(item)
+                except Exception:
+                    # Not queued again (it would fail again); its row says what happened.
+                    logger.exception("A fleet check failed unexpectedly")
+                    site, test, state = item
+                    ConnectionTest.objects.filter(pk=test.pk, outcome=Outcome.RUNNING).update(
+                        outcome=Outcome.INTERRUPTED, message=INTERRUPTED_MESSAGE
+                    )
+                    self.heartbeat.done(site.pk)
+                    if state.finished(site.pk, test):
+                        state.results.clear()
+
+    def finish(self, *, completed: bool) -> None:
+        self.heartbeat.stop()
+        if completed:
+            # Every row taken is done with.
+            QueuedCheck.objects.filter(worker=self.worker).delete()
+        else:
+            # The run itself failed: the Sites it did not finish keep their lapsing lease,
+            # so they are queued again and their running rows said interrupted.
+            self.heartbeat.forget_finished()
+
+
+@dataclass
+class _ChunkState:
+    sites: list
+    remaining: int
+    results: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def finished(self, site_id, test) -> bool:
+        with self.lock:
+            self.results[site_id] = test
+            self.remaining -= 1
+            return self.remaining == 0
+
+
+def _fair_share(*, now) -> int:
+    """Threads for this chunk: the cap shared among the chunks running now (one per worker).
+
+    Every thread holds a global slot, so more threads than this would only wait for the
+    slots the other workers hold.
+    """
+    running = QueuedCheck.objects.filter(lease_until__gt=now).values("worker").distinct().count()
+    return max(1, -(-settings.XERO_MAX_CONCURRENT_CALLS // max(1, running)))
+
+
+def _claim_history_rows(sites, *, now) -> dict[int, ConnectionTest]:
+    """Start a running history row for each Site not tested within the cooldown, at once.
+
+    The Sites are locked as ``services._connection_test_claim`` locks one, so a click on
+    *Test connection* and the chunk take turns.
+    """
+    if not sites:
+        return {}
+    ids = [site.pk for site in sites]
+    cooldown = now - datetime.timedelta(seconds=settings.XERO_TEST_COOLDOWN)
+    with transaction.atomic():
+        list(Site.objects.select_for_update().filter(pk__in=ids).values_list("pk"))
+        recent = set(
+            ConnectionTest.objects.filter(site_id__in=ids, started_at__gt=cooldown).values_list(
+                "site_id", flat=True
+            )
+        )
+        rows = ConnectionTest.objects.bulk_create(
+            ConnectionTest(site=site, started_at=now, connection_type=site.connection_type)
+            for site in sites
+            if site.pk not in recent
+        )
+    return {row.site_id: row for row in rows}
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the chunk's lease every third of it, and deletes the rows of finished Sites,
+    so that a Site whose result is recorded is not queued again if the worker dies next."""
+
+    def __init__(self, *, worker, lease: datetime.timedelta):
+        super().__init__(name="xero-fleet-lease", daemon=True)
+        self.worker, self.lease = worker, lease
+        self.finished = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    def done(self, site_id: int) -> None:
+        with self.lock:
+            self.finished.append(site_id)
+
+    def run(self):
+        try:
+            while not self.stopping.wait(self.lease.total_seconds() / 3):
+                try:
+                    self.beat()
+                except Exception:
+                    # The next beat tries again; a lease that lapses meanwhile only means
+                    # the rest of the chunk may be tested twice.
+                    logger.exception("Could not renew the lease of %s", self.worker)
+        finally:
+            connection.close()
+
+    def beat(self):
+        self.forget_finished()
+        QueuedCheck.objects.filter(worker=self.worker).update(
+            lease_until=timezone.now() + self.lease
+        )
+
+    def forget_finished(self):
+        with self.lock:
+            finished, self.finished = self.finished, []
+        if finished:
+            QueuedCheck.objects.filter(worker=self.worker, site_id__in=finished).delete()
+
+    def stop(self):
+        self.stopping.set()
+        if self.is_alive():
+            self.join()
+
+
+def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
+    """Send the alerts of a chunk's Sites, reading what is already told in one query."""
+    now = timezone.now()
+    told = set(
+        Alert.objects.filter(site_id__in=[site.pk for site in sites]).values_list(
+            "site_id", "kind", "key"
+        )
+    )
+    for site in sites:
+        test = results.get(site.pk)
+        active = next(
+            (
+                certificate
+                for certificate in getattr(site, "prefetched_current_certificates", [])
+                if certificate.state == Certificate.State.ACTIVE
+            ),
+            None,
+        )
+        try:
+            if test is not None and test.outcome not in Outcome.not_a_verdict():
+                # The verdict is the test just recorded: no query for the last one.
+                last = None if test.passed else test
+                alerts = _alerts_due(site=site, last=last, active=active, now=now)
+            else:
+                alerts = _alerts_due(site=site, last=_last_verdict(site), active=active, now=now)
+            for kind, key, subject, body in alerts:
+                if (site.pk, kind, str(key)) not in told:
+                    _alert(site=site, kind=kind, key=key, now=now, subject=subject, body=body)
+        except Exception:
+            # The alert is not recorded, so the next check sends it.
+            logger.exception("Could not send the alerts of site %s", site.code)
+
+
+def _last_verdict(site: Site) -> ConnectionTest | None:
+    return (
+        ConnectionTest.objects.filter(site=site)
+        .exclude(outcome__in=Outcome.not_a_verdict())
+        .order_by("-started_at", "-pk")
+        .first()
+    )
 
 
 def fleet_alerts_send(
@@ -120,49 +513,51 @@ def fleet_alerts_send(
     last ``EXPIRY_WARNING_DAYS`` days (told once per certificate).
     """
     now = now or timezone.now()
-    alerts = []
-    tests = ConnectionTest.objects.filter(site=site).order_by("-started_at", "-pk")
     # A test that has just passed is the last verdict: no failure to tell.
-    last = (
-        None
-        if just_passed
-        else tests.exclude(outcome__in=ConnectionTest.Outcome.not_a_verdict()).first()
-    )
+    last = None if just_passed else _last_verdict(site)
+    active = Certificate.objects.filter(site=site).active().first()
+    alerts = [
+        _alert(site=site, kind=kind, key=key, now=now, subject=subject, body=body)
+        for kind, key, subject, body in _alerts_due(site=site, last=last, active=active, now=now)
+    ]
+    return [alert for alert in alerts if alert is not None]
+
+
+def _alerts_due(*, site, last, active, now) -> list[tuple]:
+    """The transitions to tell for ``site`` given its last verdict and active certificate,
+    as (kind, key, subject, body); whether each was told already is ``_alert``'s to check."""
+    due = []
     if last is not None and last.failing:
-        last_pass = tests.filter(outcome=ConnectionTest.Outcome.OK).only("pk").first()
+        last_pass = (
+            ConnectionTest.objects.filter(site=site, outcome=Outcome.OK)
+            .order_by("-started_at", "-pk")
+            .only("pk")
+            .first()
+        )
         if last_pass is not None:
-            alerts.append(
-                _alert(
-                    site=site,
-                    kind=Alert.Kind.FAILING,
-                    key=last_pass.pk,
-                    now=now,
-                    subject=f"{site}: Xero connection test failing",
-                    body=(
-                        f"The Xero connection of {site} passed before, and now fails: "
-                        f"{last.outcome_label}.\n\n{last.message}\n\n"
-                        f"Tested {last.started_at:%Y-%m-%d %H:%M %Z}."
-                    ),
+            due.append(
+                (
+                    Alert.Kind.FAILING,
+                    last_pass.pk,
+                    f"{site}: Xero connection test failing",
+                    f"The Xero connection of {site} passed before, and now fails: "
+                    f"{last.outcome_label}.\n\n{last.message}\n\n"
+                    f"Tested {last.started_at:%Y-%m-%d %H:%M %Z}.",
                 )
             )
-    certificate = Certificate.objects.filter(site=site).active().first()
-    if certificate is not None and certificate.is_expiring(now):
-        days = certificate.days_to_expiry(now)
-        alerts.append(
-            _alert(
-                site=site,
-                kind=Alert.Kind.EXPIRING,
-                key=certificate.pk,
-                now=now,
-                subject=f"{site}: Xero certificate expires in {days} days",
-                body=(
-                    f"The active certificate of {site} (SHA-1 {certificate.fingerprint_sha1}) "
-                    f"expires on {certificate.not_valid_after:%Y-%m-%d}. Issue a new one on "
-                    "the Site's page and have the customer paste it into Xero before then."
-                ),
+    if active is not None and active.is_expiring(now):
+        days = active.days_to_expiry(now)
+        due.append(
+            (
+                Alert.Kind.EXPIRING,
+                active.pk,
+                f"{site}: Xero certificate expires in {days} days",
+                f"The active certificate of {site} (SHA-1 {active.fingerprint_sha1}) "
+                f"expires on {active.not_valid_after:%Y-%m-%d}. Issue a new one on "
+                "the Site's page and have the customer paste it into Xero before then.",
             )
         )
-    return [alert for alert in alerts if alert is not None]
+    return due
 
 
 def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
@@ -197,37 +592,88 @@ def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
     return alert
 
 
-def _run_in_threads(items, function, *, workers: int) -> None:
-    """Call ``function(item)`` for every item, ``workers`` at a time.
+class _ThreadPool:
+    """Threads that outlive a chunk, each keeping its database connection until it has
+    been idle ``IDLE_SECONDS`` (then it closes the connection and ends)."""
 
-    Django opens a database connection per thread; each thread closes its own when done.
-    """
-    workers = max(1, min(workers, len(items)))
-    if workers == 1:
-        for item in items:
-            function(item)
-        return
-    pending = queue.SimpleQueue()
-    for item in items:
-        pending.put(item)
+    IDLE_SECONDS = 3
 
-    def work():
+    def __init__(self):
+        self.jobs = queue.SimpleQueue()
+        self.threads: set[threading.Thread] = set()
+        self.threads_lock = threading.Lock()
+
+    def new_jobs(self) -> "_Jobs":
+        """A set of jobs to run in the pool's threads, one thread each, and wait for."""
+        return _Jobs(self)
+
+    def submit(self, context, function, jobs: "_Jobs") -> None:
+        with self.threads_lock:
+            self.threads = {thread for thread in self.threads if thread.is_alive()}
+            if len(self.threads) < jobs.count:
+                thread = threading.Thread(
+                    target=self._loop, name=f"xero-fleet-{len(self.threads)}", daemon=True
+                )
+                self.threads.add(thread)
+                thread.start()
+            # Under the lock, so an idle thread about to end sees the job and stays.
+            self.jobs.put((context, function, jobs))
+
+    def _loop(self):
         try:
-            with limits.global_slot():
-                while True:
-                    try:
-                        item = pending.get_nowait()
-                    except queue.Empty:
-                        return
-                    try:
-                        function(item)
-                    except Exception:
-                        logger.exception("A fleet check failed unexpectedly")
+            while True:
+                try:
+                    context, function, jobs = self.jobs.get(timeout=self.IDLE_SECONDS)
+                except queue.Empty:
+                    with self.threads_lock:
+                        # A job may have been put for this thread meanwhile: check again.
+                        if self.jobs.empty():
+                            self.threads.discard(threading.current_thread())
+                            return
+                    continue
+                if function is None:  # stop()
+                    return
+                try:
+                    # A connection left broken (the database restarted) is not reused.
+                    if connection.errors_occurred and not connection.is_usable():
+                        connection.close()
+                    context.run(function)
+                finally:
+                    jobs.done()
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=work, name=f"xero-fleet-{n}") for n in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    def stop(self) -> None:
+        """End every idle thread now, closing its database connection (for tests, whose
+        database is dropped at the end)."""
+        with self.threads_lock:
+            threads = list(self.threads)
+            self.threads = set()
+        for _ in threads:
+            self.jobs.put((None, None, None))
+        for thread in threads:
+            thread.join()
+
+
+class _Jobs:
+    def __init__(self, pool: _ThreadPool):
+        self.pool = pool
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def add(self, context, function) -> None:
+        with self.changed:
+            self.count += 1
+        self.pool.submit(context, function, self)
+
+    def done(self) -> None:
+        with self.changed:
+            self.count -= 1
+            self.changed.notify_all()
+
+    def wait(self) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.count == 0)
+
+
+_pool = _ThreadPool()

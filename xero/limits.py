@@ -22,7 +22,6 @@ A call waits in one of two ways:
   says, or a growing back-off, before sending the call again.
 """
 
-import collections
 import contextvars
 import itertools
 import math
@@ -43,11 +42,15 @@ WINDOW_SECONDS = 60
 CONCURRENT_PER_ORGANISATION = 5
 # How often a waiting call looks for a free concurrency slot again.
 POLL_SECONDS = 0.01
+# The longest a fleet thread waits between two looks for a free global slot.
+GLOBAL_POLL_MAX_SECONDS = 0.05
 # A Retry-After longer than this (Xero's daily limit says hours) is reported, not waited.
 MAX_WAIT_SECONDS = 120
 
-# Where each process starts looking for a free slot of each limit: see _take().
-_next_slot = collections.defaultdict(itertools.count)
+# Where each process starts looking for a free slot: see _take(). One counter for the
+# global limit, one shared by every Site's (a counter per Site would grow with the fleet).
+_next_global_slot = itertools.count()
+_next_site_slot = itertools.count()
 _waiting = contextvars.ContextVar("xero_limits_waiting", default=False)
 _held_global_slot = contextvars.ContextVar("xero_limits_global_slot", default=None)
 GLOBAL_CONCURRENT = "xero:all:concurrent"
@@ -96,12 +99,41 @@ class _SlotTable:
         )
         return self._execute(upsert, [key, self.holder, now + timeout, now]) == 1
 
+    def add_many(self, wanted: list[tuple[str, float]]) -> set[str]:
+        """Take each free slot of ``wanted`` (key, timeout) in one statement; the keys taken."""
+        now = time.time()
+        rows = ", ".join(["(%s, %s, %s)"] * len(wanted))
+        upsert = (
+            f"INSERT INTO {self.table} ({self.key}, holder, expires_at) VALUES {rows} "  # noqa: S608
+            f"ON CONFLICT ({self.key}) DO UPDATE SET holder = excluded.holder, "
+            f"expires_at = excluded.expires_at WHERE {self.table}.expires_at <= %s "
+            f"RETURNING {self.key}"
+        )
+        params = [value for key, timeout in wanted for value in (key, self.holder, now + timeout)]
+        with connection.cursor() as cursor:
+            cursor.execute(upsert, [*params, now])
+            return {key for (key,) in cursor.fetchall()}
+
+    def held(self, keys) -> set[str]:
+        """Which of ``keys`` someone holds now: a read, so waiting costs no write."""
+        return set(
+            CallSlot.objects.filter(key__in=list(keys), expires_at__gt=time.time()).values_list(
+                "key", flat=True
+            )
+        )
+
     def touch(self, key: str, timeout: float) -> bool:
         held = CallSlot.objects.filter(key=key, holder=self.holder)
         return held.update(expires_at=time.time() + timeout) == 1
 
     def delete_many(self, keys) -> None:
-        CallSlot.objects.filter(key__in=list(keys), holder=self.holder).delete()
+        keys = list(keys)
+        # One statement: a queryset's delete() would wrap it in a transaction of its own.
+        self._execute(
+            f"DELETE FROM {self.table} WHERE holder = %s AND {self.key} IN "  # noqa: S608
+            f"({', '.join(['%s'] * len(keys))})",
+            [self.holder, *keys],
+        )
 
     def delete(self, key: str) -> None:
         self.delete_many([key])
@@ -126,7 +158,7 @@ def _take(slots, prefix: str, size: int, timeout: float) -> str | None:
     Each process tries the slots round-robin, starting after the last one it took: slots
     are taken and lapse in that order, so the first try usually wins.
     """
-    start = next(_next_slot[prefix])
+    start = _start(prefix)
     for offset in range(size):
         key = f"{prefix}:{(start + offset) % size}"
         if slots.add(key, timeout):
@@ -140,30 +172,54 @@ def _minute_wait(slots, prefix: str) -> float:
     return max(0.0, (earliest or time.time()) - time.time())
 
 
+def _start(prefix: str) -> int:
+    return next(_next_global_slot if prefix == GLOBAL_CONCURRENT else _next_site_slot)
+
+
+def _next_key(prefix: str, size: int) -> str:
+    return f"{prefix}:{_start(prefix) % size}"
+
+
 @contextmanager
 def call_slot(*, site_id, deadline: float | None = None):
     """Hold a slot of each limit while one call to Xero is out; yields the seconds waited.
 
     Raises ``RateLimited`` instead of waiting when not inside ``waiting()``: at once for
     the Site's minute window, at ``deadline`` (``time.monotonic()``) for a concurrency slot.
+
+    The usual call costs two statements: one takes the Site's minute and concurrency slots
+    together (and the global one, unless the thread holds one for its run), one gives the
+    concurrency slots back.
     """
     slots = _slots()
     wait = is_waiting()
     started = time.monotonic()
     organisation = f"xero:site:{site_id}"
-    while not _take(slots, f"{organisation}:minute", MINUTE_LIMIT, WINDOW_SECONDS):
-        pause = _minute_wait(slots, f"{organisation}:minute")
-        if not wait:
-            raise RateLimited(limit="minute", retry_after=max(1, math.ceil(pause)))
-        time.sleep(pause + POLL_SECONDS)
+    minute_prefix = f"{organisation}:minute"
     lease = _lease()
     limits = [(f"{organisation}:concurrent", CONCURRENT_PER_ORGANISATION)]
     if not _renew_held_global_slot(slots):
         limits.append((GLOBAL_CONCURRENT, settings.XERO_MAX_CONCURRENT_CALLS))
-    held = []
+    first_try = [_next_key(prefix, size) for prefix, size in limits]
+    # The minute slot lapses a minute after the call and is never given back; the others
+    # are. One statement tries them all; only a slot not won is tried again.
+    minute_key = _next_key(minute_prefix, MINUTE_LIMIT)
+    won = slots.add_many([(minute_key, WINDOW_SECONDS), *((key, lease) for key in first_try)])
+    held = [key for key in first_try if key in won]
     try:
-        for prefix, size in limits:
-            while (key := _take(slots, prefix, size, lease)) is None:
+        if minute_key not in won:
+            # Never sit on concurrency slots while waiting for the minute window.
+            slots.delete_many(held)
+            held, won = [], set()
+            while not _take(slots, minute_prefix, MINUTE_LIMIT, WINDOW_SECONDS):
+                pause = _minute_wait(slots, minute_prefix)
+                if not wait:
+                    raise RateLimited(limit="minute", retry_after=max(1, math.ceil(pause)))
+                time.sleep(pause + POLL_SECONDS)
+        for (prefix, size), key in zip(limits, first_try, strict=True):
+            if key in won:
+                continue
+            while (key := _take_free(slots, prefix, size, lease)) is None:
                 if not wait and deadline is not None and time.monotonic() >= deadline:
                     raise RateLimited(limit="concurrent", retry_after=1)
                 time.sleep(POLL_SECONDS)
@@ -174,9 +230,22 @@ def call_slot(*, site_id, deadline: float | None = None):
             slots.delete_many(held)
 
 
+def _take_free(slots, prefix: str, size: int, timeout: float) -> str | None:
+    """Take a slot of ``prefix`` that a read shows free; None when all are held."""
+    keys = [f"{prefix}:{slot}" for slot in range(size)]
+    held = slots.held(keys)
+    for key in [key for key in keys if key not in held]:
+        if slots.add(key, timeout):
+            return key
+    return None
+
+
 def _lease() -> float:
     # A call never lasts longer than its session's timeouts; the margin covers the clock.
-    return settings.XERO_CONNECT_TIMEOUT + settings.XERO_READ_TIMEOUT + 5
+    return settings.XERO_CONNECT_TIMEOUT + settings.XERO_READ_TIMEOUT + CLOCK_MARGIN_SECONDS
+
+
+CLOCK_MARGIN_SECONDS = 5
 
 
 @contextmanager
@@ -184,13 +253,16 @@ def global_slot():
     """Hold one of the ``XERO_MAX_CONCURRENT_CALLS`` slots for a run of calls.
 
     A fleet thread makes its calls one after another: holding one slot throughout, renewed
-    at each call, spares every call a race with the other threads for a free one.
+    when half its lease has gone, spares every call a race with the other threads for a
+    free one and a statement. While every slot is held, the thread waits with reads only.
     """
     slots = _slots()
     size = settings.XERO_MAX_CONCURRENT_CALLS
-    while (key := _take(slots, GLOBAL_CONCURRENT, size, _lease())) is None:
-        time.sleep(POLL_SECONDS)
-    token = _held_global_slot.set(key)
+    pause = POLL_SECONDS
+    while (key := _take_free(slots, GLOBAL_CONCURRENT, size, _lease())) is None:
+        time.sleep(pause)
+        pause = min(pause * 2, GLOBAL_POLL_MAX_SECONDS)
+    token = _held_global_slot.set([key, time.monotonic()])
     try:
         yield key
     finally:
@@ -199,11 +271,16 @@ def global_slot():
 
 
 def _renew_held_global_slot(slots) -> bool:
-    """Extend the lease of the slot this thread holds; False if it holds none any more."""
-    key = _held_global_slot.get()
-    if key is None:
+    """Keep the slot this thread holds; False if it holds none any more."""
+    held = _held_global_slot.get()
+    if held is None:
         return False
+    key, renewed = held
+    # Renewed only when what is left of the lease might not outlast this call.
+    if _lease() - (time.monotonic() - renewed) > _lease() - CLOCK_MARGIN_SECONDS:
+        return True
     if slots.touch(key, _lease()):
+        held[1] = time.monotonic()
         return True
     # The lease lapsed and another caller took the slot: take a slot per call again.
     _held_global_slot.set(None)

@@ -304,21 +304,28 @@ class ConnectionTest(models.Model):
 
 
 class QueuedCheck(models.Model):
-    """A Site waiting for its background connection test.
+    """A Site waiting for its background connection test, owned by one task (a chunk).
 
     At most one per Site (the primary key is the Site), so that enqueueing every Site while
-    some are still waiting queues those once. The row is deleted when the Site's check
-    starts; after that the Site may be queued again.
+    some are still waiting queues those once. A worker that starts the chunk takes a lease
+    on its rows (``worker``, ``lease_until``) and renews it while the chunk runs; it deletes
+    a row once that Site's result is recorded. A row whose lease lapsed belonged to a worker
+    that died: ``xero/fleet.py`` queues it again in a new chunk.
     """
 
     site = models.OneToOneField(
         Site, on_delete=models.CASCADE, primary_key=True, related_name="queued_check"
     )
-    batch = models.UUIDField(db_index=True, help_text="The task that will run the check.")
+    batch = models.UUIDField(
+        db_index=True, help_text="The run that queued it (one command, one click)."
+    )
+    chunk = models.UUIDField(db_index=True, help_text="The task that will run the check.")
     queued_at = models.DateTimeField(default=timezone.now)
     queued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    worker = models.CharField(max_length=64, blank=True, help_text="Who holds the lease.")
+    lease_until = models.DateTimeField(null=True, blank=True, db_index=True)
 
     def __str__(self):
         return f"check of site {self.site_id} queued {self.queued_at:%Y-%m-%d %H:%M}"

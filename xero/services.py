@@ -138,16 +138,24 @@ def certificate_record_download(*, certificate: Certificate, user) -> None:
     )
 
 
-def connection_test_run(*, site: Site, user=None, now: datetime.datetime | None = None):
+def connection_test_run(
+    *,
+    site: Site,
+    user=None,
+    now: datetime.datetime | None = None,
+    claimed: ConnectionTest | None = None,
+):
     """Test whether ``site`` can talk to Xero, keep the result as a history row, return it.
 
     Raises ``ConnectionTestCooldown`` (and records nothing) when the Site was tested in the
     last ``XERO_TEST_COOLDOWN`` seconds. Every other failure is recorded as the row's
     outcome, never raised. A pass with a pending certificate makes it the active one. The
-    conversation with Xero is the connection type's (``xero/connection/``).
+    conversation with Xero is the connection type's (``xero/connection/``). ``claimed`` is
+    a running row the caller already started past the cooldown (a fleet chunk claims its
+    Sites' rows in one go, ``fleet.fleet_chunk_run``).
     """
     now = now or timezone.now()
-    test = _connection_test_claim(site=site, user=user, now=now)
+    test = claimed or _connection_test_claim(site=site, user=user, now=now)
     started = time.monotonic()
     conversation = None
     try:

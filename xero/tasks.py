@@ -1,15 +1,68 @@
 """Background tasks (Django's Tasks API): bulk connection tests never run in a request.
 
-Run them with ``python manage.py db_worker`` (the default database backend); the work
-itself is in ``xero/fleet.py``.
+Run them with ``python manage.py db_worker`` (the default database backend; start as many
+as the machine has cores) or RQ workers; the work itself is in ``xero/fleet.py``, which
+never imports this module.
 """
+
+import logging
 
 from django_tasks import task
 
 from . import fleet
+from .exceptions import FleetEnqueueFailed
+
+logger = logging.getLogger(__name__)
+
+
+@task()
+def check_chunk(*, chunk: str) -> dict[str, int]:
+    """Test the connection of the Sites queued in ``chunk``; how many ended each way.
+
+    Then, as any worker may, queue again the checks of a worker that died.
+    """
+    outcomes = fleet.fleet_chunk_run(chunk=chunk)
+    requeued = fleet.FleetQueued()
+    if fleet.fleet_checks_requeue_lapsed(into=requeued):
+        try:
+            _enqueue_chunks(requeued)
+        except FleetEnqueueFailed:
+            logger.exception("Could not queue again the checks of a stopped worker")
+    return outcomes
 
 
 @task()
 def check_sites(*, batch: str) -> dict[str, int]:
-    """Test the connection of the Sites queued in ``batch``; how many ended each way."""
-    return fleet.fleet_checks_run(batch=batch)
+    """The task of checks queued before batches were split into chunks: the migration
+    made each such batch one chunk. Kept so that those queued tasks still run."""
+    return fleet.fleet_chunk_run(chunk=batch)
+
+
+def fleet_checks_enqueue(*, site_ids=None, user=None, now=None) -> fleet.FleetQueued:
+    """Queue a background connection test of each Site (default: all) not already queued.
+
+    One task per chunk of ``XERO_CHECK_CHUNK_SIZE`` Sites, so every worker takes a share;
+    checks whose worker died are queued again first. Returns the counts (``.queued``,
+    ``.already_queued``, ``.requeued``). Raises ``FleetEnqueueFailed`` when the task queue
+    refuses (e.g. Redis down), after removing the rows no task will run.
+    """
+    queued = fleet.fleet_checks_queue(site_ids=site_ids, user=user, now=now)
+    _enqueue_chunks(queued)
+    return queued
+
+
+def _enqueue_chunks(queued: fleet.FleetQueued) -> None:
+    chunks = list(queued.chunks)
+    for done, chunk in enumerate(chunks):
+        try:
+            check_chunk.enqueue(chunk=chunk)
+        except Exception as error:
+            # The rows would wait for a task that does not exist and block the next run:
+            # remove them, so that nothing looks queued that is not.
+            # The caller says it once (the command in one line, the page as a message).
+            removed = fleet.fleet_checks_unqueue(chunks=chunks[done:])
+            raise FleetEnqueueFailed(
+                reason=" ".join(f"{type(error).__name__}: {error}".split())[:200],
+                enqueued=sum(queued.chunks[c] for c in chunks[:done]),
+                removed=removed,
+            ) from error

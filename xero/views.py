@@ -18,8 +18,7 @@ from sites.services import site_save, site_switch_connection_type
 
 from . import panels, selectors
 from .customer_alerts import customer_test_alert_send
-from .exceptions import ConnectionTestCooldown, XeroError
-from .fleet import fleet_checks_enqueue
+from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, XeroError
 from .forms import CertificateIssueForm, FleetCheckForm
 from .models import Certificate
 from .services import (
@@ -28,6 +27,7 @@ from .services import (
     certificate_record_download,
     connection_test_run,
 )
+from .tasks import fleet_checks_enqueue
 
 
 def _back(request, site):
@@ -162,7 +162,11 @@ def health_view(request):
             site_ids = selectors.site_health_list(filter=selectors.FAILING).values("pk")
         else:
             site_ids = form.cleaned_data["sites"]
-        queued = fleet_checks_enqueue(site_ids=site_ids, user=request.user)
+        try:
+            queued = fleet_checks_enqueue(site_ids=site_ids, user=request.user).queued
+        except FleetEnqueueFailed as failure:
+            messages.error(request, failure.message)
+            return redirect(request.get_full_path())
         messages.success(
             request,
             f"Queued {queued} Site test{'s' * (queued != 1)}; the results appear here as the "

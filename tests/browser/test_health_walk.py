@@ -2,7 +2,7 @@
 
 import pytest
 
-from xero.fleet import fleet_checks_run
+from xero.fleet import fleet_chunk_run
 from xero.models import QueuedCheck
 from xero.services import connection_test_run
 
@@ -38,13 +38,13 @@ def test_support_finds_failing_sites_and_queues_their_tests(
     with support.expect_navigation():
         support.get_by_role("button", name="Test selected").click()
     assert "Queued 1 Site test" in support.content()
-    batch = str(QueuedCheck.objects.get(site=failing).batch)
+    chunk = str(QueuedCheck.objects.get(site=failing).chunk)
 
     # The worker runs the queued test; Xero now knows the key, so the Site recovers.
     fake_xero_settings.register_private_app(
         failing.api_key, failing.certificates.get().certificate_pem
     )
-    assert fleet_checks_run(batch=batch) == {"ok": 1}
+    assert fleet_chunk_run(chunk=chunk) == {"ok": 1}
     support.reload()
     assert "Broken Pty Ltd" not in support.locator("#result_list").inner_text()
     screenshots(support, "recovered")

@@ -81,6 +81,23 @@ def test_a_certificate_far_from_expiry_is_not_told(
     assert mailoutbox == []
 
 
+def test_the_fleet_services_never_import_the_task_module():
+    # Layers run one way, tasks -> fleet: queued rows keep xero.tasks.check_sites working.
+    import ast
+    from pathlib import Path
+
+    from xero import fleet
+
+    tree = ast.parse(Path(fleet.__file__).read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom | ast.Import)
+        for alias in node.names
+    } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {"tasks", ".tasks", "xero.tasks"} & imported
+
+
 def test_the_alert_names_the_outcome_by_its_label(site, admin_emails, mailoutbox):
     record(site, "ok", 30)
     record(site, "consumer_key_unknown", 20)

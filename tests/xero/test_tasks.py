@@ -1,15 +1,28 @@
-"""Background checks: idempotent enqueueing (xero/fleet.py) and the task (xero/tasks.py)."""
+"""Background checks: chunked enqueueing (xero/tasks.py) and running a chunk (xero/fleet.py)."""
 
 import datetime
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 from django_tasks import default_task_backend
+from django_tasks.backends.dummy import DummyBackend
 
-from xero.fleet import fleet_checks_enqueue, fleet_checks_run
+from xero.exceptions import FleetEnqueueFailed
+from xero.fleet import INTERRUPTED_MESSAGE, fleet_checks_queue, fleet_chunk_run
 from xero.models import ConnectionTest, QueuedCheck
-from xero.tasks import check_sites
+from xero.tasks import check_chunk, check_sites, fleet_checks_enqueue
+
+
+@pytest.fixture(autouse=True)
+def _pool_threads_end():
+    """A chunk's thread pool keeps its database connections a few seconds for the next
+    chunk; a test ends them, so that its database can be dropped at once."""
+    yield
+    from xero import fleet
+
+    fleet._pool.stop()
 
 
 @pytest.fixture
@@ -17,6 +30,24 @@ def dummy_tasks(settings):
     """Tasks are recorded, not run: ``dummy_tasks.results`` lists what was enqueued."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
     return default_task_backend
+
+
+class RefusingBackend(DummyBackend):
+    """A task queue that is down (Redis unreachable), after ``accept`` tasks."""
+
+    accept = 0
+
+    def enqueue(self, task, args, kwargs):
+        if len(self.results) >= RefusingBackend.accept:
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379.\nConnection refused.")
+        return super().enqueue(task, args, kwargs)
+
+
+@pytest.fixture
+def refusing_tasks(settings):
+    settings.TASKS = {"default": {"BACKEND": f"{__name__}.RefusingBackend"}}
+    RefusingBackend.accept = 0
+    return RefusingBackend
 
 
 @pytest.fixture
@@ -33,35 +64,84 @@ def make_private_site(make_site, issue_certificate, fake_xero_settings):
     return make_private_site
 
 
-def batches(backend):
-    return [result.kwargs["batch"] for result in backend.results]
+def chunks(backend):
+    return [result.kwargs["chunk"] for result in backend.results]
 
 
-def test_enqueueing_twice_queues_each_site_once(make_site, dummy_tasks):
+def test_enqueueing_twice_queues_each_site_once_and_says_how_many_were_waiting(
+    make_site, dummy_tasks
+):
     sites = [make_site() for _ in range(3)]
-    assert fleet_checks_enqueue() == 3
-    assert fleet_checks_enqueue() == 0
+    first = fleet_checks_enqueue()
+    assert (first.queued, first.already_queued, first.requeued) == (3, 0, 0)
+    second = fleet_checks_enqueue()
+    assert (second.queued, second.already_queued, second.requeued) == (0, 3, 0)
     assert len(dummy_tasks.results) == 1
-    assert QueuedCheck.objects.filter(batch=batches(dummy_tasks)[0]).count() == 3
+    assert QueuedCheck.objects.filter(chunk=chunks(dummy_tasks)[0]).count() == 3
     newcomer = make_site()
-    assert fleet_checks_enqueue(site_ids=[sites[0].pk, newcomer.pk]) == 1
+    third = fleet_checks_enqueue(site_ids=[sites[0].pk, newcomer.pk])
+    assert (third.queued, third.already_queued) == (1, 1)
     assert len(dummy_tasks.results) == 2
 
 
-def test_a_site_can_be_queued_again_once_its_check_started(site, dummy_tasks, settings):
+def test_a_batch_is_split_into_one_task_per_chunk_of_sites(make_site, dummy_tasks, settings):
+    settings.XERO_CHECK_CHUNK_SIZE = 2
+    for _ in range(5):
+        make_site()
+    assert fleet_checks_enqueue().queued == 5
+    sizes = sorted(QueuedCheck.objects.filter(chunk=chunk).count() for chunk in chunks(dummy_tasks))
+    assert sizes == [1, 2, 2]
+    assert {result.task.name for result in dummy_tasks.results} == {"check_chunk"}
+
+
+def test_a_site_can_be_queued_again_once_its_check_ran(site, dummy_tasks, settings):
     settings.XERO_MAX_CONCURRENT_CALLS = 1
     fleet_checks_enqueue()
-    fleet_checks_run(batch=batches(dummy_tasks)[0])
-    assert fleet_checks_enqueue() == 1
+    fleet_chunk_run(chunk=chunks(dummy_tasks)[0])
+    assert not QueuedCheck.objects.exists()
+    assert fleet_checks_enqueue().queued == 1
 
 
 def test_a_check_whose_task_was_lost_is_queued_again_after_the_timeout(site, dummy_tasks):
     long_ago = timezone.now() - datetime.timedelta(hours=2)
-    assert fleet_checks_enqueue(now=long_ago) == 1
-    assert fleet_checks_enqueue() == 1
+    assert fleet_checks_enqueue(now=long_ago).queued == 1
+    again = fleet_checks_enqueue()
+    assert (again.queued, again.already_queued, again.requeued) == (0, 0, 1)
     assert len(dummy_tasks.results) == 2
-    # The lost batch finds nothing left to run.
-    assert fleet_checks_run(batch=batches(dummy_tasks)[0]) == {}
+    # The lost chunk finds nothing left to run.
+    assert fleet_chunk_run(chunk=chunks(dummy_tasks)[0]) == {}
+
+
+def test_a_check_whose_worker_died_is_queued_again_and_its_running_row_interrupted(
+    site, dummy_tasks, settings
+):
+    fleet_checks_enqueue()
+    worker_started = timezone.now()
+    # What a worker leaves when killed mid-test: its lease and a running history row.
+    QueuedCheck.objects.update(worker="dead:1", lease_until=worker_started)
+    running = ConnectionTest.objects.create(
+        site=site, started_at=worker_started, connection_type=site.connection_type
+    )
+    after_the_lease = worker_started + datetime.timedelta(seconds=1)
+    again = fleet_checks_enqueue(now=after_the_lease)
+    assert (again.queued, again.already_queued, again.requeued) == (0, 0, 1)
+    running.refresh_from_db()
+    assert running.outcome == ConnectionTest.Outcome.INTERRUPTED
+    assert running.message == INTERRUPTED_MESSAGE
+    new_chunk = chunks(dummy_tasks)[1]
+    assert QueuedCheck.objects.get().chunk.hex == new_chunk.replace("-", "")
+    assert QueuedCheck.objects.get().lease_until is None
+
+
+def test_a_check_under_a_live_lease_is_left_to_its_worker(site, dummy_tasks):
+    fleet_checks_enqueue()
+    QueuedCheck.objects.update(
+        worker="alive:1", lease_until=timezone.now() + datetime.timedelta(seconds=30)
+    )
+    again = fleet_checks_enqueue()
+    assert (again.queued, again.already_queued, again.requeued) == (0, 1, 0)
+    # A second task of the same chunk finds it taken.
+    assert fleet_chunk_run(chunk=chunks(dummy_tasks)[0]) == {}
 
 
 def test_the_task_tests_each_queued_site_and_counts_the_outcomes(
@@ -71,12 +151,33 @@ def test_the_task_tests_each_queued_site_and_counts_the_outcomes(
     passing = make_private_site()
     unconfigured = make_site()
     fleet_checks_enqueue()
-    assert check_sites.call(batch=batches(dummy_tasks)[0]) == {
+    assert check_chunk.call(chunk=chunks(dummy_tasks)[0]) == {
         "ok": 1,
         "credentials_missing": 1,
     }
     assert ConnectionTest.objects.get(site=passing).passed
     assert not QueuedCheck.objects.filter(site=unconfigured).exists()
+
+
+def test_a_site_tested_moments_ago_is_not_tested_again_by_its_chunk(
+    make_private_site, dummy_tasks, settings
+):
+    settings.XERO_MAX_CONCURRENT_CALLS = 1
+    site = make_private_site()
+    ConnectionTest.objects.create(site=site, outcome="ok", connection_type=site.connection_type)
+    fleet_checks_enqueue()
+    assert fleet_chunk_run(chunk=chunks(dummy_tasks)[0]) == {"cooldown": 1}
+    assert ConnectionTest.objects.filter(site=site).count() == 1
+
+
+def test_checks_queued_before_chunks_still_run_under_the_old_task_path(make_private_site, settings):
+    settings.XERO_MAX_CONCURRENT_CALLS = 1
+    site = make_private_site()
+    batch = "0f0e0d0c-0b0a-0908-0706-050403020100"
+    # What migration 0007 makes of a row queued before it: its chunk is its batch.
+    QueuedCheck.objects.create(site=site, batch=batch, chunk=batch)
+    assert check_sites.call(batch=batch) == {"ok": 1}
+    assert check_sites.module_path == "xero.tasks.check_sites"
 
 
 def test_a_bulk_check_waits_out_xeros_rate_limit_instead_of_failing(
@@ -86,14 +187,14 @@ def test_a_bulk_check_waits_out_xeros_rate_limit_instead_of_failing(
     site = make_private_site()
     fake_xero_settings.fail_next("rate_limit_minute", retry_after=1)
     fleet_checks_enqueue()
-    assert fleet_checks_run(batch=batches(dummy_tasks)[0]) == {"ok": 1}
+    assert fleet_chunk_run(chunk=chunks(dummy_tasks)[0]) == {"ok": 1}
     assert list(ConnectionTest.objects.filter(site=site).values_list("outcome", flat=True)) == [
         "ok"
     ]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_bulk_run_tests_sites_side_by_side_within_the_cap(
+def test_a_chunk_tests_sites_side_by_side_within_the_cap(
     make_private_site, dummy_tasks, settings, fake_xero_settings
 ):
     settings.XERO_MAX_CONCURRENT_CALLS = 4
@@ -102,21 +203,46 @@ def test_a_bulk_run_tests_sites_side_by_side_within_the_cap(
     for _ in range(8):
         make_private_site()
     fleet_checks_enqueue()
-    assert fleet_checks_run(batch=batches(dummy_tasks)[0]) == {"ok": 8}
-    # Side by side, as the fake counted the calls in flight; never more than the cap.
-    # (How much faster that is belongs to benchmarks/bench_fleet.py.)
-    assert 1 < fake_xero_settings.max_concurrent <= 4
+    assert fleet_chunk_run(chunk=chunks(dummy_tasks)[0]) == {"ok": 8}
+    # Overlap counted by the fake: side by side, never past the cap.
+    assert 2 <= fake_xero_settings.max_concurrent <= 4
 
 
-def test_the_cron_command_queues_every_site_once(make_site, dummy_tasks, capsys):
+def test_the_cron_command_reports_queued_already_queued_and_requeued(
+    make_site, dummy_tasks, capsys
+):
     make_site(), make_site()
     call_command("xero_check_fleet")
     call_command("xero_check_fleet")
     assert capsys.readouterr().out.splitlines() == [
-        "Queued 2 Site checks.",
-        "Queued 0 Site checks.",
+        "Queued 2 Site checks; 0 already queued; 0 re-queued after a worker stopped.",
+        "Queued 0 Site checks; 2 already queued; 0 re-queued after a worker stopped.",
     ]
     assert len(dummy_tasks.results) == 1
+
+
+def test_a_failed_enqueue_leaves_nothing_queued_and_the_command_fails_in_one_line(
+    make_site, refusing_tasks
+):
+    make_site(), make_site()
+    with pytest.raises(CommandError) as failed:
+        call_command("xero_check_fleet")
+    assert not QueuedCheck.objects.exists()
+    message = str(failed.value)
+    assert "\n" not in message
+    assert "Connection refused" in message and "REDIS_URL" in message
+
+
+def test_a_refusal_midway_keeps_the_chunks_that_have_a_task(make_site, refusing_tasks, settings):
+    settings.XERO_CHECK_CHUNK_SIZE = 1
+    RefusingBackend.accept = 1
+    make_site(), make_site(), make_site()
+    with pytest.raises(FleetEnqueueFailed) as failed:
+        fleet_checks_enqueue()
+    assert failed.value.context["enqueued"] == 1
+    assert failed.value.context["removed"] == 2
+    (kept,) = QueuedCheck.objects.all()
+    assert str(kept.chunk) == default_task_backend.results[0].kwargs["chunk"]
 
 
 def test_the_default_backend_keeps_tasks_in_the_database(make_site):
@@ -124,4 +250,53 @@ def test_the_default_backend_keeps_tasks_in_the_database(make_site):
 
     make_site()
     fleet_checks_enqueue()
-    assert DBTaskResult.objects.get().task_path == "xero.tasks.check_sites"
+    assert DBTaskResult.objects.get().task_path == "xero.tasks.check_chunk"
+
+
+def test_queueing_does_not_need_the_task_module(make_site):
+    # xero.fleet never imports xero.tasks (no circle): queueing rows alone works without it.
+    make_site()
+    assert fleet_checks_queue().queued == 1
+
+
+def test_a_check_that_fails_unexpectedly_is_recorded_interrupted_and_not_queued_again(
+    make_private_site, dummy_tasks, settings, monkeypatch
+):
+    from xero import fleet
+
+    settings.XERO_MAX_CONCURRENT_CALLS = 1
+    broken, fine = make_private_site(), make_private_site()
+
+    def run(*, site, claimed):
+        if site == broken:
+            raise RuntimeError("a fault of ours")
+        return connection_test_run(site=site, claimed=claimed)
+
+    connection_test_run = fleet.connection_test_run
+    monkeypatch.setattr(fleet, "connection_test_run", run)
+    fleet_checks_enqueue()
+    assert fleet_chunk_run(chunk=chunks(dummy_tasks)[0]) == {"ok": 1}
+    assert ConnectionTest.objects.get(site=broken).outcome == ConnectionTest.Outcome.INTERRUPTED
+    assert ConnectionTest.objects.get(site=fine).passed
+    assert not QueuedCheck.objects.exists()
+
+
+def test_a_run_that_fails_leaves_its_sites_to_be_queued_again(
+    make_private_site, dummy_tasks, settings, monkeypatch
+):
+    from xero import fleet
+
+    settings.XERO_MAX_CONCURRENT_CALLS = 1
+    site = make_private_site()
+    fleet_checks_enqueue()
+
+    def crash(self, *, workers):
+        raise RuntimeError("the run itself failed")
+
+    monkeypatch.setattr(fleet._ChunkRun, "run", crash)
+    with pytest.raises(RuntimeError):
+        fleet_chunk_run(chunk=chunks(dummy_tasks)[0])
+    lapsed = QueuedCheck.objects.get(site=site).lease_until + datetime.timedelta(seconds=1)
+    again = fleet_checks_enqueue(now=lapsed)
+    assert again.requeued == 1
+    assert ConnectionTest.objects.get(site=site).outcome == ConnectionTest.Outcome.INTERRUPTED

@@ -34,7 +34,13 @@ class PrivateApp(Connection):
         if renew:
             # The Consumer Key is the token: there is nothing to renew.
             return None
-        self.certificates = list(Certificate.objects.filter(site=self.site).current())
+        # A fleet chunk reads its Sites' certificates in one query beforehand (fleet.py).
+        prefetched = getattr(self.site, "prefetched_current_certificates", None)
+        self.certificates = list(
+            Certificate.objects.filter(site=self.site).current()
+            if prefetched is None
+            else prefetched
+        )
         if not self.certificates:
             raise CertificateMissing()
         self.certificate = self.certificates[0]

@@ -1,14 +1,20 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from xero.fleet import fleet_checks_enqueue
+from xero.exceptions import FleetEnqueueFailed
+from xero.tasks import fleet_checks_enqueue
 
 
 class Command(BaseCommand):
     help = (
-        "Queue a background connection test of every Site (a worker runs them: "
-        "`manage.py db_worker`). Sites already queued are not queued twice. Meant for cron."
+        "Queue a background connection test of every Site, in chunks that every worker "
+        "shares (`manage.py db_worker`, or RQ workers). Sites already queued are not queued "
+        "twice; checks of a worker that died are queued again. Meant for cron."
     )
 
     def handle(self, *args, **options):
-        queued = fleet_checks_enqueue()
-        self.stdout.write(f"Queued {queued} Site check{'s' * (queued != 1)}.")
+        try:
+            queued = fleet_checks_enqueue()
+        except FleetEnqueueFailed as failure:
+            # One line and a non-zero exit, so that cron's mail and monitoring see it.
+            raise CommandError(failure.message) from None
+        self.stdout.write(queued.summary())

@@ -1,0 +1,81 @@
+"""``manage.py db_worker --batch`` with the figures bench_fleet needs: every SQL statement
+counted (each thread's connection too), the CPU and the peak memory of the process, and
+with ``--profile FILE`` a cProfile of the run. Prints them as JSON on its last line."""
+
+import collections
+import cProfile
+import itertools
+import json
+import os
+import resource
+import sys
+import threading
+import time
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warehouse.settings")
+
+
+def main():
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db.backends.signals import connection_created
+
+    statements = 0
+    kinds = collections.Counter()
+    lock = threading.Lock()
+
+    def count(execute, sql, params, many, context):
+        nonlocal statements
+        with lock:
+            statements += 1
+            kinds[" ".join(sql.split()[:6])[:90]] += 1
+        return execute(sql, params, many, context)
+
+    def on_connection(sender, connection, **kwargs):
+        # Sent at every (re)connection of the same wrapper: count once.
+        if count not in connection.execute_wrappers:
+            connection.execute_wrappers.append(count)
+
+    connection_created.connect(on_connection, weak=False)
+    profile_to = sys.argv[sys.argv.index("--profile") + 1] if "--profile" in sys.argv else None
+    profiler = cProfile.Profile() if profile_to else None
+    if profiler:
+        # cProfile sees one thread: give each fleet thread a profiler of its own too.
+        run, threads_seen = threading.Thread.run, itertools.count()
+
+        def profiled_run(self):
+            thread_profiler = cProfile.Profile()
+            thread_profiler.enable()
+            try:
+                run(self)
+            finally:
+                thread_profiler.disable()
+                thread_profiler.dump_stats(f"{profile_to}.thread-{next(threads_seen)}")
+
+        threading.Thread.run = profiled_run
+    cpu = time.process_time()
+    if profiler:
+        profiler.enable()
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--verbosity", "0")
+    from xero import fleet
+
+    fleet._pool.stop()  # its threads end, and write their profiles
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
+    print(
+        json.dumps(
+            {
+                "statements": statements,
+                "cpu": time.process_time() - cpu,
+                "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "kinds": kinds.most_common(12),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

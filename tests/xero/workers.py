@@ -1,0 +1,110 @@
+"""Helpers for the tests that run real worker processes against the test database."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from tests.environment import TEST_ENVIRONMENT, manage_environment
+from xero.certificates import fingerprint
+from xero.models import Certificate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url() -> str:
+    """The test database's URL, for processes that share it with the test."""
+    database = connection.settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{database['NAME']}"
+    auth = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
+    return f"postgres://{auth}@{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
+
+
+def worker_environment(fake, **extra) -> dict:
+    """The environment of a worker process: the test's database, key and fake Xero."""
+    return manage_environment(
+        **{
+            **TEST_ENVIRONMENT,
+            "DATABASE_URL": database_url(),
+            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+            "XERO_API_URL": fake.api_url,
+            "XERO_PAYROLL_URL": fake.payroll_url,
+            "XERO_IDENTITY_URL": fake.identity_url,
+            "XERO_CONNECTIONS_URL": fake.connections_url,
+            "XERO_TEST_COOLDOWN": "0",
+            "LOG_LEVEL": "ERROR",
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            **{key: str(value) for key, value in extra.items()},
+        }
+    )
+
+
+def manage(environment, *args, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def start(environment, *args) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+DB_WORKER = ("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--verbosity", "0")
+
+
+def wait_for(condition, *, what: str, process=None, limit: float = 120) -> None:
+    """Poll until ``condition()``; fail (not time anything) if it never comes."""
+    give_up = time.monotonic() + limit
+    while not condition():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the worker exited before {what}: {process.stderr.read()}")
+        if time.monotonic() > give_up:
+            raise AssertionError(f"never saw {what}")
+        time.sleep(0.05)
+
+
+def private_fleet(make_site, issue_certificate, fake, count: int):
+    """``count`` private-application Sites the fake Xero knows, sharing one key pair (issuing
+    one each would take seconds)."""
+    first = make_site(api_key="WORKERKEY" + "0" * 21, api_secret="s" * 30, payroll_enabled=False)
+    certificate = issue_certificate(first)
+    sites = [first]
+    for number in range(1, count):
+        site = make_site(
+            api_key=f"WORKERKEY{number:021d}", api_secret="s" * 30, payroll_enabled=False
+        )
+        Certificate.objects.create(
+            site=site,
+            state=Certificate.State.ACTIVE,
+            certificate_pem=certificate.certificate_pem,
+            private_key_pem=certificate.private_key_pem,
+            serial_number=certificate.serial_number,
+            key_size=certificate.key_size,
+            fingerprint_sha1=fingerprint(certificate.certificate_pem, "sha1"),
+            fingerprint_sha256=fingerprint(certificate.certificate_pem, "sha256"),
+            not_valid_before=certificate.not_valid_before,
+            not_valid_after=certificate.not_valid_after,
+        )
+        sites.append(site)
+    for site in sites:
+        fake.register_private_app(site.api_key, certificate.certificate_pem, payroll_enabled=False)
+    return sites
