@@ -1,8 +1,21 @@
-from django.contrib import admin
+from auditlog import get_logentry_model
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.shortcuts import redirect
 
 from .forms import SiteXeroDetailsForm
 from .models import Site
-from .services import site_save
+from .services import site_delete, site_save
+from .views import audit_timeline_context
+
+# The audit trail has its own pages (sites/views.py); django-auditlog's admin would offer
+# the rows to the admin's change and delete machinery, which nobody may use on them.
+if admin.site.is_registered(get_logentry_model()):
+    admin.site.unregister(get_logentry_model())
+
+DELETE_CODE_MISMATCH = (
+    "The Site was not deleted: type its code exactly as shown to confirm the deletion."
+)
 
 
 @admin.register(Site)
@@ -47,5 +60,37 @@ class SiteAdmin(admin.ModelAdmin):
             readonly += ["name", "code"]
         return readonly
 
+    delete_confirmation_template = "sites/admin/site_delete_confirmation.html"
+
     def save_model(self, request, obj, form, change):
         site_save(site=obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        site = self.get_object(request, unquote(object_id))
+        if site is not None:
+            extra_context.update(audit_timeline_context(request, site))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_actions(self, request):
+        # A Site is deleted one at a time, its code typed to confirm: no bulk delete.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_view(self, request, object_id, extra_context=None):
+        if request.method == "POST":
+            site = self.get_object(request, unquote(object_id))
+            typed = request.POST.get("confirm_code", "").strip()
+            allowed = site is not None and self.has_delete_permission(request, site)
+            if allowed and typed != site.code:
+                messages.error(request, DELETE_CODE_MISMATCH)
+                return redirect(request.get_full_path())
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_model(self, request, obj):
+        site_delete(site=obj)
+
+    def delete_queryset(self, request, queryset):
+        for site in queryset:
+            site_delete(site=site)

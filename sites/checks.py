@@ -34,3 +34,14 @@ def check_stored_secrets_decrypt(app_configs, databases=None, **kwargs):
                 # Not migrated yet: nothing stored to check.
                 return []
     return []
+
+
+@register(Tags.security)
+def check_audit_retention(app_configs, **kwargs):
+    from .audit import AuditRetentionTooShort, retention_cutoff
+
+    try:
+        retention_cutoff()
+    except AuditRetentionTooShort as error:
+        return [Error(error.message, id=f"sites.{error.code}")]
+    return []

@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import INTERCONNECT_ID, Site
+from .models import INTERCONNECT_ID, AuditEntry, Site
 from .validators import clean_pasted_credential, validate_api_key, validate_api_secret
 
 
@@ -90,3 +90,40 @@ class SiteXeroCredentialsForm(SiteXeroDetailsForm):
             self.fields[
                 "new_api_secret"
             ].help_text = "The Consumer Secret. Leave blank to keep the stored one."
+
+
+class AuditFilterForm(forms.Form):
+    """The global audit log's filters; every one optional. Bad values are errors, not 500s."""
+
+    error_messages = {
+        "dates_reversed": "The 'from' date is after the 'to' date: swap them.",
+    }
+
+    site = forms.CharField(label="Site code or name", required=False, max_length=200)
+    user = forms.CharField(label="User", required=False, max_length=150)
+    kind = forms.ChoiceField(
+        label="Kind", required=False, choices=[("", "All kinds"), *AuditEntry.Kind.choices]
+    )
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self):
+        cleaned_data = super().clean()
+        since, until = cleaned_data.get("since"), cleaned_data.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError(
+                self.error_messages["dates_reversed"], code="dates_reversed"
+            )
+        return cleaned_data
+
+
+class AuditKindForm(forms.Form):
+    """A Site timeline's one filter, named so it cannot clash with the page's own fields."""
+
+    audit_kind = forms.ChoiceField(
+        label="Kind", required=False, choices=[("", "All kinds"), *AuditEntry.Kind.choices]
+    )

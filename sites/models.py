@@ -1,3 +1,5 @@
+from auditlog.models import AbstractLogEntry, LogEntryManager
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -17,6 +19,20 @@ def mask_secret(value: str) -> str:
     if len(value) < 12:
         return "....."
     return f"{value[:2]}.....{value[-2:]}"
+
+
+class SiteQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        """Update the rows and record each changed Site in the audit trail.
+
+        ``QuerySet.update`` (and ``bulk_update``, which calls it) sends no signals, so
+        django-auditlog cannot see it; reading the rows before and after closes that gap.
+        """
+        from . import audit
+
+        return audit.audited_update(self, super().update, kwargs)
+
+    update.alters_data = True
 
 
 class Site(models.Model):
@@ -72,6 +88,8 @@ class Site(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = SiteQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         permissions = [
@@ -107,3 +125,110 @@ class Site(models.Model):
     @property
     def has_api_credentials(self) -> bool:
         return bool(self.api_key and self.api_secret)
+
+
+class AuditEntryManager(LogEntryManager):
+    def log_create(self, instance, force_log: bool = False, **kwargs):
+        """django-auditlog's entry for a Site, with the fields the trail adds filled in."""
+        from . import audit
+
+        kwargs.update(audit.entry_fields_for(instance, kwargs.get("action")))
+        return super().log_create(instance, force_log=force_log, **kwargs)
+
+
+class AuditEntry(AbstractLogEntry):
+    """One row of the audit trail: django-auditlog's log entry, plus what Support ask about.
+
+    django-auditlog writes the Site's create, change and delete rows (``AUDITLOG_LOGENTRY_MODEL``
+    names this model); ``sites/audit.py`` writes the other events. Rows are append-only:
+    no page edits or deletes them, and database triggers (``sites/audit_triggers.py``)
+    refuse UPDATE and DELETE, except the retention prune of ``prune_audit_trail``.
+
+    Nothing here points at the Site or the user with a foreign key: a row must outlive
+    both, and a cascade or ``SET NULL`` would be an UPDATE the triggers refuse. So the row
+    keeps the Site's id, code and name, and the user's id and username, as they were.
+    """
+
+    class Kind(models.TextChoices):
+        SITE_CREATED = "site_created", "Site created"
+        SITE_CHANGED = "site_changed", "Site changed"
+        SITE_DELETED = "site_deleted", "Site deleted"
+        SECRETS_REENCRYPTED = "secrets_reencrypted", "Secrets re-encrypted"
+        CERTIFICATE_ISSUED = "certificate_issued", "Certificate issued"
+        CERTIFICATE_DOWNLOADED = "certificate_downloaded", "Certificate downloaded"
+        CERTIFICATE_ACTIVATED = "certificate_activated", "Certificate activated"
+        CERTIFICATE_RETIRED = "certificate_retired", "Certificate retired"
+        CERTIFICATE_DELETED = "certificate_deleted", "Certificate deleted"
+        CONNECTION_TEST = "connection_test", "Connection test run by hand"
+        FLEET_CHECK_QUEUED = "fleet_check_queued", "Background check queued"
+        LOGIN = "login", "Logged in"
+        LOGIN_FAILED = "login_failed", "Login failed"
+        LOCKED_OUT = "locked_out", "Locked out"
+        SECOND_FACTOR_ENROLLED = "second_factor_enrolled", "Second factor enrolled"
+        SECOND_FACTOR_RESET = "second_factor_reset", "Second factor reset"
+        AUDIT_PRUNED = "audit_pruned", "Old audit rows pruned"
+
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    object_pk = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
+    site_pk = models.BigIntegerField("Site id", null=True, blank=True)
+    site_code = models.CharField("Site code", max_length=32, blank=True)
+    site_name = models.CharField("Site name", max_length=200, blank=True)
+    actor_username = models.CharField("user", max_length=150, blank=True)
+    via = models.CharField(
+        max_length=120, blank=True, help_text="The web, or which command or process."
+    )
+    summary = models.CharField(max_length=300, blank=True)
+
+    objects = AuditEntryManager()
+
+    class Meta(AbstractLogEntry.Meta):
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit trail"
+        ordering = ["-timestamp", "-pk"]
+        permissions = [("view_audit_log", "Can see the audit log of every Site")]
+        indexes = [models.Index(fields=["site_pk", "-timestamp"], name="auditentry_site_latest")]
+
+    def __str__(self):
+        return f"{self.timestamp:%Y-%m-%d %H:%M} {self.get_kind_display()} {self.site_code}"
+
+    @property
+    def who(self) -> str:
+        """The user, else the command or process that did it."""
+        return self.actor_username or self.via or "system"
+
+    def change_lines(self) -> list[tuple[str, str, str]]:
+        """Each changed field as (label, old, new), secrets already reduced to markers."""
+        from . import audit
+
+        return audit.change_lines(self)
+
+
+class AuditPruneWindow(models.Model):
+    """Rows older than ``before`` may be deleted, in the transaction that made this row.
+
+    The audit triggers let a DELETE through only for a row older than a window's
+    ``before`` that is itself at least a year old; ``prune_audit_trail`` inserts the
+    window, deletes and removes the window in one transaction, so no other connection
+    ever sees it.
+    """
+
+    before = models.DateTimeField()
+
+    def __str__(self):
+        return f"prune before {self.before:%Y-%m-%d}"

@@ -1,5 +1,10 @@
 """Writes to Sites. Views, forms and the admin call these; they never save a Site themselves."""
 
+from collections import Counter
+
+from django.db import connection, router, transaction
+from django.db.models.deletion import Collector
+
 from .models import Site
 
 
@@ -22,3 +27,42 @@ def site_switch_connection_type(*, site: Site, connection_type: str) -> Site:
     site.api_key = ""
     site.api_secret = ""
     return site_save(site=site)
+
+
+def site_delete(*, site: Site) -> dict[str, int]:
+    """Delete ``site`` with everything it owns; the audit trail keeps its history.
+
+    Its certificates (with their private keys), tokens, secrets and test history go with
+    it (they cascade). The trail's rows stay, naming the Site's code and name, plus one
+    row per certificate deleted and one for the Site with what went with it. On SQLite
+    the freed pages are zeroed (``secure_delete``) and the write-ahead log is emptied
+    once the deletion commits, so no ciphertext of the Site's secrets stays in the files.
+    Returns how many rows of each kind were deleted.
+    """
+    with transaction.atomic():
+        # The stored values, not the caller's copy: the trail records what is deleted.
+        site = Site.objects.select_for_update().get(pk=site.pk)
+        collector = Collector(using=router.db_for_write(Site))
+        collector.collect([site])
+        counts = Counter()
+        for model, instances in collector.data.items():
+            counts[model._meta.verbose_name_plural] += len(instances)
+        for queryset in collector.fast_deletes:
+            counts[queryset.model._meta.verbose_name_plural] += queryset.count()
+        counts.pop(Site._meta.verbose_name_plural, None)
+        went = ", ".join(f"{count} {label}" for label, count in sorted(counts.items()) if count)
+        site._audit_summary = f"Deleted with {went}." if went else "Deleted; it owned nothing else."
+        site.delete()
+    transaction.on_commit(_empty_write_ahead_log)
+    return dict(counts)
+
+
+def _empty_write_ahead_log() -> None:
+    """Move SQLite's write-ahead log into the database file and truncate it.
+
+    The log holds the pages as they were before the deletion until a checkpoint; with
+    ``secure_delete`` on, the checkpoint writes the zeroed pages over them.
+    """
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -40,6 +40,49 @@ def _encryption_keys(settings):
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
 
 
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return (
+        "transactional_db" in request.fixturenames
+        or "live_server" in request.fixturenames
+        or bool(marker and marker.kwargs.get("transaction"))
+    )
+
+
+@pytest.fixture(autouse=True)
+def _audit_trail_flushable(request):
+    """Let a transactional test's closing flush empty the audit table on SQLite.
+
+    The flush is a plain DELETE of every table, which the append-only triggers refuse
+    (PostgreSQL flushes with TRUNCATE, which row triggers do not see). They are dropped
+    just before the flush; ``append_only_triggers`` puts them back for the tests about
+    them.
+    """
+    if not _is_transactional(request):
+        yield
+        return
+    # Set up after the database fixture, so torn down (here) before its flush.
+    request.getfixturevalue("_django_db_helper")
+    yield
+    from django.db import connection
+
+    from sites import audit_triggers
+
+    if connection.vendor == "sqlite":
+        audit_triggers.uninstall(connection)
+
+
+@pytest.fixture
+def append_only_triggers(db):
+    """The audit table's triggers, as the migration installs them (a transactional test
+    before this one may have dropped them for its flush)."""
+    from django.db import connection
+
+    from sites import audit_triggers
+
+    audit_triggers.install(connection)
+
+
 @pytest.fixture
 def make_site(db):
     def make_site(**fields) -> Site:
@@ -157,3 +200,42 @@ def issue_certificate(db):
         return certificate_issue(site=site, **options)
 
     return issue_certificate
+
+
+def audit_rows_text() -> str:
+    """Every column of every audit row, as the database holds it, in one string."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT CAST(t AS text) FROM sites_auditentry t")
+        else:
+            cursor.execute("SELECT * FROM sites_auditentry")
+        return "\n".join(str(row) for row in cursor.fetchall())
+
+
+def database_files_bytes() -> bytes:
+    """The SQLite database file and its write-ahead log (empty on PostgreSQL)."""
+    from pathlib import Path
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        return b""
+    path = Path(connection.settings_dict["NAME"])
+    return b"".join(
+        candidate.read_bytes()
+        for candidate in (path, path.with_name(path.name + "-wal"))
+        if candidate.exists()
+    )
+
+
+def assert_secret_not_recorded(*secrets: str) -> None:
+    """Neither the secrets nor any ciphertext is in the audit table or the database files."""
+    rows = audit_rows_text()
+    files = database_files_bytes()
+    for secret in secrets:
+        assert secret not in rows
+        assert secret.encode() not in files
+    # Fernet tokens start with the version byte 0x80, "gAAAAA" in base64.
+    assert "gAAAAA" not in rows

@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # The audit trail's library; its rows live in sites.AuditEntry (AUDITLOG_LOGENTRY_MODEL).
+    "auditlog",
     # Labelled "sites": django.contrib.sites must never be installed beside it.
     "sites",
     "xero",
@@ -57,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Marks request.user verified when this session passed the second factor.
     "django_otp.middleware.OTPMiddleware",
+    # After authentication: the audit trail records the request's user and address.
+    "sites.audit.AuditMiddleware",
     # Once the user is known: a customer reaches their own Sites' pages only.
     "customers.middleware.CustomerFenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -104,7 +108,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # secure_delete: a deleted row's bytes are overwritten with zeros, so a deleted
+            # Site's encrypted secrets do not linger in the file's free pages.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
+            ),
         }
     )
 
@@ -259,3 +267,11 @@ INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=10)
 # The Warehouse's address as customers reach it, for the links `site_invite` prints (the
 # invite form uses the address of the request it came in on).
 WAREHOUSE_URL = env.str("WAREHOUSE_URL", default="http://127.0.0.1:8000")
+# The audit trail (sites/audit.py): django-auditlog writes into our own table.
+AUDITLOG_LOGENTRY_MODEL = "sites.AuditEntry"
+# django-auditlog's migrations only make its own log table, which sites.AuditEntry replaces;
+# run, they would leave an unused table whose foreign key blocks PostgreSQL's flush.
+MIGRATION_MODULES = {"auditlog": None}
+# Days an audit row is kept before `manage.py prune_audit_trail` may delete it (7 years);
+# the database triggers refuse to delete anything younger than a year whatever this says.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 365 + 2)

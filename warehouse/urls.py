@@ -11,5 +11,6 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("warehouse/favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("", include("xero.urls")),
+    path("", include("sites.urls")),
     path("", include("customers.urls")),
 ]

@@ -7,4 +7,6 @@ class XeroConfig(AppConfig):
     verbose_name = "Xero"
 
     def ready(self):
-        from . import checks  # noqa: F401 - registers the checks
+        from . import audit, checks  # noqa: F401 - checks registers the checks
+
+        audit.connect_receivers()

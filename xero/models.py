@@ -53,7 +53,9 @@ class Certificate(models.Model):
     # Which certificates sign and in what order (``CertificateQuerySet.current``).
     CURRENT_ORDER = (State.PENDING, State.ACTIVE)
 
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="certificates")
+    # Deleting a Site deletes its certificates and their private keys (crypto-shredding);
+    # the audit trail keeps what happened to them.
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="certificates")
     state = models.CharField(max_length=16, choices=State.choices)
     certificate_pem = models.TextField("public certificate (PEM)")
     private_key_pem = EncryptedTextField("private key (PEM)")

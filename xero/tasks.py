@@ -9,7 +9,7 @@ import logging
 
 from django_tasks import task
 
-from . import fleet
+from . import audit, fleet
 from .exceptions import FleetEnqueueFailed
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,9 @@ def fleet_checks_enqueue(*, site_ids=None, user=None, now=None) -> fleet.FleetQu
     refuses (e.g. Redis down), after removing the rows no task will run.
     """
     queued = fleet.fleet_checks_queue(site_ids=site_ids, user=user, now=now)
+    sites = audit.sites_in_chunks(chunks=queued.chunks)
     _enqueue_chunks(queued)
+    audit.record_fleet_checks_queued(site_ids=sites, user=user)
     return queued
 
 

@@ -15,8 +15,10 @@ from customers.access import Action, is_customer, site_for
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
+from sites.views import audit_timeline_context
 
 from . import panels, selectors
+from .audit import record_connection_test
 from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, XeroError
 from .forms import CertificateIssueForm, FleetCheckForm
@@ -103,6 +105,7 @@ def connection_test_view(request, code):
     except ConnectionTestCooldown as error:
         messages.warning(request, error.message)
         return _back(request, site)
+    record_connection_test(test=test)
     if is_customer(request.user):
         customer_test_alert_send(test=test, link_base=request.build_absolute_uri("/").rstrip("/"))
     if test.passed:
@@ -127,7 +130,11 @@ def setup_view(request, code):
             messages.success(request, "Xero Details saved.")
             return redirect(reverse("xero:setup", args=[site.code]) + "#step-xero_details")
         messages.error(request, "The Xero Details were not saved: see the errors below.")
-    return render(request, "xero/setup.html", panels.setup_context(request, site, details_form))
+    context = {
+        **panels.setup_context(request, site, details_form),
+        **audit_timeline_context(request, site),
+    }
+    return render(request, "xero/setup.html", context)
 
 
 @require_POST

@@ -74,7 +74,7 @@ def test_who_may_add_a_site(client_for, db, role, allowed):
 )
 def test_who_may_delete_a_site(client_for, site, role, allowed):
     url = reverse("admin:sites_site_delete", args=[site.pk])
-    client_for(role).post(url, {"post": "yes"})
+    client_for(role).post(url, {"post": "yes", "confirm_code": site.code})
     assert Site.objects.filter(pk=site.pk).exists() is not allowed
 
 

@@ -29,3 +29,11 @@ def test_wrong_key_for_stored_secrets_is_reported_by_the_database_check(make_sit
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     assert "sites.secret_undecryptable" in check_ids(databases=["default"])
     assert "sites.secret_undecryptable" not in check_ids()
+
+
+def test_an_audit_retention_under_a_year_is_reported_naming_the_setting(settings):
+    settings.AUDIT_RETENTION_DAYS = 364
+    messages = [m for m in run_checks() if m.id == "sites.audit_retention_too_short"]
+    assert messages and "AUDIT_RETENTION_DAYS" in messages[0].msg
+    settings.AUDIT_RETENTION_DAYS = 365
+    assert "sites.audit_retention_too_short" not in check_ids()

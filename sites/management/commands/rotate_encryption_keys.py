@@ -1,9 +1,13 @@
+from collections import defaultdict
+
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from sites.audit import record_secrets_reencrypted
 from sites.encryption import EncryptionKeyError
 from sites.fields import encrypted_fields
+from sites.models import Site
 
 
 class Command(BaseCommand):
@@ -15,11 +19,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             with transaction.atomic():
+                # Site id -> labels of its secrets re-encrypted, for the audit trail.
+                self.rotated = defaultdict(set)
                 counts = {
                     model._meta.label: self.rotate_model(model)
                     for model in apps.get_models()
                     if encrypted_fields(model)
                 }
+                record_secrets_reencrypted(site_ids_and_fields=self.rotated)
         except EncryptionKeyError as error:
             raise CommandError(error.message) from None
         for label, count in counts.items():
@@ -30,10 +37,31 @@ class Command(BaseCommand):
 
     def rotate_model(self, model) -> int:
         names = [field.name for field in encrypted_fields(model)]
-        queryset = model._default_manager.all()
+        labels = [field.verbose_name for field in encrypted_fields(model)]
+        queryset = model._base_manager.all()
+        site_of = self.site_of(model)
         count = 0
-        # Reading decrypts under any key; writing encrypts under the newest.
-        for pk, *values in queryset.values_list("pk", *names).iterator():
+        # Reading decrypts under any key; writing encrypts under the newest. The base
+        # manager's update, so that a Site's plain re-encryption is not recorded as a
+        # change: one "re-encrypted" row per Site says it instead.
+        for pk, site_id, *values in queryset.values_list("pk", site_of, *names).iterator():
             queryset.filter(pk=pk).update(**dict(zip(names, values, strict=True)))
+            rotated = [
+                name if model is Site else f"{model._meta.verbose_name} {label}"
+                for name, label, value in zip(names, labels, values, strict=True)
+                if value
+            ]
+            if site_id is not None and rotated:
+                self.rotated[site_id].update(rotated)
             count += 1
         return count
+
+    @staticmethod
+    def site_of(model) -> str:
+        """The column holding the Site a row belongs to ("pk" for a Site itself)."""
+        if model is Site:
+            return "pk"
+        for field in model._meta.concrete_fields:
+            if field.is_relation and field.related_model is Site:
+                return field.attname
+        return "pk"

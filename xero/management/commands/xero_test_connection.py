@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from sites.models import Site
+from xero.audit import record_connection_test
 from xero.exceptions import ConnectionTestCooldown
 from xero.services import connection_test_run
 
@@ -41,6 +42,7 @@ class Command(BaseCommand):
                 failed += 1
                 self.report_cooldown(site, error, as_json=as_json)
                 continue
+            record_connection_test(test=test)
             failed += not test.passed
             self.report(test, as_json=as_json)
         if failed:

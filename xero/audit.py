@@ -1,0 +1,97 @@
+"""The Xero app's events in the audit trail (``sites/audit.py`` writes the rows).
+
+Certificate events are recorded from ``CertificateEvent`` rows as they are made, and a
+certificate's deletion from its ``pre_delete`` signal, so every path that issues,
+downloads, activates, retires or deletes a certificate is recorded, with no call to
+forget in the services.
+"""
+
+from django.db.models.signals import post_save, pre_delete
+
+from sites import audit
+from sites.models import AuditEntry
+
+from .models import Certificate, CertificateEvent, QueuedCheck
+
+Kind = AuditEntry.Kind
+
+CERTIFICATE_KINDS = {
+    CertificateEvent.Action.ISSUED: Kind.CERTIFICATE_ISSUED,
+    CertificateEvent.Action.DOWNLOADED: Kind.CERTIFICATE_DOWNLOADED,
+    CertificateEvent.Action.ACTIVATED: Kind.CERTIFICATE_ACTIVATED,
+    CertificateEvent.Action.RETIRED: Kind.CERTIFICATE_RETIRED,
+}
+
+
+def _describe(certificate: Certificate) -> str:
+    return (
+        f"Certificate serial {certificate.serial_number}, SHA-1 {certificate.fingerprint_sha1}, "
+        f"{certificate.key_size}-bit, valid until {certificate.not_valid_after:%Y-%m-%d}"
+    )
+
+
+def _on_certificate_event(sender, instance: CertificateEvent, created, raw=False, **kwargs):
+    if not created or raw:
+        return
+    certificate = instance.certificate
+    note = f" ({instance.note})" if instance.note else ""
+    changes = None
+    if instance.action == CertificateEvent.Action.ISSUED:
+        # The private key is made with the certificate: recorded as set, never shown.
+        changes = {"private_key": ["", audit.SECRET]}
+    audit.record(
+        kind=CERTIFICATE_KINDS[instance.action],
+        site=certificate.site,
+        target=certificate,
+        actor=instance.user,
+        summary=f"{_describe(certificate)}{note}.",
+        changes=changes,
+        at=instance.at,
+    )
+
+
+def _on_certificate_deleted(sender, instance: Certificate, **kwargs):
+    audit.record(
+        kind=Kind.CERTIFICATE_DELETED,
+        site=instance.site,
+        target=instance,
+        summary=f"{_describe(instance)}, {instance.state}; its private key deleted with it.",
+        changes={"private_key": [audit.SECRET, ""]},
+    )
+
+
+def record_connection_test(*, test) -> None:
+    """A connection test run by hand (the button or ``xero_test_connection``)."""
+    audit.record(
+        kind=Kind.CONNECTION_TEST,
+        site=test.site,
+        target=test,
+        actor=test.run_by,
+        summary=f"{test.outcome_label}: {test.message}",
+    )
+
+
+def sites_in_chunks(*, chunks) -> list[int]:
+    """The Sites queued in ``chunks`` (read before their tasks are enqueued and may run)."""
+    return list(
+        QueuedCheck.objects.filter(chunk__in=list(chunks)).values_list("site_id", flat=True)
+    )
+
+
+def record_fleet_checks_queued(*, site_ids, user=None) -> int:
+    """One row per Site whose background check was just queued (its task enqueued)."""
+    return audit.record_for_sites(
+        kind=Kind.FLEET_CHECK_QUEUED,
+        site_ids=site_ids,
+        actor=user,
+        summary="Background connection test queued.",
+    )
+
+
+def connect_receivers() -> None:
+    post_save.connect(
+        _on_certificate_event, sender=CertificateEvent, dispatch_uid="audit_certificate_event"
+    )
+    pre_delete.connect(
+        _on_certificate_deleted, sender=Certificate, dispatch_uid="audit_certificate_deleted"
+    )
