@@ -41,6 +41,7 @@ class Site(models.Model):
     class ConnectionType(models.TextChoices):
         PRIVATE_APP = "private_app", "Private application (OAuth 1.0a, retired by Xero)"
         CUSTOM_CONNECTION = "custom_connection", "Custom Connection (OAuth 2.0)"
+        WEB_APP = "web_app", "Xero app (Connect to Xero)"
 
     name = models.CharField(max_length=200)
     code = models.SlugField(

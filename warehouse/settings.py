@@ -214,6 +214,19 @@ XERO_API_URL = env.str("XERO_API_URL", default="https://api.xero.com/api.xro/2.0
 XERO_PAYROLL_URL = env.str("XERO_PAYROLL_URL", default="https://api.xero.com/payroll.xro/1.0/")
 XERO_IDENTITY_URL = env.str("XERO_IDENTITY_URL", default="https://identity.xero.com/connect/token")
 XERO_CONNECTIONS_URL = env.str("XERO_CONNECTIONS_URL", default="https://api.xero.com/connections")
+# "Connect to Xero" (the web app connection type): where the browser signs in and consents,
+# and where a token set is revoked when no Site uses it any more.
+XERO_AUTHORIZE_URL = env.str(
+    "XERO_AUTHORIZE_URL", default="https://login.xero.com/identity/connect/authorize"
+)
+XERO_REVOCATION_URL = env.str(
+    "XERO_REVOCATION_URL", default="https://identity.xero.com/connect/revocation"
+)
+# The Warehouse's own Xero app (developer.xero.com, integration type "Web app"), whose
+# redirect URI is https://<this host>/xero/callback/. The secret comes from the
+# environment only: it is Imagatec's, not a customer's, and never stored in the database.
+XERO_APP_CLIENT_ID = env.str("XERO_APP_CLIENT_ID", default="")
+XERO_APP_CLIENT_SECRET = env.str("XERO_APP_CLIENT_SECRET", default="")
 # Seconds. A whole connection test never takes longer than the two together.
 XERO_CONNECT_TIMEOUT = env.float("XERO_CONNECT_TIMEOUT", default=5.0)
 XERO_READ_TIMEOUT = env.float("XERO_READ_TIMEOUT", default=15.0)

@@ -7,6 +7,6 @@ class XeroConfig(AppConfig):
     verbose_name = "Xero"
 
     def ready(self):
-        from . import audit, checks  # noqa: F401 - checks registers the checks
+        from . import audit, checks, receivers  # noqa: F401 - registers the checks and receivers
 
         audit.connect_receivers()

@@ -7,7 +7,7 @@ them, so a new outcome is a new class here, with its code, label, message and st
 """
 
 from .certificates import APPLICATION_NAME, KEY_SIZES_TEXT
-from .steps import STEP_APPLICATION, STEP_DETAILS, STEP_TEST
+from .steps import STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST
 
 
 class XeroError(Exception):
@@ -293,6 +293,136 @@ class ConnectionTestCooldown(XeroError):
     message = (
         "This Site was tested {ago}. Wait a few seconds before testing again, "
         "so that Xero's call limits are not spent on double clicks."
+    )
+
+
+# "Connect to Xero" (the web app connection type: xero/connection/web_app.py, xero/web_app.py
+# and the flow in xero/connect.py). Its three steps reuse the keys of the other types'
+# first, second and last steps (xero/steps.py): connect, choose the organisation, test.
+
+
+class NotConnected(ConnectionTestFailed):
+    code = "not_connected"
+    label = "Not connected"
+    step = STEP_APP_CENTRE
+    message = (
+        "This Site is not connected to Xero yet. Press “Connect to Xero” on its setup page, "
+        "sign in to Xero and choose the organisation."
+    )
+
+
+class ReconnectNeeded(ConnectionTestFailed):
+    code = "reconnect_needed"
+    label = "Reconnect needed"
+    step = STEP_APP_CENTRE
+    message = (
+        "Xero no longer accepts this Site's connection (its refresh token was revoked, "
+        "expired after 60 days unused, or the Xero user removed the app). Press “Connect to "
+        "Xero” again on the setup page and approve the access."
+    )
+
+
+class OrganisationDisconnected(NoOrganisation):
+    # The same outcome as NoOrganisation, worded for a Site that connected through its app.
+    label = NoOrganisation.label
+    step = STEP_APP_CENTRE
+    message = (
+        "The organisation was disconnected in Xero: the Warehouse's app is no longer "
+        "connected to {tenant}. Press “Connect to Xero” again and choose it."
+    )
+
+
+class WebAppNotConfigured(XeroError):
+    code = "web_app_not_configured"
+    step = STEP_APP_CENTRE
+    message = (
+        "The Warehouse's Xero app is not set up: XERO_APP_CLIENT_ID and XERO_APP_CLIENT_SECRET "
+        "must be set in the server's environment. Tell whoever runs the Warehouse server."
+    )
+
+
+class WrongConnectionType(XeroError):
+    code = "wrong_connection_type"
+    step = STEP_APP_CENTRE
+    message = (
+        "This Site connects as “{connection_type}”. Change its connection type to “Xero app "
+        "(Connect to Xero)” in its Xero Details first."
+    )
+
+
+class ConnectStateInvalid(XeroError):
+    code = "connect_state_invalid"
+    step = STEP_APP_CENTRE
+    message = (
+        "This answer from Xero does not belong to a connection started here, in this browser, "
+        "in the last {minutes} minutes (it may have been used already). Nothing was stored. "
+        "Go back to the Site's setup page and press “Connect to Xero” again."
+    )
+
+
+class ConsentRefused(XeroError):
+    code = "consent_refused"
+    step = STEP_APP_CENTRE
+    message = (
+        "Access was not allowed in Xero, so {site} is not connected. Nothing was stored. "
+        "Press “Connect to Xero” again and choose “Allow access” to connect it."
+    )
+
+
+class ConsentFailed(XeroError):
+    code = "consent_failed"
+    step = STEP_APP_CENTRE
+    message = (
+        "Xero could not complete the connection ({problem}). Nothing was stored. Press "
+        "“Connect to Xero” again; if it keeps failing, Xero may be having trouble "
+        "(status.xero.com)."
+    )
+
+
+class ConnectCodeInvalid(XeroError):
+    code = "connect_code_invalid"
+    step = STEP_APP_CENTRE
+    message = (
+        "Xero's authorisation expired or was already used (it lasts five minutes and works "
+        "once). Nothing was stored. Press “Connect to Xero” again."
+    )
+
+
+class ConnectNoOrganisation(XeroError):
+    code = "connect_no_organisation"
+    step = STEP_APPLICATION
+    message = (
+        "No organisation was connected in Xero. Nothing was stored. Press “Connect to Xero” "
+        "again and tick the organisation of this Site on Xero's page."
+    )
+
+
+class TenantTaken(XeroError):
+    code = "tenant_taken"
+    step = STEP_APPLICATION
+    message = (
+        "{organisation} is already connected to another Site ({other}). One Xero organisation "
+        "belongs to one Site: choose this Site's own organisation, or disconnect the other "
+        "Site first."
+    )
+
+
+class TenantNotOffered(XeroError):
+    code = "tenant_not_offered"
+    step = STEP_APPLICATION
+    message = (
+        "That organisation was not among those just connected in Xero. Choose one from the "
+        "list, or press “Connect to Xero” again."
+    )
+
+
+class AppCredentialsRejected(ConnectionTestFailed):
+    code = "app_credentials_rejected"
+    label = "Xero app credentials refused"
+    message = (
+        "Xero refused the Warehouse's own Xero app credentials (XERO_APP_CLIENT_ID and "
+        "XERO_APP_CLIENT_SECRET). Tell whoever runs the Warehouse server to copy them again "
+        "from the app's page at developer.xero.com."
     )
 
 

@@ -369,3 +369,110 @@ class CallSlot(models.Model):
 
     def __str__(self):
         return self.key
+
+
+# Xero's refresh tokens lapse when unused this long (developer.xero.com/faq/oauth2).
+REFRESH_TOKEN_LIFETIME = datetime.timedelta(days=60)
+# The health page flags a token set whose refresh token has less than this left.
+REFRESH_TOKEN_WARNING = datetime.timedelta(days=14)
+
+
+class TokenSetQuerySet(models.QuerySet):
+    def needing_attention(self, now: datetime.datetime | None = None):
+        """Token sets that failed their last refresh or whose refresh token nears expiry."""
+        now = now or timezone.now()
+        near = now - (REFRESH_TOKEN_LIFETIME - REFRESH_TOKEN_WARNING)
+        return self.filter(Q(refresh_failure__gt="") | Q(refresh_token_issued_at__lt=near))
+
+
+class TokenSet(models.Model):
+    """One Xero user's consent to the Warehouse's Xero app ("Connect to Xero").
+
+    The pair of tokens reaches every organisation that user connected, so several Sites
+    may share one token set (a bookkeeper connecting many customers); each Site points at
+    it through its ``TenantBinding``. Xero rotates the refresh token at every refresh:
+    ``xero.web_app`` refreshes under a lock and stores the new pair before using it.
+    """
+
+    xero_user_id = models.CharField(
+        "Xero user ID",
+        max_length=64,
+        unique=True,
+        help_text="The Xero user who consented; a new consent of theirs replaces the tokens.",
+    )
+    xero_user_name = models.CharField("Xero user", max_length=255, blank=True)
+    xero_user_email = models.CharField("Xero user's email", max_length=254, blank=True)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    scopes = models.TextField(help_text="The scopes Xero granted, space-separated.")
+    access_token = EncryptedTextField()
+    access_token_expires_at = models.DateTimeField()
+    refresh_token = EncryptedTextField()
+    refresh_token_issued_at = models.DateTimeField(
+        help_text="Xero's 60 days without a refresh count from here."
+    )
+    connected_at = models.DateTimeField(default=timezone.now)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    refresh_failed_at = models.DateTimeField(null=True, blank=True)
+    refresh_failure = models.CharField(
+        max_length=40, blank=True, help_text="The outcome code of the last failed refresh."
+    )
+
+    objects = TokenSetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-connected_at", "-pk"]
+        permissions = [
+            ("connect_xero", "Can connect a Site to Xero (Connect to Xero)"),
+            ("disconnect_xero", "Can disconnect a Site from Xero"),
+        ]
+
+    def __str__(self):
+        who = self.xero_user_name or self.xero_user_email or self.xero_user_id
+        return f"Xero token set of {who}"
+
+    @property
+    def connected_by_text(self) -> str:
+        """The Xero user who connected, as a page names them: 'Bea Keeper (bea@…)'."""
+        if self.xero_user_name and self.xero_user_email:
+            return f"{self.xero_user_name} ({self.xero_user_email})"
+        return self.xero_user_name or self.xero_user_email or "an unnamed Xero user"
+
+    @property
+    def reconnect_note(self) -> str:
+        """What the setup page says when Xero refused this token set's refresh, else ''."""
+        if self.refresh_failure == exceptions.ReconnectNeeded.code:
+            return exceptions.ReconnectNeeded.message
+        return ""
+
+    @property
+    def refresh_token_expires_at(self) -> datetime.datetime:
+        return self.refresh_token_issued_at + REFRESH_TOKEN_LIFETIME
+
+    def access_token_usable(self, now: datetime.datetime, margin: datetime.timedelta) -> bool:
+        return bool(self.access_token) and self.access_token_expires_at > now + margin
+
+
+class TenantBinding(models.Model):
+    """Which Xero organisation (tenant) a "Connect to Xero" Site reaches, with which tokens."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="xero_tenant")
+    token_set = models.ForeignKey(TokenSet, on_delete=models.PROTECT, related_name="bindings")
+    tenant_id = models.CharField(
+        "Xero tenant ID",
+        max_length=64,
+        unique=True,
+        error_messages={"unique": "This Xero organisation is already connected to another Site."},
+    )
+    tenant_name = models.CharField("Xero organisation", max_length=255, blank=True)
+    connection_id = models.CharField(
+        "Xero connection ID", max_length=64, help_text="For DELETE /connections/{id}."
+    )
+    connected_at = models.DateTimeField(default=timezone.now)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self):
+        return f"{self.site.code} → {self.tenant_name or self.tenant_id}"

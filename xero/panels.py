@@ -15,7 +15,7 @@ from customers.access import page_flags
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 
-from . import certificates, selectors, steps
+from . import certificates, selectors, steps, web_app
 from .forms import CertificateIssueForm
 from .models import EXPIRY_WARNING_DAYS, Certificate
 
@@ -85,9 +85,24 @@ def setup_context(request, site: Site, details_form=None) -> dict:
     if details_form is None and context["can_change_details"]:
         details_form = SiteXeroCredentialsForm(instance=site)
     context["details_form"] = details_form
+    context.update(web_app_context(request, site))
     context["steps"] = steps.setup_steps(
         site=site,
         certificate=context["certificate_to_paste"],
         last_test=context["last_connection_test"],
+        binding=context["binding"],
     )
     return context
+
+
+def web_app_context(request, site: Site) -> dict:
+    """A "Connect to Xero" Site's organisation and who connected it, the scopes it asks
+    for, and whether the user may connect or disconnect it."""
+    is_web_app = site.connection_type == Site.ConnectionType.WEB_APP
+    return {
+        "web_app": is_web_app,
+        "binding": selectors.tenant_binding(site=site) if is_web_app else None,
+        "web_app_scopes": web_app.scopes_for(payroll=site.payroll_enabled),
+        "can_connect_xero": request.user.has_perm("xero.connect_xero"),
+        "can_disconnect_xero": request.user.has_perm("xero.disconnect_xero"),
+    }

@@ -12,7 +12,15 @@ from django.utils import timezone
 
 from sites.models import Site
 
-from .models import EXPIRY_WARNING_DAYS, Certificate, CertificateEvent, ConnectionTest, QueuedCheck
+from .models import (
+    EXPIRY_WARNING_DAYS,
+    Certificate,
+    CertificateEvent,
+    ConnectionTest,
+    QueuedCheck,
+    TenantBinding,
+    TokenSet,
+)
 
 # How many connection tests a Site's pages list.
 HISTORY_LENGTH = 10
@@ -84,3 +92,20 @@ def site_certificates(*, site: Site) -> list[Certificate]:
 def site_connection_tests(*, site: Site) -> list[ConnectionTest]:
     """The last ``HISTORY_LENGTH`` connection tests of ``site``, newest first, in one query."""
     return list(site.connection_tests.select_related("run_by", "certificate")[:HISTORY_LENGTH])
+
+
+def tenant_binding(*, site: Site) -> TenantBinding | None:
+    """A "Connect to Xero" Site's organisation and token set, or None, in one query."""
+    return TenantBinding.objects.select_related("token_set").filter(site=site).first()
+
+
+def token_sets_needing_attention(*, now: datetime.datetime | None = None) -> list[TokenSet]:
+    """Token sets whose last refresh failed or whose refresh token nears Xero's 60 days,
+    with the Sites that use them, for the health page."""
+    return list(
+        TokenSet.objects.needing_attention(now)
+        .prefetch_related(
+            Prefetch("bindings", queryset=TenantBinding.objects.select_related("site"))
+        )
+        .order_by("refresh_token_issued_at", "pk")
+    )

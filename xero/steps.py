@@ -18,7 +18,7 @@ from django.utils import timezone
 from sites.models import Site
 
 if TYPE_CHECKING:
-    from .models import Certificate, ConnectionTest
+    from .models import Certificate, ConnectionTest, TenantBinding
 
 # The step keys: each is the anchor of its section of the setup page, the name of its
 # template, and what a failure's ``step`` says fixes it.
@@ -48,9 +48,20 @@ TITLES = {
         STEP_DETAILS: "Copy the Client ID and Secret into the Xero Details",
         STEP_TEST: "Test the connection",
     },
+    Site.ConnectionType.WEB_APP: {
+        STEP_APP_CENTRE: "Press Connect to Xero",
+        STEP_APPLICATION: "Choose the organisation in Xero",
+        STEP_TEST: "Test the connection",
+    },
 }
 
 ORDER = (STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST)
+# "Connect to Xero" needs no application of the customer's and no details to copy.
+WEB_APP_ORDER = (STEP_APP_CENTRE, STEP_APPLICATION, STEP_TEST)
+WEB_APP_TEMPLATES = {
+    STEP_APP_CENTRE: "xero/steps/web_app_connect.html",
+    STEP_APPLICATION: "xero/steps/web_app_choose_organisation.html",
+}
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,8 @@ class Step:
     title: str
     state: str
     note: str = ""
+    # A connection type whose step reads differently names its own template.
+    template: str = ""
 
     @property
     def state_label(self) -> str:
@@ -71,7 +84,7 @@ class Step:
 
     @property
     def template_name(self) -> str:
-        return f"xero/steps/{self.key}.html"
+        return self.template or f"xero/steps/{self.key}.html"
 
 
 def title(connection_type: str, key: str) -> str:
@@ -83,13 +96,15 @@ def setup_steps(
     site: Site,
     certificate: "Certificate | None",
     last_test: "ConnectionTest | None",
+    binding: "TenantBinding | None" = None,
     now: datetime.datetime | None = None,
 ) -> list[Step]:
-    """The Site's four steps with their states, worked out from what is stored.
+    """The Site's steps with their states, worked out from what is stored.
 
     ``certificate`` is the one the customer should paste (pending, else active);
-    ``last_test`` the latest connection test. A failed test puts the problem at the step
-    its outcome names; a test that passed means every step before it is done.
+    ``last_test`` the latest connection test; ``binding`` a "Connect to Xero" Site's
+    organisation. A failed test puts the problem at the step its outcome names; a test
+    that passed means every step before it is done.
     """
     now = now or timezone.now()
     private = site.connection_type == Site.ConnectionType.PRIVATE_APP
@@ -98,6 +113,8 @@ def setup_steps(
     if last_test is not None and not last_test.passed and not last_test.step:
         # Failures no step fixes (network, clock) are shown at the test itself.
         failed_at = STEP_TEST
+    if site.connection_type == Site.ConnectionType.WEB_APP:
+        return _web_app_steps(site=site, binding=binding, last_test=last_test, failed_at=failed_at)
 
     states = {}
     notes = {}
@@ -148,4 +165,44 @@ def setup_steps(
             note=notes.get(key, ""),
         )
         for number, key in enumerate(ORDER, start=1)
+    ]
+
+
+def _web_app_steps(*, site, binding, last_test, failed_at) -> list[Step]:
+    """Connect, choose the organisation, test: each state from the binding and the test.
+
+    A test older than the binding says nothing about it (the Site was connected since)."""
+    if (
+        last_test is not None
+        and binding is not None
+        and last_test.started_at < binding.connected_at
+    ):
+        last_test, failed_at = None, None
+    passed = last_test is not None and last_test.passed
+    notes = {}
+    states = {
+        STEP_APP_CENTRE: DONE if binding is not None else TODO,
+        STEP_APPLICATION: DONE if binding is not None else TODO,
+        STEP_TEST: DONE if passed else TODO,
+    }
+    if binding is not None:
+        notes[STEP_APPLICATION] = f"Connected to {binding.tenant_name or binding.tenant_id}."
+        if binding.token_set.reconnect_note:
+            states[STEP_APP_CENTRE] = PROBLEM
+            notes[STEP_APP_CENTRE] = binding.token_set.reconnect_note
+    if failed_at is not None:
+        # A failure whose step this type has not (the Warehouse's own settings) shows at the test.
+        failed_at = failed_at if failed_at in states else STEP_TEST
+        states[failed_at] = PROBLEM
+        notes[failed_at] = last_test.message
+    return [
+        Step(
+            key=key,
+            number=number,
+            title=title(site.connection_type, key),
+            state=states[key],
+            note=notes.get(key, ""),
+            template=WEB_APP_TEMPLATES.get(key, ""),
+        )
+        for number, key in enumerate(WEB_APP_ORDER, start=1)
     ]

@@ -36,5 +36,18 @@ urlpatterns = [
         gate(views.connection_test_view),
         name="connection_test",
     ),
+    path(
+        "sites/<slug:code>/xero/setup/switch-to-web-app/",
+        gate(views.switch_to_web_app_view),
+        name="switch_to_web_app",
+    ),
+    path("sites/<slug:code>/xero/connect/", gate(views.connect_view), name="connect"),
+    path(
+        "sites/<slug:code>/xero/connect/choose/",
+        gate(views.connect_choose_view),
+        name="connect_choose",
+    ),
+    path("sites/<slug:code>/xero/disconnect/", gate(views.disconnect_view), name="disconnect"),
+    path("xero/callback/", gate(views.callback_view), name="callback"),
     path("xero/health/", gate(views.health_view), name="health"),
 ]

@@ -17,7 +17,7 @@ from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 from sites.views import audit_timeline_context
 
-from . import panels, selectors
+from . import connect, panels, selectors, web_app
 from .audit import record_connection_test
 from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, XeroError
@@ -134,7 +134,12 @@ def setup_view(request, code):
         **panels.setup_context(request, site, details_form),
         **audit_timeline_context(request, site),
     }
-    return render(request, "xero/setup.html", context)
+    response = render(request, "xero/setup.html", context)
+    if site.connection_type == Site.ConnectionType.WEB_APP:
+        # The answer to "Connect to Xero" redirects to Xero's sign-in page, and browsers hold
+        # a form's redirects to the form-action of the page the form is on.
+        response._csp_update = {"form-action": [web_app.authorize_origin()]}
+    return response
 
 
 @require_POST
@@ -146,6 +151,20 @@ def switch_to_custom_connection_view(request, code):
         request,
         "This Site now connects through a Custom Connection. Follow the steps below to create "
         "one in Xero's developer portal and paste its Client ID and Secret.",
+    )
+    return redirect("xero:setup", code=site.code)
+
+
+@require_POST
+@login_required
+@permission_required("sites.change_site", raise_exception=True)
+def switch_to_web_app_view(request, code):
+    site = get_object_or_404(Site, code=code)
+    site_switch_connection_type(site=site, connection_type=Site.ConnectionType.WEB_APP)
+    messages.success(
+        request,
+        "This Site now connects through the Warehouse's Xero app. Press Connect to Xero below "
+        "and have the customer sign in to Xero and allow access.",
     )
     return redirect("xero:setup", code=site.code)
 
@@ -200,5 +219,118 @@ def health_view(request):
         "current_filter": current,
         "search": search,
         "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
+        "token_sets_needing_attention": selectors.token_sets_needing_attention(),
     }
     return render(request, "xero/health.html", context)
+
+
+# "Connect to Xero" ------------------------------------------------------------------------
+
+
+def _setup_url(site, anchor="") -> str:
+    return reverse("xero:setup", args=[site.code]) + (f"#step-{anchor}" if anchor else "")
+
+
+def _connect_problem(request, error: XeroError, site=None, status=400):
+    """A plain page for a connection that did not happen; nothing was stored."""
+    context = {
+        **admin.site.each_context(request),
+        "title": "Not connected to Xero",
+        "error": error,
+        "site": site,
+    }
+    return render(request, "xero/connect_problem.html", context, status=status)
+
+
+@require_POST
+@login_required
+@permission_required("xero.connect_xero", raise_exception=True)
+def connect_view(request, code):
+    """Send the browser to Xero's consent page for this Site."""
+    site = get_object_or_404(Site, code=code)
+    try:
+        url = connect.connect_start(
+            site=site,
+            store=request.session,
+            redirect_uri=request.build_absolute_uri(reverse("xero:callback")),
+        )
+    except XeroError as error:
+        messages.error(request, error.message)
+        return redirect(_setup_url(site, "open_xero"))
+    return redirect(url)
+
+
+@require_GET
+@login_required
+@permission_required("xero.connect_xero", raise_exception=True)
+def callback_view(request):
+    """Where Xero sends the browser back after the consent page."""
+    try:
+        result = connect.connect_callback(
+            params=request.GET, store=request.session, user=request.user
+        )
+    except XeroError as error:
+        return _connect_problem(request, error, site=getattr(error, "site", None))
+    if result.binding is None:
+        return redirect("xero:connect_choose", code=result.site.code)
+    messages.success(
+        request,
+        f"Connected to Xero: this Site reaches {result.binding.tenant_name}. "
+        "Test the connection to check it.",
+    )
+    return redirect(_setup_url(result.site, "connection_test"))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("xero.connect_xero", raise_exception=True)
+def connect_choose_view(request, code):
+    """The consent added several organisations: which one is this Site's?"""
+    site = get_object_or_404(Site, code=code)
+    choices = connect.pending_choice(site=site, store=request.session)
+    if not choices:
+        return _connect_problem(request, connect.state_invalid(), site=site)
+    error = None
+    if request.method == "POST":
+        try:
+            binding = connect.connect_choose(
+                site=site,
+                tenant_id=request.POST.get("tenant", ""),
+                store=request.session,
+                user=request.user,
+            )
+        except XeroError as problem:
+            error = problem
+        else:
+            messages.success(
+                request,
+                f"Connected to Xero: this Site reaches {binding.tenant_name}. "
+                "Test the connection to check it.",
+            )
+            return redirect(_setup_url(site, "connection_test"))
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Choose {site.name}'s Xero organisation",
+        "site": site,
+        "choices": choices,
+        "error": error,
+    }
+    return render(request, "xero/connect_choose.html", context, status=400 if error else 200)
+
+
+@require_POST
+@login_required
+@permission_required("xero.disconnect_xero", raise_exception=True)
+def disconnect_view(request, code):
+    site = get_object_or_404(Site, code=code)
+    try:
+        result = connect.connect_disconnect(site=site)
+    except XeroError as error:
+        messages.error(request, f"Not disconnected: {error.message}")
+        return redirect(_setup_url(site, "open_xero"))
+    messages.success(
+        request, "Disconnected from Xero." + (" Access revoked." if result.revoked else "")
+    )
+    if result.warning:
+        messages.warning(request, result.warning)
+    return redirect(_setup_url(site, "open_xero"))

@@ -4,6 +4,8 @@ import pytest
 
 from xero.sandbox import FakeXero
 
+from .connecting import connect
+
 
 @pytest.fixture
 def fake_xero():
@@ -46,3 +48,39 @@ def custom_site(make_site, fake_xero_settings):
     )
     fake_xero_settings.register_custom_connection(CLIENT_ID, CLIENT_SECRET)
     return site
+
+
+# "Connect to Xero": the Warehouse's own Xero app, registered in the fake Xero.
+WEB_APP_CLIENT_ID = "6A7B8C9D0E1F2A3B4C5D6E7F8A9B0C1D"
+WEB_APP_CLIENT_SECRET = "warehouse-web-app-secret-for-tests"
+
+
+@pytest.fixture
+def web_app_xero(fake_xero_settings, settings):
+    """The fake Xero with the Warehouse's web app registered (redirect URI of the test
+    client's host) and a Xero user with two organisations; returns the fake."""
+    fake = fake_xero_settings
+    settings.XERO_APP_CLIENT_ID = WEB_APP_CLIENT_ID
+    settings.XERO_APP_CLIENT_SECRET = WEB_APP_CLIENT_SECRET
+    settings.XERO_AUTHORIZE_URL = fake.authorize_url
+    settings.XERO_REVOCATION_URL = fake.revocation_url
+    fake.register_web_app(
+        WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET, "http://testserver/xero/callback/"
+    )
+    fake.acme = fake.add_user_organisation("Acme Pty Ltd")
+    fake.beta = fake.add_user_organisation("Beta Holdings")
+    return fake
+
+
+@pytest.fixture
+def web_site(make_site, web_app_xero):
+    """A "Connect to Xero" Site, not connected yet."""
+    return make_site(name="Webby Pty Ltd", code="webby", connection_type="web_app")
+
+
+@pytest.fixture
+def connected_site(client_for, web_site, web_app_xero):
+    """``web_site`` connected to Acme through the pages."""
+    response = connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
+    assert response.status_code == 302
+    return web_site

@@ -20,3 +20,15 @@ def test_a_zero_timeout_is_an_error_naming_the_setting(settings):
     errors = check_xero_timeouts(None)
     assert [e.id for e in errors] == ["xero.E001"]
     assert "XERO_READ_TIMEOUT" in errors[0].msg
+
+
+def test_an_app_client_id_without_its_secret_is_flagged_naming_the_missing_setting(settings):
+    from xero.checks import check_xero_app_credentials
+
+    settings.XERO_APP_CLIENT_ID, settings.XERO_APP_CLIENT_SECRET = "ABC", ""
+    warnings = check_xero_app_credentials(None)
+    settings.XERO_APP_CLIENT_ID, settings.XERO_APP_CLIENT_SECRET = "", ""
+
+    assert [w.id for w in warnings] == ["xero.W002"]
+    assert warnings[0].msg.startswith("XERO_APP_CLIENT_SECRET is not set")
+    assert check_xero_app_credentials(None) == []

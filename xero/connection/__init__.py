@@ -25,12 +25,12 @@ signed (private applications) and ``calls_left()`` what Xero said was left of it
 ``xero.services.connection_test_run`` only claims the test, records this and promotes a
 certificate.
 
-A new type is a module here with a subclass of ``Connection`` and its entry in ``TYPES``.
-An OAuth 2.0 web app (authorization code with refresh tokens), for example: its
-``missing_credentials`` adds the token set, ``authenticate`` refreshes it with
-``client.oauth2_token`` (grant ``refresh_token``) when it is near expiry or ``renew`` is
-set, ``organisation`` reads the connections for the tenant id, and ``get_json`` sends the
-``Xero-Tenant-Id`` header with every call.
+A new type is a module here with a subclass of ``Connection`` and its entry in ``TYPES``,
+as the OAuth 2.0 web app ("Connect to Xero", ``web_app.py``) is: its ``open`` needs the
+Site's organisation binding instead of an API Key, ``authenticate`` hands out the shared
+token set's access token (refreshed under a lock by ``xero.web_app`` when it has expired
+or ``renew`` is set), ``organisation`` first checks ``/connections`` for the tenant, and
+every call sends ``Xero-Tenant-Id``.
 """
 
 import datetime
@@ -40,10 +40,12 @@ from sites.models import Site
 from .base import Connection
 from .custom_connection import CustomConnection
 from .private_app import PrivateApp
+from .web_app import WebApp
 
 TYPES: dict[str, type[Connection]] = {
     Site.ConnectionType.PRIVATE_APP: PrivateApp,
     Site.ConnectionType.CUSTOM_CONNECTION: CustomConnection,
+    Site.ConnectionType.WEB_APP: WebApp,
 }
 
 __all__ = ["TYPES", "Connection", "connection_for", "xero_session"]

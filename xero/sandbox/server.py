@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import bodies, oauth1
+from . import bodies, oauth1, webapp
 from .bodies import Organisation
 
 TOKEN_LIFETIME = 1800
@@ -74,6 +74,7 @@ FAILURE_KINDS = frozenset(
         "slow",
         "token_error",
         "drop",
+        *webapp.FAILURE_KINDS,
     }
 )
 
@@ -137,7 +138,7 @@ class _Answer:
     headers: dict = field(default_factory=dict)
 
 
-class FakeXero:
+class FakeXero(webapp.WebAppMixin):
     """A fake Xero server in a daemon thread; see the module docstring for what it serves.
 
     ``fake.start()`` binds 127.0.0.1 (``port=0`` picks a free port); ``fake.stop()`` or
@@ -282,6 +283,9 @@ class FakeXero:
         with self._lock:
             for token in self._tokens.values():
                 token.expires_at = min(token.expires_at, self.now() - 1)
+        with self.web.lock:
+            for token in self.web.access_tokens.values():
+                token.expires_at = min(token.expires_at, self.now() - 1)
 
     def reset(self) -> None:
         """Forget every app, token, failure, call and counter; clock and latency back to start."""
@@ -304,6 +308,7 @@ class FakeXero:
             self._in_flight_by_org: dict[str, int] = defaultdict(int)
             self._max_in_flight = 0
             self._max_in_flight_by_org: dict[str, int] = defaultdict(int)
+            self.web = webapp.WebAppState()
 
     # Observation ------------------------------------------------------------------------
 
@@ -344,10 +349,16 @@ class FakeXero:
         with self._lock:
             self._calls.append(call)
 
-    def _take_failure(self, *, token: bool) -> _Failure | None:
+    def _take_failure(self, *, token: bool = False, where: str | None = None) -> _Failure | None:
+        """Take the next failure queued for ``where`` (an endpoint of ``webapp``), else for
+        the token endpoint (``token``) or the API."""
+        wanted = where or ("token" if token else "api")
         with self._lock:
             for failure in self._failures:
-                if (failure.kind == "token_error") == token:
+                target = webapp.FAILURE_KINDS.get(failure.kind) or (
+                    "token" if failure.kind == "token_error" else "api"
+                )
+                if target == wanted:
                     failure.remaining -= 1
                     if failure.remaining == 0:
                         self._failures.remove(failure)
@@ -567,18 +578,32 @@ class _Handler(BaseHTTPRequestHandler):
     # Xero ------------------------------------------------------------------------------
 
     def _xero(self) -> tuple[str | None, _Answer | None]:
+        if self.route == webapp.AUTHORIZE_PATH and self.command in ("GET", "POST"):
+            return webapp.handle_authorize(self, known_scopes=KNOWN_SCOPES)
+        if self.route == webapp.REVOCATION_PATH and self.command == "POST":
+            return webapp.handle_revocation(self, *self._client_form())
         if self.route == "/connect/token" and self.command == "POST":
             return self._token()
-        if self.route == "/connections" and self.command == "GET":
+        if (
+            self.route == "/connections"
+            and self.command == "GET"
+            or (self.route.startswith("/connections/") and self.command == "DELETE")
+        ):
             self.fake._sleep(self.fake.latency)
+            grant, refused = webapp.web_bearer(self)
+            if grant is not None:
+                return grant.client_id, refused or webapp.handle_connections(self, grant)
+            if self.command == "DELETE":
+                return None, self._unauthorised("AuthenticationUnsuccessful", "invalid_token")
             return self._connections()
         if self.route in ENDPOINTS and self.command == "GET":
             return self._api(*ENDPOINTS[self.route])
         self.fake._sleep(self.fake.latency)
         return None, self._not_found()
 
-    def _token(self) -> tuple[str | None, _Answer]:
-        self.fake._sleep(self.fake.latency)
+    def _client_form(self) -> tuple[dict, str | None, str | None]:
+        """The form of a token-endpoint request and the client's id and secret (HTTP Basic
+        or form fields)."""
         form = dict(parse_qsl(self.body))
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         authorization = self.headers.get("Authorization", "")
@@ -589,6 +614,13 @@ class _Handler(BaseHTTPRequestHandler):
                 client_id, client_secret = unquote(raw_id), unquote(raw_secret)
             except ValueError:
                 client_id = client_secret = None
+        return form, client_id, client_secret
+
+    def _token(self) -> tuple[str | None, _Answer]:
+        self.fake._sleep(self.fake.latency)
+        form, client_id, client_secret = self._client_form()
+        if client_id in self.fake.web.apps:
+            return webapp.handle_token(self, form, client_id, client_secret)
         if self.fake._take_failure(token=True):
             return client_id, self._json(500, {"error": "server_error"})
         with self.fake._lock:
@@ -661,6 +693,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _authenticate(self) -> tuple[str | None, _Principal | None, _Answer | None]:
         """Return (client id, principal, None) or (client id or None, None, refusal)."""
         authorization = self.headers.get("Authorization")
+        grant, refused = webapp.web_bearer(self)
+        if grant is not None:
+            if refused:
+                return grant.client_id, None, refused
+            organisation = webapp.tenant_of(self, grant)
+            if organisation is None:
+                return grant.client_id, None, self._forbidden()
+            payroll = any(scope.startswith("payroll.") for scope in grant.scopes)
+            principal = _Principal(grant.client_id, organisation, payroll, grant.scopes)
+            return grant.client_id, principal, None
         if authorization and authorization.lower().startswith("bearer "):
             connection, issued, refused = self._bearer()
             client_id = connection.client_id if connection else None
@@ -824,6 +866,12 @@ class _Handler(BaseHTTPRequestHandler):
                 scopes=data.get("scopes") or DEFAULT_SCOPES,
                 payroll_enabled=bool(data.get("payroll_enabled", True)),
             )
+            return self._json(201, {"organisation": organisation.as_xero()})
+        if action == ("POST", "/_sandbox/web-apps"):
+            fake.register_web_app(data["client_id"], data["client_secret"], data["redirect_uri"])
+            return self._json(201, {"client_id": data["client_id"]})
+        if action == ("POST", "/_sandbox/organisations"):
+            organisation = fake.add_user_organisation(str(data["organisation_name"]))
             return self._json(201, {"organisation": organisation.as_xero()})
         if action == ("POST", "/_sandbox/failures"):
             options = {k: v for k, v in data.items() if k not in ("kind", "count")}

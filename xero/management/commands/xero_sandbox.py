@@ -1,8 +1,13 @@
 import threading
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from xero.sandbox import FakeXero
+
+# The sandbox's own web app, when the Warehouse has none configured (not Imagatec's real one).
+SANDBOX_APP_CLIENT_ID = "SANDBOXWEBAPP000000000000000000000"
+SANDBOX_APP_CLIENT_SECRET = "sandbox-web-app-secret"  # noqa: S105 - the fake Xero's only
 
 
 class Command(BaseCommand):
@@ -17,15 +22,32 @@ class Command(BaseCommand):
         parser.add_argument(
             "--latency", type=float, default=0.0, help="seconds every request sleeps"
         )
+        parser.add_argument(
+            "--redirect-uri",
+            default="http://127.0.0.1:8000/xero/callback/",
+            help="the Warehouse's callback, registered for its Xero app (Connect to Xero)",
+        )
 
-    def handle(self, *args, port, latency, **options):
+    def handle(self, *args, port, latency, redirect_uri, **options):
         fake = FakeXero(port=port, latency=latency, verbose=options["verbosity"] > 1)
         fake.start()
+        # "Connect to Xero": the Warehouse's own app, and a Xero user with two organisations
+        # to pick from on the consent page.
+        client_id = settings.XERO_APP_CLIENT_ID or SANDBOX_APP_CLIENT_ID
+        secret = settings.XERO_APP_CLIENT_SECRET or SANDBOX_APP_CLIENT_SECRET
+        fake.register_web_app(client_id, secret, redirect_uri)
+        fake.add_user_organisation("Demo Company (AU)")
+        fake.add_user_organisation("Acme Pty Ltd")
         self.stdout.write(f"Fake Xero listening on {fake.url}. Put these lines in .env:")
         self.stdout.write(f"XERO_API_URL={fake.api_url}")
         self.stdout.write(f"XERO_PAYROLL_URL={fake.payroll_url}")
         self.stdout.write(f"XERO_IDENTITY_URL={fake.identity_url}")
         self.stdout.write(f"XERO_CONNECTIONS_URL={fake.connections_url}")
+        self.stdout.write(f"XERO_AUTHORIZE_URL={fake.authorize_url}")
+        self.stdout.write(f"XERO_REVOCATION_URL={fake.revocation_url}")
+        if not settings.XERO_APP_CLIENT_ID or not settings.XERO_APP_CLIENT_SECRET:
+            self.stdout.write(f"XERO_APP_CLIENT_ID={client_id}")
+            self.stdout.write(f"XERO_APP_CLIENT_SECRET={secret}")
         self.stdout.write(f"Control API: {fake.url}/_sandbox/ . Press Ctrl-C to stop.")
         try:
             self.wait()

@@ -1,0 +1,139 @@
+"""Connect to Xero, clicked through in chromium: the setup page, the fake Xero's consent
+page, the choice of organisation, the test, and Disconnect."""
+
+import pytest
+
+from tests.xero.conftest import web_app_xero, web_site  # noqa: F401 - fixtures
+from xero.models import TenantBinding, TokenSet
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture(autouse=True)
+def _fast_retests(settings):
+    settings.XERO_TEST_COOLDOWN = 0
+
+
+@pytest.fixture
+def xero(web_app_xero, live_server):  # noqa: F811 - the fixture above, extended
+    web_app_xero.register_web_app(
+        "6A7B8C9D0E1F2A3B4C5D6E7F8A9B0C1D",
+        "warehouse-web-app-secret-for-tests",
+        f"{live_server.url}/xero/callback/",
+    )
+    return web_app_xero
+
+
+def state_of(page, key):
+    return page.locator(f"#step-{key} h2 .xero-state").inner_text()
+
+
+def no_horizontal_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize(
+    ("width", "scheme"), [(1280, "light"), (390, "dark")], ids=["desktop", "phone-dark"]
+)
+def test_connect_choose_test_and_disconnect(
+    login_as,
+    web_site,  # noqa: F811
+    xero,
+    screenshots,
+    width,
+    scheme,
+):
+    admin = login_as("Admins", width=width)
+    admin.emulate_media(color_scheme=scheme)
+    admin.goto(f"/sites/{web_site.code}/xero/setup/")
+    assert [state_of(admin, key) for key in ("open_xero", "create_application")] == [
+        "To do", "To do"
+    ]  # fmt: skip
+    assert no_horizontal_scroll(admin)
+    screenshots(admin, "not-connected")
+
+    admin.get_by_role("button", name="Connect to Xero").click()
+    admin.wait_for_url(f"{xero.url}/identity/connect/authorize*")
+    assert "Signed in as bookkeeper@example.com" in admin.content()
+    admin.get_by_label("Acme Pty Ltd").check()
+    admin.get_by_label("Beta Holdings").check()
+    screenshots(admin, "xero-consent")
+    admin.get_by_role("button", name="Allow access").click()
+
+    admin.wait_for_url("**/xero/connect/choose/")
+    assert no_horizontal_scroll(admin)
+    admin.get_by_label("Acme Pty Ltd").check()
+    screenshots(admin, "choose-organisation")
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Connect this organisation").click()
+
+    assert "Connected to Xero: this Site reaches Acme Pty Ltd" in admin.content()
+    assert [state_of(admin, key) for key in ("open_xero", "create_application")] == [
+        "Done", "Done"
+    ]  # fmt: skip
+    assert TenantBinding.objects.get(site=web_site).tenant_name == "Acme Pty Ltd"
+    assert no_horizontal_scroll(admin)
+    screenshots(admin, "connected")
+
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Test connection").click()
+    assert "Connection test passed. Connected to Acme Pty Ltd" in admin.content()
+    assert state_of(admin, "connection_test") == "Done"
+    token_set = TokenSet.objects.get()
+    assert token_set.access_token not in admin.content()
+    screenshots(admin, "test-passed")
+
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Disconnect from Xero").click()
+    assert "Disconnected from Xero. Access revoked." in admin.content()
+    assert state_of(admin, "open_xero") == "To do"
+    assert not TenantBinding.objects.exists() and not TokenSet.objects.exists()
+    assert len(xero.revoked_grants) == 1
+    screenshots(admin, "disconnected")
+
+
+def test_refusing_consent_lands_on_a_plain_page(login_as, web_site, xero, screenshots):  # noqa: F811
+    staff = login_as("Staff")
+    staff.goto(f"/sites/{web_site.code}/xero/setup/")
+    assert staff.get_by_role("button", name="Disconnect from Xero").count() == 0
+
+    staff.get_by_role("button", name="Connect to Xero").click()
+    staff.wait_for_url(f"{xero.url}/identity/connect/authorize*")
+    staff.get_by_role("button", name="Cancel").click()
+    staff.wait_for_url("**/xero/callback/*")
+
+    assert "Access was not allowed in Xero" in staff.content()
+    assert not TokenSet.objects.exists()
+    screenshots(staff, "consent-refused")
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="Back to Webby Pty Ltd").click()
+    assert "/xero/setup/" in staff.url
+
+
+def test_a_private_application_site_switches_to_connect_to_xero_and_connects(
+    login_as, make_site, xero, screenshots
+):
+    site = make_site(name="Oldway Pty Ltd", code="oldway")
+    staff = login_as("Staff", width=390)
+    staff.emulate_media(color_scheme="dark")
+    staff.goto(f"/sites/{site.code}/xero/setup/")
+    assert no_horizontal_scroll(staff)
+    screenshots(staff, "private-banner")
+
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Switch this Site to Connect to Xero").click()
+    assert "now connects through the Warehouse's Xero app" in staff.content()
+    assert state_of(staff, "open_xero") == "To do"
+    staff.get_by_role("button", name="Connect to Xero").click()
+    staff.wait_for_url(f"{xero.url}/identity/connect/authorize*")
+    staff.get_by_label("Beta Holdings").check()
+    staff.get_by_role("button", name="Allow access").click()
+    staff.wait_for_url("**/xero/setup/*")
+
+    assert "Connected to Xero: this Site reaches Beta Holdings" in staff.content()
+    assert TenantBinding.objects.get(site=site).tenant_name == "Beta Holdings"
+    assert no_horizontal_scroll(staff)
+    screenshots(staff, "switched-and-connected")

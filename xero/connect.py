@@ -1,0 +1,289 @@
+"""The "Connect to Xero" flow as small services: start, callback, choose, disconnect.
+
+Views only call these. ``store`` is the browser's session (any dict-like object): the
+``state`` sent to Xero lives there, bound to the Site, with the PKCE verifier, and is
+taken out when Xero's answer comes back, so an answer is used once, in the browser that
+asked for it, within ``STATE_LIFETIME``. Until every check passed nothing is stored; a
+failure raises the outcome that a plain page shows.
+"""
+
+import datetime
+import logging
+import secrets
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from sites.models import Site
+
+from . import client, exceptions, web_app
+from .models import TenantBinding, TokenSet
+
+logger = logging.getLogger(__name__)
+
+STATE_LIFETIME = datetime.timedelta(minutes=10)
+# At most this many connections started and not finished per browser session.
+MAX_PENDING = 5
+PENDING_KEY = "xero_connect"
+CHOICE_KEY = "xero_connect_choice"
+
+
+def connect_start(*, site: Site, store, redirect_uri: str, now=None) -> str:
+    """Begin connecting ``site``: remember a state and a PKCE verifier in ``store``; return
+    the address of Xero's consent page."""
+    now = now or timezone.now()
+    if site.connection_type != Site.ConnectionType.WEB_APP:
+        raise exceptions.WrongConnectionType(connection_type=site.get_connection_type_display())
+    web_app.app_credentials()
+    verifier, challenge = web_app.new_pkce_pair()
+    state = secrets.token_urlsafe(32)
+    pending = dict(store.get(PENDING_KEY) or {})
+    pending[state] = {
+        "site": site.pk,
+        "verifier": verifier,
+        "redirect_uri": redirect_uri,
+        "at": now.timestamp(),
+    }
+    # The oldest unfinished attempts make way: a session never grows without bound.
+    store[PENDING_KEY] = dict(sorted(pending.items(), key=lambda kv: kv[1]["at"])[-MAX_PENDING:])
+    return web_app.authorize_url(
+        redirect_uri=redirect_uri,
+        state=state,
+        code_challenge=challenge,
+        scopes=web_app.scopes_for(payroll=site.payroll_enabled),
+    )
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """What the callback did: bound ``binding``, or needs the user to pick from ``choices``."""
+
+    site: Site
+    binding: TenantBinding | None = None
+    choices: tuple = ()
+
+
+def connect_callback(*, params, store, user=None, now=None) -> CallbackResult:
+    """Handle Xero's redirect back (``params`` is its query string).
+
+    Checks the state, exchanges the code with the PKCE verifier, reads the organisations
+    this consent added (matched on ``authEventId``) and binds the Site to its one
+    organisation; when the consent added several, they are offered to choose from.
+    """
+    now = now or timezone.now()
+    pending = _take_pending(store, str(params.get("state") or ""), now=now)
+    site = Site.objects.filter(pk=pending["site"]).first()
+    if site is None:
+        raise state_invalid()
+    try:
+        return _finish(site=site, pending=pending, params=params, store=store, user=user, now=now)
+    except exceptions.XeroError as error:
+        error.site = site  # so the page can lead back to the Site's setup
+        raise
+
+
+def _finish(*, site, pending, params, store, user, now) -> CallbackResult:
+    error = str(params.get("error") or "")
+    if error == "access_denied":
+        raise exceptions.ConsentRefused(site=site.name)
+    if error:
+        raise exceptions.ConsentFailed(problem=error[:100])
+    code = str(params.get("code") or "")
+    if not code:
+        raise exceptions.ConnectCodeInvalid()
+    session = client.XeroSession(site=site)
+    tokens = web_app.exchange_code(
+        session=session,
+        code=code,
+        redirect_uri=pending["redirect_uri"],
+        code_verifier=pending["verifier"],
+        now=now,
+    )
+    if not tokens.xero_user_id:
+        raise exceptions.UnexpectedResponse(received="a token that names no Xero user")
+    connections = web_app.read_connections(
+        session=session, access_token=tokens.access_token, auth_event_id=tokens.auth_event_id
+    )
+    if not connections:
+        raise exceptions.ConnectNoOrganisation()
+    if len(connections) == 1:
+        _check_tenant_free(site=site, connection=connections[0])
+        token_set = _token_set_save(tokens=tokens, user=user, now=now)
+        binding = _bind(site=site, token_set=token_set, connection=connections[0], user=user)
+        return CallbackResult(site=site, binding=binding)
+    token_set = _token_set_save(tokens=tokens, user=user, now=now)
+    store[CHOICE_KEY] = {
+        "site": site.pk,
+        "token_set": token_set.pk,
+        "at": now.timestamp(),
+        "choices": [[c.id, c.tenant_id, c.tenant_name, c.auth_event_id] for c in connections],
+    }
+    return CallbackResult(site=site, choices=tuple(connections))
+
+
+def pending_choice(*, site: Site, store, now=None) -> tuple:
+    """The organisations the user may choose from for ``site``, or ``()``."""
+    now = now or timezone.now()
+    choice = store.get(CHOICE_KEY) or {}
+    if choice.get("site") != site.pk or now.timestamp() - choice.get("at", 0) > _lifetime():
+        return ()
+    return tuple(web_app.XeroConnection(*row) for row in choice.get("choices", []))
+
+
+def connect_choose(*, site: Site, tenant_id: str, store, user=None, now=None) -> TenantBinding:
+    """Bind ``site`` to the organisation the user chose among those the consent added."""
+    choices = pending_choice(site=site, store=store, now=now)
+    if not choices:
+        raise state_invalid()
+    connection = next((c for c in choices if c.tenant_id == tenant_id), None)
+    if connection is None:
+        raise exceptions.TenantNotOffered()
+    token_set = TokenSet.objects.filter(pk=store[CHOICE_KEY]["token_set"]).first()
+    if token_set is None:
+        raise state_invalid()
+    binding = _bind(site=site, token_set=token_set, connection=connection, user=user)
+    store.pop(CHOICE_KEY, None)
+    return binding
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    revoked: bool
+    warning: str = ""
+
+
+def connect_disconnect(*, site: Site, now=None) -> Disconnected:
+    """Disconnect ``site``: remove its connection in Xero, revoke the token set when no
+    other Site uses it, and clear the binding.
+
+    A token set Xero already refuses (``reconnect_needed``) cannot remove anything in Xero
+    any more: the binding is cleared all the same, and the answer says to remove the app in
+    Xero by hand.
+    """
+    now = now or timezone.now()
+    binding = TenantBinding.objects.select_related("token_set").filter(site=site).first()
+    if binding is None:
+        raise exceptions.NotConnected()
+    token_set = binding.token_set
+    session = client.XeroSession(site=site)
+    warning = ""
+    try:
+        access_token = web_app.access_token(token_set=token_set, session=session, now=now)
+    except exceptions.ReconnectNeeded:
+        access_token = None
+        warning = (
+            "Xero no longer accepted this Site's connection, so it could not be removed "
+            "there: in Xero, open Settings → Connected apps and remove ImagatecAPI."
+        )
+    if access_token is not None:
+        web_app.delete_connection(
+            session=session, access_token=access_token, connection_id=binding.connection_id
+        )
+    revoked = False
+    with transaction.atomic():
+        binding.delete()
+        Site.objects.filter(pk=site.pk).update(xero_organisation_name="")
+        unused = not TenantBinding.objects.filter(token_set=token_set).exists()
+    if unused:
+        try:
+            if access_token is not None:
+                web_app.revoke(session=session, refresh_token=token_set.refresh_token)
+                revoked = True
+        except exceptions.ConnectionTestFailed as error:
+            warning = (
+                "The Site is disconnected, but Xero did not confirm revoking its access "
+                f"({error.code}); unused, it lapses after 60 days."
+            )
+            logger.warning("Revoking token set %s failed: %s", token_set.pk, error.code)
+        else:
+            TokenSet.objects.filter(pk=token_set.pk, bindings__isnull=True).delete()
+    site.xero_organisation_name = ""
+    return Disconnected(revoked=revoked, warning=warning)
+
+
+def _take_pending(store, state: str, *, now) -> dict:
+    pending = dict(store.get(PENDING_KEY) or {})
+    entry = pending.pop(state, None) if state else None
+    store[PENDING_KEY] = pending
+    if entry is None or now.timestamp() - entry.get("at", 0) > _lifetime():
+        raise state_invalid()
+    return entry
+
+
+def _lifetime() -> float:
+    return STATE_LIFETIME.total_seconds()
+
+
+def state_invalid():
+    return exceptions.ConnectStateInvalid(minutes=int(_lifetime() // 60))
+
+
+def _check_tenant_free(*, site: Site, connection) -> None:
+    other = (
+        TenantBinding.objects.filter(tenant_id=connection.tenant_id)
+        .exclude(site=site)
+        .select_related("site")
+        .first()
+    )
+    if other is not None:
+        raise exceptions.TenantTaken(
+            organisation=connection.tenant_name or "This organisation", other=other.site.name
+        )
+
+
+def _token_set_save(*, tokens, user, now) -> TokenSet:
+    """Store the consent's tokens once per Xero user: a new consent of theirs replaces the
+    pair (the old refresh token is left to lapse: revoking it would end every connection of
+    that user, other Sites' included)."""
+    fields = {
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "access_token_expires_at": tokens.expires_at,
+        "refresh_token_issued_at": now,
+        "scopes": tokens.scopes,
+        "xero_user_name": str(tokens.identity.get("name") or "")[:255],
+        "xero_user_email": str(tokens.identity.get("email") or "")[:254],
+        "connected_by": user,
+        "connected_at": now,
+        "last_refreshed_at": None,
+        "refresh_failure": "",
+        "refresh_failed_at": None,
+    }
+    with transaction.atomic():
+        token_set = (
+            TokenSet.objects.select_for_update().filter(xero_user_id=tokens.xero_user_id).first()
+        )
+        if token_set is None:
+            token_set = TokenSet(xero_user_id=tokens.xero_user_id)
+        for name, value in fields.items():
+            setattr(token_set, name, value)
+        token_set.full_clean()
+        token_set.save()
+    return token_set
+
+
+def _bind(*, site: Site, token_set: TokenSet, connection, user) -> TenantBinding:
+    _check_tenant_free(site=site, connection=connection)
+    try:
+        with transaction.atomic():
+            binding, _ = TenantBinding.objects.update_or_create(
+                site=site,
+                defaults={
+                    "token_set": token_set,
+                    "tenant_id": connection.tenant_id,
+                    "tenant_name": connection.tenant_name,
+                    "connection_id": connection.id,
+                    "connected_by": user,
+                    "connected_at": timezone.now(),
+                },
+            )
+            Site.objects.filter(pk=site.pk).update(xero_organisation_name=connection.tenant_name)
+    except IntegrityError:
+        # Another Site took the organisation between the check and the write.
+        raise exceptions.TenantTaken(
+            organisation=connection.tenant_name or "This organisation", other="another Site"
+        ) from None
+    site.xero_organisation_name = connection.tenant_name
+    logger.info("Site %s connected to a Xero organisation", site.code)
+    return binding

@@ -1,0 +1,343 @@
+"""The protocol of "Connect to Xero", Xero's standard web app (OAuth 2.0 authorization code
+with PKCE), and its token sets; the connection type itself is ``xero/connection/web_app.py``
+and the browser's flow ``xero/connect.py``.
+
+- ``authorize_url`` builds where the browser goes to sign in and consent;
+- ``exchange_code``, ``read_connections``, ``delete_connection`` and ``revoke`` are the
+  calls to Xero's identity server and ``/connections``, each answer mapped to an outcome;
+- ``access_token`` hands out a live access token of a ``TokenSet``, refreshing it first
+  when it has expired. Xero rotates the refresh token at each refresh and keeps the old
+  one usable for 30 minutes only, so a refresh runs under a lock on the token set (a row
+  lock on PostgreSQL; SQLite's write lock, taken when the transaction begins), re-reads
+  it once it holds the lock (another worker may have just refreshed it), and stores the
+  new pair before anything uses it. An answer lost on the way leaves the old pair stored,
+  which the grace period lets the next attempt use.
+
+Every HTTP call goes through ``client.XeroSession``, so the timeouts, deadline and call
+limits are those of the other connection types.
+"""
+
+import base64
+import collections
+import datetime
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from oauthlib.oauth2 import WebApplicationClient
+
+from . import client, exceptions
+from .models import TokenSet
+
+logger = logging.getLogger(__name__)
+
+# Scopes asked for besides XERO_SCOPES: a refresh token (offline_access), and who the
+# Xero user is (openid profile email), so that pages can name who connected a Site.
+IDENTITY_SCOPES = ("offline_access", "openid", "profile", "email")
+# RFC 7636 allows 43 to 128 characters.
+CODE_VERIFIER_LENGTH = 64
+# Refresh a little before Xero's expiry, so a request never leaves with a dying token.
+ACCESS_TOKEN_MARGIN = datetime.timedelta(seconds=60)
+
+
+def scopes_for(*, payroll: bool) -> list[str]:
+    """The scopes a Site asks for: identity, XERO_SCOPES, and payroll ones for payroll Sites."""
+    scopes = [*IDENTITY_SCOPES, *settings.XERO_SCOPES]
+    if payroll:
+        scopes += settings.XERO_PAYROLL_SCOPES
+    return list(dict.fromkeys(scopes))
+
+
+def app_credentials() -> tuple[str, str]:
+    """The Warehouse's Xero app's client ID and secret, or ``WebAppNotConfigured``."""
+    client_id, secret = settings.XERO_APP_CLIENT_ID, settings.XERO_APP_CLIENT_SECRET
+    if not client_id or not secret:
+        raise exceptions.WebAppNotConfigured()
+    return client_id, secret
+
+
+def new_pkce_pair() -> tuple[str, str]:
+    """(code verifier, its S256 challenge), from oauthlib."""
+    oauth = WebApplicationClient(None)
+    verifier = oauth.create_code_verifier(CODE_VERIFIER_LENGTH)
+    return verifier, oauth.create_code_challenge(verifier, "S256")
+
+
+def authorize_url(*, redirect_uri: str, state: str, code_challenge: str, scopes) -> str:
+    """Where the browser goes to consent. Built by hand: oauthlib's ``prepare_request_uri``
+    refuses http:// addresses, which the local sandbox uses."""
+    client_id, _ = app_credentials()
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": " ".join(scopes),
+        "state": state,
+        "code_challenge": code_challenge,
+        "code_challenge_method": "S256",
+    }
+    return f"{settings.XERO_AUTHORIZE_URL}?{urlencode(query)}"
+
+
+def authorize_origin() -> str:
+    """The origin of ``XERO_AUTHORIZE_URL`` (``https://login.xero.com``), which the setup
+    page's Content-Security-Policy lets its Connect to Xero form lead to."""
+    url = urlsplit(settings.XERO_AUTHORIZE_URL)
+    return f"{url.scheme}://{url.netloc}"
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A token answer of Xero's identity server, checked."""
+
+    access_token: str
+    refresh_token: str
+    expires_at: datetime.datetime
+    scopes: str
+    claims: dict  # of the access token
+    identity: dict  # of the id_token, when Xero sent one
+
+    @property
+    def auth_event_id(self) -> str:
+        return str(self.claims.get("authentication_event_id") or "")
+
+    @property
+    def xero_user_id(self) -> str:
+        return str(
+            self.claims.get("xero_userid")
+            or self.identity.get("xero_userid")
+            or self.identity.get("sub")
+            or self.claims.get("sub")
+            or ""
+        )[:64]
+
+
+def exchange_code(*, session, code: str, redirect_uri: str, code_verifier: str, now) -> Tokens:
+    """Trade the consent's code (and the PKCE verifier) for a token set."""
+    return _token_request(
+        session,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier,
+        },
+        now=now,
+        invalid_grant=exceptions.ConnectCodeInvalid,
+    )
+
+
+def _token_request(session, grant: dict, *, now, invalid_grant) -> Tokens:
+    """A token from Xero's identity server for the Warehouse's app (``client.oauth2_token``),
+    with what only this type knows: ``invalid_grant`` means the code or the refresh token
+    is spent, and a refused client is the Warehouse's own settings, not the Site's."""
+    client_id, secret = app_credentials()
+    try:
+        token = client.oauth2_token(session, client_id=client_id, client_secret=secret, grant=grant)
+    except exceptions.InvalidClient as error:
+        raise exceptions.AppCredentialsRejected(
+            http_status=error.http_status, problem=error.problem
+        ) from None
+    except exceptions.XeroProblem as error:
+        if error.problem == "invalid_grant":
+            raise invalid_grant(http_status=error.http_status, problem=error.problem) from None
+        raise
+    access_token, refresh_token = token.get("access_token"), token.get("refresh_token")
+    if not isinstance(access_token, str) or not isinstance(refresh_token, str) or not refresh_token:
+        raise exceptions.UnexpectedResponse(
+            received="a token answer without an access and a refresh token"
+        )
+    scope = token.get("scope", "")
+    return Tokens(
+        access_token=access_token,
+        refresh_token=refresh_token,
+        expires_at=now + datetime.timedelta(seconds=max(0, min(token["expires_in"], 86_400))),
+        scopes=" ".join(scope) if isinstance(scope, list | tuple) else str(scope),
+        claims=jwt_claims(access_token),
+        identity=jwt_claims(str(token.get("id_token", ""))),
+    )
+
+
+def jwt_claims(token: str) -> dict:
+    """The claims of a JWT that came straight from Xero's identity server over TLS.
+
+    The signature is not checked: OpenID Connect (Core 3.1.3.7) lets a client that got the
+    token directly from the token endpoint rely on TLS instead, and the claims only say
+    which consent and which Xero user the tokens are for. A malformed token gives ``{}``.
+    """
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, TypeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+@dataclass(frozen=True)
+class XeroConnection:
+    """A row of Xero's ``/connections``: one organisation the Xero user connected."""
+
+    id: str
+    tenant_id: str
+    tenant_name: str
+    auth_event_id: str
+
+
+def read_connections(*, session, access_token: str | None = None, auth_event_id: str = "") -> list:
+    """The organisations the token set reaches (only those this consent added, given
+    ``auth_event_id``); rows that are not organisations or not well formed are skipped.
+
+    Without ``access_token``, the session's own (renewable) token is used."""
+    params = {"authEventId": auth_event_id} if auth_event_id else None
+    auth = {"auth": client.BearerAuth(access_token)} if access_token else {}
+    rows = session.get_json(settings.XERO_CONNECTIONS_URL, params=params, **auth)
+    if not isinstance(rows, list):
+        raise exceptions.UnexpectedResponse(received="something other than a list of connections")
+    connections = []
+    for row in rows:
+        if not isinstance(row, dict) or row.get("tenantType", "ORGANISATION") != "ORGANISATION":
+            continue
+        connection = XeroConnection(
+            id=str(row.get("id") or "")[:64],
+            tenant_id=str(row.get("tenantId") or "")[:64],
+            tenant_name=str(row.get("tenantName") or "")[:255],
+            auth_event_id=str(row.get("authEventId") or ""),
+        )
+        wanted = not auth_event_id or connection.auth_event_id == auth_event_id
+        if connection.id and connection.tenant_id and wanted:
+            connections.append(connection)
+    return connections
+
+
+def delete_connection(*, session, access_token: str, connection_id: str) -> None:
+    """``DELETE /connections/{id}``; a connection already gone counts as deleted."""
+    url = settings.XERO_CONNECTIONS_URL.rstrip("/") + "/" + connection_id
+    response = session.delete(url, auth=client.BearerAuth(access_token), check=False)
+    if response.status_code >= 300 and response.status_code != 404:
+        raise client.error_from_response(response)
+
+
+def revoke(*, session, refresh_token: str) -> None:
+    """Revoke a token set at Xero: it ends the grant and the Xero user's connections."""
+    response = session.post(
+        settings.XERO_REVOCATION_URL,
+        data={"token": refresh_token},
+        auth=app_credentials(),
+        check=False,
+    )
+    if response.status_code >= 300:
+        raise client.error_from_response(response)
+
+
+def access_token(*, token_set: TokenSet, session, now=None, rejected: str | None = None) -> str:
+    """A live access token of ``token_set``: the stored one while it lasts, else a new one.
+
+    ``rejected`` is an access token Xero just called expired: it is refreshed even if our
+    clock thinks it still lasts. Raises ``ReconnectNeeded`` once Xero refuses the refresh
+    token (``invalid_grant``), and at every call after that until the Site is connected
+    again.
+    """
+    now = now or timezone.now()
+    if token_set.refresh_failure == exceptions.ReconnectNeeded.code:
+        raise exceptions.ReconnectNeeded()
+    if rejected is None and token_set.access_token_usable(now, ACCESS_TOKEN_MARGIN):
+        return token_set.access_token
+    return token_set_refresh(token_set=token_set, session=session, now=now, rejected=rejected)
+
+
+def token_set_refresh(*, token_set: TokenSet, session, now=None, rejected=None) -> str:
+    """Refresh ``token_set`` under its lock; return the access token to use.
+
+    Whoever takes the lock second finds the pair the first one stored and uses it: of any
+    number of workers, one refreshes. ``token_set`` is updated in place.
+
+    Threads of one process (a fleet batch tests many Sites of one token set at once) first
+    queue on a lock of the process: the first goes on to the database's lock and refreshes,
+    the others then find its pair with a plain read, without taking the database's lock.
+    On SQLite that lock is the whole database's write lock, which every other check waits
+    for while it is held.
+    """
+    now = now or timezone.now()
+    with _process_lock(token_set.pk):
+        stored = TokenSet.objects.get(pk=token_set.pk)
+        if (
+            stored.refresh_failure != exceptions.ReconnectNeeded.code
+            and stored.access_token != rejected
+            and stored.access_token_usable(now, ACCESS_TOKEN_MARGIN)
+        ):
+            _copy_tokens(stored, token_set)
+            return stored.access_token
+        return _refresh_locked(token_set=token_set, session=session, now=now, rejected=rejected)
+
+
+_process_locks: dict[int, threading.Lock] = collections.defaultdict(threading.Lock)
+_process_locks_guard = threading.Lock()
+
+
+def _process_lock(pk: int) -> threading.Lock:
+    with _process_locks_guard:
+        return _process_locks[pk]
+
+
+def _refresh_locked(*, token_set: TokenSet, session, now, rejected) -> str:
+    """The refresh itself, under the database's lock on the token set (across processes)."""
+    failure = None
+    with transaction.atomic():
+        locked = TokenSet.objects.select_for_update().get(pk=token_set.pk)
+        if locked.refresh_failure == exceptions.ReconnectNeeded.code:
+            failure = exceptions.ReconnectNeeded()
+        elif locked.access_token != rejected and locked.access_token_usable(
+            now, ACCESS_TOKEN_MARGIN
+        ):
+            _copy_tokens(locked, token_set)
+            return locked.access_token
+        else:
+            try:
+                tokens = _token_request(
+                    session,
+                    {"grant_type": "refresh_token", "refresh_token": locked.refresh_token},
+                    now=now,
+                    invalid_grant=exceptions.ReconnectNeeded,
+                )
+            except exceptions.ConnectionTestFailed as error:
+                failure = error
+            else:
+                locked.access_token = tokens.access_token
+                locked.refresh_token = tokens.refresh_token
+                locked.access_token_expires_at = tokens.expires_at
+                locked.refresh_token_issued_at = now
+                locked.last_refreshed_at = now
+                locked.scopes = tokens.scopes or locked.scopes
+                locked.refresh_failure = ""
+                locked.refresh_failed_at = None
+                locked.save()
+    if failure is None:
+        _copy_tokens(locked, token_set)
+        logger.info("Refreshed Xero token set %s", token_set.pk)
+        return token_set.access_token
+    # Recorded after the lock is let go (in its own write), so the health page shows it.
+    TokenSet.objects.filter(pk=token_set.pk).update(
+        refresh_failure=failure.code, refresh_failed_at=now
+    )
+    token_set.refresh_failure, token_set.refresh_failed_at = failure.code, now
+    logger.warning("Refreshing Xero token set %s failed: %s", token_set.pk, failure.code)
+    raise failure
+
+
+def _copy_tokens(source: TokenSet, target: TokenSet) -> None:
+    for field in (
+        "access_token",
+        "refresh_token",
+        "access_token_expires_at",
+        "refresh_token_issued_at",
+        "last_refreshed_at",
+        "scopes",
+        "refresh_failure",
+        "refresh_failed_at",
+    ):
+        setattr(target, field, getattr(source, field))
