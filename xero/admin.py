@@ -8,11 +8,13 @@ from django.contrib.admin.views.main import ChangeList
 from django.urls import reverse
 from django.utils.html import format_html
 
+from customers.selectors import site_customers_context, waiting_for_customer
 from sites.admin import SiteAdmin
 from sites.models import Site
 
 from . import selectors
 from .ages import ago
+from .models import ConnectionTest
 from .panels import certificate_context, certificate_summary, connection_test_context
 from .templatetags.xero_display import outcome_badge
 
@@ -23,8 +25,24 @@ class SiteChangeList(ChangeList):
         return super().get_queryset(request, exclude_parameters).defer("api_secret")
 
 
+class CustomerFilter(admin.SimpleListFilter):
+    title = "customer"
+    parameter_name = "customer"
+    WAITING = "waiting"
+
+    def lookups(self, request, model_admin):
+        return [(self.WAITING, "Waiting for customer")]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.WAITING:
+            passed = ConnectionTest.objects.filter(outcome=ConnectionTest.Outcome.OK)
+            return waiting_for_customer(queryset, passed_tests=passed)
+        return queryset
+
+
 class XeroSiteAdmin(SiteAdmin):
     change_form_template = "xero/admin/site_change_form.html"
+    list_filter = [*SiteAdmin.list_filter, CustomerFilter]
     list_display = [
         *SiteAdmin.list_display,
         "certificate_column",
@@ -69,6 +87,7 @@ class XeroSiteAdmin(SiteAdmin):
         if site is not None:
             extra_context.update(certificate_context(request, site))
             extra_context.update(connection_test_context(request, site))
+            extra_context.update(site_customers_context(request, site))
         return super().change_view(request, object_id, form_url, extra_context)
 
 

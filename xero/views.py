@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from customers.access import Action, is_customer, site_for
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
@@ -21,6 +22,7 @@ from sites.views import audit_timeline_context
 
 from . import connect, panels, selectors, web_app
 from .audit import record_connection_test
+from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
 from .forms import CertificateIssueForm, FleetCheckForm
 from .models import Certificate
@@ -58,9 +60,8 @@ def _report_form_errors(request, form):
 
 @require_POST
 @login_required
-@permission_required("xero.issue_certificate", raise_exception=True)
 def certificate_issue_view(request, code):
-    site = get_object_or_404(Site, code=code)
+    site = site_for(request.user, code, Action.ISSUE_CERTIFICATE)
     form = CertificateIssueForm(request.POST)
     if not form.is_valid():
         _report_form_errors(request, form)
@@ -83,9 +84,9 @@ def certificate_issue_view(request, code):
 
 @require_POST
 @login_required
-@permission_required("xero.issue_certificate", raise_exception=True)
 def certificate_activate_view(request, code, pk):
-    certificate = get_object_or_404(Certificate, site__code=code, pk=pk)
+    site = site_for(request.user, code, Action.ISSUE_CERTIFICATE)
+    certificate = get_object_or_404(Certificate, site=site, pk=pk)
     try:
         certificate_activate(certificate=certificate, user=request.user, note="promoted by hand")
     except XeroError as error:
@@ -97,11 +98,9 @@ def certificate_activate_view(request, code, pk):
 
 @require_GET
 @login_required
-@permission_required("xero.download_certificate", raise_exception=True)
 def certificate_download_view(request, code, pk):
-    certificate = get_object_or_404(
-        Certificate.objects.select_related("site"), site__code=code, pk=pk
-    )
+    site = site_for(request.user, code, Action.DOWNLOAD_CERTIFICATE)
+    certificate = get_object_or_404(Certificate.objects.select_related("site"), site=site, pk=pk)
     certificate_record_download(certificate=certificate, user=request.user)
     response = HttpResponse(certificate.certificate_pem, content_type="application/pkix-cert")
     response["Content-Disposition"] = f'attachment; filename="{certificate.download_filename}"'
@@ -110,9 +109,8 @@ def certificate_download_view(request, code, pk):
 
 @require_POST
 @login_required
-@permission_required("xero.run_connection_test", raise_exception=True)
 def connection_test_view(request, code):
-    site = get_object_or_404(Site, code=code)
+    site = site_for(request.user, code, Action.RUN_TEST)
     try:
         test = connection_test_run(site=site, user=request.user)
     except ConnectionTestCooldown as error:
@@ -127,6 +125,8 @@ def connection_test_view(request, code):
         messages.error(request, DATABASE_TROUBLE)
         return _back(request, site)
     record_connection_test(test=test)
+    if is_customer(request.user):
+        customer_test_alert_send(test=test, link_base=request.build_absolute_uri("/").rstrip("/"))
     if test.passed:
         messages.success(request, f"Connection test passed. {test.message}")
     else:
@@ -136,15 +136,13 @@ def connection_test_view(request, code):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required("sites.view_site", raise_exception=True)
 def setup_view(request, code):
     """The Xero setup procedure for one Site, each step with its state and its controls."""
-    site = get_object_or_404(Site, code=code)
+    site = site_for(request.user, code, Action.VIEW)
     connection_tests_interrupt_stale(site=site)
     details_form = None
     if request.method == "POST":
-        if not request.user.has_perm("sites.change_site"):
-            raise PermissionDenied
+        site = site_for(request.user, code, Action.CHANGE_DETAILS)
         # A copy, so that a refused save leaves the page showing what is stored.
         details_form = SiteXeroCredentialsForm(request.POST, instance=Site.objects.get(pk=site.pk))
         if details_form.is_valid():
@@ -166,9 +164,8 @@ def setup_view(request, code):
 
 @require_POST
 @login_required
-@permission_required("sites.change_site", raise_exception=True)
 def switch_to_custom_connection_view(request, code):
-    site = get_object_or_404(Site, code=code)
+    site = site_for(request.user, code, Action.SWITCH_CONNECTION_TYPE)
     site_switch_connection_type(site=site, connection_type=Site.ConnectionType.CUSTOM_CONNECTION)
     messages.success(
         request,
