@@ -4,7 +4,12 @@ from django.db import models
 from django.db.models import Q
 
 from .fields import EncryptedTextField
-from .validators import API_KEY_MAX_LENGTH, validate_api_key, validate_api_secret
+from .validators import (
+    API_KEY_MAX_LENGTH,
+    validate_api_key,
+    validate_api_secret,
+    validate_display_name,
+)
 
 INTERCONNECT_ID = "IMAGATEC"
 
@@ -43,7 +48,7 @@ class Site(models.Model):
         CUSTOM_CONNECTION = "custom_connection", "Custom Connection (OAuth 2.0)"
         WEB_APP = "web_app", "Xero app (Connect to Xero)"
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_display_name])
     code = models.SlugField(
         max_length=32,
         unique=True,

@@ -27,6 +27,10 @@ MESSAGES = {
         "The API Secret may contain only plain letters, digits and punctuation. "
         "Copy the Consumer Secret (or Client Secret) again from Xero."
     ),
+    "name_characters": (
+        "The name may not contain line breaks, tabs or invisible control characters "
+        "(such as text-direction marks). Type it again rather than pasting it."
+    ),
     "api_secret_length": (
         f"The API Secret must be {API_SECRET_MIN_LENGTH} to {API_SECRET_MAX_LENGTH} characters "
         "long (this one has %(length)d). Copy the whole Consumer Secret (or Client Secret)."
@@ -71,4 +75,29 @@ def validate_api_secret(value: str) -> None:
         min_length=API_SECRET_MIN_LENGTH,
         max_length=API_SECRET_MAX_LENGTH,
         name="api_secret",
+    )
+
+
+# Control (line breaks, NUL, tabs), format (bidi overrides, zero-width marks), surrogate and
+# line/paragraph separator characters: a name is shown in pages, certificates and email
+# headers, where each of these can hide text or break the header.
+NAME_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def name_refused_characters(value: str) -> list[str]:
+    return [ch for ch in value if unicodedata.category(ch) in NAME_REFUSED_CATEGORIES]
+
+
+def validate_display_name(value: str) -> None:
+    """A Site's name: printable text only."""
+    if name_refused_characters(value):
+        raise ValidationError(MESSAGES["name_characters"], code="name_characters")
+
+
+def clean_display_name(value: str) -> str:
+    """``value`` with each refused character made a space, and spaces run together."""
+    return " ".join(
+        "".join(
+            " " if unicodedata.category(ch) in NAME_REFUSED_CATEGORIES else ch for ch in value
+        ).split()
     )

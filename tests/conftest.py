@@ -6,6 +6,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group
 
+from customers.access import CUSTOMERS
 from sites.models import Site
 from sites.roles import ADMINS, STAFF, SUPPORT
 from tests.second_factor import NOT_ENROLLED, VERIFIED, add_device, pass_second_factor
@@ -158,13 +159,19 @@ def restore_roles():
                     operation.code(state_apps, None)
 
 
-ROLE_NAMES = {"staff": STAFF, "admins": ADMINS, "support": SUPPORT, "nobody": None}
+ROLE_NAMES = {
+    "staff": STAFF,
+    "admins": ADMINS,
+    "support": SUPPORT,
+    "nobody": None,
+    "customer": CUSTOMERS,
+}
 
 
 @pytest.fixture
 def client_for(client, make_user, log_in):
     """A test client logged in as a user of the given role ('staff', 'admins', 'support',
-    'nobody', 'superuser'), past the second factor.
+    'nobody', 'superuser', 'customer': of no Site until given one), past the second factor.
 
     ``second_factor``: ``"verified"`` (the default), ``"unverified"`` (enrolled, password
     only) or ``"not_enrolled"`` (no authenticator yet, password only); see

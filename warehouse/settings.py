@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     # After django.contrib.auth: its admin replaces the User admin.
     "warehouse.accounts",
     "axes",
+    "customers",
     "django_tasks",
 ]
 
@@ -60,6 +61,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     # After authentication: the audit trail records the request's user and address.
     "sites.audit.AuditMiddleware",
+    # Once the user is known: a customer reaches their own Sites' pages only.
+    "customers.middleware.CustomerFenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sites.middleware.EncryptionKeyErrorMiddleware",
@@ -227,6 +230,9 @@ XERO_APP_CLIENT_SECRET = env.str("XERO_APP_CLIENT_SECRET", default="")
 # Seconds. A whole connection test never takes longer than the two together.
 XERO_CONNECT_TIMEOUT = env.float("XERO_CONNECT_TIMEOUT", default=5.0)
 XERO_READ_TIMEOUT = env.float("XERO_READ_TIMEOUT", default=15.0)
+# The largest answer of Xero's the Warehouse reads, after decompression: its answers to a
+# connection test are a few KiB, and a fleet check runs many tests side by side.
+XERO_MAX_ANSWER_BYTES = env.int("XERO_MAX_ANSWER_BYTES", default=1 << 20)
 # Seconds between two tests of one Site, so double clicks do not spend Xero's call budget.
 XERO_TEST_COOLDOWN = env.int("XERO_TEST_COOLDOWN", default=5)
 # The scopes a Custom Connection asks for; payroll ones are added for Sites with payroll.
@@ -270,6 +276,13 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="warehouse@localhost")
 
+# Customers' invitations: a link works once, for this many days.
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+# At most this many invitations an hour per inviter, so the invite form cannot send spam.
+INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=10)
+# The Warehouse's address as customers reach it, for the links `site_invite` prints (the
+# invite form uses the address of the request it came in on).
+WAREHOUSE_URL = env.str("WAREHOUSE_URL", default="http://127.0.0.1:8000")
 # The audit trail (sites/audit.py): django-auditlog writes into our own table.
 AUDITLOG_LOGENTRY_MODEL = "sites.AuditEntry"
 # django-auditlog's migrations only make its own log table, which sites.AuditEntry replaces;

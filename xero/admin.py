@@ -8,11 +8,13 @@ from django.contrib.admin.views.main import ChangeList
 from django.urls import reverse
 from django.utils.html import format_html
 
+from customers.selectors import site_customers_context, waiting_for_customer
 from sites.admin import SiteAdmin
 from sites.models import Site
 
 from . import selectors
 from .ages import ago
+from .models import ConnectionTest
 from .panels import certificate_context, certificate_summary, connection_test_context
 from .templatetags.xero_display import outcome_badge
 
@@ -36,6 +38,21 @@ class HealthFilter(admin.SimpleListFilter):
         return selectors.filter_health(queryset, filter=self.value())
 
 
+class CustomerFilter(admin.SimpleListFilter):
+    title = "customer"
+    parameter_name = "customer"
+    WAITING = "waiting"
+
+    def lookups(self, request, model_admin):
+        return [(self.WAITING, "Waiting for customer")]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.WAITING:
+            passed = ConnectionTest.objects.filter(outcome=ConnectionTest.Outcome.OK)
+            return waiting_for_customer(queryset, passed_tests=passed)
+        return queryset
+
+
 class XeroSiteAdmin(SiteAdmin):
     change_form_template = "xero/admin/site_change_form.html"
     change_list_template = "xero/admin/site_change_list.html"
@@ -46,7 +63,7 @@ class XeroSiteAdmin(SiteAdmin):
         "setup_column",
     ]
 
-    list_filter = [*SiteAdmin.list_filter, HealthFilter]
+    list_filter = [*SiteAdmin.list_filter, HealthFilter, CustomerFilter]
 
     def get_queryset(self, request):
         return selectors.with_health(super().get_queryset(request))
@@ -91,6 +108,7 @@ class XeroSiteAdmin(SiteAdmin):
         if site is not None:
             extra_context.update(certificate_context(request, site))
             extra_context.update(connection_test_context(request, site))
+            extra_context.update(site_customers_context(request, site))
         return super().change_view(request, object_id, form_url, extra_context)
 
 

@@ -9,14 +9,25 @@ that is not a success becomes one of the exceptions in ``xero.exceptions``, and 
 limits Xero reports are read by ``calls_left``.
 """
 
+import contextvars
+import heapq
+import http.client
 import itertools
 import json
 import logging
+import socket
+import threading
 import time
+import unicodedata
+import zlib
+from contextlib import contextmanager, suppress
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
+import urllib3.exceptions
 from django.conf import settings
 from oauthlib.oauth1 import SIGNATURE_RSA, SIGNATURE_TYPE_AUTH_HEADER
 from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
@@ -89,14 +100,21 @@ class XeroSession(requests.Session):
             return self._send(method, url, check=check, **kwargs)
 
     def _send(self, method, url, *, check, **kwargs):
+        self._join_test_deadline()
         # Xero's limits (xero/limits.py): a slot of each is held while the request is out.
         # A fleet check waits out a rate limit and sends again; a click reports it at once.
         for attempt in itertools.count():
+            if time.monotonic() >= self.deadline:
+                raise self._timeout()
             with limits.call_slot(
                 site_id=getattr(self.site, "pk", None), deadline=self.deadline
             ) as waited:
                 if limits.is_waiting():
                     self.deadline += waited
+                elif time.monotonic() >= self.deadline:
+                    # The budget went on taking the call's slots: on the Warehouse's own
+                    # database, not on Xero.
+                    raise exceptions.WarehouseBusy(seconds=_seconds(self.budget))
                 try:
                     return self._send_now(method, url, check=check, **kwargs)
                 except exceptions.RateLimited as limited:
@@ -110,20 +128,31 @@ class XeroSession(requests.Session):
         remaining = self.deadline - time.monotonic()
         host = urlsplit(url).hostname or url
         if remaining <= 0:
-            raise exceptions.XeroTimeout(seconds=_seconds(self.budget))
+            raise self._timeout()
         kwargs["timeout"] = (
             min(self.connect_timeout, remaining),
             min(self.read_timeout, remaining),
         )
         kwargs["stream"] = True
+        # A redirect is reported, never followed: it could lead anywhere, and an answer from
+        # a server that never saw the credentials proves nothing about them.
+        kwargs["allow_redirects"] = False
+        # Only encodings that _read_body decompresses in bounded steps.
+        kwargs["headers"] = {"Accept-Encoding": "gzip, deflate", **(kwargs.get("headers") or {})}
+        self._watch_sockets()
+        watchdog = _Watchdog(self.deadline)
         try:
-            response = super().request(method, url, **kwargs)
-            _read_body_before(response, self.deadline)
-        except (requests.Timeout, _DeadlinePassed):
-            raise exceptions.XeroTimeout(seconds=_seconds(self.budget)) from None
-        except requests.exceptions.SSLError:
-            raise exceptions.TLSFailure(host=host) from None
-        except requests.ConnectionError as error:
+            with watchdog:
+                response = super().request(method, url, **kwargs)
+                _refuse_redirect(response)
+                _read_body(response, deadline=self.deadline, limit=_answer_limit())
+        except exceptions.XeroError:
+            raise
+        except _TRANSPORT_ERRORS as error:
+            if watchdog.fired or _is_timeout(error) or time.monotonic() >= self.deadline:
+                raise self._timeout() from None
+            if isinstance(error, requests.exceptions.SSLError):
+                raise exceptions.TLSFailure(host=host) from None
             raise exceptions.XeroUnreachable(host=host, reason=_network_reason(error)) from None
         self.last_response = response
         # A rate limit is raised even unchecked, so that a bulk check can wait it out.
@@ -131,26 +160,342 @@ class XeroSession(requests.Session):
             raise error_from_response(response)
         return response
 
+    def resolve_redirects(self, response, request, **kwargs):
+        """Never: requests reads a redirect's whole body here even when it does not follow
+        it, at any size; a redirect is refused unread instead (``_refuse_redirect``)."""
+        return iter(())
+
+    def _join_test_deadline(self) -> None:
+        # Once per session: the test's deadline (``calls_end_by``) also bounds this
+        # session, so that what the test spent before (waiting for the database) counts.
+        # Later extensions for rate-limit waits are the session's own.
+        if getattr(self, "_joined_test_deadline", False):
+            return
+        self._joined_test_deadline = True
+        outer = _test_deadline.get()
+        if outer is not None:
+            self.deadline = min(self.deadline, outer)
+
+    def _timeout(self) -> exceptions.XeroTimeout:
+        """The timeout outcome, saying how long the session really waited."""
+        waited = time.monotonic() - (self.deadline - self.budget)
+        return exceptions.XeroTimeout(seconds=_seconds(self.budget), waited=f"{waited:.1f}")
+
+    def _watch_sockets(self) -> None:
+        # Mounted here rather than at construction so that every way of building a session
+        # sends through sockets the deadline can close.
+        for prefix in ("https://", "http://"):
+            if not isinstance(self.adapters.get(prefix), _DeadlineAdapter):
+                self.mount(prefix, _DeadlineAdapter())
+
     def get_json(self, url, **kwargs):
         """GET ``url`` and return its JSON, or raise the outcome that says why not."""
         response = self.get(url, **kwargs)
         return json_from_response(response)
 
 
+_test_deadline = contextvars.ContextVar("xero_test_deadline", default=None)
+
+
+@contextmanager
+def calls_end_by(at: float):
+    """Within this block every session's calls end by ``at`` (``time.monotonic()``).
+
+    A connection test's budget starts before its first call: waiting for the database
+    comes out of it too.
+    """
+    token = _test_deadline.set(at)
+    try:
+        yield
+    finally:
+        _test_deadline.reset(token)
+
+
 class _DeadlinePassed(Exception):
     pass
 
 
-def _read_body_before(response, deadline):
-    """Read the body in chunks, giving up at the deadline even if Xero trickles bytes."""
-    chunks = []
-    for chunk in response.iter_content(chunk_size=16384):
-        chunks.append(chunk)
+# Small reads, so that the deadline and the size cap are checked often.
+_READ_SIZE = 16384
+# The errors a request or a body read can end in, whichever layer raises them.
+_TRANSPORT_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+    # What a TLS socket raises when the watchdog shuts it mid-read.
+    ValueError,
+    _DeadlinePassed,
+)
+
+
+def _is_timeout(error: Exception) -> bool:
+    return isinstance(
+        error,
+        requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError | _DeadlinePassed,
+    )
+
+
+def _answer_limit() -> int:
+    return settings.XERO_MAX_ANSWER_BYTES
+
+
+class _Watchdog:
+    """Shuts the request's socket when the deadline passes, whatever it is waiting for.
+
+    A read timeout bounds each wait for a byte, not the whole answer: a server sending one
+    byte every second never trips it. The sockets the request uses register themselves
+    here (``_WatchedConnection``); at the deadline ``_SHUTTER`` shuts them, which ends any
+    blocked read at once, in the headers or the body, over TLS or not.
+    """
+
+    def __init__(self, deadline: float):
+        self.fired = False
+        self.deadline = deadline
+        self._lock = threading.Lock()
+        self._connections = []
+        self._done = False
+        self._token = None
+
+    def __enter__(self):
+        self._token = _current_watchdog.set(self)
+        _SHUTTER.watch(self)
+        return self
+
+    def __exit__(self, *exc_info):
+        with self._lock:
+            self._done = True
+        _current_watchdog.reset(self._token)
+
+    def watch(self, connection) -> None:
+        with self._lock:
+            self._connections.append(connection)
+            fired = self.fired
+        if fired:
+            _shut(connection)
+
+    def fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            connections = list(self._connections)
+        for connection in connections:
+            _shut(connection)
+
+
+class _Shutter:
+    """One thread for every request of the process: it fires each watchdog at its deadline.
+
+    One thread, rather than a timer per request, so that a call costs no thread start
+    (a fleet check makes many at once).
+    """
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._due = []
+        self._order = itertools.count()
+        self._thread = None
+
+    def watch(self, watchdog: _Watchdog) -> None:
+        with self._condition:
+            heapq.heappush(self._due, (watchdog.deadline, next(self._order), watchdog))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="xero-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._condition.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._due:
+                    self._condition.wait()
+                deadline, _, watchdog = self._due[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._condition.wait(wait)
+                    continue
+                heapq.heappop(self._due)
+            # A watchdog whose request ended long ago does nothing here.
+            watchdog.fire()
+
+
+_SHUTTER = _Shutter()
+_current_watchdog = contextvars.ContextVar("xero_request_watchdog", default=None)
+
+
+def _shut(connection) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        # The plain socket's shutdown, also under TLS: it ends a read blocked in another
+        # thread without touching the TLS object that thread is using.
+        with suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _WatchedConnection:
+    """Registers its socket with the request's watchdog (a mixin for urllib3's classes)."""
+
+    def connect(self):
+        super().connect()
+        watchdog = _current_watchdog.get()
+        if watchdog is not None:
+            watchdog.watch(self)
+
+    def request(self, *args, **kwargs):
+        watchdog = _current_watchdog.get()
+        if watchdog is not None and self.sock is not None:
+            watchdog.watch(self)
+        return super().request(*args, **kwargs)
+
+
+class _WatchedHTTPConnection(_WatchedConnection, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter, with connections the deadline's watchdog can shut."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        # Through an HTTPS_PROXY too: the deadline holds on the socket to the proxy.
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
+def _refuse_redirect(response) -> None:
+    if not 300 <= response.status_code < 400:
+        return
+    response.close()
+    location = _snippet(_printable(response.headers.get("Location", "")))[:200]
+    raise exceptions.UnexpectedResponse(
+        received=(
+            f"a redirect (HTTP {response.status_code}) to {location}"
+            if location
+            else f"a redirect (HTTP {response.status_code}) that pointed nowhere"
+        ),
+        http_status=response.status_code,
+        problem=f"Location: {location}" if location else "",
+    )
+
+
+def _read_body(response, *, deadline: float, limit: int) -> None:
+    """Read and decompress the body in small steps, checking the deadline and the size cap.
+
+    Decompression is bounded too: each step inflates at most what is left under the cap,
+    so a small gzip body that inflates to gigabytes costs no more than the cap.
+    """
+    declared = header_int(response, "Content-Length")
+    decoder = _decoder(response)
+    if declared is not None and decoder is None and declared > limit:
+        response.close()
+        raise _too_large(response, limit, declared=declared)
+    parts, size = [], 0
+    while True:
         if time.monotonic() > deadline:
             response.close()
             raise _DeadlinePassed
-    response._content = b"".join(chunks)
+        data = response.raw.read1(_READ_SIZE, decode_content=False)
+        if not data:
+            break
+        while data:
+            if decoder is None:
+                out, data = data, b""
+            else:
+                out = _inflate(response, decoder, data, limit + 1 - size)
+                data = decoder.unconsumed_tail
+            size += len(out)
+            if size > limit:
+                response.close()
+                raise _too_large(response, limit, declared=declared)
+            parts.append(out)
+    if decoder is not None:
+        tail = _inflate(response, decoder, b"", limit + 1 - size)
+        if size + len(tail) > limit:
+            raise _too_large(response, limit, declared=declared)
+        parts.append(tail)
+    response._content = b"".join(parts)
     response._content_consumed = True
+    if response.encoding is None:
+        # Xero speaks UTF-8; guessing the charset of a megabyte of anything else would
+        # cost a second of CPU after the deadline.
+        response.encoding = "utf-8"
+
+
+def _inflate(response, decoder, data: bytes, at_most: int) -> bytes:
+    try:
+        return decoder.decompress(data, at_most)
+    except zlib.error:
+        response.close()
+        raise exceptions.UnexpectedResponse(
+            received="a compressed answer that does not decompress",
+            http_status=response.status_code,
+        ) from None
+
+
+def _decoder(response):
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        # zlib-wrapped or gzip, as servers send under this name (32: detect the header).
+        return zlib.decompressobj(32 + zlib.MAX_WBITS)
+    response.close()
+    raise exceptions.UnexpectedResponse(
+        received=f"an answer in an encoding it was not asked for ({_printable(encoding)[:40]})",
+        http_status=response.status_code,
+    )
+
+
+def _too_large(response, limit: int, *, declared: int | None):
+    size = f"{_size(declared)} ({declared} bytes)" if declared and declared > limit else ""
+    return exceptions.UnexpectedResponse(
+        received=(
+            f"an answer of {size}, over the {_size(limit)} limit"
+            if size
+            else f"an answer of more than {_size(limit)} once decompressed, over the limit"
+        ),
+        http_status=response.status_code,
+    )
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return (
+                f"{count / scale:g} {unit}" if count % scale == 0 else f"{count / scale:.1f} {unit}"
+            )
+    return f"{count} bytes"
+
+
+def _printable(text: str) -> str:
+    """``text`` without control or format characters (NUL, line breaks, bidi overrides)."""
+    return "".join(
+        ch if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn") else " " for ch in text
+    )
 
 
 def _seconds(value: float) -> str:
@@ -195,7 +540,7 @@ def _describe_body(response) -> str:
 
 
 def _snippet(text: str) -> str:
-    return " ".join(text.split())[: exceptions.PROBLEM_LENGTH]
+    return " ".join(_printable(text).split())[: exceptions.PROBLEM_LENGTH]
 
 
 def join(base: str, path: str) -> str:

@@ -246,8 +246,20 @@ class XeroTimeout(ConnectionTestFailed):
     label = "Timed out"
     step = STEP_TEST
     message = (
-        "Xero did not answer within {seconds} seconds. Test again later; if it keeps timing "
-        "out, Xero may be having trouble (status.xero.com)."
+        "Xero did not answer within {seconds} seconds (the test waited {waited} seconds, "
+        "then gave up). Test again later; if it keeps timing out, Xero may be having trouble "
+        "(status.xero.com)."
+    )
+
+
+class WarehouseBusy(ConnectionTestFailed):
+    code = "warehouse_busy"
+    label = "Warehouse busy"
+    step = STEP_TEST
+    message = (
+        "The Warehouse's database was busy (another task held it for more than {seconds} "
+        "seconds), so the test could not finish; nothing is known about Xero. Test again in a "
+        "minute; if it keeps happening, tell whoever runs the Warehouse server."
     )
 
 

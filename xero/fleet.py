@@ -34,7 +34,7 @@ from django.utils import timezone
 from sites.models import Site
 from sites.roles import ADMINS
 
-from . import certificates, limits
+from . import certificates, limits, values
 from .models import Alert, Certificate, ConnectionTest, QueuedCheck
 from .services import connection_test_run
 
@@ -561,6 +561,9 @@ def _alerts_due(*, site, last, active, now) -> list[tuple]:
 
 
 def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
+    # The subject becomes an email header: it is built from checked text only, whatever a
+    # Site's name held before names were validated (a line break would end the header).
+    subject = values.text(subject, Alert._meta.get_field("subject").max_length)
     if Alert.objects.filter(site=site, kind=kind, key=str(key)).exists():
         return None
     recipients = sorted(
@@ -581,7 +584,7 @@ def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
                 site=site,
                 kind=kind,
                 key=str(key),
-                subject=subject[:255],
+                subject=subject,
                 recipients=len(recipients),
                 sent_at=now,
             )

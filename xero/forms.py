@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.conf import settings
 
@@ -38,15 +40,32 @@ class FleetCheckForm(forms.Form):
         choices=[(TEST_SELECTED, "Test selected"), (TEST_FAILING, "Test all failing")],
         error_messages={"required": "Choose what to test.", "invalid_choice": "Unknown action."},
     )
-    sites = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=())
+    sites = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=False,
+        choices=(),
+        error_messages={"invalid_choice": "“%(value)s” is not a Site: select Sites from the list."},
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Any number is a valid choice here; Sites that do not exist are simply not queued.
-        self.fields["sites"].valid_value = lambda value: str(value).isdigit()
+        # Any id is a valid choice here; Sites that do not exist are simply not queued.
+        self.fields["sites"].valid_value = is_record_id
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("action") == self.TEST_SELECTED and not cleaned.get("sites"):
             raise forms.ValidationError("Select the Sites to test first.", code="no_selection")
         return cleaned
+
+
+# The largest primary key a table holds (a 64-bit signed integer, on SQLite and PostgreSQL
+# alike): a larger number posted in a form would reach the database as an overflow.
+MAX_RECORD_ID = 2**63 - 1
+_RECORD_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def is_record_id(value) -> bool:
+    """Whether ``value`` (as posted) is a primary key a table could hold."""
+    text = str(value)
+    return bool(_RECORD_ID.fullmatch(text)) and int(text) <= MAX_RECORD_ID

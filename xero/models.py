@@ -8,7 +8,7 @@ from django.utils import timezone
 from sites.fields import EncryptedTextField
 from sites.models import Site
 
-from . import exceptions
+from . import exceptions, values
 
 EXPIRY_WARNING_DAYS = 60
 
@@ -166,8 +166,16 @@ class _OutcomeChoices(models.TextChoices):
 
     @classmethod
     def not_a_verdict(cls) -> list["_OutcomeChoices"]:
-        # Still running, cut short, not run, or Xero asking us to slow down.
-        return [cls.RUNNING, cls.INTERRUPTED, cls.SKIPPED, cls.COOLDOWN, cls.RATE_LIMITED]
+        # Still running, cut short, not run, Xero asking us to slow down, or our own
+        # database too busy to ask Xero anything.
+        return [
+            cls.RUNNING,
+            cls.INTERRUPTED,
+            cls.SKIPPED,
+            cls.COOLDOWN,
+            cls.RATE_LIMITED,
+            cls.WAREHOUSE_BUSY,
+        ]
 
     @classmethod
     def not_failing(cls) -> list["_OutcomeChoices"]:
@@ -208,10 +216,33 @@ def _outcome_members():
     return [(code.upper(), (code, label)) for code, label in members.items()]
 
 
+# How long past its budget a test's row may say "running" before it is taken for dead
+# (its process killed): a test ends at its deadline, and a fleet check's waits for Xero's
+# rate limits (at most a minute at a time) stretch that deadline.
+INTERRUPTED_MARGIN = datetime.timedelta(seconds=60)
+
+
+SAFE_FIELD_TYPES = (models.BooleanField, models.IntegerField, models.CharField, models.TextField)
+
+
+class ConnectionTestQuerySet(models.QuerySet):
+    def stale(self, *, now: datetime.datetime | None = None):
+        """Rows still running long after their test's deadline: their process died."""
+        budget = datetime.timedelta(
+            seconds=settings.XERO_CONNECT_TIMEOUT + settings.XERO_READ_TIMEOUT
+        )
+        horizon = (now or timezone.now()) - budget - INTERRUPTED_MARGIN
+        return self.filter(outcome=ConnectionTest.Outcome.RUNNING, started_at__lt=horizon)
+
+
 class ConnectionTest(models.Model):
     """One run of "Test connection" for a Site: what was tried and what Xero said."""
 
     Outcome = _OutcomeChoices("Outcome", _outcome_members())
+    INTERRUPTED_MESSAGE = (
+        "The test stopped before it finished: the Warehouse process running it ended "
+        "(a restart or a crash). Nothing is known about the Site's settings; test again."
+    )
 
     class PayrollOutcome(models.TextChoices):
         OK = "ok", "Payroll OK"
@@ -247,6 +278,8 @@ class ConnectionTest(models.Model):
     minute_limit_remaining = models.IntegerField(null=True, blank=True)
     day_limit_remaining = models.IntegerField(null=True, blank=True)
 
+    objects = ConnectionTestQuerySet.as_manager()
+
     class Meta:
         ordering = ["-started_at", "-pk"]
         permissions = [("run_connection_test", "Can run a Site's Xero connection test")]
@@ -262,6 +295,18 @@ class ConnectionTest(models.Model):
     @property
     def failing(self) -> bool:
         return self.Outcome.is_failing(self.outcome)
+
+    def make_safe_to_save(self) -> None:
+        """Fit every text, boolean and integer field to its column (``xero.values``).
+
+        Much of a test's row comes from Xero's answer; nothing in it may make the save
+        fail, or the row would stay running.
+        """
+        for field in self._meta.concrete_fields:
+            if field.primary_key or field.is_relation:
+                continue
+            if isinstance(field, SAFE_FIELD_TYPES):
+                setattr(self, field.attname, values.for_field(field, getattr(self, field.attname)))
 
     @property
     def outcome_label(self) -> str:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.utils import timezone
 
+from customers.access import page_flags
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 
@@ -72,13 +73,16 @@ def setup_context(request, site: Site, details_form=None) -> dict:
         "title": f"Xero setup: {site.name}",
         "site": site,
         "private": site.connection_type == Site.ConnectionType.PRIVATE_APP,
-        "can_change_details": request.user.has_perm("sites.change_site"),
-        "can_see_secret_mask": request.user.has_perm("sites.view_api_secret_mask"),
+        # Who may do what here, customers included: one set of rules (customers.access).
+        **page_flags(request.user, site),
         "app_centre_url": steps.XERO_APP_CENTRE_URL,
         "application_name": certificates.APPLICATION_NAME,
         "scopes": settings.XERO_SCOPES
         + (settings.XERO_PAYROLL_SCOPES if site.payroll_enabled else []),
     }
+    if context["is_customer"]:
+        # The admin's sidebar lists the models one may see: for a customer, none.
+        context["is_nav_sidebar_enabled"] = False
     # Certificate.objects.current()'s rule, on the certificates already loaded.
     context["certificate_to_paste"] = next(iter(context["current_certificates"]), None)
     if details_form is None and context["can_change_details"]:

@@ -5,19 +5,20 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from sites.models import Site
+from warehouse import database
 
-from . import ages, certificates, connection
+from . import ages, certificates, client, connection
 from .exceptions import (
-    PROBLEM_LENGTH,
     CertificateKeySizeInvalid,
     CertificateNotPending,
     CertificateValidityInvalid,
     ConnectionTestCooldown,
     ConnectionTestFailed,
+    WarehouseBusy,
 )
 from .models import Certificate, CertificateEvent, ConnectionTest
 
@@ -148,35 +149,47 @@ def connection_test_run(
     """Test whether ``site`` can talk to Xero, keep the result as a history row, return it.
 
     Raises ``ConnectionTestCooldown`` (and records nothing) when the Site was tested in the
-    last ``XERO_TEST_COOLDOWN`` seconds. Every other failure is recorded as the row's
-    outcome, never raised. A pass with a pending certificate makes it the active one. The
-    conversation with Xero is the connection type's (``xero/connection/``). ``claimed`` is
-    a running row the caller already started past the cooldown (a fleet chunk claims its
-    Sites' rows in one go, ``fleet.fleet_chunk_run``).
+    last ``XERO_TEST_COOLDOWN`` seconds, and ``WarehouseBusy`` when the database is too busy
+    to start a row within the test's budget. Every other failure is recorded as the row's
+    outcome, never raised, and the row never stays running. A pass with a pending
+    certificate makes it the active one. The conversation with Xero is the connection
+    type's (``xero/connection/``). ``claimed`` is a running row the caller already started
+    past the cooldown (a fleet chunk claims its Sites' rows in one go,
+    ``fleet.fleet_chunk_run``).
     """
     now = now or timezone.now()
-    test = claimed or _connection_test_claim(site=site, user=user, now=now)
+    budget = session_budget()
+    deadline = time.monotonic() + budget
+    # Waits for the database's locks come out of the test's budget too: a lock held
+    # elsewhere makes the test warehouse_busy, never a long wait blamed on Xero.
+    with database.lock_waits_at_most(budget), client.calls_end_by(deadline):
+        test = claimed
+        if test is None:
+            try:
+                test = _connection_test_claim(site=site, user=user, now=now)
+            except OperationalError:
+                raise WarehouseBusy(seconds=f"{budget:g}") from None
+        return _connection_test_finish(test=test, site=site, user=user, now=now, deadline=deadline)
+
+
+def _connection_test_finish(*, test, site, user, now, deadline) -> ConnectionTest:
     started = time.monotonic()
     conversation = None
     try:
         conversation = connection.connection_for(site, now=now)
         result = conversation.run()
     except ConnectionTestFailed as failure:
-        test.outcome = failure.code
-        test.message = failure.message
-        test.step = failure.step or ""
-        test.http_status = failure.http_status
-        test.problem = failure.problem[:PROBLEM_LENGTH]
-        test.certificate = conversation.certificate
+        _record_failure(test, failure)
+        test.certificate = getattr(conversation, "certificate", None)
+    except OperationalError:
+        logger.warning("Connection test of site %s: the database was busy", site.code)
+        _record_failure(test, WarehouseBusy(seconds=f"{session_budget():g}"))
     except Exception:
         # A fault of ours: the person pressing the button gets a plain answer, the
         # developers the traceback in the log.
         logger.exception("Connection test of site %s failed unexpectedly", site.code)
         test.outcome = ConnectionTest.Outcome.INTERNAL_ERROR
-        test.message = (
-            "The test could not run because of a fault in the Warehouse itself. It has been "
-            "logged for the developers; nothing is known yet about the Site's settings."
-        )
+        test.message = INTERNAL_ERROR_MESSAGE
     else:
         test.outcome = ConnectionTest.Outcome.OK
         test.certificate = conversation.certificate
@@ -187,7 +200,9 @@ def connection_test_run(
         calls_left = conversation.calls_left()
         test.minute_limit_remaining = calls_left.minute
         test.day_limit_remaining = calls_left.day
-    test.save()
+    # The result is saved even when the budget is spent: it may wait a moment more.
+    database.set_lock_wait(max(deadline - time.monotonic(), SAVE_GRACE_SECONDS))
+    _connection_test_save(test)
     if test.passed:
         _connection_test_passed(site=site, test=test, user=user)
     logger.info(
@@ -200,10 +215,76 @@ def connection_test_run(
     return test
 
 
+# How long saving a test's result may wait for a lock once its budget is spent.
+SAVE_GRACE_SECONDS = 1.0
+
+
+def session_budget() -> float:
+    """A test's budget in seconds: the README's promise of how long a test may take."""
+    return settings.XERO_CONNECT_TIMEOUT + settings.XERO_READ_TIMEOUT
+
+
+def _record_failure(test: ConnectionTest, failure: ConnectionTestFailed) -> None:
+    test.outcome = failure.code
+    test.message = failure.message
+    test.step = failure.step or ""
+    test.http_status = failure.http_status
+    test.problem = failure.problem
+
+
+INTERNAL_ERROR_MESSAGE = (
+    "The test could not run because of a fault in the Warehouse itself. It has been "
+    "logged for the developers; nothing is known yet about the Site's settings."
+)
+
+
+def _connection_test_save(test: ConnectionTest) -> None:
+    """Save the result; if even that fails, the same row says ``internal_error``.
+
+    A row is never left running: the fault goes to the log with its traceback.
+    """
+    test.make_safe_to_save()
+    try:
+        with transaction.atomic():
+            test.save()
+        return
+    except OperationalError:
+        logger.warning(
+            "Saving the connection test of site %s: the database was busy", test.site.code
+        )
+        _record_failure(test, WarehouseBusy(seconds=f"{session_budget():g}"))
+    except Exception:
+        logger.exception("Saving the connection test of site %s failed", test.site.code)
+        test.outcome = ConnectionTest.Outcome.INTERNAL_ERROR
+        test.message = INTERNAL_ERROR_MESSAGE
+    try:
+        ConnectionTest.objects.filter(pk=test.pk).update(
+            outcome=test.outcome, message=test.message, latency_ms=test.latency_ms
+        )
+    except DatabaseError:
+        # Still running in the database: it is marked interrupted once its budget and
+        # margin have passed (ConnectionTest.objects.stale()).
+        logger.exception("Could not record the outcome of site %s's test", test.site.code)
+
+
+def connection_tests_interrupt_stale(*, site: Site | None = None, now=None) -> int:
+    """Mark the rows of tests whose process died as interrupted (all Sites, or ``site``'s).
+
+    Called whenever a Site's tests are started or shown, so no row says running for good.
+    """
+    stale = ConnectionTest.objects.stale(now=now)
+    if site is not None:
+        stale = stale.filter(site=site)
+    return stale.update(
+        outcome=ConnectionTest.Outcome.INTERRUPTED, message=ConnectionTest.INTERRUPTED_MESSAGE
+    )
+
+
 def _connection_test_claim(*, site, user, now) -> ConnectionTest:
     """Start a history row, unless the Site was tested moments ago (double clicks)."""
     with transaction.atomic():
         Site.objects.select_for_update().filter(pk=site.pk).values_list("pk").first()
+        connection_tests_interrupt_stale(site=site, now=now)
         last = (
             ConnectionTest.objects.filter(site=site)
             .order_by("-started_at")

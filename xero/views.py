@@ -1,9 +1,12 @@
 """Thin views: check permission, validate, call a service, show the result."""
 
+import logging
+
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -12,6 +15,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from customers.access import Action, is_customer, site_for
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
@@ -19,7 +23,8 @@ from sites.views import audit_timeline_context
 
 from . import connect, panels, selectors, web_app
 from .audit import record_connection_test
-from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, XeroError
+from .customer_alerts import customer_test_alert_send
+from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
 from .exports import health_csv_write
 from .forms import CertificateIssueForm, FleetCheckForm
 from .models import Certificate
@@ -28,8 +33,16 @@ from .services import (
     certificate_issue,
     certificate_record_download,
     connection_test_run,
+    connection_tests_interrupt_stale,
 )
 from .tasks import fleet_checks_enqueue
+
+logger = logging.getLogger(__name__)
+
+DATABASE_TROUBLE = (
+    "The Warehouse's database was busy or refused a change just now; the test's result may "
+    "not all be recorded. Reload the page, and test again in a minute if it is missing."
+)
 
 
 def _back(request, site):
@@ -49,9 +62,8 @@ def _report_form_errors(request, form):
 
 @require_POST
 @login_required
-@permission_required("xero.issue_certificate", raise_exception=True)
 def certificate_issue_view(request, code):
-    site = get_object_or_404(Site, code=code)
+    site = site_for(request.user, code, Action.ISSUE_CERTIFICATE)
     form = CertificateIssueForm(request.POST)
     if not form.is_valid():
         _report_form_errors(request, form)
@@ -74,9 +86,9 @@ def certificate_issue_view(request, code):
 
 @require_POST
 @login_required
-@permission_required("xero.issue_certificate", raise_exception=True)
 def certificate_activate_view(request, code, pk):
-    certificate = get_object_or_404(Certificate, site__code=code, pk=pk)
+    site = site_for(request.user, code, Action.ISSUE_CERTIFICATE)
+    certificate = get_object_or_404(Certificate, site=site, pk=pk)
     try:
         certificate_activate(certificate=certificate, user=request.user, note="promoted by hand")
     except XeroError as error:
@@ -88,11 +100,9 @@ def certificate_activate_view(request, code, pk):
 
 @require_GET
 @login_required
-@permission_required("xero.download_certificate", raise_exception=True)
 def certificate_download_view(request, code, pk):
-    certificate = get_object_or_404(
-        Certificate.objects.select_related("site"), site__code=code, pk=pk
-    )
+    site = site_for(request.user, code, Action.DOWNLOAD_CERTIFICATE)
+    certificate = get_object_or_404(Certificate.objects.select_related("site"), site=site, pk=pk)
     certificate_record_download(certificate=certificate, user=request.user)
     response = HttpResponse(certificate.certificate_pem, content_type="application/pkix-cert")
     response["Content-Disposition"] = f'attachment; filename="{certificate.download_filename}"'
@@ -101,15 +111,24 @@ def certificate_download_view(request, code, pk):
 
 @require_POST
 @login_required
-@permission_required("xero.run_connection_test", raise_exception=True)
 def connection_test_view(request, code):
-    site = get_object_or_404(Site, code=code)
+    site = site_for(request.user, code, Action.RUN_TEST)
     try:
         test = connection_test_run(site=site, user=request.user)
     except ConnectionTestCooldown as error:
         messages.warning(request, error.message)
         return _back(request, site)
+    except WarehouseBusy as error:
+        messages.error(request, f"Connection test not run: {error.message}")
+        return _back(request, site)
+    except DatabaseError:
+        # After the result was kept (e.g. promoting the certificate that passed).
+        logger.exception("Connection test of site %s: database error", site.code)
+        messages.error(request, DATABASE_TROUBLE)
+        return _back(request, site)
     record_connection_test(test=test)
+    if is_customer(request.user):
+        customer_test_alert_send(test=test, link_base=request.build_absolute_uri("/").rstrip("/"))
     if test.passed:
         messages.success(request, f"Connection test passed. {test.message}")
     else:
@@ -122,14 +141,13 @@ def connection_test_view(request, code):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required("sites.view_site", raise_exception=True)
 def setup_view(request, code):
     """The Xero setup procedure for one Site, each step with its state and its controls."""
-    site = get_object_or_404(Site, code=code)
+    site = site_for(request.user, code, Action.VIEW)
+    connection_tests_interrupt_stale(site=site)
     details_form = None
     if request.method == "POST":
-        if not request.user.has_perm("sites.change_site"):
-            raise PermissionDenied
+        site = site_for(request.user, code, Action.CHANGE_DETAILS)
         # A copy, so that a refused save leaves the page showing what is stored.
         details_form = SiteXeroCredentialsForm(request.POST, instance=Site.objects.get(pk=site.pk))
         if details_form.is_valid():
@@ -179,7 +197,7 @@ SWITCHES = {
 
 def _switch_connection_type(request, code, connection_type):
     """GET asks first, naming what the switch clears; POST (from that page) switches."""
-    site = get_object_or_404(Site, code=code)
+    site = site_for(request.user, code, Action.SWITCH_CONNECTION_TYPE)
     if site.connection_type == connection_type:
         return redirect("xero:setup", code=site.code)
     switch = SWITCHES[connection_type]
@@ -198,14 +216,12 @@ def _switch_connection_type(request, code, connection_type):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required("sites.change_site", raise_exception=True)
 def switch_to_custom_connection_view(request, code):
     return _switch_connection_type(request, code, Site.ConnectionType.CUSTOM_CONNECTION)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required("sites.change_site", raise_exception=True)
 def switch_to_web_app_view(request, code):
     return _switch_connection_type(request, code, Site.ConnectionType.WEB_APP)
 
@@ -243,6 +259,7 @@ def health_view(request):
         )
         return redirect(request.get_full_path())
 
+    connection_tests_interrupt_stale()
     current = request.GET.get("filter", "")
     search = request.GET.get("q", "")
     sites = selectors.site_health_list(filter=current, search=search)
@@ -316,10 +333,10 @@ HISTORY_PAGE_SIZE = 50
 
 @require_GET
 @login_required
-@permission_required("xero.view_connectiontest", raise_exception=True)
 def connection_tests_view(request, code):
-    """Every connection test of one Site, newest first, a page at a time."""
-    site = get_object_or_404(Site, code=code)
+    """Every connection test of one Site, newest first, a page at a time (staff only: the
+    customers' fence does not list this page)."""
+    site = site_for(request.user, code, Action.VIEW_TESTS)
     tests = site.connection_tests.select_related("run_by")
     page = Paginator(tests, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {

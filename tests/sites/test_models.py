@@ -70,3 +70,39 @@ def test_secret_is_masked_like_xero_shows_it(secret, masked):
 
 def test_site_reports_whether_it_has_both_credentials(make_site):
     assert not make_site(api_key=CONSUMER_KEY).has_api_credentials
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Acme\nBcc: all@example.com", "Acme\r\nLtd", "Acme\x00", "Acme\u202eLtd", "Acme\u2028Ltd"],
+)
+def test_a_site_name_refuses_control_and_format_characters(site, name):
+    site.name = name
+    with pytest.raises(ValidationError) as error:
+        site.full_clean()
+    assert error.value.error_dict["name"][0].code == "name_characters"
+
+
+def test_a_site_name_keeps_accents_and_punctuation(site):
+    site.name = "Café Müller & Sons — Zürich (AU)"
+    site.full_clean()
+
+
+def test_the_migration_cleans_names_saved_before_they_were_validated(site, make_site):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    clean_names = import_module("sites.migrations.0007_site_name_printable").clean_names
+    # PostgreSQL never stored a NUL; SQLite may have.
+    nul = "\x00" if connection.vendor == "sqlite" else "\x07"
+    Site.objects.filter(pk=site.pk).update(name=f"Acme\r\nBcc: x@example.com\u202e{nul} Ltd")
+    blank = make_site()
+    Site.objects.filter(pk=blank.pk).update(name=f"\n{nul}")
+
+    clean_names(apps, None)
+
+    site.refresh_from_db()
+    blank.refresh_from_db()
+    assert site.name == "Acme Bcc: x@example.com Ltd"
+    assert blank.name == blank.code

@@ -1,6 +1,10 @@
 """Fixtures for everything that talks to Xero: a fake Xero over real HTTP."""
 
+import threading
+import time
+
 import pytest
+from django.db import connection, transaction
 
 from xero.sandbox import FakeXero
 
@@ -48,6 +52,51 @@ def custom_site(make_site, fake_xero_settings):
     )
     fake_xero_settings.register_custom_connection(CLIENT_ID, CLIENT_SECRET)
     return site
+
+
+def database_url_for_subprocess() -> str:
+    """The DATABASE_URL of the test database, for a process started by a test."""
+    database = connection.settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{database['NAME']}"
+    return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+
+@pytest.fixture
+def lock_held_elsewhere():
+    """Hold a database lock from another connection (a thread) for ``seconds``."""
+    threads = []
+
+    def hold(seconds, *, statement=None):
+        locked = threading.Event()
+
+        def run():
+            try:
+                with transaction.atomic():
+                    with connection.cursor() as cursor:
+                        # SQLite's IMMEDIATE transactions hold the whole database's write
+                        # lock from here; PostgreSQL locks what ``statement`` names.
+                        cursor.execute(statement or "SELECT 1")
+                    locked.set()
+                    time.sleep(seconds)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        assert locked.wait(5)
+        threads.append(thread)
+
+    yield hold
+    for thread in threads:
+        thread.join()
+
+
+def site_lock(site) -> str | None:
+    """What ``lock_held_elsewhere`` runs to lock ``site``'s row (SQLite: the whole database)."""
+    if connection.vendor == "postgresql":
+        return f"SELECT * FROM sites_site WHERE id = {site.pk} FOR UPDATE"
+    return None
 
 
 # "Connect to Xero": the Warehouse's own Xero app, registered in the fake Xero.

@@ -1,19 +1,30 @@
 """xero/client.py against the fake Xero over real HTTP: signing, tokens, errors, timeouts."""
 
 import base64
+import json
 import shutil
+import ssl
 import subprocess
+import sys
+import threading
 import time
+from contextlib import suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl, unquote
 
 import pytest
 import requests
+from django.db import connection
 from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
 
-from xero import exceptions
+from tests.environment import TEST_ENVIRONMENT, manage_environment
+from xero import certificates, exceptions
 from xero.client import XeroSession, error_from_response, oauth1_auth
 from xero.connection import CustomConnection, xero_session
-from xero.models import Certificate
+from xero.models import CallSlot, Certificate
+
+from .conftest import CLIENT_ID
 
 
 def organisation_url(settings):
@@ -171,3 +182,161 @@ def test_a_plain_session_sends_json_accept_and_no_secret(settings):
     session = XeroSession()
     assert session.headers["Accept"] == "application/json"
     assert session.auth is None
+
+
+# How much memory reading an answer costs, measured in a process of its own (its peak
+# resident size, from the ``resource`` module): the cap holds whatever arrives.
+MEMORY_PROBE = """
+import json, os, resource, sys
+import django
+django.setup()
+import requests
+from xero import exceptions
+from xero.client import XeroSession
+
+fake, token, kind, options = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+url = fake + "/api.xro/2.0/Organisation"
+headers = {"Authorization": "Bearer " + token}
+XeroSession().get(url, headers=headers)  # warm up: every module loaded, one answer read
+requests.post(fake + "/_sandbox/failures", json={"kind": kind, **options}, timeout=5)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    XeroSession().get(url, headers=headers)
+    outcome = "ok"
+except exceptions.XeroError as error:
+    outcome = error.code
+grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(json.dumps({"outcome": outcome, "grew_mib": grew / 1024}))
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("gzip_bomb", {"size": 400 << 20}),
+        ("huge", {"size": 300 << 20, "declare_length": False}),
+    ],
+)
+def test_an_oversized_answer_costs_no_more_memory_than_the_cap(
+    fake_xero_settings, settings, kind, options
+):
+    from .conftest import CLIENT_SECRET, database_url_for_subprocess
+
+    fake = fake_xero_settings
+    fake.register_custom_connection(CLIENT_ID, CLIENT_SECRET)
+    token = requests.post(
+        fake.identity_url,
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
+    ).json()["access_token"]
+    env = manage_environment(
+        **TEST_ENVIRONMENT
+        | {
+            "DJANGO_SETTINGS_MODULE": "warehouse.settings",
+            "DATABASE_URL": database_url_for_subprocess(),
+            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+            "XERO_CONNECT_TIMEOUT": "5",
+            "XERO_READ_TIMEOUT": "25",
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE, fake.url, token, kind, json.dumps(options)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert measured["outcome"] == "unexpected_response"
+    # Hundreds of MiB arrived (the issue measured 665 MB and 1.46 GB before the cap).
+    assert measured["grew_mib"] < 32
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_call_slot_lease_outlives_the_call_it_guards(private_site, fake_xero, settings):
+    settings.XERO_CONNECT_TIMEOUT = 0.5
+    settings.XERO_READ_TIMEOUT = 1
+    fake_xero.fail_next("drip", interval=0.2)
+    session = xero_session(private_site)
+    leases, stop = [], threading.Event()
+
+    def watch_the_slots():
+        # Another connection, as another process would see the slots.
+        try:
+            while not stop.is_set():
+                leases.extend(
+                    CallSlot.objects.filter(key__contains=":concurrent:").values_list(
+                        "expires_at", flat=True
+                    )
+                )
+                time.sleep(0.05)
+        finally:
+            connection.close()
+
+    watcher = threading.Thread(target=watch_the_slots)
+    watcher.start()
+    try:
+        with pytest.raises(exceptions.XeroTimeout):
+            session.get(organisation_url(settings))
+        ended = time.time()
+    finally:
+        stop.set()
+        watcher.join()
+
+    # While the call lasted, no other caller could take its slot: the lease ran past its end.
+    assert leases and min(leases) > ended
+    # And the slots were handed back when it ended.
+    assert not CallSlot.objects.filter(key__contains=":concurrent:").exists()
+
+
+@pytest.fixture
+def dripping_tls_server(tmp_path):
+    """An HTTPS server whose headers arrive one byte every 0.2 s (Xero is reached over TLS)."""
+    issued = certificates.generate_certificate(site_name="Slow Xero", site_code="slow")
+    (tmp_path / "cert.pem").write_text(issued.certificate_pem)
+    (tmp_path / "key.pem").write_text(issued.private_key_pem)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the base class names it so
+            answer = (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+            )
+            # The client hangs up at its deadline: that is the point.
+            with suppress(OSError):
+                for byte in answer:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.2)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_address[1]}/api.xro/2.0/Organisation"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_the_deadline_holds_over_tls_even_while_the_headers_drip(db, settings, dripping_tls_server):
+    settings.XERO_CONNECT_TIMEOUT = 0.5
+    settings.XERO_READ_TIMEOUT = 1
+    session = XeroSession()
+    started = time.monotonic()
+
+    # The certificate is not the point here (test_tls_failure covers it): the deadline is.
+    with pytest.raises(exceptions.XeroTimeout) as timeout:
+        session.get(dripping_tls_server, verify=False)
+
+    assert time.monotonic() - started < session.budget + 1
+    assert "within 1.5 seconds" in timeout.value.message

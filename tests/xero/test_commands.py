@@ -1,7 +1,19 @@
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
 import pytest
+from cryptography.fernet import Fernet
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
+from tests.environment import TEST_ENVIRONMENT, manage_environment
 from xero.models import Certificate
+
+from .conftest import database_url_for_subprocess, site_lock
 
 
 def test_issue_command_prints_the_pem_and_never_the_key(site, capsys):
@@ -111,3 +123,125 @@ def test_sandbox_register_says_how_to_start_the_sandbox(site, issue_certificate)
 def test_sandbox_register_needs_a_certificate_first(site):
     with pytest.raises(CommandError, match="Issue a certificate"):
         call_command("xero_sandbox_register", "acme")
+
+
+# Commands end in one plain line, never a traceback (issue 9). They run as a person runs
+# them, in their own process against the test database, so that what reaches the
+# terminal (including Python's "Exception ignored" traces at exit) is what is checked.
+def manage(*args, keys=None):
+    """Run ``manage.py *args``; return (exit status, stdout, stderr)."""
+    env = manage_environment(
+        **TEST_ENVIRONMENT
+        | {
+            "DATABASE_URL": database_url_for_subprocess(),
+            "FIELD_ENCRYPTION_KEYS": ",".join(keys or django_settings.FIELD_ENCRYPTION_KEYS),
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def assert_one_plain_line(stderr: str, words: str):
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("CommandError: ") and words in lines[0]
+
+
+WRONG_KEY = Fernet.generate_key().decode()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "args", [["xero_test_connection", "acme"], ["xero_issue_certificate", "acme"]]
+)
+def test_a_key_that_cannot_decrypt_the_secrets_ends_in_one_plain_line(site, args):
+    status, _, stderr = manage(*args, keys=[WRONG_KEY])
+    assert status == 1
+    assert_one_plain_line(stderr, "cannot be decrypted with any key in FIELD_ENCRYPTION_KEYS")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rotating_with_a_key_that_cannot_decrypt_ends_cleanly(site):
+    status, stdout, stderr = manage("rotate_encryption_keys", keys=[WRONG_KEY])
+    assert status == 1 and stdout == ""
+    assert_one_plain_line(stderr, "cannot be decrypted")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unknown_site_ends_in_one_plain_line(db):
+    status, _, stderr = manage("xero_test_connection", "nope")
+    assert status == 1
+    assert_one_plain_line(stderr, "No Site has the code 'nope'.")
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_sandbox_refuses_a_port_out_of_range(db, port):
+    with pytest.raises(CommandError, match="--port must be 0 to 65535"):
+        call_command("xero_sandbox", "--port", port)
+
+
+def test_sandbox_on_a_port_in_use_ends_in_one_plain_line(db):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        status, _, stderr = manage("xero_sandbox", "--port", str(taken.getsockname()[1]))
+    assert status == 1
+    assert_one_plain_line(stderr, "Cannot listen on 127.0.0.1 port")
+
+
+@pytest.fixture
+def web_page_server():
+    """Something else on the sandbox's port: a web server answering every POST a page."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the base class names it so
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b"<!doctype html><title>Welcome to nginx</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_sandbox_register_against_a_non_json_answer_says_it_is_not_the_sandbox(
+    site, issue_certificate, web_page_server
+):
+    issue_certificate(site)
+    with pytest.raises(CommandError, match="not the sandbox") as error:
+        call_command("xero_sandbox_register", "acme", "--url", web_page_server)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_test_command_says_the_database_was_busy_and_exits_1(
+    site, settings, lock_held_elsewhere, capsys
+):
+    settings.XERO_CONNECT_TIMEOUT = 0.5
+    settings.XERO_READ_TIMEOUT = 0.5
+    lock_held_elsewhere(3, statement=site_lock(site))
+
+    with pytest.raises(SystemExit) as exit:
+        call_command("xero_test_connection", "acme")
+
+    assert exit.value.code == 1
+    out = capsys.readouterr().out
+    assert out.startswith("acme: The Warehouse's database was busy") and out.count("\n") == 1

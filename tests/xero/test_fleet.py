@@ -5,6 +5,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from sites.models import Site
 from xero.fleet import fleet_alerts_send
 from xero.models import ConnectionTest
 
@@ -79,6 +80,25 @@ def test_a_certificate_far_from_expiry_is_not_told(
     issue_certificate(site, days=365)
     assert fleet_alerts_send(site=site) == []
     assert mailoutbox == []
+
+
+def test_a_site_name_with_a_line_break_still_gets_its_alert_on_one_header_line(
+    site, admin_emails, mailoutbox
+):
+    # A name saved before names were validated (the migration cleans those; this is the
+    # alert's own guard).
+    Site.objects.filter(pk=site.pk).update(name="Acme\r\nBcc: everyone@example.com")
+    site.refresh_from_db()
+    record(site, "ok", 30)
+    record(site, "signature_invalid", 20)
+
+    alerts = fleet_alerts_send(site=site)
+
+    assert len(alerts) == 1 and len(mailoutbox) == 1
+    subject = mailoutbox[0].subject
+    assert "\n" not in subject and "\r" not in subject
+    assert subject.startswith("[Warehouse] Acme Bcc: everyone@example.com (acme)")
+    assert mailoutbox[0].to == admin_emails
 
 
 def test_the_fleet_services_never_import_the_task_module():

@@ -107,7 +107,7 @@ def test_the_number_of_queries_does_not_grow_with_the_sites(
     issue_certificate(few)
     record(few, "ok")
     client.get(URL)  # session and permissions cached the same way in both counts
-    with django_assert_max_num_queries(8) as small:
+    with django_assert_max_num_queries(9) as small:
         client.get(URL)
     for _ in range(20):
         site = make_site()
@@ -117,6 +117,26 @@ def test_the_number_of_queries_does_not_grow_with_the_sites(
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = client.get(URL)
     assert len(response.context["page"].object_list) == 21
+
+
+@pytest.mark.parametrize("site_id", [str(2**63), str(2**64), "9" * 40, "-1", "1e9", "١"])
+def test_a_site_id_out_of_range_gets_a_plain_message_not_a_500(
+    client_for, site, dummy_tasks, site_id
+):
+    response = client_for("support").post(
+        URL, {"action": "test_selected", "sites": [site_id]}, follow=True
+    )
+    assert response.status_code == 200
+    assert "is not a Site" in response.text
+    assert not QueuedCheck.objects.exists()
+
+
+def test_the_largest_possible_site_id_is_simply_not_queued(client_for, site, dummy_tasks):
+    response = client_for("support").post(
+        URL, {"action": "test_selected", "sites": [str(2**63 - 1), str(site.pk)]}, follow=True
+    )
+    assert response.status_code == 200
+    assert list(QueuedCheck.objects.values_list("site", flat=True)) == [site.pk]
 
 
 def test_the_health_page_shows_outcome_labels_not_codes(client_for, site):

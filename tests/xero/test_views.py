@@ -279,3 +279,34 @@ def test_the_health_status_view_answers_for_the_asked_sites_only(client_for, sit
 def test_who_may_read_a_sites_full_test_history(client_for, site, role, status):
     url = reverse("xero:connection_tests", args=[site.code])
     assert client_for(role).get(url).status_code == status
+
+
+@pytest.mark.parametrize("pk", [2**63, 2**64, 10**40])
+def test_a_certificate_id_out_of_range_is_not_found_not_a_500(client_for, site, pk):
+    client = client_for("admins")
+    assert client.get(reverse("xero:certificate_download", args=[site.code, pk])).status_code == 404
+    assert (
+        client.post(reverse("xero:certificate_activate", args=[site.code, pk])).status_code == 404
+    )
+    assert client.get(reverse("admin:sites_site_change", args=[pk])).status_code in (302, 404)
+
+
+@pytest.mark.parametrize("page", ["xero:setup", "xero:health"])
+def test_a_test_whose_process_died_shows_as_interrupted_on_the_next_look(client_for, site, page):
+    import datetime
+
+    from django.utils import timezone
+
+    from xero.models import ConnectionTest
+
+    dead = ConnectionTest.objects.create(
+        site=site,
+        connection_type=site.connection_type,
+        started_at=timezone.now() - datetime.timedelta(minutes=10),
+    )
+    url = reverse(page, args=[site.code]) if page == "xero:setup" else reverse(page)
+
+    assert client_for("support").get(url).status_code == 200
+
+    dead.refresh_from_db()
+    assert dead.outcome == "interrupted"

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from sites.models import Site
 
-from .. import client
+from .. import client, values
 from ..exceptions import (
     ConnectionTestFailed,
     CredentialsMissing,
@@ -20,6 +20,16 @@ from ..exceptions import (
     XeroProblem,
 )
 from ..models import Certificate, ConnectionTest
+
+# The history fields a pass records, and the keys of Xero's Organisation they come from.
+ORGANISATION_FIELDS = (
+    ("organisation_name", "Name"),
+    ("organisation_short_code", "ShortCode"),
+    ("organisation_country", "CountryCode"),
+    ("organisation_version", "Version"),
+    ("organisation_type", "OrganisationType"),
+    ("is_demo_company", "IsDemoCompany"),
+)
 
 
 class Connection:
@@ -78,19 +88,21 @@ class Connection:
         body = self.organisation()
         try:
             organisation = body["Organisations"][0]
-            name = str(organisation["Name"])
+            organisation["Name"]
+            if not isinstance(organisation, dict):
+                raise TypeError(organisation)
         except (KeyError, IndexError, TypeError):
             raise UnexpectedResponse(
                 received="an organisation answer without an organisation"
             ) from None
+        # Everything Xero says is fitted to its column here (xero.values), before it is
+        # used: booleans only when booleans, text without control characters, cut to size.
+        fields = {field.name: field for field in ConnectionTest._meta.concrete_fields}
         result = {
-            "organisation_name": name[:255],
-            "organisation_short_code": str(organisation.get("ShortCode", ""))[:32],
-            "organisation_country": str(organisation.get("CountryCode", ""))[:8],
-            "organisation_version": str(organisation.get("Version", ""))[:16],
-            "organisation_type": str(organisation.get("OrganisationType", ""))[:32],
-            "is_demo_company": organisation.get("IsDemoCompany"),
+            name: values.for_field(fields[name], organisation.get(key))
+            for name, key in ORGANISATION_FIELDS
         }
+        name = result["organisation_name"]
         result.update(self._payroll())
         demo = " (a demo company)" if result["is_demo_company"] else ""
         result["message"] = (

@@ -6,13 +6,16 @@ endpoint (``/connections``) and a JSON control API (``/_sandbox/``).
 """
 
 import base64
+import functools
 import json
 import math
 import secrets
 import socket
+import struct
 import threading
 import time
 import uuid
+import zlib
 from collections import defaultdict, deque
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
@@ -60,6 +63,8 @@ DAY_LIMIT = 5000
 APP_MINUTE_LIMIT = 10_000
 CONCURRENT_LIMIT = 5
 
+# Hostile answers (see _Handler._hostile_answer): what a connection test must survive.
+HOSTILE_KINDS = ("drip", "redirect", "slow_redirects", "huge", "gzip_bomb", "odd_types", "nul")
 FAILURE_KINDS = frozenset(
     {
         "unavailable",
@@ -74,9 +79,25 @@ FAILURE_KINDS = frozenset(
         "slow",
         "token_error",
         "drop",
+        *HOSTILE_KINDS,
         *webapp.FAILURE_KINDS,
     }
 )
+# What the "odd_types" kind puts into the Organisation, each of the wrong type or size.
+ODD_ORGANISATION = {
+    "Name": "N" * 1000,
+    "IsDemoCompany": "yes",
+    "ShortCode": ["!", "odd"],
+    "CountryCode": "AUSTRALIA-AND-NEW-ZEALAND",
+    "Version": {"major": 2},
+    "OrganisationType": None,
+}
+# An integer no database column holds (the issue's overflow on SQLite).
+ODD_LIMIT_HEADER = str(10**23)
+# A name with what a text column or an email header must never take from outside.
+NUL_NAME = "Acme\x00 Pty\r\nBcc: everyone@example.com\x1b[31m Ltd\u202e"
+NUL_BODY = "Service temporarily unavailable\x00\x00\x07 (a body with NUL characters)"
+STREAM_CHUNK = 1 << 20
 
 # (path, scope that grants it, whether it is payroll)
 ENDPOINTS = {
@@ -136,6 +157,11 @@ class _Answer:
     body: bytes = b""
     content_type: str | None = None
     headers: dict = field(default_factory=dict)
+    # A streamed body instead of ``body``: ``length`` bytes in ``chunks``, each after
+    # ``interval`` seconds (drip feeds, huge bodies); ``length`` None sends no Content-Length.
+    chunks: object = None
+    length: int | None = None
+    interval: float = 0.0
 
 
 class FakeXero(webapp.WebAppMixin):
@@ -269,7 +295,20 @@ class FakeXero(webapp.WebAppMixin):
         """Make the next ``count`` API calls (token calls for "token_error") fail this way.
 
         Options: ``retry_after`` (rate limits), ``seconds`` ("slow"), ``problem`` (the
-        X-Rate-Limit-Problem of "rate_limit_oauth1").
+        X-Rate-Limit-Problem of "rate_limit_oauth1"), and for the hostile kinds:
+
+        - "drip": the answer one byte every ``interval`` seconds (0.5), with a
+          Content-Length; ``status`` (200) and ``location`` make it a dripping redirect;
+        - "redirect": a ``status`` (302) to ``location`` (another server's address);
+        - "slow_redirects": each of ``count`` calls waits ``seconds`` (1) and answers a 302
+          back to the same address, so a client that follows redirects never ends;
+        - "huge": a JSON answer of ``size`` bytes (300 MiB), streamed, with a
+          Content-Length unless ``declare_length`` is false;
+        - "gzip_bomb": a gzip body of a few hundred KiB that inflates to ``size`` (400 MiB);
+        - "odd_types": the Organisation with fields of the wrong type or size, and
+          rate-limit headers no integer column holds;
+        - "nul": NUL, control and bidi characters in the organisation's name, or with
+          ``where="body"`` a non-JSON answer containing NUL.
         """
         if kind not in FAILURE_KINDS:
             raise ValueError(f"Unknown failure kind {kind!r}; one of {sorted(FAILURE_KINDS)}.")
@@ -551,10 +590,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", answer.content_type)
         for name, value in answer.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer.body)))
+        if answer.chunks is None:
+            self.send_header("Content-Length", str(len(answer.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(answer.body)
+            return
+        if answer.length is not None:
+            self.send_header("Content-Length", str(answer.length))
+        else:
+            self.close_connection = True
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(answer.body)
+        # The client may give up half-way: that is the point of these answers.
+        with suppress(OSError):
+            for chunk in answer.chunks:
+                if self.fake._stopping.is_set():
+                    self.close_connection = True
+                    return
+                self.fake._sleep(answer.interval)
+                self.wfile.write(chunk)
+                self.wfile.flush()
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -771,7 +826,15 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if kind == "slow":
             self.fake._sleep(float(failure.options.get("seconds", 5)))
-        refusal = self._failure_answer(failure) if kind not in (None, "slow", "xml_body") else None
+        if kind in HOSTILE_KINDS:
+            hostile = self._hostile_answer(failure)
+            if hostile is not None:
+                return hostile
+        refusal = (
+            self._failure_answer(failure)
+            if kind not in (None, "slow", "xml_body", *HOSTILE_KINDS)
+            else None
+        )
         if refusal:
             return refusal
         if principal.scopes is not None and not _grants(principal.scopes, scope):
@@ -782,7 +845,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._not_found()
         now = self.fake.now()
         if self.route.endswith("/Organisation"):
-            payload = bodies.envelope(now, Organisations=[principal.organisation.as_xero()])
+            organisation = principal.organisation.as_xero()
+            if kind == "odd_types":
+                organisation.update(failure.options.get("organisation", ODD_ORGANISATION))
+            elif kind == "nul":
+                organisation["Name"] = failure.options.get("name", NUL_NAME)
+            payload = bodies.envelope(now, Organisations=[organisation])
         elif self.route.endswith("/PayItems"):
             payload = bodies.envelope(now, PayItems=bodies.pay_items())
         else:
@@ -793,9 +861,69 @@ class _Handler(BaseHTTPRequestHandler):
                 200, bodies.to_xml(payload, now=now), "application/xml; charset=utf-8"
             )
         if "application/json" in accept:
-            return self._json(200, payload)
+            answer = self._json(200, payload)
+            if kind == "odd_types":
+                answer.headers["X-MinLimit-Remaining"] = ODD_LIMIT_HEADER
+                answer.headers["X-DayLimit-Remaining"] = f"-{ODD_LIMIT_HEADER}"
+            return answer
         # Xero answers XML unless the client asks for JSON.
         return self._text(200, bodies.to_xml(payload, now=now), "text/xml; charset=utf-8")
+
+    def _hostile_answer(self, failure: _Failure) -> _Answer | None:
+        """The answer of a hostile kind, or None where it only changes the usual answer."""
+        options = failure.options
+        kind = failure.kind
+        if kind == "drip":
+            status = int(options.get("status", 200))
+            body = json.dumps(
+                bodies.envelope(self.fake.now(), Organisations=[bodies.Organisation().as_xero()])
+            ).encode()
+            headers = {"Location": options["location"]} if "location" in options else {}
+            return _Answer(
+                status,
+                content_type="application/json; charset=utf-8",
+                headers=headers,
+                chunks=(body[i : i + 1] for i in range(len(body))),
+                length=len(body),
+                interval=float(options.get("interval", 0.5)),
+            )
+        if kind == "redirect":
+            location = options.get("location", "http://127.0.0.2:9/api.xro/2.0/Organisation")
+            return self._text(
+                int(options.get("status", 302)),
+                f"Moved to {location}",
+                "text/plain; charset=utf-8",
+                {"Location": location},
+            )
+        if kind == "slow_redirects":
+            self.fake._sleep(float(options.get("seconds", 1)))
+            return self._text(
+                302, "Moved", "text/plain; charset=utf-8", {"Location": self.fake.url + self.path}
+            )
+        if kind == "huge":
+            size = int(options.get("size", 300 << 20))
+            filler = b" " * STREAM_CHUNK
+            return _Answer(
+                200,
+                content_type="application/json; charset=utf-8",
+                chunks=(
+                    filler[: min(STREAM_CHUNK, size - sent)]
+                    for sent in range(0, size, STREAM_CHUNK)
+                ),
+                # Without a Content-Length the client learns the size only by reading.
+                length=size if options.get("declare_length", True) else None,
+            )
+        if kind == "gzip_bomb":
+            body = _gzip_of_zeros(int(options.get("size", 400 << 20)))
+            return _Answer(
+                200,
+                body,
+                "application/json; charset=utf-8",
+                {"Content-Encoding": "gzip"},
+            )
+        if kind == "nul" and options.get("where") == "body":
+            return self._text(200, NUL_BODY, "text/plain; charset=utf-8")
+        return None
 
     def _insufficient_scope(self) -> _Answer:
         return self._json(
@@ -886,6 +1014,24 @@ class _Handler(BaseHTTPRequestHandler):
             fake.clock_offset = float(data["offset"])
             return self._json(200, {"offset": fake.clock_offset})
         return self._json(404, {"error": f"No control action {self.command} {self.route}."})
+
+
+@functools.lru_cache(maxsize=4)
+def _gzip_of_zeros(size: int) -> bytes:
+    """``size`` zero bytes gzipped (400 MiB gives about 400 KiB), made once per size."""
+    block = bytes(STREAM_CHUNK)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    # After a full flush the compressor starts afresh, so every whole block compresses to
+    # the same bytes: compressing one stands for all, and the bomb is made in a blink.
+    whole = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    count, rest = divmod(size, STREAM_CHUNK)
+    tail = compressor.compress(bytes(rest)) + compressor.flush()
+    crc = 0
+    for _ in range(count):
+        crc = zlib.crc32(block, crc)
+    crc = zlib.crc32(bytes(rest), crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    return header + whole * count + tail + struct.pack("<II", crc, size & 0xFFFFFFFF)
 
 
 def _organisation(data: dict) -> Organisation | None:

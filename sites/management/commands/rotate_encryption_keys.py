@@ -1,16 +1,19 @@
 from collections import defaultdict
 
 from django.apps import apps
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 
 from sites.audit import record_secrets_reencrypted
 from sites.encryption import EncryptionKeyError
 from sites.fields import encrypted_fields
 from sites.models import Site
+from warehouse.commands import PlainErrorsCommand
+
+ROTATE_BATCH = 500
 
 
-class Command(BaseCommand):
+class Command(PlainErrorsCommand):
     help = (
         "Re-encrypt every stored secret under the newest key in FIELD_ENCRYPTION_KEYS. "
         "Put the new key first and keep the old ones after it until this has run."
@@ -41,19 +44,25 @@ class Command(BaseCommand):
         queryset = model._base_manager.all()
         site_of = self.site_of(model)
         count = 0
-        # Reading decrypts under any key; writing encrypts under the newest. The base
-        # manager's update, so that a Site's plain re-encryption is not recorded as a
-        # change: one "re-encrypted" row per Site says it instead.
-        for pk, site_id, *values in queryset.values_list("pk", site_of, *names).iterator():
-            queryset.filter(pk=pk).update(**dict(zip(names, values, strict=True)))
-            rotated = [
-                name if model is Site else f"{model._meta.verbose_name} {label}"
-                for name, label, value in zip(names, labels, values, strict=True)
-                if value
-            ]
-            if site_id is not None and rotated:
-                self.rotated[site_id].update(rotated)
-            count += 1
+        # Reading decrypts under any key; writing encrypts under the newest. Rows are read
+        # a batch at a time, each fetched whole before decrypting: a key that fails
+        # half-way through a streamed read would leave its cursor to be finalised after
+        # the database connection is gone, with a trace at exit. The base manager's update,
+        # so that a Site's plain re-encryption is not recorded as a change: one
+        # "re-encrypted" row per Site says it instead.
+        pks = list(queryset.order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(pks), ROTATE_BATCH):
+            batch = queryset.filter(pk__in=pks[start : start + ROTATE_BATCH])
+            for pk, site_id, *values in batch.values_list("pk", site_of, *names):
+                queryset.filter(pk=pk).update(**dict(zip(names, values, strict=True)))
+                rotated = [
+                    name if model is Site else f"{model._meta.verbose_name} {label}"
+                    for name, label, value in zip(names, labels, values, strict=True)
+                    if value
+                ]
+                if site_id is not None and rotated:
+                    self.rotated[site_id].update(rotated)
+                count += 1
         return count
 
     @staticmethod

@@ -1,5 +1,6 @@
 """Failure injection: every kind answers the way Xero does when that goes wrong."""
 
+import gzip
 import time
 
 import pytest
@@ -32,6 +33,13 @@ def test_failures_cover_every_documented_kind():
         "slow",
         "token_error",
         "drop",
+        "drip",
+        "redirect",
+        "slow_redirects",
+        "huge",
+        "gzip_bomb",
+        "odd_types",
+        "nul",
     } | set(webapp.FAILURE_KINDS) == FAILURE_KINDS
 
 
@@ -213,3 +221,116 @@ def test_failures_apply_to_payroll_calls(fake_xero, token):
     fake_xero.fail_next("unavailable")
 
     assert bearer_get(fake_xero.payroll_url + "PayItems", token).status_code == 503
+
+
+def raw_get(fake, token, **kwargs):
+    """GET the Organisation without following redirects or reading the body yet."""
+    return requests.get(
+        fake.api_url + "Organisation",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        allow_redirects=False,
+        stream=True,
+        timeout=5,
+        **kwargs,
+    )
+
+
+def test_drip_sends_the_answer_one_byte_at_a_time_with_its_length(fake_xero, token):
+    fake_xero.fail_next("drip", interval=0.05)
+
+    response = raw_get(fake_xero, token)
+    first, second = response.raw.read(1), response.raw.read(1)
+    response.close()
+
+    assert response.status_code == 200
+    assert int(response.headers["Content-Length"]) > 100
+    assert (first, second) == (b"{", b'"')
+
+
+def test_drip_with_a_status_and_location_is_a_dripping_redirect(fake_xero, token):
+    fake_xero.fail_next("drip", interval=0.05, status=302, location="http://127.0.0.2:9/")
+
+    response = raw_get(fake_xero, token)
+    response.close()
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "http://127.0.0.2:9/"
+
+
+def test_redirect_points_at_another_address(fake_xero, token):
+    fake_xero.fail_next("redirect", location="http://127.0.0.2:9/elsewhere")
+
+    response = raw_get(fake_xero, token)
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "http://127.0.0.2:9/elsewhere"
+
+
+def test_slow_redirects_wait_then_point_back_at_the_same_address(fake_xero, token):
+    fake_xero.fail_next("slow_redirects", count=2, seconds=0.2)
+    started = time.monotonic()
+
+    first = raw_get(fake_xero, token)
+    second = raw_get(fake_xero, token)
+
+    assert time.monotonic() - started >= 0.4
+    assert [first.status_code, second.status_code] == [302, 302]
+    assert first.headers["Location"] == fake_xero.api_url + "Organisation"
+
+
+def test_huge_streams_a_body_of_the_size_asked(fake_xero, token):
+    fake_xero.fail_next("huge", size=3 << 20)
+
+    response = raw_get(fake_xero, token)
+    received = sum(len(chunk) for chunk in response.iter_content(1 << 16))
+
+    assert int(response.headers["Content-Length"]) == received == 3 << 20
+
+
+def test_gzip_bomb_is_small_on_the_wire_and_inflates_to_the_size_asked(fake_xero, token):
+    fake_xero.fail_next("gzip_bomb", size=8 << 20)
+
+    response = raw_get(fake_xero, token)
+    wire = response.raw.read(decode_content=False)
+
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert len(wire) < 64 << 10
+    assert len(gzip.decompress(wire)) == 8 << 20
+
+
+def test_odd_types_gives_fields_of_the_wrong_type_and_overflowing_limit_headers(fake_xero, get):
+    fake_xero.fail_next("odd_types")
+
+    response = get()
+    organisation = response.json()["Organisations"][0]
+
+    assert organisation["IsDemoCompany"] == "yes"
+    assert isinstance(organisation["ShortCode"], list)
+    assert int(response.headers["X-MinLimit-Remaining"]) == 10**23
+
+
+def test_nul_puts_control_characters_into_the_organisation_name(fake_xero, get):
+    fake_xero.fail_next("nul")
+
+    name = get().json()["Organisations"][0]["Name"]
+
+    assert "\x00" in name and "\n" in name and "\u202e" in name
+
+
+def test_nul_in_the_body_is_a_non_json_answer_with_nul(fake_xero, get):
+    fake_xero.fail_next("nul", where="body")
+
+    response = get()
+
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert "\x00" in response.text
+
+
+def test_huge_without_declaring_its_length_ends_by_closing(fake_xero, token):
+    fake_xero.fail_next("huge", size=2 << 20, declare_length=False)
+
+    response = raw_get(fake_xero, token)
+    received = sum(len(chunk) for chunk in response.iter_content(1 << 16))
+
+    assert "Content-Length" not in response.headers
+    assert received == 2 << 20

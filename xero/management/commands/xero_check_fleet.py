@@ -1,10 +1,11 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from warehouse.commands import PlainErrorsCommand
 from xero.exceptions import FleetEnqueueFailed
 from xero.tasks import fleet_checks_enqueue
 
 
-class Command(BaseCommand):
+class Command(PlainErrorsCommand):
     help = (
         "Queue a background connection test of every Site, in chunks that every worker "
         "shares (`manage.py db_worker`, or RQ workers). Sites already queued are not queued "

@@ -1,13 +1,14 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from sites.models import Site
+from warehouse.commands import PlainErrorsCommand
 from xero.certificates import KEY_SIZES, MAX_VALIDITY_DAYS
 from xero.exceptions import XeroError
 from xero.models import Certificate
 from xero.services import certificate_issue
 
 
-class Command(BaseCommand):
+class Command(PlainErrorsCommand):
     help = (
         "Issue a Xero certificate for a Site and print its public certificate (PEM) to stdout. "
         "The private key stays encrypted in the database and is never printed."

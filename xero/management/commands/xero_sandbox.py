@@ -1,16 +1,18 @@
 import threading
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import CommandError
 
+from warehouse.commands import PlainErrorsCommand
 from xero.sandbox import FakeXero
 
+MAX_PORT = 65535
 # The sandbox's own web app, when the Warehouse has none configured (not Imagatec's real one).
 SANDBOX_APP_CLIENT_ID = "SANDBOXWEBAPP000000000000000000000"
 SANDBOX_APP_CLIENT_SECRET = "sandbox-web-app-secret"  # noqa: S105 - the fake Xero's only
 
 
-class Command(BaseCommand):
+class Command(PlainErrorsCommand):
     help = (
         "Run a fake Xero on 127.0.0.1 in the foreground, for trying the Warehouse without "
         "Xero. Put the printed lines in .env, restart the Warehouse, press Ctrl-C to stop. "
@@ -29,8 +31,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, port, latency, redirect_uri, **options):
+        if not 0 <= port <= MAX_PORT:
+            raise CommandError(f"--port must be 0 to {MAX_PORT} (0 picks a free port); not {port}.")
+        if latency < 0:
+            raise CommandError(f"--latency must be 0 seconds or more; not {latency:g}.")
         fake = FakeXero(port=port, latency=latency, verbose=options["verbosity"] > 1)
-        fake.start()
+        try:
+            fake.start()
+        except OSError as error:
+            raise CommandError(
+                f"Cannot listen on 127.0.0.1 port {port}: {error.strerror or error}. Stop "
+                "whatever uses it, or choose another port with --port (0 picks a free one)."
+            ) from None
         # "Connect to Xero": the Warehouse's own app, and a Xero user with two organisations
         # to pick from on the consent page.
         client_id = settings.XERO_APP_CLIENT_ID or SANDBOX_APP_CLIENT_ID

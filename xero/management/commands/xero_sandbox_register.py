@@ -1,10 +1,11 @@
 import requests
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from sites.models import Site
+from warehouse.commands import PlainErrorsCommand
 
 
-class Command(BaseCommand):
+class Command(PlainErrorsCommand):
     help = (
         "Do in the local fake Xero (manage.py xero_sandbox) what the customer does in Xero: "
         "create the Site's application with its certificate (private application) or its "
@@ -46,7 +47,14 @@ class Command(BaseCommand):
                 f"The sandbox did not answer at {url}. Start it with `python manage.py "
                 "xero_sandbox` in another terminal."
             ) from None
-        name = response.json()["organisation"]["Name"]
+        try:
+            name = str(response.json()["organisation"]["Name"])
+        except (ValueError, KeyError, TypeError):
+            raise CommandError(
+                f"Something answered at {url}, but not the sandbox (its answer was not the "
+                "sandbox's JSON). Check --url, or start the sandbox with `python manage.py "
+                "xero_sandbox`."
+            ) from None
         self.stdout.write(
             self.style.SUCCESS(f"Registered {site.code} with the sandbox; it reaches “{name}”.")
         )

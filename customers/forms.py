@@ -1,0 +1,48 @@
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+
+# A customer signs in with their email, which becomes the login name (at most 150 long).
+EMAIL_MAX_LENGTH = 150
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(
+        label="Customer's email address",
+        max_length=EMAIL_MAX_LENGTH,
+        error_messages={"invalid": "Enter the customer's email address, e.g. anna@example.com."},
+    )
+
+
+class AcceptInvitationForm(forms.Form):
+    """The password a new customer chooses, checked by the project's password validators."""
+
+    error_messages = {"password_mismatch": "The two passwords differ. Type the same one twice."}
+
+    password1 = forms.CharField(
+        label="Choose a password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="The same password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, email: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2:
+            if password1 != password2:
+                raise forms.ValidationError(
+                    self.error_messages["password_mismatch"], code="password_mismatch"
+                )
+            # Checked against the account to be (so "too similar to your email" works).
+            user = get_user_model()(username=self.email.lower(), email=self.email)
+            password_validation.validate_password(password1, user)
+        return cleaned

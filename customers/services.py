@@ -1,0 +1,185 @@
+"""Writes of customer accounts: invitations, accepting them, memberships.
+
+Views, the command and the admin call these; none of them saves a model itself.
+"""
+
+import datetime
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from sites.models import Site
+
+from .access import CUSTOMERS, is_customer
+from .exceptions import (
+    InvitationExpired,
+    InvitationForStaffAccount,
+    InvitationLimitReached,
+    InvitationRevoked,
+    InvitationUnknown,
+    InvitationUsed,
+)
+from .models import Invitation, Membership, token_hash
+
+
+def _now(now: datetime.datetime | None) -> datetime.datetime:
+    return now or timezone.now()
+
+
+def customer_for_email(email: str):
+    """The user whose email (or login name) is ``email``, any case; ``None`` if none."""
+    User = get_user_model()
+    return (
+        User.objects.filter(email__iexact=email).first()
+        or User.objects.filter(username__iexact=email).first()
+    )
+
+
+def membership_add(*, site: Site, user, added_by=None) -> Membership:
+    """Give customer ``user`` the procedure of ``site`` (again is harmless)."""
+    membership, _ = Membership.objects.get_or_create(
+        site=site, user=user, defaults={"added_by": added_by}
+    )
+    return membership
+
+
+def invitation_create(
+    *, site: Site, email: str, invited_by=None, link_base: str, now=None
+) -> tuple[Invitation | None, str]:
+    """Invite ``email`` to do ``site``'s procedure, and email them; returns the invitation and
+    the link (``None`` and the sign-in link when ``email`` already has a customer account: the
+    Site is then added to it at once).
+
+    ``link_base`` is the Warehouse's address (``https://warehouse.example.com``). The token is
+    in the link only; the database keeps its hash. Open invitations of the same address to the
+    same Site are revoked, so one link works at a time. ``invited_by`` may send at most
+    ``INVITATIONS_PER_HOUR`` an hour (the shell, ``invited_by=None``, is not limited).
+    """
+    now = _now(now)
+    email = email.strip()
+    existing = customer_for_email(email)
+    if existing is not None and not is_customer(existing):
+        raise InvitationForStaffAccount
+    if invited_by is not None:
+        limit = settings.INVITATIONS_PER_HOUR
+        recent = Invitation.objects.filter(
+            invited_by=invited_by, created_at__gt=now - datetime.timedelta(hours=1)
+        ).count()
+        if recent >= limit:
+            raise InvitationLimitReached(limit)
+    if existing is not None:
+        membership_add(site=site, user=existing, added_by=invited_by)
+        link = link_base + reverse("xero:setup", args=[site.code])
+        _send(
+            "customers/email/site_added.txt",
+            subject=f"Xero setup of {site.name}: added to your Warehouse account",
+            email=existing.email or email,
+            context={"site": site, "link": link, "invited_by": invited_by},
+        )
+        return None, link
+
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        Invitation.objects.open(now=now).filter(site=site, email__iexact=email).update(
+            revoked_at=now, revoked_by=invited_by
+        )
+        invitation = Invitation(
+            site=site,
+            email=email,
+            token_hash=token_hash(token),
+            invited_by=invited_by,
+            created_at=now,
+            expires_at=now + datetime.timedelta(days=settings.INVITATION_DAYS),
+        )
+        invitation.full_clean()
+        invitation.save()
+    link = link_base + reverse("customers:accept", args=[token])
+    _send(
+        "customers/email/invitation.txt",
+        subject=f"Set up Xero for {site.name} in the Warehouse",
+        email=email,
+        context={"site": site, "link": link, "invitation": invitation},
+    )
+    return invitation, link
+
+
+def _send(template: str, *, subject: str, email: str, context: dict) -> None:
+    """One plain-text email through Django's email framework. It carries a link, never a
+    Key, Secret or certificate: those are entered and fetched in the Warehouse."""
+    send_mail(
+        subject,
+        render_to_string(template, context),
+        settings.DEFAULT_FROM_EMAIL,
+        [email],
+    )
+
+
+def invitation_open(*, token: str, now=None) -> Invitation:
+    """The open invitation whose link carries ``token``, or the error that says why not."""
+    invitation = (
+        Invitation.objects.select_related("site", "invited_by")
+        .filter(token_hash=token_hash(token))
+        .first()
+    )
+    if invitation is None:
+        raise InvitationUnknown
+    state = invitation.state(now=_now(now))
+    error = {
+        Invitation.State.ACCEPTED: InvitationUsed,
+        Invitation.State.REVOKED: InvitationRevoked,
+        Invitation.State.EXPIRED: InvitationExpired,
+    }.get(state)
+    if error is not None:
+        raise error(error.message + " " + error.fix.format(inviter=invitation.inviter_name))
+    return invitation
+
+
+def invitation_accept(*, token: str, password: str | None, now=None):
+    """Accept the invitation of ``token``: make the customer account with ``password`` (or,
+    when the address has one already, add the Site to it), and use up the link.
+
+    Everything happens in one transaction, after the invitation was locked: two tabs
+    submitting the same link make one account, and a refused link makes none.
+    """
+    now = _now(now)
+    with transaction.atomic():
+        list(Invitation.objects.select_for_update().filter(token_hash=token_hash(token)))
+        invitation = invitation_open(token=token, now=now)
+        user = customer_for_email(invitation.email)
+        if user is None:
+            user = _customer_create(email=invitation.email, password=password)
+        elif not is_customer(user):
+            raise InvitationForStaffAccount
+        membership_add(site=invitation.site, user=user, added_by=invitation.invited_by)
+        invitation.accepted_at = now
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return invitation, user
+
+
+def _customer_create(*, email: str, password: str):
+    """A customer account: signs in with its email; *Staff status* lets it through the admin's
+    gate (active, second factor), where the customer fence keeps it to its own Sites."""
+    User = get_user_model()
+    user = User(username=email.lower(), email=email, is_staff=True)
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    user.groups.add(Group.objects.get(name=CUSTOMERS))
+    return user
+
+
+def invitation_revoke(*, invitation: Invitation, revoked_by, now=None) -> Invitation:
+    """Withdraw an open invitation: its link then says so. Others are left as they are."""
+    if invitation.state(now=_now(now)) == Invitation.State.OPEN:
+        invitation.revoked_at = _now(now)
+        invitation.revoked_by = revoked_by
+        invitation.save(update_fields=["revoked_at", "revoked_by"])
+    return invitation

@@ -1,0 +1,103 @@
+"""Thin views: invite and revoke (Staff, Admins, Support), accept a link, a customer's Sites."""
+
+from django.contrib import admin, messages
+from django.contrib.auth import login
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from .access import Action, customer_sites, site_for
+from .exceptions import InvitationError
+from .forms import AcceptInvitationForm, InvitationForm
+from .models import Invitation
+from .services import invitation_accept, invitation_create, invitation_open, invitation_revoke
+
+
+def _site_page(site):
+    return redirect(reverse("admin:sites_site_change", args=[site.pk]) + "#customers")
+
+
+@require_POST
+def invite_view(request, code):
+    site = site_for(request.user, code, Action.INVITE)
+    form = InvitationForm(request.POST)
+    if not form.is_valid():
+        for error in form.errors["email"]:
+            messages.error(request, error)
+        return _site_page(site)
+    email = form.cleaned_data["email"]
+    try:
+        invitation, _link = invitation_create(
+            site=site,
+            email=email,
+            invited_by=request.user,
+            link_base=request.build_absolute_uri("/").rstrip("/"),
+        )
+    except InvitationError as error:
+        messages.error(request, error.message)
+        return _site_page(site)
+    if invitation is None:
+        messages.success(
+            request, f"{email} already has a customer account: {site.name} was added to it."
+        )
+    else:
+        messages.success(
+            request,
+            f"Invitation emailed to {email}. The link works once, until "
+            f"{invitation.expires_at:%d %b %Y %H:%M} UTC.",
+        )
+    return _site_page(site)
+
+
+@require_POST
+def revoke_view(request, code, pk):
+    site = site_for(request.user, code, Action.INVITE)
+    invitation = get_object_or_404(Invitation, site=site, pk=pk)
+    invitation_revoke(invitation=invitation, revoked_by=request.user)
+    messages.success(request, f"The invitation of {invitation.email} was revoked.")
+    return _site_page(site)
+
+
+def _problem(request, error: InvitationError):
+    """A plain page saying what is wrong with the link and who to ask; nothing else."""
+    context = {**admin.site.each_context(request), "title": "Invitation", "error": error}
+    return render(request, "customers/invitation_problem.html", context, status=error.status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def accept_view(request, token):
+    """The invitation link: choose a password, then on to the Site's setup page (through the
+    second factor's enrolment first, when the admin's gate requires one)."""
+    try:
+        invitation = invitation_open(token=token)
+    except InvitationError as error:
+        return _problem(request, error)
+    form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation, user = invitation_accept(
+                token=token, password=form.cleaned_data["password1"]
+            )
+        except InvitationError as error:
+            return _problem(request, error)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("xero:setup", code=invitation.site.code)
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Set up Xero for {invitation.site.name}",
+        "invitation": invitation,
+        "form": form,
+    }
+    return render(request, "customers/accept.html", context)
+
+
+@require_GET
+def home_view(request):
+    """A customer's Sites; with one Site, straight to its setup page."""
+    sites = list(customer_sites(request.user))
+    if len(sites) == 1:
+        return redirect("xero:setup", code=sites[0].code)
+    context = {**admin.site.each_context(request), "title": "Your Sites", "sites": sites}
+    return render(request, "customers/home.html", context)

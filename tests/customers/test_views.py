@@ -1,0 +1,185 @@
+"""Inviting from the Site's page, and opening the link: accept, reuse, expiry, revocation,
+forgery, the hourly limit, an existing customer, no secret in any email."""
+
+import datetime
+import re
+from urllib.parse import quote
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from customers.models import Invitation, Membership, token_hash
+from customers.services import invitation_create, invitation_revoke
+from sites.roles import STAFF
+from tests.conftest import CONSUMER_SECRET
+
+PASSWORD = "a-long-customer-pass-42"
+
+
+def _invite(site, email="anna@example.com", **options):
+    return invitation_create(site=site, email=email, link_base="http://testserver", **options)
+
+
+def _path(link):
+    return link.removeprefix("http://testserver")
+
+
+def _accept(client, link, password=PASSWORD):
+    return client.post(_path(link), {"password1": password, "password2": password})
+
+
+def test_staff_invites_from_the_site_page_and_the_email_carries_only_the_link(client_for, site):
+    client = client_for("staff")
+    page = client.get(reverse("admin:sites_site_change", args=[site.pk])).text
+    assert reverse("customers:invite", args=[site.code]) in page
+    response = client.post(
+        reverse("customers:invite", args=[site.code]), {"email": "anna@example.com"}, follow=True
+    )
+    assert "Invitation emailed to anna@example.com" in response.text
+    (message,) = mail.outbox
+    assert message.to == ["anna@example.com"]
+    (link,) = re.findall(r"http://testserver/invitations/\S+/", message.body)
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    invitation = Invitation.objects.get()
+    assert invitation.token_hash == token_hash(token)
+    assert token not in invitation.token_hash
+    assert site.api_key not in message.body and CONSUMER_SECRET not in message.body
+    assert "BEGIN CERTIFICATE" not in message.body
+
+
+def test_accepting_sets_a_password_and_lands_on_the_sites_setup_page(client, site):
+    _, link = _invite(site)
+    page = client.get(_path(link))
+    assert "Acme Pty Ltd" in page.text and "anna@example.com" in page.text
+    response = _accept(client, link)
+    assert response.status_code == 302
+    assert response.url == reverse("xero:setup", args=[site.code])
+    user = get_user_model().objects.get(email="anna@example.com")
+    assert user.check_password(PASSWORD)
+    assert Membership.objects.filter(site=site, user=user).exists()
+    # REQUIRE_TWO_FACTOR: the admin's gate has them enrol first, then go on to the page.
+    enrol = client.get(response.url, follow=True)
+    assert enrol.request["PATH_INFO"] == reverse("admin:second_factor_enrol")
+    assert enrol.request["QUERY_STRING"] == "next=" + quote(response.url, safe="")
+
+
+def test_without_a_required_second_factor_accepting_opens_the_setup_page(client, site, settings):
+    settings.REQUIRE_TWO_FACTOR = False
+    _, link = _invite(site)
+    response = _accept(client, link)
+    assert client.get(response.url).status_code == 200
+
+
+def test_a_weak_or_mismatched_password_makes_no_account(client, site):
+    _, link = _invite(site)
+    weak = _accept(client, link, password="anna")
+    mismatched = client.post(_path(link), {"password1": PASSWORD, "password2": PASSWORD + "x"})
+    assert weak.status_code == mismatched.status_code == 200
+    assert "The two passwords differ" in mismatched.text
+    assert not get_user_model().objects.filter(email="anna@example.com").exists()
+    assert Invitation.objects.get().accepted_at is None
+
+
+def test_a_used_link_says_so_and_makes_nothing_more(client, site, make_user):
+    inviter = make_user(STAFF)
+    inviter.email = "sam@imagatec.example"
+    inviter.save()
+    _, link = _invite(site, invited_by=inviter)
+    _accept(client, link)
+    client.logout()
+    response = _accept(client, link, password="another-long-pass-99")
+    assert response.status_code == 410
+    assert "already been used" in response.text and "sam@imagatec.example" in response.text
+    assert get_user_model().objects.get(email="anna@example.com").check_password(PASSWORD)
+
+
+def test_an_expired_link_says_so_and_makes_no_account(client, site, settings):
+    settings.INVITATION_DAYS = 7
+    _, link = _invite(site, now=timezone.now() - datetime.timedelta(days=7, seconds=1))
+    response = _accept(client, link)
+    assert response.status_code == 410 and "expired" in response.text
+    assert not get_user_model().objects.filter(email="anna@example.com").exists()
+
+
+def test_a_revoked_link_says_so_and_makes_no_account(client_for, site):
+    invitation, link = _invite(site)
+    client = client_for("support")
+    client.post(reverse("customers:revoke", args=[site.code, invitation.pk]))
+    client.logout()
+    response = _accept(client, link)
+    assert response.status_code == 410 and "withdrawn" in response.text
+    assert not get_user_model().objects.filter(email="anna@example.com").exists()
+
+
+@pytest.mark.parametrize("token", ["forged-token", "x" * 43, "%00", "a" * 500])
+def test_a_forged_link_says_so_and_leaks_nothing(client, site, token):
+    _invite(site)
+    response = client.get(f"/invitations/{token}/")
+    assert response.status_code == 404
+    assert "not valid" in response.text
+    assert "Acme" not in response.text and "anna@" not in response.text
+
+
+def test_inviting_again_revokes_the_earlier_link_of_that_address(site):
+    first, first_link = _invite(site)
+    _invite(site)
+    first.refresh_from_db()
+    assert first.state() == Invitation.State.REVOKED
+
+
+def test_reinviting_an_existing_customer_adds_the_site_at_once(client, site, make_site):
+    _, link = _invite(site)
+    _accept(client, link)
+    other = make_site(name="Beta Pty Ltd")
+    invitation, sign_in_link = _invite(other, email="ANNA@example.com")
+    assert invitation is None
+    user = get_user_model().objects.get(email="anna@example.com")
+    assert set(Membership.objects.filter(user=user).values_list("site", flat=True)) == {
+        site.pk,
+        other.pk,
+    }
+    assert sign_in_link.endswith(reverse("xero:setup", args=[other.code]))
+    assert "Beta Pty Ltd was added" in mail.outbox[-1].body
+
+
+def test_a_staff_users_address_cannot_be_invited(client_for, site, make_user):
+    staff = make_user(STAFF)
+    staff.email = "sam@imagatec.example"
+    staff.save()
+    client = client_for("admins")
+    response = client.post(
+        reverse("customers:invite", args=[site.code]), {"email": staff.email}, follow=True
+    )
+    assert "belongs to a Warehouse staff account" in response.text
+    assert not Invitation.objects.exists()
+
+
+def test_an_inviter_is_limited_per_hour(client_for, site, settings):
+    settings.INVITATIONS_PER_HOUR = 2
+    client = client_for("staff")
+    url = reverse("customers:invite", args=[site.code])
+    for number in range(3):
+        response = client.post(url, {"email": f"c{number}@example.com"}, follow=True)
+    assert Invitation.objects.count() == 2
+    assert "2 invitations in the last hour" in response.text
+    assert len(mail.outbox) == 2
+
+
+def test_an_invalid_address_is_refused_with_a_message(client_for, site):
+    response = client_for("staff").post(
+        reverse("customers:invite", args=[site.code]), {"email": "not an address"}, follow=True
+    )
+    assert "email address, e.g. anna@example.com" in response.text
+    assert not Invitation.objects.exists()
+
+
+def test_revoking_an_accepted_invitation_changes_nothing(client, site, make_user):
+    invitation, link = _invite(site)
+    _accept(client, link)
+    invitation.refresh_from_db()
+    invitation_revoke(invitation=invitation, revoked_by=make_user(STAFF))
+    invitation.refresh_from_db()
+    assert invitation.state() == Invitation.State.ACCEPTED

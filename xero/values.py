@@ -1,0 +1,63 @@
+"""Values taken from Xero's answers, made safe to save: one place decides how.
+
+Whatever Xero (or whatever answers in its place) sends is checked before it reaches a
+column: a boolean only when it is a boolean, an integer clamped to its column,
+text without NUL or other control and format characters, cut to the column's length.
+"""
+
+import unicodedata
+
+from django.db import connection, models
+
+# Control, format (bidi overrides, zero-width marks), surrogate, private-use and
+# unassigned characters: none belongs in a name Xero shows, and NUL breaks PostgreSQL.
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+
+def text(value, max_length: int | None = None, *, keep_line_breaks: bool = False) -> str:
+    """``value`` as text without unsafe characters, at most ``max_length`` long."""
+    if value is None:
+        return ""
+    kept = "".join(
+        ch
+        if unicodedata.category(ch) not in UNSAFE_CATEGORIES or (keep_line_breaks and ch == "\n")
+        else " "
+        for ch in str(value)
+    )
+    if not keep_line_breaks:
+        kept = " ".join(kept.split())
+    return kept[:max_length] if max_length is not None else kept
+
+
+def boolean(value) -> bool | None:
+    """``value`` when it is a boolean, else None (unknown): "yes" is not an answer."""
+    return value if isinstance(value, bool) else None
+
+
+def integer(value, field: models.Field) -> int | None:
+    """``value`` when it is a whole number, clamped to what ``field``'s column holds."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    low, high = connection.ops.integer_field_range(field.get_internal_type())
+    if low is not None:
+        value = max(low, value)
+    if high is not None:
+        value = min(high, value)
+    return value
+
+
+def for_field(field: models.Field, value):
+    """``value`` made safe for ``field``'s column (text, boolean and integer columns)."""
+    if value is None and field.null:
+        return None
+    if isinstance(field, models.BooleanField):
+        return boolean(value)
+    if isinstance(field, models.IntegerField):
+        return integer(value, field)
+    if isinstance(field, models.CharField | models.TextField):
+        return text(
+            value,
+            field.max_length,
+            keep_line_breaks=isinstance(field, models.TextField),
+        )
+    return value
