@@ -9,11 +9,11 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.management import call_command
 
-from customers.models import Invitation
 from sites.roles import SUPPORT
 from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET
 from tests.second_factor import totp_code
 from warehouse.accounts.models import TOTPDevice
+from warehouse.customers.models import Invitation
 from xero.models import Certificate
 from xero.services import certificate_issue
 
