@@ -1,15 +1,16 @@
 """Factories shared by the whole suite."""
 
 import itertools
+import subprocess
 
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group
 
-from customers.access import CUSTOMERS
 from sites.models import Site
 from sites.roles import ADMINS, STAFF, SUPPORT
 from tests.second_factor import NOT_ENROLLED, VERIFIED, add_device, pass_second_factor
+from warehouse.customers.access import CUSTOMERS
 
 # A Consumer Key and Secret shaped like Xero's (30 upper-case letters and digits).
 CONSUMER_KEY = "QZ7KJ1M2N3B4V5C6X7Z8L9K0J1H2YC"
@@ -216,18 +217,29 @@ def audit_rows_text() -> str:
 
 def database_files_bytes() -> bytes:
     """The SQLite database file and its write-ahead log (empty on PostgreSQL)."""
-    from pathlib import Path
-
     from django.db import connection
 
     if connection.vendor != "sqlite":
         return b""
-    path = Path(connection.settings_dict["NAME"])
-    return b"".join(
-        candidate.read_bytes()
-        for candidate in (path, path.with_name(path.name + "-wal"))
-        if candidate.exists()
-    )
+    return sqlite_files_bytes(connection.settings_dict["NAME"])
+
+
+def sqlite_files_bytes(path) -> bytes:
+    """The bytes of the SQLite file at ``path`` and of its -wal file, read by another process.
+
+    Closing any descriptor of a file drops every POSIX lock this process holds on it, the
+    locks of its open SQLite connections included (SQLite's "how to corrupt" page, 2.2).
+    A worker process could then checkpoint and truncate the WAL under a connection still
+    reading it: "database disk image is malformed". ``cat`` opens and closes the files in a
+    process of its own.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    existing = [str(f) for f in (path, path.with_name(path.name + "-wal")) if f.exists()]
+    if not existing:
+        return b""
+    return subprocess.run(["cat", *existing], capture_output=True, check=True).stdout
 
 
 def assert_secret_not_recorded(*secrets: str) -> None:

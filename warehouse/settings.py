@@ -46,7 +46,7 @@ INSTALLED_APPS = [
     # After django.contrib.auth: its admin replaces the User admin.
     "warehouse.accounts",
     "axes",
-    "customers",
+    "warehouse.customers",
     "django_tasks",
 ]
 
@@ -62,7 +62,7 @@ MIDDLEWARE = [
     # After authentication: the audit trail records the request's user and address.
     "sites.audit.AuditMiddleware",
     # Once the user is known: a customer reaches their own Sites' pages only.
-    "customers.middleware.CustomerFenceMiddleware",
+    "warehouse.customers.middleware.CustomerFenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sites.middleware.EncryptionKeyErrorMiddleware",

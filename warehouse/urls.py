@@ -12,5 +12,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("xero.urls")),
     path("", include("sites.urls")),
-    path("", include("customers.urls")),
+    path("", include("warehouse.customers.urls")),
 ]

@@ -7,10 +7,10 @@ only, and any other Site's URL answers 404, as if it did not exist.
 import pytest
 from django.urls import reverse
 
-from customers.access import CUSTOMERS, is_customer
-from customers.models import Invitation
-from customers.services import invitation_create
 from tests.customers.conftest import client_user
+from warehouse.customers.access import CUSTOMERS, is_customer
+from warehouse.customers.models import Invitation
+from warehouse.customers.services import invitation_create
 
 ROLES = ["staff", "admins", "support", "nobody", "superuser"]
 

@@ -11,10 +11,10 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.models import Invitation, Membership, token_hash
-from customers.services import invitation_create, invitation_revoke
 from sites.roles import STAFF
 from tests.conftest import CONSUMER_SECRET
+from warehouse.customers.models import Invitation, Membership, token_hash
+from warehouse.customers.services import invitation_create, invitation_revoke
 
 PASSWORD = "a-long-customer-pass-42"
 

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
@@ -7,7 +5,7 @@ from django.db import connection
 
 from sites.encryption import EncryptionKeyMalformed, EncryptionKeysMissing, SecretUndecryptable
 from sites.models import Site
-from tests.conftest import CONSUMER_SECRET
+from tests.conftest import CONSUMER_SECRET, sqlite_files_bytes
 
 
 def raw_secret(site) -> str:
@@ -91,10 +89,6 @@ def test_plaintext_secret_is_nowhere_in_the_sqlite_database_file(settings):
     site.save()
     connection.close()
     # With write-ahead logging, recent pages may sit in the -wal file beside it.
-    data = b"".join(
-        Path(candidate).read_bytes()
-        for candidate in (path, f"{path}-wal")
-        if Path(candidate).exists()
-    )
+    data = sqlite_files_bytes(path)
     assert b"Filed" in data  # the row really is in this file
     assert CONSUMER_SECRET.encode() not in data

@@ -5,6 +5,7 @@ import pytest
 from django.db import IntegrityError, close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 
+from tests.conftest import sqlite_files_bytes
 from xero.exceptions import (
     CertificateKeySizeInvalid,
     CertificateNotPending,
@@ -170,11 +171,7 @@ def test_private_key_plaintext_is_nowhere_in_the_sqlite_database_files(make_site
     certificate = certificate_issue(site=make_site())
     key_lines = certificate.private_key_pem.splitlines()[1:-1]
     connection.close()
-    data = b"".join(
-        candidate.read_bytes()
-        for candidate in (path, path.with_name(path.name + "-wal"))
-        if candidate.exists()
-    )
+    data = sqlite_files_bytes(path)
     assert certificate.fingerprint_sha256.encode() in data  # the row is in these files
     for line in key_lines:
         assert line.encode() not in data

@@ -3,10 +3,12 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+
+from warehouse.commands import PlainErrorsCommand
 
 
-class Command(BaseCommand):
+class Command(PlainErrorsCommand):
     help = (
         "Create a first superuser with a one-time password, unless a superuser exists. "
         "The name comes from --username, else from INITIAL_SUPERUSER_USERNAME."

@@ -1,9 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from sites.audit import AuditRetentionTooShort, prune, retention_cutoff
+from warehouse.commands import PlainErrorsCommand
 
 
-class Command(BaseCommand):
+class Command(PlainErrorsCommand):
     help = (
         "Delete audit rows older than AUDIT_RETENTION_DAYS (default 7 years). The only way "
         "audit rows are ever deleted; the prune itself is recorded."

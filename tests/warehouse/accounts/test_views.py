@@ -2,13 +2,13 @@
 
 import logging
 import re
-from pathlib import Path
 
 import pytest
 from axes.models import AccessAttempt
 from django.db import connection
 from django.urls import reverse
 
+from tests.conftest import sqlite_files_bytes
 from tests.second_factor import PASSWORD, totp_code, wrong_code
 from warehouse.accounts.models import RecoveryCode, TOTPDevice
 
@@ -102,11 +102,7 @@ def test_the_recovery_codes_and_key_are_nowhere_in_the_database_files(client, ma
     path = connection.settings_dict["NAME"]
     connection.close()
     # With write-ahead logging, recent pages may sit in the -wal file beside it.
-    data = b"".join(
-        Path(candidate).read_bytes()
-        for candidate in (path, f"{path}-wal")
-        if Path(candidate).exists()
-    ).lower()
+    data = sqlite_files_bytes(path).lower()
     assert user.username.encode() in data  # the rows really are in these files
     for secret in secrets:
         assert secret.lower().encode() not in data

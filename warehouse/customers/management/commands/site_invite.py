@@ -1,15 +1,16 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.core.validators import validate_email
 
-from customers.exceptions import InvitationError
-from customers.forms import EMAIL_MAX_LENGTH
-from customers.services import invitation_create
 from sites.models import Site
+from warehouse.commands import PlainErrorsCommand
+from warehouse.customers.exceptions import InvitationError
+from warehouse.customers.forms import EMAIL_MAX_LENGTH
+from warehouse.customers.services import invitation_create
 
 
-class Command(BaseCommand):
+class Command(PlainErrorsCommand):
     help = (
         "Invite a customer to do a Site's Xero setup: emails them the link and prints it. "
         "The link works once, for INVITATION_DAYS days. An address that already has a customer "
