@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core, which the browser tests inject to check accessibility (tests/browser/package.json).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 # Extra pytest arguments, from make's command line only (`make test PYTEST_ARGS=-x`): set here,
 # so a PYTEST_ARGS in the shell is ignored.
@@ -32,8 +34,15 @@ run: $(STAMP) .env
 	$(BIN)/python manage.py ensure_initial_superuser
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/browser --no-audit --no-fund --silent && touch $(AXE); \
+	else \
+		echo "npm is missing: the accessibility tests skip (and fail under CI=true)"; \
+	fi
+
 # The tests run on settings of their own (tests/environment.py): they never read .env.
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 	$(PYTEST) $(PYTEST_ARGS)
 
 # Everything but the browser tests (marker `browser`).

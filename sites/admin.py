@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.shortcuts import redirect
 
-from .forms import SiteXeroDetailsForm
+from .forms import SiteAddForm, SiteXeroDetailsForm
 from .models import Site
 from .services import site_delete, site_save
 from .views import audit_timeline_context
@@ -25,14 +25,34 @@ class SiteAdmin(admin.ModelAdmin):
     list_filter = ["connection_type"]
     search_fields = ["name", "code", "api_key", "xero_organisation_name"]
 
-    @admin.display(description="Xero API Secret")
+    # Not "Xero API Secret": that is the label of the box a new secret is typed into.
+    @admin.display(description="Stored API Secret")
     def api_secret_display(self, site):
         return site.api_secret_masked or "— not set —"
 
     def _can_see_secret_mask(self, request):
         return request.user.has_perm("sites.view_api_secret_mask")
 
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = SiteAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        # New Sites connect Xero's current way; the retired type stays selectable.
+        return {
+            "connection_type": Site.ConnectionType.CUSTOM_CONNECTION,
+            **super().get_changeform_initial_data(request),
+        }
+
     def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            # Nothing is stored yet: no secret to keep or clear, no organisation, no history.
+            xero_fields = ["interconnect_id", "connection_type", "api_key", "new_api_secret"]
+            return [
+                (None, {"fields": ["name", "code"]}),
+                ("Xero Details", {"fields": [*xero_fields, "payroll_enabled"]}),
+            ]
         xero_fields = ["interconnect_id", "connection_type", "api_key"]
         if self.has_change_permission(request, obj) or self.has_add_permission(request):
             if obj is not None and obj.api_secret:

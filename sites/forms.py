@@ -32,6 +32,8 @@ class SiteXeroDetailsForm(forms.ModelForm):
         required=False,
         validators=[validate_api_key],
         help_text=Site._meta.get_field("api_key").help_text,
+        # Wide enough to show a whole 30-character Consumer Key or 32-character Client ID.
+        widget=forms.TextInput(attrs={"size": 40, "class": "credential-input"}),
     )
     new_api_secret = PastedCredentialField(
         label="Xero API Secret",
@@ -48,6 +50,13 @@ class SiteXeroDetailsForm(forms.ModelForm):
     class Meta:
         model = Site
         fields = ["name", "code", "connection_type", "api_key", "payroll_enabled"]
+        help_texts = {
+            "connection_type": (
+                "A Custom Connection is Xero's current way. Xero has retired private "
+                "applications: choose one only for a Site that still connects to a "
+                "Xero-compatible server."
+            ),
+        }
 
     def clean(self):
         cleaned_data = super().clean()
@@ -66,6 +75,16 @@ class SiteXeroDetailsForm(forms.ModelForm):
         elif new_secret:
             self.instance.api_secret = new_secret
         return cleaned_data
+
+
+class SiteAddForm(SiteXeroDetailsForm):
+    """A new Site: nothing is stored yet, so there is no secret to keep or clear."""
+
+    clear_api_secret = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_api_secret"].help_text = Site._meta.get_field("api_secret").help_text
 
 
 class SiteXeroCredentialsForm(SiteXeroDetailsForm):

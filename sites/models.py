@@ -132,6 +132,12 @@ class Site(models.Model):
     def has_api_credentials(self) -> bool:
         return bool(self.api_key and self.api_secret)
 
+    @property
+    def signs_with_certificate(self) -> bool:
+        """Only a private application signs with an X509 certificate (OAuth 1.0a RSA-SHA1);
+        a Custom Connection authenticates with its Client ID and Secret alone."""
+        return self.connection_type == self.ConnectionType.PRIVATE_APP
+
 
 class AuditEntryManager(LogEntryManager):
     def log_create(self, instance, force_log: bool = False, **kwargs):

@@ -25,6 +25,19 @@ class SiteChangeList(ChangeList):
         return super().get_queryset(request, exclude_parameters).defer("api_secret")
 
 
+class HealthFilter(admin.SimpleListFilter):
+    """The health page's filters (failing, never tested, expiring), on the Site list too."""
+
+    title = "health"
+    parameter_name = "health"
+
+    def lookups(self, request, model_admin):
+        return list(selectors.HEALTH_FILTERS.items())
+
+    def queryset(self, request, queryset):
+        return selectors.filter_health(queryset, filter=self.value())
+
+
 class CustomerFilter(admin.SimpleListFilter):
     title = "customer"
     parameter_name = "customer"
@@ -42,12 +55,15 @@ class CustomerFilter(admin.SimpleListFilter):
 
 class XeroSiteAdmin(SiteAdmin):
     change_form_template = "xero/admin/site_change_form.html"
-    list_filter = [*SiteAdmin.list_filter, CustomerFilter]
+    change_list_template = "xero/admin/site_change_list.html"
     list_display = [
         *SiteAdmin.list_display,
         "certificate_column",
         "last_test_column",
+        "setup_column",
     ]
+
+    list_filter = [*SiteAdmin.list_filter, HealthFilter, CustomerFilter]
 
     def get_queryset(self, request):
         return selectors.with_health(super().get_queryset(request))
@@ -57,6 +73,8 @@ class XeroSiteAdmin(SiteAdmin):
 
     @admin.display(description="Certificate", ordering="active_certificate_expires")
     def certificate_column(self, site):
+        if not site.signs_with_certificate:
+            return "Not used"
         text, flagged = certificate_summary(
             expires_at=site.active_certificate_expires,
             has_pending=site.has_pending_certificate,
@@ -67,18 +85,21 @@ class XeroSiteAdmin(SiteAdmin):
 
     @admin.display(description="Last connection test", ordering="last_test_at")
     def last_test_column(self, site):
-        """The last test's outcome and age, linking to the Site's setup page."""
+        """The last test's outcome and age."""
+        if site.last_test_at is None:
+            return "Never tested"
+        return format_html("{}, {}", outcome_badge(site.last_test_outcome), ago(site.last_test_at))
+
+    @admin.display(description="Xero setup")
+    def setup_column(self, site):
+        """The way to the Site's setup page, where its Xero connection is made and tested."""
         # One reverse() per page rather than per row: codes are slugs, safe in a path.
         if not hasattr(self, "_setup_url"):
             self._setup_url = reverse("xero:setup", args=["CODE"]).replace("CODE", "{}")
-        url = self._setup_url.format(site.code)
-        if site.last_test_at is None:
-            return format_html('<a href="{}">Never tested</a>', url)
         return format_html(
-            '<a href="{}">{}</a>, {}',
-            url,
-            outcome_badge(site.last_test_outcome),
-            ago(site.last_test_at),
+            '<a href="{}" aria-label="Xero setup of {}">Setup steps</a>',
+            self._setup_url.format(site.code),
+            site.name,
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

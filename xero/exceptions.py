@@ -6,6 +6,7 @@ A connection test's failures (``ConnectionTestFailed`` and its subclasses) also 
 them, so a new outcome is a new class here, with its code, label, message and step.
 """
 
+from .ages import duration
 from .certificates import APPLICATION_NAME, KEY_SIZES_TEXT
 from .steps import STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST
 
@@ -222,7 +223,7 @@ class RateLimited(ConnectionTestFailed):
     def __init__(self, *, limit="minute", retry_after=None, **kwargs):
         self.retry_after = retry_after
         retry = (
-            f"Test again in {retry_after} seconds."
+            f"Test again in {duration(retry_after)}."
             if retry_after is not None
             else "Wait a minute, then test again."
         )

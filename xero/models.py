@@ -108,7 +108,9 @@ class Certificate(models.Model):
 
     @property
     def download_filename(self) -> str:
-        return f"{self.site.code}-publickey.cer"
+        """e.g. 'acme-pending-3f9a1c-publickey.cer': the state and the serial's last digits
+        tell a rotation's two certificates apart in a Downloads folder."""
+        return f"{self.site.code}-{self.state}-{self.serial_number[-6:].lower()}-publickey.cer"
 
     def days_to_expiry(self, now: datetime.datetime | None = None) -> int:
         return (self.not_valid_after - (now or timezone.now())).days

@@ -56,6 +56,9 @@ def connection_test_context(request, site: Site) -> dict:
     return {
         "connection_tests": tests,
         "last_connection_test": tests[0] if tests else None,
+        # Which certificate Xero last accepted, when a recent test tells: a signature_invalid
+        # result marks it among the Site's certificates.
+        "last_passed_certificate_id": next((t.certificate_id for t in tests if t.passed), None),
         "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
         "can_view_connection_tests": request.user.has_perm("xero.view_connectiontest"),
     }

@@ -58,24 +58,34 @@ def site_health_list(
     """Every Site ``with_health``, for the health page. ``filter`` is one of
     ``HEALTH_FILTERS``; ``search`` matches the name, code or Xero organisation name.
     """
-    now = now or timezone.now()
-    sites = with_health(Site.objects.all()).order_by("name", "pk")
-    if filter == FAILING:
-        sites = sites.filter(last_test_outcome__isnull=False).exclude(
-            last_test_outcome__in=ConnectionTest.Outcome.not_failing()
-        )
-    elif filter == NEVER_TESTED:
-        sites = sites.filter(last_test_at__isnull=True)
-    elif filter == EXPIRING:
-        sites = sites.filter(
-            active_certificate_expires__lt=now + datetime.timedelta(days=EXPIRY_WARNING_DAYS)
-        )
+    sites = filter_health(
+        with_health(Site.objects.all()).order_by("name", "pk"), filter=filter, now=now
+    )
     search = search.strip()
     if search:
         sites = sites.filter(
             Q(name__icontains=search)
             | Q(code__icontains=search)
             | Q(xero_organisation_name__icontains=search)
+        )
+    return sites
+
+
+def filter_health(
+    sites: QuerySet[Site], *, filter: str | None, now: datetime.datetime | None = None
+) -> QuerySet[Site]:
+    """``sites`` (annotated ``with_health``) narrowed to one of ``HEALTH_FILTERS``; the
+    health page and the Site list both filter through here."""
+    now = now or timezone.now()
+    if filter == FAILING:
+        return sites.filter(last_test_outcome__isnull=False).exclude(
+            last_test_outcome__in=ConnectionTest.Outcome.not_failing()
+        )
+    if filter == NEVER_TESTED:
+        return sites.filter(last_test_at__isnull=True)
+    if filter == EXPIRING:
+        return sites.filter(
+            active_certificate_expires__lt=now + datetime.timedelta(days=EXPIRY_WARNING_DAYS)
         )
     return sites
 

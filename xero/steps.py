@@ -108,6 +108,10 @@ def setup_steps(
     """
     now = now or timezone.now()
     private = site.connection_type == Site.ConnectionType.PRIVATE_APP
+    if last_test is not None and last_test.connection_type != site.connection_type:
+        # A test of the type the Site used before (a switch since) says nothing about its
+        # steps now: the private application's "Problem" must not follow it.
+        last_test = None
     passed = last_test is not None and last_test.passed
     failed_at = last_test.step if last_test is not None and not last_test.passed else None
     if last_test is not None and not last_test.passed and not last_test.step:
@@ -153,8 +157,13 @@ def setup_steps(
         states[STEP_TEST] = PROBLEM
     else:
         states[STEP_TEST] = TODO
-    if last_test is not None and not last_test.passed:
-        notes.setdefault(failed_at, last_test.message)
+    if last_test is not None and not last_test.passed and failed_at != STEP_TEST:
+        # The failure's explanation is shown once, with the test's result; here a pointer.
+        notes.setdefault(
+            failed_at,
+            f"The last connection test failed here ({last_test.outcome_label}): its result, "
+            "under “Test the connection”, says what to fix.",
+        )
 
     return [
         Step(

@@ -37,6 +37,11 @@ urlpatterns = [
         name="connection_test",
     ),
     path(
+        "sites/<slug:code>/xero/connection-tests/",
+        gate(views.connection_tests_view),
+        name="connection_tests",
+    ),
+    path(
         "sites/<slug:code>/xero/setup/switch-to-web-app/",
         gate(views.switch_to_web_app_view),
         name="switch_to_web_app",
@@ -50,4 +55,6 @@ urlpatterns = [
     path("sites/<slug:code>/xero/disconnect/", gate(views.disconnect_view), name="disconnect"),
     path("xero/callback/", gate(views.callback_view), name="callback"),
     path("xero/health/", gate(views.health_view), name="health"),
+    path("xero/health.csv", gate(views.health_csv_view), name="health_csv"),
+    path("xero/health/status.json", gate(views.health_status_view), name="health_status"),
 ]

@@ -7,8 +7,9 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import DatabaseError
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -24,6 +25,7 @@ from . import connect, panels, selectors, web_app
 from .audit import record_connection_test
 from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
+from .exports import health_csv_write
 from .forms import CertificateIssueForm, FleetCheckForm
 from .models import Certificate
 from .services import (
@@ -130,7 +132,10 @@ def connection_test_view(request, code):
     if test.passed:
         messages.success(request, f"Connection test passed. {test.message}")
     else:
-        messages.error(request, f"Connection test failed: {test.message}")
+        # The message itself is shown once, in the result panel below, not here again.
+        messages.error(
+            request, f"Connection test failed: {test.outcome_label}. The result below says why."
+        )
     return _back(request, site)
 
 
@@ -162,34 +167,68 @@ def setup_view(request, code):
     return response
 
 
-@require_POST
+# Each switch a Site's setup page offers: what the confirmation page calls the new type, what
+# it says of it, and the message once switched. Both clear the Key and Secret, so both ask first.
+SWITCHES = {
+    Site.ConnectionType.CUSTOM_CONNECTION: {
+        "target": "a Custom Connection",
+        "about": (
+            "A Custom Connection (OAuth 2.0) has its own Client ID and Client Secret, which you "
+            "copy from Xero's developer portal after the switch."
+        ),
+        "done": (
+            "This Site now connects through a Custom Connection. Follow the steps below to "
+            "create one in Xero's developer portal and paste its Client ID and Secret."
+        ),
+    },
+    Site.ConnectionType.WEB_APP: {
+        "target": "Connect to Xero",
+        "about": (
+            "Connect to Xero uses the Warehouse's own Xero app: the customer signs in to Xero "
+            "and allows access, and there is nothing to copy."
+        ),
+        "done": (
+            "This Site now connects through the Warehouse's Xero app. Press Connect to Xero "
+            "below and have the customer sign in to Xero and allow access."
+        ),
+    },
+}
+
+
+def _switch_connection_type(request, code, connection_type):
+    """GET asks first, naming what the switch clears; POST (from that page) switches."""
+    site = site_for(request.user, code, Action.SWITCH_CONNECTION_TYPE)
+    if site.connection_type == connection_type:
+        return redirect("xero:setup", code=site.code)
+    switch = SWITCHES[connection_type]
+    if request.method == "GET":
+        context = {
+            **admin.site.each_context(request),
+            "title": f"Switch {site.name} to {switch['target']}?",
+            "site": site,
+            "switch": switch,
+        }
+        return render(request, "xero/switch_confirm.html", context)
+    site_switch_connection_type(site=site, connection_type=connection_type)
+    messages.success(request, switch["done"])
+    return redirect("xero:setup", code=site.code)
+
+
+@require_http_methods(["GET", "POST"])
 @login_required
 def switch_to_custom_connection_view(request, code):
-    site = site_for(request.user, code, Action.SWITCH_CONNECTION_TYPE)
-    site_switch_connection_type(site=site, connection_type=Site.ConnectionType.CUSTOM_CONNECTION)
-    messages.success(
-        request,
-        "This Site now connects through a Custom Connection. Follow the steps below to create "
-        "one in Xero's developer portal and paste its Client ID and Secret.",
-    )
-    return redirect("xero:setup", code=site.code)
+    return _switch_connection_type(request, code, Site.ConnectionType.CUSTOM_CONNECTION)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
-@permission_required("sites.change_site", raise_exception=True)
 def switch_to_web_app_view(request, code):
-    site = get_object_or_404(Site, code=code)
-    site_switch_connection_type(site=site, connection_type=Site.ConnectionType.WEB_APP)
-    messages.success(
-        request,
-        "This Site now connects through the Warehouse's Xero app. Press Connect to Xero below "
-        "and have the customer sign in to Xero and allow access.",
-    )
-    return redirect("xero:setup", code=site.code)
+    return _switch_connection_type(request, code, Site.ConnectionType.WEB_APP)
 
 
 HEALTH_PAGE_SIZE = 100
+# How often the health page's script asks for the results of queued tests.
+HEALTH_POLL_SECONDS = 4
 
 
 @require_http_methods(["GET", "POST"])
@@ -240,9 +279,73 @@ def health_view(request):
         "current_filter": current,
         "search": search,
         "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
+        "poll_seconds": HEALTH_POLL_SECONDS,
         "token_sets_needing_attention": selectors.token_sets_needing_attention(),
     }
     return render(request, "xero/health.html", context)
+
+
+@require_GET
+@login_required
+@permission_required("sites.view_site", raise_exception=True)
+def health_status_view(request):
+    """The last test of the Sites in ``?site=<id>&site=<id>``, as the health page shows it:
+    its script polls this while tests are queued."""
+    ids = [int(value) for value in request.GET.getlist("site") if value.isdigit()]
+    sites = selectors.with_health(Site.objects.filter(pk__in=ids[:HEALTH_PAGE_SIZE]))
+    return JsonResponse(
+        {
+            "sites": [
+                {
+                    "id": site.pk,
+                    "queued": site.queued,
+                    "last_test_html": render_to_string(
+                        "xero/_health_last_test.html",
+                        {"site": site},
+                    ),
+                }
+                for site in sites
+            ]
+        }
+    )
+
+
+@require_GET
+@login_required
+@permission_required("sites.view_site", raise_exception=True)
+def health_csv_view(request):
+    """The health page's Sites, as filtered and searched there, every page of them, as CSV."""
+    current = request.GET.get("filter", "")
+    # Only a known filter names the file: the parameter is the user's to type.
+    current = current if current in selectors.HEALTH_FILTERS else ""
+    sites = selectors.site_health_list(filter=current, search=request.GET.get("q", ""))
+    now = timezone.now()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = f"xero-health-{current or 'all'}-{now:%Y%m%d-%H%M}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    health_csv_write(response, sites=sites, now=now)
+    return response
+
+
+# How many connection tests a page of a Site's full history lists.
+HISTORY_PAGE_SIZE = 50
+
+
+@require_GET
+@login_required
+def connection_tests_view(request, code):
+    """Every connection test of one Site, newest first, a page at a time (staff only: the
+    customers' fence does not list this page)."""
+    site = site_for(request.user, code, Action.VIEW_TESTS)
+    tests = site.connection_tests.select_related("run_by")
+    page = Paginator(tests, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Connection tests: {site.name}",
+        "site": site,
+        "page": page,
+    }
+    return render(request, "xero/connection_tests.html", context)
 
 
 # "Connect to Xero" ------------------------------------------------------------------------

@@ -13,6 +13,10 @@ from tests.second_factor import totp_code
 from warehouse.accounts.models import TOTPDevice
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Installed by `make test` (npm ci from tests/browser/package.json).
+AXE_SCRIPT = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+# The axe-core impacts that fail a page; "minor" and "moderate" ones are left to judgement.
+AXE_FAILING_IMPACTS = {"serious", "critical"}
 PASSWORD = "pw-for-browser-tests-1"
 
 
@@ -40,6 +44,70 @@ def browser():
             )
             yield browser
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE_SCRIPT.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{AXE_SCRIPT} is missing: `make test` installs it with npm")
+        pytest.skip("axe-core is not installed: run `make test` (needs npm)")
+    return AXE_SCRIPT.read_text()
+
+
+@pytest.fixture
+def axe_violations(axe_source):
+    """``axe_violations(page)``: the serious and critical accessibility problems axe-core
+    finds on the page, as "rule: selector" strings."""
+
+    def axe_violations(page) -> list[str]:
+        # evaluate() runs through the DevTools protocol, which a Content-Security-Policy
+        # does not block (a <script> tag with the source inline would be).
+        page.evaluate(axe_source)
+        found = page.evaluate(
+            """async () => (await axe.run(document, {resultTypes: ["violations"]}))
+                .violations.map(v => ({id: v.id, impact: v.impact,
+                                       targets: v.nodes.map(n => n.target.join(" ")
+                                           + (n.any[0] ? ` (${n.any[0].message})` : ""))}))"""
+        )
+        return [
+            f"{violation['id']} ({violation['impact']}): {', '.join(violation['targets'])}"
+            for violation in found
+            if violation["impact"] in AXE_FAILING_IMPACTS
+        ]
+
+    return axe_violations
+
+
+def page_overflow(page) -> list[str]:
+    """What sticks out sideways: the page's width beyond the viewport, and the widest
+    elements that cause it (empty when nothing makes the page scroll sideways)."""
+    return page.evaluate(
+        """() => {
+            const width = document.documentElement.clientWidth;
+            if (document.documentElement.scrollWidth <= width) return [];
+            const sticksOut = e => e.getBoundingClientRect().right > width + 1;
+            // Inside a box that scrolls or clips, an element does not widen the page.
+            const clipped = e => {
+                for (let p = e.parentElement; p && p !== document.body; p = p.parentElement)
+                    if (getComputedStyle(p).overflowX !== "visible") return true;
+                return false;
+            };
+            // An element too wide, or one whose text (a long word) runs out of it.
+            const overflows = e => !clipped(e) && (
+                (sticksOut(e) && !sticksOut(e.parentElement))
+                || (e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0
+                    && getComputedStyle(e).overflowX === "visible"
+                    && ![...e.children].some(c => c.scrollWidth > c.clientWidth + 1)));
+            const culprits = [...document.querySelectorAll("body *")]
+                .filter(overflows)
+                .slice(0, 5)
+                .map(e => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}`
+                          + `.${[...e.classList].join(".")} is `
+                          + `${Math.max(e.scrollWidth, e.getBoundingClientRect().right)} px`);
+            return [`the page is ${document.documentElement.scrollWidth} px wide`, ...culprits];
+        }"""
+    )
 
 
 @pytest.fixture

@@ -123,8 +123,15 @@ def test_a_private_application_site_switches_to_connect_to_xero_and_connects(
     assert no_horizontal_scroll(staff)
     screenshots(staff, "private-banner")
 
+    # A destructive switch: it asks first, naming what it clears, and only the POST switches.
     with staff.expect_navigation():
-        staff.get_by_role("button", name="Switch this Site to Connect to Xero").click()
+        staff.get_by_role("link", name="Switch this Site to Connect to Xero").click()
+    assert "clears" in staff.content() and site.api_key in staff.content()
+    assert no_horizontal_scroll(staff)
+    site.refresh_from_db()
+    assert site.connection_type == "private_app"
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Switch and clear the Key and Secret").click()
     assert "now connects through the Warehouse's Xero app" in staff.content()
     assert state_of(staff, "open_xero") == "To do"
     staff.get_by_role("button", name="Connect to Xero").click()

@@ -85,7 +85,10 @@ def test_customer_does_the_procedure_from_an_invitation_link(
     pem = Certificate.objects.get(site=site).certificate_pem
     assert copied == pem
     with customer.expect_download() as download:
-        customer.get_by_role("link", name=re.compile(r"Download acme-publickey\.cer")).first.click()
+        # Issue 12's download name: code, state and the serial's last digits.
+        customer.get_by_role(
+            "link", name=re.compile(r"Download acme-active-\w+-publickey\.cer")
+        ).first.click()
     assert Path(download.value.path()).read_text() == pem
     screenshots(customer, "customer-certificate")
 

@@ -1,9 +1,12 @@
 """The health page, clicked through in chromium: filter, select, queue tests, run them."""
 
+import csv
+
 import pytest
+from playwright.sync_api import expect
 
 from xero.fleet import fleet_chunk_run
-from xero.models import QueuedCheck
+from xero.models import ConnectionTest, QueuedCheck
 from xero.services import connection_test_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -58,13 +61,103 @@ def test_staff_see_the_health_page_without_bulk_actions(login_as, make_site):
     assert staff.get_by_role("button", name="Test selected").count() == 0
 
 
+def test_select_all_ticks_every_site_on_the_page_and_queues_them(login_as, make_site):
+    for number in range(3):
+        make_site(name=f"Shop {number} Pty Ltd")
+    support = login_as("Support")
+    support.goto("/xero/health/")
+    support.get_by_label("Select all Sites on this page").check()
+    boxes = support.locator("input[name=sites]")
+    assert [boxes.nth(i).is_checked() for i in range(boxes.count())] == [True] * 3
+    support.get_by_label("Select Shop 1 Pty Ltd").uncheck()
+    assert support.get_by_label("Select all Sites on this page").evaluate(
+        "box => box.indeterminate"
+    )
+    support.get_by_label("Select all Sites on this page").check()
+    with support.expect_navigation():
+        support.get_by_role("button", name="Test selected").click()
+    assert QueuedCheck.objects.count() == 3
+
+
+def test_queued_results_appear_without_a_reload(
+    login_as, make_site, issue_certificate, fake_xero_settings, settings
+):
+    settings.XERO_TEST_COOLDOWN = 0
+    site = make_site(name="Waiting Pty Ltd", api_key="B" * 30, api_secret="s" * 30)
+    fake_xero_settings.register_private_app(site.api_key, issue_certificate(site).certificate_pem)
+    support = login_as("Support")
+    support.goto("/xero/health/")
+    support.get_by_label("Select Waiting Pty Ltd").check()
+    with support.expect_navigation():
+        support.get_by_role("button", name="Test selected").click()
+    cell = support.locator("tr", has_text="Waiting Pty Ltd").locator(".xero-last-test")
+    expect(cell).to_contain_text("test queued")
+    fleet_chunk_run(chunk=str(QueuedCheck.objects.get(site=site).chunk))
+    # No reload: the page's script asks the status view and updates the row.
+    expect(cell).to_contain_text("✓ Passed", timeout=20_000)
+    expect(cell).not_to_contain_text("test queued")
+
+
+def test_the_site_list_filters_by_health(login_as, make_site, issue_certificate, settings):
+    settings.XERO_TEST_COOLDOWN = 0
+    failing = make_site(name="Broken Pty Ltd", api_key="A" * 30, api_secret="s" * 30)
+    ConnectionTest.objects.create(
+        site=failing, connection_type="private_app", outcome="consumer_key_unknown"
+    )
+    make_site(name="Quiet Pty Ltd")
+    staff = login_as("Staff")
+    staff.goto("/admin/sites/site/")
+    filters = staff.locator("#changelist-filter")
+    for name, shown in [("Failing", ["Broken Pty Ltd"]), ("Never tested", ["Quiet Pty Ltd"])]:
+        with staff.expect_navigation():
+            filters.get_by_role("link", name=name).click()
+        assert staff.locator("#result_list tbody th").all_inner_texts() == shown
+
+
+def test_the_csv_export_holds_the_filtered_view_with_formulas_defused(
+    login_as, make_site, tmp_path
+):
+    failing = make_site(name="Broken Pty Ltd", xero_organisation_name='=HYPERLINK("x")')
+    ConnectionTest.objects.create(
+        site=failing, connection_type="private_app", outcome="consumer_key_unknown"
+    )
+    make_site(name="Quiet Pty Ltd")
+    staff = login_as("Staff")
+    staff.goto("/xero/health/?filter=failing")
+    with staff.expect_download() as download:
+        staff.get_by_role("link", name="Export CSV").click()
+    assert download.value.suggested_filename.startswith("xero-health-failing-")
+    path = tmp_path / "health.csv"
+    download.value.save_as(path)
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert [row["Site"] for row in rows] == ["Broken Pty Ltd"]
+    assert rows[0]["Last test outcome"] == "Consumer Key unknown"
+    assert rows[0]["Outcome code"] == "consumer_key_unknown"
+    assert rows[0]["Xero organisation"] == '\'=HYPERLINK("x")'
+
+
+def test_a_sites_full_history_pages_through_every_test(login_as, site):
+    ConnectionTest.objects.bulk_create(
+        ConnectionTest(site=site, connection_type="private_app", outcome="rate_limited")
+        for _ in range(62)
+    )
+    staff = login_as("Staff")
+    staff.goto(f"/admin/sites/site/{site.pk}/change/")
+    staff.get_by_text("Last 10 tests").click()
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="Every test of this Site").click()
+    assert "62 tests" in staff.content()
+    assert staff.locator(".xero-history tbody tr").count() == 50
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="Older ›").click()
+    assert staff.locator(".xero-history tbody tr").count() == 12
+
+
 @pytest.mark.parametrize(("width", "scheme"), [(1280, "light"), (390, "dark")])
 def test_outcomes_read_by_their_labels_in_three_colours(
     login_as, make_site, screenshots, width, scheme
 ):
     from django.utils import timezone
-
-    from xero.models import ConnectionTest
 
     for name, outcome in (("Good", "ok"), ("Bad", "consumer_key_unknown"), ("Busy", "running")):
         site = make_site(name=f"{name} Pty Ltd")

@@ -110,7 +110,9 @@ def test_custom_connection_walk_through(login_as, make_site, fake_xero_settings,
     staff = login_as("Staff")
     staff.goto(setup_path(site))
     with staff.expect_navigation():
-        staff.get_by_role("button", name="Switch this Site to a Custom Connection").click()
+        staff.get_by_role("link", name="Switch this Site to a Custom Connection").click()
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Switch and clear the Key and Secret").click()
     assert Site.objects.get(pk=site.pk).connection_type == "custom_connection"
     assert "Choose the scopes and authorise the organisation" in staff.content()
     assert "X509" not in staff.content()
@@ -142,3 +144,92 @@ def test_the_setup_page_fits_a_phone(login_as, site, issue_certificate, screensh
     pem = page.locator("#certificate-to-paste").bounding_box()
     assert pem["x"] >= 0 and pem["x"] + pem["width"] <= 390
     screenshots(page, "phone")
+
+
+def test_switching_to_a_custom_connection_asks_first_naming_what_it_clears(
+    login_as, site, screenshots
+):
+    staff = login_as("Staff")
+    staff.goto(setup_path(site))
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="Switch this Site to a Custom Connection").click()
+    text = staff.locator("#content-main").inner_text()
+    assert CONSUMER_KEY in text and site.api_secret_masked in text
+    assert CONSUMER_SECRET not in staff.content()
+    screenshots(staff, "confirm")
+    # Cancelling changes nothing.
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="No, keep the private application").click()
+    site.refresh_from_db()
+    assert (site.connection_type, site.api_key, site.api_secret) == (
+        "private_app",
+        CONSUMER_KEY,
+        CONSUMER_SECRET,
+    )
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="Switch this Site to a Custom Connection").click()
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Switch and clear the Key and Secret").click()
+    site.refresh_from_db()
+    assert (site.connection_type, site.api_key, site.api_secret) == ("custom_connection", "", "")
+    assert staff.url.endswith(setup_path(site))
+
+
+def test_the_switch_confirmation_fits_a_phone_and_dark_mode(login_as, site, axe_violations):
+    from tests.browser.conftest import page_overflow
+
+    staff = login_as("Staff", width=390, height=844)
+    staff.emulate_media(color_scheme="dark")
+    staff.goto(f"/sites/{site.code}/xero/setup/switch-to-custom-connection/")
+    assert page_overflow(staff) == []
+    assert axe_violations(staff) == []
+
+
+def test_a_signature_invalid_failure_is_said_once_with_a_fingerprint_table(
+    login_as, site, issue_certificate, fake_xero_settings, make_site, screenshots, settings
+):
+    settings.XERO_TEST_COOLDOWN = 0
+    ours = issue_certificate(site)
+    fake_xero_settings.register_private_app(CONSUMER_KEY, ours.certificate_pem)
+    support = login_as("Support")
+    support.goto(setup_path(site))
+    with support.expect_navigation():
+        support.get_by_role("button", name="Test connection").click()
+    # Someone pastes another certificate into Xero.
+    other = certificate_issue(site=make_site())
+    fake_xero_settings.register_private_app(CONSUMER_KEY, other.certificate_pem)
+    with support.expect_navigation():
+        support.get_by_role("button", name="Test connection").click()
+    # The steps say it once; the audit trail below (issue 11) keeps its own record of the test.
+    page = support.locator("#content .xero-setup").inner_text()
+    assert page.count("Xero could not verify the signature") == 1
+    assert page.count(ours.fingerprint_sha1) == 2  # the table, and the certificate's details
+    table = support.locator("table.xero-fingerprints")
+    assert table.locator("tbody tr").count() == 1
+    row = table.locator("tbody tr").inner_text()
+    assert ours.fingerprint_sha1 in row and ours.fingerprint_sha256 in row
+    assert "Xero had this one at the last passing test" in row
+    assert "Signature invalid" in support.locator(".messagelist").inner_text()
+    assert state_of(support, "create_application") == "Problem"
+    screenshots(support, "signature-invalid")
+
+
+def test_after_switching_step_3_does_not_keep_the_old_applications_problem(
+    login_as, site, issue_certificate, fake_xero_settings, settings
+):
+    from xero.services import connection_test_run
+
+    settings.XERO_TEST_COOLDOWN = 0
+    issue_certificate(site)  # the fake Xero knows no such Consumer Key
+    connection_test_run(site=site)
+    staff = login_as("Staff")
+    staff.goto(setup_path(site))
+    assert "Problem" in [state_of(staff, key) for key in ("xero_details", "create_application")]
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="Switch this Site to a Custom Connection").click()
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Switch and clear the Key and Secret").click()
+    assert [state_of(staff, key) for key in
+            ("open_xero", "create_application", "xero_details", "connection_test")] == [
+        "To do", "To do", "To do", "To do"
+    ]  # fmt: skip

@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from xero.ages import ago
+from xero.ages import ago, duration
 
 
 @pytest.mark.parametrize(
@@ -23,3 +23,20 @@ from xero.ages import ago
 def test_an_age_shows_its_largest_unit(seconds, text):
     now = timezone.now()
     assert ago(now - datetime.timedelta(seconds=seconds), now) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0 seconds"),
+        (1, "1 second"),
+        (45, "45 seconds"),
+        (60, "1 minute"),
+        (90, "1 minute 30 seconds"),
+        (3600, "1 hour"),
+        (5400, "1 hour 30 minutes"),
+        (86400 + 30, "1 day"),
+    ],
+)
+def test_a_duration_reads_in_its_two_largest_units(seconds, text):
+    assert duration(seconds) == text

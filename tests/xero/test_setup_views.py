@@ -70,7 +70,7 @@ def test_admins_see_the_certificate_to_paste_with_copy_and_download(
     page = client_for("admins").get(setup_url(site)).content.decode()
     assert certificate.certificate_pem.strip() in page
     assert 'data-copy-target="certificate-to-paste"' in page
-    assert "acme-publickey.cer" in page
+    assert certificate.download_filename in page
 
 
 def test_during_rotation_the_pending_certificate_is_the_one_to_paste(
@@ -195,3 +195,30 @@ def test_a_failed_test_links_to_the_step_that_fixes_it(client_for, private_site,
 
 def test_the_setup_page_answers_only_get_and_post(client_for, site):
     assert client_for("staff").put(setup_url(site)).status_code == 405
+
+
+def test_the_switch_asks_first_and_a_get_changes_nothing(client_for, site):
+    url = reverse("xero:switch_to_custom_connection", args=[site.code])
+    page = client_for("staff").get(url).content.decode()
+    assert "Switch and clear the Key and Secret" in page
+    assert CONSUMER_KEY in page and CONSUMER_SECRET not in page
+    site.refresh_from_db()
+    assert site.connection_type == Site.ConnectionType.PRIVATE_APP
+
+
+def test_the_switch_to_connect_to_xero_asks_first_and_a_get_changes_nothing(client_for, site):
+    url = reverse("xero:switch_to_web_app", args=[site.code])
+    page = client_for("staff").get(url).content.decode()
+    assert "Switch and clear the Key and Secret" in page
+    assert "Connect to Xero uses the Warehouse" in page
+    assert CONSUMER_KEY in page and CONSUMER_SECRET not in page
+    site.refresh_from_db()
+    assert site.connection_type == Site.ConnectionType.PRIVATE_APP
+
+
+def test_the_private_banner_links_to_both_switches_and_has_no_switching_form(client_for, site):
+    page = client_for("staff").get(setup_url(site)).content.decode()
+    for name in ("xero:switch_to_web_app", "xero:switch_to_custom_connection"):
+        url = reverse(name, args=[site.code])
+        assert f'href="{url}"' in page
+        assert f'action="{url}"' not in page

@@ -16,7 +16,13 @@ def states(site, certificate=None, last_test=None, now=NOW):
 
 
 def a_test(site, outcome="ok", step=""):
-    return ConnectionTest(site=site, outcome=outcome, step=step, message=f"{outcome} message")
+    return ConnectionTest(
+        site=site,
+        outcome=outcome,
+        step=step,
+        message=f"{outcome} message",
+        connection_type=site.connection_type,
+    )
 
 
 def test_a_new_site_has_everything_to_do(make_site):
@@ -51,7 +57,20 @@ def test_a_failed_test_puts_the_problem_at_the_step_that_fixes_it(
     )
     assert [s.state for s in steps] == expected
     problem = next(s for s in steps if s.state == PROBLEM)
-    assert problem.note == f"{outcome} message"
+    # The message itself is shown once, with the test's result; a step earlier points there.
+    if problem.key == "connection_test":
+        assert problem.note == ""
+    else:
+        label = ConnectionTest.Outcome.label_of(outcome)
+        assert problem.note.startswith(f"The last connection test failed here ({label})")
+    assert all(f"{outcome} message" not in s.note for s in steps)
+
+
+def test_a_test_of_the_type_the_site_used_before_is_ignored(site, issue_certificate):
+    certificate = issue_certificate(site, now=NOW)
+    old = a_test(site, "consumer_key_unknown", "xero_details")
+    site.connection_type = "custom_connection"
+    assert states(site, certificate, old) == [DONE, TODO, DONE, TODO]
 
 
 def test_an_expiring_certificate_is_a_problem_even_when_tests_pass(site, issue_certificate):
