@@ -179,6 +179,10 @@ class AuditEntry(AbstractLogEntry):
         SECOND_FACTOR_ENROLLED = "second_factor_enrolled", "Second factor enrolled"
         SECOND_FACTOR_RESET = "second_factor_reset", "Second factor reset"
         AUDIT_PRUNED = "audit_pruned", "Old audit rows pruned"
+        INVITATION_SENT = "invitation_sent", "Customer invited"
+        INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"
+        INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
+        CUSTOMER_ADDED = "customer_added", "Site added to a customer"
 
     content_type = models.ForeignKey(
         "contenttypes.ContentType",

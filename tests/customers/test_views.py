@@ -11,12 +11,19 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from sites.models import AuditEntry
 from sites.roles import STAFF
-from tests.conftest import CONSUMER_SECRET
+from tests.conftest import CONSUMER_SECRET, audit_rows_text
 from warehouse.customers.models import Invitation, Membership, token_hash
 from warehouse.customers.services import invitation_create, invitation_revoke
 
 PASSWORD = "a-long-customer-pass-42"
+INVITATION_KINDS = [
+    AuditEntry.Kind.INVITATION_SENT,
+    AuditEntry.Kind.INVITATION_ACCEPTED,
+    AuditEntry.Kind.INVITATION_REVOKED,
+    AuditEntry.Kind.CUSTOMER_ADDED,
+]
 
 
 def _invite(site, email="anna@example.com", **options):
@@ -183,3 +190,52 @@ def test_revoking_an_accepted_invitation_changes_nothing(client, site, make_user
     invitation_revoke(invitation=invitation, revoked_by=make_user(STAFF))
     invitation.refresh_from_db()
     assert invitation.state() == Invitation.State.ACCEPTED
+
+
+def test_invitations_are_in_the_sites_audit_trail_under_who_did_them_and_never_the_token(
+    client_for, client, site, make_site
+):
+    staff = client_for("staff")
+    staff.post(reverse("customers:invite", args=[site.code]), {"email": "anna@example.com"})
+    (link,) = re.findall(r"http://testserver/invitations/\S+/", mail.outbox[-1].body)
+    staff.logout()
+    _accept(client, link)
+    other = make_site(name="Beta Pty Ltd")
+    revoked, _ = _invite(other, email="bob@example.com", invited_by=staff.user)
+    invitation_revoke(invitation=revoked, revoked_by=staff.user)
+    _invite(other, email="anna@example.com", invited_by=staff.user)
+
+    rows = list(
+        AuditEntry.objects.filter(kind__in=INVITATION_KINDS)
+        .order_by("pk")
+        .values_list("kind", "site_code", "actor_username", "summary")
+    )
+    assert rows == [
+        ("invitation_sent", "acme", staff.user.username, "Invitation emailed to anna@example.com"),
+        (
+            "invitation_accepted",
+            "acme",
+            "anna@example.com",
+            "anna@example.com accepted the invitation",
+        ),
+        (
+            "invitation_sent",
+            other.code,
+            staff.user.username,
+            "Invitation emailed to bob@example.com",
+        ),
+        (
+            "invitation_revoked",
+            other.code,
+            staff.user.username,
+            "Invitation of bob@example.com revoked",
+        ),
+        (
+            "customer_added",
+            other.code,
+            staff.user.username,
+            "Site added to the customer account of anna@example.com",
+        ),
+    ]
+    token = link.rstrip("/").rsplit("/", 1)[1]
+    assert token not in audit_rows_text()

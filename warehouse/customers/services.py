@@ -15,7 +15,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from sites.models import Site
+from sites import audit
+from sites.models import AuditEntry, Site
 
 from .access import CUSTOMERS, is_customer
 from .exceptions import (
@@ -76,6 +77,12 @@ def invitation_create(
             raise InvitationLimitReached(limit)
     if existing is not None:
         membership_add(site=site, user=existing, added_by=invited_by)
+        audit.record(
+            kind=AuditEntry.Kind.CUSTOMER_ADDED,
+            site=site,
+            actor=invited_by,
+            summary=f"Site added to the customer account of {email}",
+        )
         link = link_base + reverse("xero:setup", args=[site.code])
         _send(
             "customers/email/site_added.txt",
@@ -100,6 +107,13 @@ def invitation_create(
         )
         invitation.full_clean()
         invitation.save()
+        audit.record(
+            kind=AuditEntry.Kind.INVITATION_SENT,
+            site=site,
+            target=invitation,
+            actor=invited_by,
+            summary=f"Invitation emailed to {email}",
+        )
     link = link_base + reverse("customers:accept", args=[token])
     _send(
         "customers/email/invitation.txt",
@@ -161,6 +175,13 @@ def invitation_accept(*, token: str, password: str | None, now=None):
         invitation.accepted_at = now
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
+        audit.record(
+            kind=AuditEntry.Kind.INVITATION_ACCEPTED,
+            site=invitation.site,
+            target=invitation,
+            actor=user,
+            summary=f"{invitation.email} accepted the invitation",
+        )
     return invitation, user
 
 
@@ -182,4 +203,11 @@ def invitation_revoke(*, invitation: Invitation, revoked_by, now=None) -> Invita
         invitation.revoked_at = _now(now)
         invitation.revoked_by = revoked_by
         invitation.save(update_fields=["revoked_at", "revoked_by"])
+        audit.record(
+            kind=AuditEntry.Kind.INVITATION_REVOKED,
+            site=invitation.site,
+            target=invitation,
+            actor=revoked_by,
+            summary=f"Invitation of {invitation.email} revoked",
+        )
     return invitation
