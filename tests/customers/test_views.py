@@ -239,3 +239,18 @@ def test_invitations_are_in_the_sites_audit_trail_under_who_did_them_and_never_t
     ]
     token = link.rstrip("/").rsplit("/", 1)[1]
     assert token not in audit_rows_text()
+
+
+def test_a_customers_save_on_the_setup_page_is_in_the_trail_under_their_name(customer_for, site):
+    client = customer_for(site)
+    new_key = "AB7KJ1M2N3B4V5C6X7Z8L9K0J1H2YC"
+    response = client.post(
+        reverse("xero:setup", args=[site.code]),
+        {"api_key": new_key, "new_api_secret": "a-new-customer-secret-42", "payroll_enabled": "on"},
+    )
+    assert response.status_code == 302
+    entry = AuditEntry.objects.filter(kind=AuditEntry.Kind.SITE_CHANGED).latest("pk")
+    assert entry.actor_username == client.user.username
+    assert entry.site_code == site.code
+    assert new_key in audit_rows_text()
+    assert "a-new-customer-secret-42" not in audit_rows_text()
