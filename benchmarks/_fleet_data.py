@@ -1,19 +1,35 @@
 """A throwaway database for the benchmarks, and a fleet of Sites to fill it quickly.
 
-Import before Django is set up: it sets the environment the benchmarks run under (DEBUG
-off, so no query log grows and templates are cached as in production).
+Import before Django is set up: it sets the environment the benchmarks run under, and
+their worker processes inherit it. Like the tests, a benchmark has one input from the
+shell, ``DATABASE_URL``; a `.env` file and the rest of the shell are ignored, so a fresh
+clone measures the Warehouse's defaults (DEBUG off, so no query log grows and templates
+are cached as in production), with throwaway keys for its throwaway data.
 """
 
+import base64
 import os
+import secrets
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warehouse.settings")
-os.environ["DEBUG"] = "False"
-os.environ["SECURE_SSL_REDIRECT"] = "False"
-os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
-os.environ["LOG_LEVEL"] = "WARNING"
+# What a process needs to start (PATH finds openssl), and the one input.
+KEPT_FROM_SHELL = ("PATH", "HOME", "LANG", "TMPDIR", "DATABASE_URL")
+
+_kept = {name: os.environ[name] for name in KEPT_FROM_SHELL if name in os.environ}
+os.environ.clear()
+os.environ.update(
+    _kept,
+    DJANGO_SETTINGS_MODULE="warehouse.settings",
+    READ_DOT_ENV_FILE="False",
+    SECRET_KEY=secrets.token_urlsafe(50),
+    FIELD_ENCRYPTION_KEYS=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+    DEBUG="False",
+    SECURE_SSL_REDIRECT="False",
+    ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
+    LOG_LEVEL="WARNING",
+)
 
 
 @contextmanager

@@ -152,8 +152,11 @@ def run_warehouse(*, workers, url, database_url, args, profile_folder=None) -> d
     outcomes = dict(
         ConnectionTest.objects.values_list("outcome").annotate(n=Count("pk")).order_by()
     )
+    began = ConnectionTest.objects.aggregate(first=Min("started_at"), last=Max("started_at"))
     return {
         "wall": (span["end"] - span["start"]).total_seconds(),
+        "ramp": (began["first"] - span["start"]).total_seconds(),
+        "tail": (span["end"] - began["last"]).total_seconds(),
         "chunks": len(enqueued.chunks),
         "tasks": statuses,
         "outcomes": outcomes,
@@ -239,6 +242,8 @@ def main(argv=None):
             print(
                 f"Warehouse, {workers} worker{'s' * (workers != 1)}: {run['wall']:.2f} s; "
                 f"Warehouse / ideal {run['wall'] / ideal:.2f}{versus}\n"
+                f"  first test {run['ramp']:.2f} s after the first task began; last task ended "
+                f"{run['tail']:.2f} s after the last test began\n"
                 f"  {run['chunks']} chunks, tasks {run['tasks']}, outcomes {run['outcomes']}, "
                 f"{run['alerts']} alerts sent\n"
                 f"  CPU {run['cpu'] / args.sites * 1000:.2f} ms per Site "

@@ -11,7 +11,9 @@ def lock_waits_at_most(seconds: float):
     """Within this block, a statement waits at most ``seconds`` for a lock, then raises
     ``OperationalError`` ("database is locked" on SQLite, "lock timeout" on PostgreSQL).
 
-    ``set_lock_wait`` inside the block shortens the wait as a deadline nears.
+    ``set_lock_wait`` inside the block shortens the wait as a deadline nears. Blocks nest:
+    an inner block with the same wait as the outer costs no statement at all, which is
+    how a fleet runner's thread keeps its many tests' waits free (``xero/fleet.py``).
     """
     vendor = connection.vendor
     if vendor not in ("sqlite", "postgresql"):
@@ -25,25 +27,64 @@ def lock_waits_at_most(seconds: float):
         _apply(vendor, previous)
 
 
-def set_lock_wait(seconds: float) -> None:
-    """Let the next statements wait at most ``seconds`` for a lock (at least 1 ms)."""
-    if connection.vendor in ("sqlite", "postgresql"):
-        _apply(connection.vendor, max(1, math.ceil(seconds * 1000)))
+def set_lock_wait(seconds: float, *, slack: float = 0) -> None:
+    """Let the next statements wait at most ``seconds`` for a lock (at least 1 ms).
+
+    With ``slack``, a wait already set between ``seconds`` and ``seconds + slack`` is kept
+    as it is, and the statement that would change it is saved.
+    """
+    if connection.vendor not in ("sqlite", "postgresql"):
+        return
+    wanted = max(1, math.ceil(seconds * 1000))
+    applied = _remembered()
+    if (
+        applied is not None
+        and applied.isdigit()
+        and wanted <= int(applied) <= wanted + slack * 1000
+    ):
+        return
+    _apply(connection.vendor, wanted)
 
 
-def _current(vendor: str) -> int | str:
+def _remembered() -> str | None:
+    """The wait this module last set on the open connection, if it is surely still set.
+
+    Outside a transaction the setting took effect for good. Inside one, PostgreSQL undoes
+    it on a rollback, so nothing is remembered there and the database is asked instead.
+    """
+    if connection.in_atomic_block:
+        return None
+    remembered = getattr(connection, "warehouse_lock_wait", None)
+    if remembered is None or remembered[0] is not connection.connection:
+        return None
+    return remembered[1]
+
+
+def _remember(value: str) -> None:
+    connection.warehouse_lock_wait = (
+        None if connection.in_atomic_block else (connection.connection, value)
+    )
+
+
+def _current(vendor: str) -> str:
+    remembered = _remembered()
+    if remembered is not None:
+        return remembered
     with connection.cursor() as cursor:
-        if vendor == "sqlite":
-            cursor.execute("PRAGMA busy_timeout")
-            return cursor.fetchone()[0]
-        cursor.execute("SHOW lock_timeout")
-        return cursor.fetchone()[0]
+        cursor.execute("PRAGMA busy_timeout" if vendor == "sqlite" else "SHOW lock_timeout")
+        value = str(cursor.fetchone()[0])
+    _remember(value)
+    return value
 
 
 def _apply(vendor: str, value: int | str) -> None:
+    value = str(value)
+    if _remembered() == value:
+        return
     with connection.cursor() as cursor:
         if vendor == "sqlite":
             # A PRAGMA takes no parameters; the value is an int read or computed here.
             cursor.execute(f"PRAGMA busy_timeout = {int(value)}")
         else:
-            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [str(value)])
+            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [value])
+    _remember(value)

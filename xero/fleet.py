@@ -33,10 +33,11 @@ from django.utils import timezone
 
 from sites.models import Site
 from sites.roles import ADMINS
+from warehouse import database
 
 from . import certificates, limits, values
 from .models import Alert, Certificate, ConnectionTest, QueuedCheck
-from .services import connection_test_run
+from .services import connection_test_run, session_budget
 
 logger = logging.getLogger(__name__)
 
@@ -329,7 +330,9 @@ class _ChunkRun:
             self.jobs.add(self.context.copy(), self.work)
 
     def work(self) -> None:
-        with limits.global_slot():
+        # Every test sets its lock wait to its budget and back; held here for the whole
+        # loop, those settings cost no statements (``warehouse.database``).
+        with limits.global_slot(), database.lock_waits_at_most(session_budget()):
             while True:
                 with self.lock:
                     if self.active > max(1, self.share):

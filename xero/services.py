@@ -201,7 +201,9 @@ def _connection_test_finish(*, test, site, user, now, deadline) -> ConnectionTes
         test.minute_limit_remaining = calls_left.minute
         test.day_limit_remaining = calls_left.day
     # The result is saved even when the budget is spent: it may wait a moment more.
-    database.set_lock_wait(max(deadline - time.monotonic(), SAVE_GRACE_SECONDS))
+    database.set_lock_wait(
+        max(deadline - time.monotonic(), SAVE_GRACE_SECONDS), slack=SAVE_GRACE_SECONDS
+    )
     _connection_test_save(test)
     if test.passed:
         _connection_test_passed(site=site, test=test, user=user)

@@ -1,0 +1,84 @@
+"""warehouse/database.py: how long a statement may wait for a lock, and what that costs."""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from warehouse.database import lock_waits_at_most, set_lock_wait
+
+# Outside a test's transaction: what is remembered is only trusted outside one.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def lock_wait_ms() -> int:
+    """The wait the database itself holds for this connection, asked directly."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA busy_timeout")
+        else:
+            cursor.execute("SELECT setting FROM pg_settings WHERE name = 'lock_timeout'")
+        return int(cursor.fetchone()[0])
+
+
+def test_the_wait_holds_inside_the_block_and_the_previous_one_comes_back():
+    before = lock_wait_ms()
+
+    with lock_waits_at_most(2.5):
+        inside = lock_wait_ms()
+
+    assert inside == 2500
+    assert lock_wait_ms() == before
+
+
+def test_a_nested_block_with_the_same_wait_costs_no_statement():
+    with lock_waits_at_most(3), CaptureQueriesContext(connection) as statements:
+        for _ in range(5):
+            with lock_waits_at_most(3):
+                pass
+
+    assert len(statements) == 0
+
+
+def test_a_nested_block_with_another_wait_sets_it_and_puts_the_outer_one_back():
+    with lock_waits_at_most(3):
+        with lock_waits_at_most(1):
+            inner = lock_wait_ms()
+        outer = lock_wait_ms()
+
+    assert (inner, outer) == (1000, 3000)
+
+
+def test_a_wait_within_the_slack_is_kept_and_one_outside_it_is_set():
+    with lock_waits_at_most(3):
+        with CaptureQueriesContext(connection) as statements:
+            set_lock_wait(2.5, slack=1)
+        kept = lock_wait_ms()
+        set_lock_wait(1.5, slack=1)
+        shortened = lock_wait_ms()
+
+    assert len(statements) == 0 and kept == 3000
+    assert shortened == 1500
+
+
+def test_a_wait_set_in_a_rolled_back_transaction_is_not_trusted_afterwards():
+    before = lock_wait_ms()
+    with lock_waits_at_most(3):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            set_lock_wait(1)
+            raise RuntimeError("roll back")
+        # PostgreSQL undid the setting with the transaction; SQLite kept it.
+        set_lock_wait(1)
+        after_rollback = lock_wait_ms()
+    after_block = lock_wait_ms()
+
+    assert after_rollback == 1000
+    assert after_block == before
+
+
+def test_a_new_connection_gets_the_wait_again():
+    with lock_waits_at_most(3):
+        connection.close()
+        set_lock_wait(3)
+        reconnected = lock_wait_ms()
+
+    assert reconnected == 3000
