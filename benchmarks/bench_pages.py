@@ -22,6 +22,7 @@ def main(argv=None):
     parser.add_argument("--sites", type=int, default=10_000)
     parser.add_argument("--tests-per-site", type=int, default=10)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--queries", action="store_true", help="each page's queries, slowest first")
     args = parser.parse_args(argv)
 
     with throwaway_database():
@@ -70,6 +71,10 @@ def main(argv=None):
                     response = client.get(url)  # also warms caches and templates
                 assert response.status_code == 200, (url, response.status_code)
                 queries[name] = len(captured.captured_queries)
+                if args.queries:
+                    print(f"{name}, first render:")
+                    for query in sorted(captured.captured_queries, key=lambda q: -float(q["time"])):
+                        print(f"  {float(query['time']) * 1000:7.1f} ms  {query['sql'][:150]}")
             for _ in range(args.runs):
                 for name, url in [*pages.items(), ("anchor", anchor)]:
                     begin = time.perf_counter()

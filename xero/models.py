@@ -283,7 +283,16 @@ class ConnectionTest(models.Model):
     class Meta:
         ordering = ["-started_at", "-pk"]
         permissions = [("run_connection_test", "Can run a Site's Xero connection test")]
-        indexes = [models.Index(fields=["site", "-started_at"], name="connectiontest_site_latest")]
+        indexes = [
+            models.Index(fields=["site", "-started_at"], name="connectiontest_site_latest"),
+            # The sweep for stale rows (``stale()``) runs at every health page and test: it
+            # reads the few running rows, not the whole history.
+            models.Index(
+                fields=["started_at"],
+                condition=models.Q(outcome="running"),
+                name="connectiontest_running",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.site.code} test {self.started_at:%Y-%m-%d %H:%M}: {self.outcome}"
