@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python -m benchmarks.bench_web_app [--sites 1000] [--token-sets 50]
      [--latency 0.1] [--cap 20]
-(on PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/h16 before it)
+(on PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test before it)
 
 The fake Xero runs in a process of its own: 50 Xero users each consent once (through its
 consent page and code exchange, with PKCE) to 20 organisations, then every access token is
