@@ -5,6 +5,8 @@ import datetime
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tasks import default_task_backend
 from django_tasks.backends.dummy import DummyBackend
@@ -300,3 +302,31 @@ def test_a_run_that_fails_leaves_its_sites_to_be_queued_again(
     again = fleet_checks_enqueue(now=lapsed)
     assert again.requeued == 1
     assert ConnectionTest.objects.get(site=site).outcome == ConnectionTest.Outcome.INTERRUPTED
+
+
+TRANSACTION_MARKERS = {"BEGIN", "COMMIT", "ROLLBACK"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_site_of_a_chunk_costs_a_fixed_few_statements(
+    make_private_site, dummy_tasks, settings
+):
+    # Issue 14: what grows with a chunk is each call's slot taken and given back and each
+    # result saved (with SQLite's BEGIN for it); the rest is per chunk.
+    settings.XERO_MAX_CONCURRENT_CALLS = 1  # the chunk runs in this thread: all captured
+    settings.XERO_TEST_COOLDOWN = 0
+
+    def statements_to_check(sites: int) -> int:
+        site_ids = [make_private_site().pk for _ in range(sites)]
+        # The first check records each organisation's name; the second is the everyday one.
+        for _ in range(2):
+            fleet_checks_enqueue(site_ids=site_ids)
+            with CaptureQueriesContext(connection) as captured:
+                assert fleet_chunk_run(chunk=chunks(dummy_tasks)[-1]) == {"ok": sites}
+        # Counted as bench_fleet counts them: the statements run, not the transactions'
+        # own markers that Django logs beside them.
+        return sum(query["sql"] not in TRANSACTION_MARKERS for query in captured.captured_queries)
+
+    small, large = statements_to_check(3), statements_to_check(13)
+
+    assert (large - small) / 10 <= (4 if connection.vendor == "sqlite" else 3)
