@@ -90,7 +90,7 @@ def fleet_checks_queue(
     result = FleetQueued()
     requeued_ids = fleet_checks_requeue_lapsed(now=now, into=result)
     sites = Site.objects.all() if site_ids is None else Site.objects.filter(pk__in=site_ids)
-    selected = list(sites.order_by("pk").values_list("pk", flat=True))
+    selected = _token_sets_spread(sites.values_list("pk", "xero_tenant__token_set_id"))
     waiting = set(QueuedCheck.objects.values_list("site_id", flat=True))
     batch = uuid.uuid4()
     rows = []
@@ -110,6 +110,26 @@ def fleet_checks_queue(
     result.already_queued = len(selected) - result.queued - len(requeued_ids & set(selected))
     logger.info("Batch %s: %s", batch, result.summary())
     return result
+
+
+def _token_sets_spread(sites) -> list[int]:
+    """The Sites' ids (from (id, token set id) pairs) with those sharing a token set apart.
+
+    A token set's expired access token is refreshed once, by the first of its Sites to be
+    tested, while the others wait. In id order a token set's Sites usually come together
+    (connected in one consent), so a chunk's threads would all wait for each refresh in
+    turn; spread out, the first Site of every token set comes first and their refreshes run
+    side by side. Sites without a token set keep their place in id order.
+    """
+    seen = Counter()
+    ranked = []
+    for site_id, token_set_id in sorted(sites):
+        rank = 0
+        if token_set_id is not None:
+            rank = seen[token_set_id]
+            seen[token_set_id] += 1
+        ranked.append((rank, site_id))
+    return [site_id for _, site_id in sorted(ranked)]
 
 
 def fleet_checks_requeue_lapsed(

@@ -11,9 +11,10 @@ from django.utils import timezone
 from django_tasks import default_task_backend
 from django_tasks.backends.dummy import DummyBackend
 
+from sites.models import Site
 from xero.exceptions import FleetEnqueueFailed
 from xero.fleet import INTERRUPTED_MESSAGE, fleet_checks_queue, fleet_chunk_run
-from xero.models import ConnectionTest, QueuedCheck
+from xero.models import ConnectionTest, QueuedCheck, TenantBinding, TokenSet
 from xero.tasks import check_chunk, check_sites, fleet_checks_enqueue
 
 
@@ -94,6 +95,38 @@ def test_a_batch_is_split_into_one_task_per_chunk_of_sites(make_site, dummy_task
     sizes = sorted(QueuedCheck.objects.filter(chunk=chunk).count() for chunk in chunks(dummy_tasks))
     assert sizes == [1, 2, 2]
     assert {result.task.name for result in dummy_tasks.results} == {"check_chunk"}
+
+
+def test_sites_sharing_a_token_set_are_spread_over_the_chunks(make_site, dummy_tasks, settings):
+    # A token set is refreshed once, by the first of its Sites tested while the others wait:
+    # spread out, the refreshes of different token sets run side by side.
+    settings.XERO_CHECK_CHUNK_SIZE = 2
+    token_sets = {}
+    for name in ("a", "b"):
+        token_set = TokenSet.objects.create(
+            xero_user_id=f"user-{name}",
+            scopes="offline_access accounting.settings.read",
+            access_token=f"access-{name}",
+            refresh_token=f"refresh-{name}",
+            access_token_expires_at=timezone.now(),
+            refresh_token_issued_at=timezone.now(),
+        )
+        for number in range(3):
+            site = make_site(connection_type=Site.ConnectionType.WEB_APP)
+            TenantBinding.objects.create(
+                site=site,
+                token_set=token_set,
+                tenant_id=f"tenant-{name}-{number}",
+                tenant_name=f"Organisation {name}{number}",
+                connection_id=f"connection-{name}-{number}",
+            )
+            token_sets[site.pk] = name
+
+    assert fleet_checks_enqueue().queued == 6
+
+    for chunk in chunks(dummy_tasks):
+        site_ids = QueuedCheck.objects.filter(chunk=chunk).values_list("site_id", flat=True)
+        assert sorted(token_sets[site_id] for site_id in site_ids) == ["a", "b"]
 
 
 def test_a_site_can_be_queued_again_once_its_check_ran(site, dummy_tasks, settings):
