@@ -71,21 +71,22 @@ SQLITE_UNINSTALL = [
 
 def install(connection) -> bool:
     """Create the triggers (again) on ``connection``; False on a database without them."""
+    return _execute(connection, postgresql=POSTGRESQL_INSTALL, sqlite=SQLITE_INSTALL)
+
+
+def uninstall(connection) -> None:
+    """Drop the triggers from ``connection``; nothing on a database without them."""
+    _execute(connection, postgresql=POSTGRESQL_UNINSTALL, sqlite=SQLITE_UNINSTALL)
+
+
+def _execute(connection, *, postgresql: str, sqlite: list[str]) -> bool:
+    """Run the statements for ``connection``'s database; False on a database without them."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(POSTGRESQL_INSTALL)
+            cursor.execute(postgresql)
         elif connection.vendor == "sqlite":
-            for statement in SQLITE_INSTALL:
+            for statement in sqlite:
                 cursor.execute(statement)
         else:
             return False
     return True
-
-
-def uninstall(connection) -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(POSTGRESQL_UNINSTALL)
-        elif connection.vendor == "sqlite":
-            for statement in SQLITE_UNINSTALL:
-                cursor.execute(statement)

@@ -165,16 +165,7 @@ def setup_steps(
             "under “Test the connection”, says what to fix.",
         )
 
-    return [
-        Step(
-            key=key,
-            number=number,
-            title=title(site.connection_type, key),
-            state=states[key],
-            note=notes.get(key, ""),
-        )
-        for number, key in enumerate(ORDER, start=1)
-    ]
+    return _numbered(site=site, order=ORDER, states=states, notes=notes)
 
 
 def _web_app_steps(*, site, binding, last_test, failed_at) -> list[Step]:
@@ -204,6 +195,15 @@ def _web_app_steps(*, site, binding, last_test, failed_at) -> list[Step]:
         failed_at = failed_at if failed_at in states else STEP_TEST
         states[failed_at] = PROBLEM
         notes[failed_at] = last_test.message
+    return _numbered(
+        site=site, order=WEB_APP_ORDER, states=states, notes=notes, templates=WEB_APP_TEMPLATES
+    )
+
+
+def _numbered(*, site, order, states, notes, templates=None) -> list[Step]:
+    """The steps of ``order``, numbered from 1, each with its title for ``site``'s connection
+    type, its state, its note and (where the type's step reads differently) its template."""
+    templates = templates or {}
     return [
         Step(
             key=key,
@@ -211,7 +211,7 @@ def _web_app_steps(*, site, binding, last_test, failed_at) -> list[Step]:
             title=title(site.connection_type, key),
             state=states[key],
             note=notes.get(key, ""),
-            template=WEB_APP_TEMPLATES.get(key, ""),
+            template=templates.get(key, ""),
         )
-        for number, key in enumerate(WEB_APP_ORDER, start=1)
+        for number, key in enumerate(order, start=1)
     ]

@@ -1,4 +1,8 @@
-"""One class per failure a person meets with invitations: a code, a message, what to do."""
+"""One class per failure a person meets with invitations: a code, a message, what to do.
+
+As in ``xero/exceptions.py``, the base makes the exception and a family's base holds what
+its failures share, so each class states only its own code, message and fix.
+"""
 
 
 class InvitationError(Exception):
@@ -8,9 +12,13 @@ class InvitationError(Exception):
     # The HTTP status of the page that says so.
     status = 400
 
-    def __init__(self, message: str | None = None):
+    def __init__(self, message: str | None = None, **context):
+        """``message`` replaces the class's own. Otherwise ``context`` fills the placeholders
+        of the message and the fix, which then read as one sentence after the other."""
         if message:
             self.message = message
+        elif context:
+            self.message = f"{self.message} {self.fix}".format(**context)
         super().__init__(self.message)
 
 
@@ -21,25 +29,29 @@ class InvitationUnknown(InvitationError):
     status = 404
 
 
-class InvitationUsed(InvitationError):
+class InvitationClosed(InvitationError):
+    """A link that worked and works no more: used, withdrawn or expired. Its page answers
+    410 Gone, and its fix names the person who sent it (``inviter``)."""
+
+    status = 410
+
+
+class InvitationUsed(InvitationClosed):
     code = "invitation_used"
     message = "This invitation link has already been used: each link works once."
     fix = "If that was you, sign in with the password you chose. If not, tell {inviter} now."
-    status = 410
 
 
-class InvitationExpired(InvitationError):
+class InvitationExpired(InvitationClosed):
     code = "invitation_expired"
     message = "This invitation link has expired."
     fix = "Ask {inviter} for a new invitation."
-    status = 410
 
 
-class InvitationRevoked(InvitationError):
+class InvitationRevoked(InvitationClosed):
     code = "invitation_revoked"
     message = "This invitation was withdrawn."
     fix = "Ask {inviter} whether you should have a new one."
-    status = 410
 
 
 class InvitationLimitReached(InvitationError):
@@ -49,7 +61,7 @@ class InvitationLimitReached(InvitationError):
     status = 429
 
     def __init__(self, limit: int):
-        super().__init__(self.message.format(limit=limit) + " " + self.fix)
+        super().__init__(limit=limit)
 
 
 class InvitationForStaffAccount(InvitationError):
