@@ -1,5 +1,11 @@
 """One class per failure a person can meet while signing in."""
 
+import datetime
+import math
+
+from django.utils import timezone
+from django.utils.timesince import timesince
+
 
 class SecondFactorError(Exception):
     code = "second_factor_error"
@@ -25,3 +31,20 @@ class SecondFactorAlreadyEnrolled(SecondFactorError):
         "You have an authenticator already. To set up a new one, ask a superuser to reset "
         "your second factor."
     )
+
+
+class SecondFactorThrottled(SecondFactorError):
+    code = "second_factor_throttled"
+    message = (
+        "Too many wrong codes in a row: no code is taken for {wait}. Wait, then type the six "
+        "digits your authenticator app shows at that moment."
+    )
+
+    def __init__(self, *, seconds: float):
+        seconds = max(1, math.ceil(seconds))
+        if seconds < 60:
+            wait = f"{seconds} second{'s' * (seconds != 1)}"
+        else:
+            now = timezone.now()
+            wait = timesince(now - datetime.timedelta(seconds=seconds), now)
+        super().__init__(self.message.format(wait=wait))

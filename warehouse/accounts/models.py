@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
-from django_otp.models import Device, DeviceManager, TimestampMixin
+from django_otp.models import Device, DeviceManager, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 
 from sites.fields import EncryptedTextField
@@ -25,6 +25,9 @@ TOTP_DIGITS = 6
 # One step either side: a phone clock a little off, or a code typed as it changed.
 TOTP_TOLERANCE = 1
 RECOVERY_CODE_COUNT = 10
+# After n wrong codes in a row the device takes no code for 2**(n-1) seconds, wherever they
+# come from: django-axes counts per username and address, and addresses are cheap.
+THROTTLE_FACTOR_SECONDS = 1
 # No 0/o, 1/l/i: read off paper and typed by hand.
 RECOVERY_CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 RECOVERY_CODE_LENGTH = 10  # 10 of 31 symbols: 49 bits each
@@ -43,9 +46,10 @@ class TOTPDeviceManager(DeviceManager):
         return super().get_queryset().defer("key")
 
 
-class TOTPDevice(TimestampMixin, Device):
+class TOTPDevice(ThrottlingMixin, TimestampMixin, Device):
     """An authenticator app (RFC 6238 TOTP, 6 digits, 30 s). Unconfirmed until enrolment
-    checks a first code; its key is encrypted at rest and shown only during enrolment."""
+    checks a first code; its key is encrypted at rest and shown only during enrolment.
+    Wrong codes slow it down (django-otp's throttling: ``services.second_factor_verify``)."""
 
     key = EncryptedTextField(default=new_totp_key)
     # The time step of the last code accepted: a code is never accepted twice.
@@ -77,6 +81,9 @@ class TOTPDevice(TimestampMixin, Device):
             quote_via=quote,
         )
         return f"otpauth://totp/{quote(label)}?{query}"
+
+    def get_throttle_factor(self) -> int:
+        return THROTTLE_FACTOR_SECONDS
 
     def totp(self, *, now: float | None = None) -> TOTP:
         totp = TOTP(unhexlify(self.key), step=TOTP_STEP, digits=TOTP_DIGITS)

@@ -1,11 +1,17 @@
 """The writes of the second factor: enrol, verify, reset."""
 
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
 from warehouse import signals
 
-from .exceptions import SecondFactorAlreadyEnrolled, SecondFactorCodeInvalid
+from .exceptions import (
+    SecondFactorAlreadyEnrolled,
+    SecondFactorCodeInvalid,
+    SecondFactorThrottled,
+)
 from .models import RECOVERY_CODE_COUNT, RecoveryCode, TOTPDevice, recovery_code_hashes
 
 
@@ -55,32 +61,55 @@ def recovery_codes_replace(*, user) -> list[str]:
     return codes
 
 
-@transaction.atomic
 def second_factor_verify(*, user, code: str, now=None) -> tuple[TOTPDevice, bool]:
     """Check ``code`` (an authenticator code or an unused recovery code) for ``user``.
 
     Returns the user's device and whether a recovery code was used (it is used up).
-    Raises ``SecondFactorCodeInvalid`` otherwise.
+    Raises ``SecondFactorCodeInvalid`` otherwise, and ``SecondFactorThrottled`` without
+    looking at the code while wrong codes in a row keep the device waiting.
     """
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
-    if device is None:
-        raise SecondFactorCodeInvalid()
-    if device.verify_token(code, now=now):
-        return device, False
-    recovery_code = RecoveryCode.objects.select_for_update().filter(user=user).matching(code)
-    if recovery_code is None:
-        raise SecondFactorCodeInvalid()
-    recovery_code.used_at = timezone.now() if now is None else now
-    recovery_code.save(update_fields=["used_at"])
-    return device, True
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+        if device is None:
+            raise SecondFactorCodeInvalid()
+        allowed, refusal = device.verify_is_allowed()
+        if not allowed:
+            wait = refusal["locked_until"] - timezone.now()
+            raise SecondFactorThrottled(seconds=wait.total_seconds())
+        if device.verify_token(code, now=now):
+            device.throttle_reset()
+            return device, False
+        recovery_code = RecoveryCode.objects.select_for_update().filter(user=user).matching(code)
+        if recovery_code is not None:
+            recovery_code.used_at = timezone.now() if now is None else now
+            recovery_code.save(update_fields=["used_at"])
+            device.throttle_reset()
+            return device, True
+    # Counted outside the transaction above, which the failure would roll back.
+    device.throttle_increment()
+    raise SecondFactorCodeInvalid()
 
 
 @transaction.atomic
 def second_factor_reset(*, user, by) -> None:
-    """Remove ``user``'s authenticator and recovery codes: at their next page they enrol again.
+    """Remove ``user``'s authenticator and recovery codes, and sign out every session of
+    theirs: they sign in with their password again, then enrol a new authenticator.
 
-    Their sessions verified by the removed device stop counting as verified at once.
+    Their sessions are ended because a reset usually follows a lost or stolen device, and
+    an open session on it would otherwise enrol the thief's authenticator with no password.
     """
     TOTPDevice.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
+    sessions_end(user=user)
     signals.second_factor_reset.send(sender=TOTPDevice, user=user, by=by)
+
+
+def sessions_end(*, user) -> int:
+    """Sign out every session of ``user`` (the database session store); how many."""
+    ended = [
+        session.pk
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if session.get_decoded().get(SESSION_KEY) == str(user.pk)
+    ]
+    Session.objects.filter(pk__in=ended).delete()
+    return len(ended)

@@ -13,7 +13,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
 from . import lockout, selectors, services
-from .exceptions import SecondFactorAlreadyEnrolled, SecondFactorCodeInvalid
+from .exceptions import (
+    SecondFactorAlreadyEnrolled,
+    SecondFactorCodeInvalid,
+    SecondFactorThrottled,
+)
 from .forms import SecondFactorCodeForm
 
 logger = logging.getLogger(__name__)
@@ -50,9 +54,10 @@ def verify_view(request):
             device, used_recovery_code = services.second_factor_verify(
                 user=user, code=form.cleaned_data["code"]
             )
-        except SecondFactorCodeInvalid as error:
-            # Counted by django-axes with the password failures of this username and address;
-            # the fifth locks them out (its middleware answers with the lockout page).
+        except (SecondFactorCodeInvalid, SecondFactorThrottled) as error:
+            # Counted by django-axes with the password failures of this username and address
+            # (a try while the device is throttled too); the fifth locks them out (its
+            # middleware answers with the lockout page).
             user_login_failed.send(sender=__name__, credentials=credentials, request=request)
             form.add_error("code", error.message)
         else:

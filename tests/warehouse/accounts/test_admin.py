@@ -45,15 +45,20 @@ def test_a_superuser_resets_another_users_second_factor_and_it_is_recorded(clien
     assert recorded == [(user, boss.user)]
 
 
-def test_after_a_reset_the_users_open_session_must_enrol_again(client_for, make_user, log_in):
+def test_a_reset_signs_out_the_users_open_sessions_and_no_one_elses(client_for, make_user, log_in):
+    # A reset follows a lost or stolen device: a session open on it must not enrol a new
+    # authenticator without the password.
     from django.test import Client
 
-    user = make_user("Staff")
-    theirs = log_in(Client(), user)
+    user, colleague = make_user("Staff"), make_user("Staff")
+    theirs, colleagues = log_in(Client(), user), log_in(Client(), colleague)
     assert theirs.get(reverse("admin:index")).status_code == 200
+
     reset(client_for("superuser"), user)
-    response = theirs.get(reverse("admin:index"), follow=True)
-    assert response.redirect_chain[-1][0].startswith(reverse("admin:second_factor_enrol"))
+
+    response = theirs.get(reverse("admin:second_factor_enrol"), follow=True)
+    assert response.redirect_chain[-1][0].startswith(reverse("admin:login"))
+    assert colleagues.get(reverse("admin:index")).status_code == 200
 
 
 def test_a_superuser_cannot_reset_their_own_second_factor_here(client_for):

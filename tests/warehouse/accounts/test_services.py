@@ -1,8 +1,15 @@
+import datetime
+
 import pytest
+from django.utils import timezone
 
 from tests.second_factor import totp_code, wrong_code
 from warehouse import signals
-from warehouse.accounts.exceptions import SecondFactorAlreadyEnrolled, SecondFactorCodeInvalid
+from warehouse.accounts.exceptions import (
+    SecondFactorAlreadyEnrolled,
+    SecondFactorCodeInvalid,
+    SecondFactorThrottled,
+)
 from warehouse.accounts.models import RecoveryCode, TOTPDevice
 from warehouse.accounts.services import (
     recovery_codes_replace,
@@ -89,13 +96,52 @@ def test_a_recovery_code_works_once(make_user):
         second_factor_verify(user=user, code=code)
 
 
-def test_another_users_code_is_refused(make_user):
+def test_another_users_recovery_code_is_refused(make_user):
     kim, lee = make_user("Staff"), make_user("Staff")
     (code, *_) = recovery_codes_replace(user=lee)
     with pytest.raises(SecondFactorCodeInvalid):
         second_factor_verify(user=kim, code=code)
+
+
+def test_another_users_authenticator_code_is_refused(make_user):
+    kim, lee = make_user("Staff"), make_user("Staff")
     with pytest.raises(SecondFactorCodeInvalid):
         second_factor_verify(user=kim, code=totp_code(TOTPDevice.objects.get(user=lee)))
+
+
+def test_after_a_wrong_code_even_the_right_one_waits_for_the_throttle(make_user):
+    user = make_user("Staff")
+    device = TOTPDevice.objects.get(user=user)
+    with pytest.raises(SecondFactorCodeInvalid):
+        second_factor_verify(user=user, code=wrong_code(device))
+    with pytest.raises(SecondFactorThrottled) as throttled:
+        second_factor_verify(user=user, code=totp_code(device))
+
+    assert "no code is taken for 1 second" in throttled.value.message
+    # Counted although the failure rolled its transaction back.
+    assert TOTPDevice.objects.get(pk=device.pk).throttling_failure_count == 1
+
+
+def test_each_wrong_code_in_a_row_doubles_the_wait_and_the_right_one_ends_it(make_user):
+    user = make_user("Staff")
+    device = TOTPDevice.objects.get(user=user)
+    for _ in range(3):
+        # As if the wait had passed: only the count of wrong codes in a row is kept.
+        TOTPDevice.objects.filter(pk=device.pk).update(
+            throttling_failure_timestamp=timezone.now() - datetime.timedelta(hours=1)
+        )
+        with pytest.raises(SecondFactorCodeInvalid):
+            second_factor_verify(user=user, code=wrong_code(device))
+    with pytest.raises(SecondFactorThrottled) as throttled:
+        second_factor_verify(user=user, code=totp_code(device))
+    assert "no code is taken for 4 seconds" in throttled.value.message
+
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_timestamp=timezone.now() - datetime.timedelta(hours=1)
+    )
+    second_factor_verify(user=user, code=totp_code(device))
+
+    assert TOTPDevice.objects.get(pk=device.pk).throttling_failure_count == 0
 
 
 def test_a_user_without_an_authenticator_cannot_verify(make_user):

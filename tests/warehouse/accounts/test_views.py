@@ -197,6 +197,19 @@ def test_the_second_factor_page_is_refused_to_a_user_without_staff_status(client
     assert client.get(VERIFY).url.startswith(LOGIN)
 
 
+def test_a_right_code_straight_after_a_wrong_one_is_told_to_wait(client, make_user):
+    user = make_user("Staff")
+    device = TOTPDevice.objects.get(user=user)
+    sign_in(client, user)
+    client.post(VERIFY, {"code": wrong_code(device)})
+
+    response = client.post(VERIFY, {"code": totp_code(device)})
+
+    assert response.status_code == 200
+    assert "Too many wrong codes in a row" in response.text
+    assert client.get(SITES).status_code == 302
+
+
 # Lockouts
 
 
