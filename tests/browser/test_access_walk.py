@@ -1,16 +1,21 @@
 """Access in chromium: enrol at the first sign-in, sign in with a code, a recovery code once,
-a lockout after five wrong codes, a superuser's reset, the CSP blocking an injected script,
-and the error pages."""
+the authenticator slowed by wrong codes, a lockout after five wrong codes, a superuser's
+reset, the CSP blocking an injected script, and the error pages."""
 
 import re
 
 import pytest
+from django.utils import timezone
 
 from tests.browser.conftest import sign_in_with_password
 from tests.second_factor import totp_code, wrong_code
 from warehouse.accounts.models import TOTPDevice
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# A wrong code is refused as wrong, or, straight after another, because the authenticator
+# waits (django-otp's throttling); either way it counts towards the lockout.
+CODE_REFUSALS = ("That code is not right", "Too many wrong codes in a row")
 
 
 def no_horizontal_scroll(page) -> bool:
@@ -72,10 +77,21 @@ def test_first_sign_in_enrols_then_codes_recovery_codes_and_lockout(
     assert "That code is not right" in reuse.content()
     screenshots(reuse, "recovery-code-reused-refused")
 
-    # Four more wrong codes (five in all) lock this username out from this address.
-    for _ in range(3):
+    # Wrong codes from other addresses have slowed the authenticator down: even the right
+    # code is not taken until the wait is over, and the page says how long.
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_count=10, throttling_failure_timestamp=timezone.now()
+    )
+    submit_code(reuse, totp_code(device, steps=2))
+    assert "Too many wrong codes in a row" in reuse.content()
+    assert "/admin/second-factor/" in reuse.url
+    screenshots(reuse, "authenticator-throttled")
+
+    # Two more wrong codes and one last (five tries in all) lock this username out from this
+    # address.
+    for _ in range(2):
         submit_code(reuse, wrong_code(device))
-        assert "That code is not right" in reuse.content()
+        assert any(refusal in reuse.content() for refusal in CODE_REFUSALS)
     submit_code(reuse, wrong_code(device))
     assert "Too many failed attempts" in reuse.content()
     assert reuse.locator("#retry-at").is_visible()
@@ -129,9 +145,11 @@ def test_a_superuser_resets_a_second_factor_and_the_user_enrols_again(
     assert "Reset the second factor of 1 user" in boss.content()
     screenshots(boss, "second-factor-reset")
     assert not TOTPDevice.objects.filter(user=kim.user).exists()
-    # Kim's open session is sent to enrol again at the next page.
+    # Kim's open session is signed out; after the password, Kim enrols again.
     kim.goto("/admin/sites/site/")
-    assert "/admin/second-factor/enrol/" in kim.url
+    assert "/admin/login/" in kim.url
+    sign_in_with_password(kim, kim.user.username)
+    kim.wait_for_url("**/admin/second-factor/enrol/**")
     screenshots(kim, "enrol-again-after-reset")
 
 
