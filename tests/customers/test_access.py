@@ -236,3 +236,35 @@ def test_customers_group_holds_no_model_permission_connecting_included(db):
 
     permissions = Group.objects.get(name=CUSTOMERS).permissions.all()
     assert [p.codename for p in permissions] == ["own_sites_only"]
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("staff", 200), ("admins", 200), ("support", 200), ("nobody", 403), ("superuser", 200)],
+)
+def test_whoever_may_invite_may_remove_a_customer(
+    client_for, make_user, target, role, status, method
+):
+    from warehouse.customers.models import Membership
+    from warehouse.customers.services import membership_add
+
+    site, *_ = target()
+    membership = membership_add(site=site, user=make_user(CUSTOMERS))
+    url = reverse("customers:remove", args=[site.code, membership.pk])
+    response = getattr(client_for(role), method)(url)
+    removed = status == 200 and method == "post"
+    assert response.status_code == (302 if removed else status)
+    assert Membership.objects.filter(pk=membership.pk).exists() != removed
+
+
+def test_a_customer_cannot_remove_anyone_even_on_their_own_site(customer_for, make_user, target):
+    from warehouse.customers.models import Membership
+    from warehouse.customers.services import membership_add
+
+    site, *_ = target()
+    membership = membership_add(site=site, user=make_user(CUSTOMERS))
+    client = customer_for(site)
+    url = reverse("customers:remove", args=[site.code, membership.pk])
+    assert client.get(url).status_code == client.post(url).status_code == 404
+    assert Membership.objects.filter(pk=membership.pk).exists()
