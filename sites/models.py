@@ -183,6 +183,7 @@ class AuditEntry(AbstractLogEntry):
         INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"
         INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
         CUSTOMER_ADDED = "customer_added", "Site added to a customer"
+        CUSTOMER_REMOVED = "customer_removed", "Customer removed from the Site"
 
     content_type = models.ForeignKey(
         "contenttypes.ContentType",

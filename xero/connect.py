@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from sites.models import Site
@@ -64,16 +65,20 @@ class CallbackResult:
     choices: tuple = ()
 
 
-def connect_callback(*, params, store, user=None, now=None) -> CallbackResult:
+def connect_callback(
+    *, params, store, sites: QuerySet[Site], user=None, now=None
+) -> CallbackResult:
     """Handle Xero's redirect back (``params`` is its query string).
 
     Checks the state, exchanges the code with the PKCE verifier, reads the organisations
     this consent added (matched on ``authEventId``) and binds the Site to its one
     organisation; when the consent added several, they are offered to choose from.
+    ``sites`` are those the user may connect now: a state for any other Site (deleted, or a
+    customer's no longer) is refused like a made-up one, before Xero is asked anything.
     """
     now = now or timezone.now()
     pending = _take_pending(store, str(params.get("state") or ""), now=now)
-    site = Site.objects.filter(pk=pending["site"]).first()
+    site = sites.filter(pk=pending["site"]).first()
     if site is None:
         raise state_invalid()
     try:
@@ -147,6 +152,14 @@ def connect_choose(*, site: Site, tenant_id: str, store, user=None, now=None) ->
     return binding
 
 
+def sites_sharing_consent(*, binding: TenantBinding) -> QuerySet[Site]:
+    """The other Sites connected through ``binding``'s token set: while there are any,
+    disconnecting this Site leaves the consent (and their access) in place."""
+    return Site.objects.filter(xero_tenant__token_set=binding.token_set_id).exclude(
+        pk=binding.site_id
+    )
+
+
 @dataclass(frozen=True)
 class Disconnected:
     revoked: bool
@@ -182,9 +195,9 @@ def connect_disconnect(*, site: Site, now=None) -> Disconnected:
         )
     revoked = False
     with transaction.atomic():
+        unused = not sites_sharing_consent(binding=binding).exists()
         binding.delete()
         Site.objects.filter(pk=site.pk).update(xero_organisation_name="")
-        unused = not TenantBinding.objects.filter(token_set=token_set).exists()
     if unused:
         try:
             if access_token is not None:

@@ -99,13 +99,11 @@ def setup_context(request, site: Site, details_form=None) -> dict:
 
 
 def web_app_context(request, site: Site) -> dict:
-    """A "Connect to Xero" Site's organisation and who connected it, the scopes it asks
-    for, and whether the user may connect or disconnect it."""
+    """A "Connect to Xero" Site's organisation and who connected it, and the scopes it asks
+    for (whether the user may connect or disconnect it is in ``page_flags``)."""
     is_web_app = site.connection_type == Site.ConnectionType.WEB_APP
     return {
         "web_app": is_web_app,
         "binding": selectors.tenant_binding(site=site) if is_web_app else None,
         "web_app_scopes": web_app.scopes_for(payroll=site.payroll_enabled),
-        "can_connect_xero": request.user.has_perm("xero.connect_xero"),
-        "can_disconnect_xero": request.user.has_perm("xero.disconnect_xero"),
     }

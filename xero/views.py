@@ -19,7 +19,7 @@ from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 from sites.views import audit_timeline_context
-from warehouse.customers.access import Action, is_customer, site_for
+from warehouse.customers.access import Action, is_customer, site_for, sites_for
 
 from . import connect, panels, selectors, web_app
 from .audit import record_connection_test
@@ -355,10 +355,20 @@ def _setup_url(site, anchor="") -> str:
     return reverse("xero:setup", args=[site.code]) + (f"#step-{anchor}" if anchor else "")
 
 
+def _connect_page_context(request) -> dict:
+    """The admin's context for the pages of the flow, which customers reach too: the admin's
+    sidebar lists the models one may see, for a customer none."""
+    context = admin.site.each_context(request)
+    context["is_customer"] = is_customer(request.user)
+    if context["is_customer"]:
+        context["is_nav_sidebar_enabled"] = False
+    return context
+
+
 def _connect_problem(request, error: XeroError, site=None, status=400):
     """A plain page for a connection that did not happen; nothing was stored."""
     context = {
-        **admin.site.each_context(request),
+        **_connect_page_context(request),
         "title": "Not connected to Xero",
         "error": error,
         "site": site,
@@ -368,10 +378,9 @@ def _connect_problem(request, error: XeroError, site=None, status=400):
 
 @require_POST
 @login_required
-@permission_required("xero.connect_xero", raise_exception=True)
 def connect_view(request, code):
     """Send the browser to Xero's consent page for this Site."""
-    site = get_object_or_404(Site, code=code)
+    site = site_for(request.user, code, Action.CONNECT_XERO)
     try:
         url = connect.connect_start(
             site=site,
@@ -386,12 +395,14 @@ def connect_view(request, code):
 
 @require_GET
 @login_required
-@permission_required("xero.connect_xero", raise_exception=True)
 def callback_view(request):
     """Where Xero sends the browser back after the consent page."""
     try:
         result = connect.connect_callback(
-            params=request.GET, store=request.session, user=request.user
+            params=request.GET,
+            store=request.session,
+            sites=sites_for(request.user, Action.CONNECT_XERO),
+            user=request.user,
         )
     except XeroError as error:
         return _connect_problem(request, error, site=getattr(error, "site", None))
@@ -407,10 +418,9 @@ def callback_view(request):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required("xero.connect_xero", raise_exception=True)
 def connect_choose_view(request, code):
     """The consent added several organisations: which one is this Site's?"""
-    site = get_object_or_404(Site, code=code)
+    site = site_for(request.user, code, Action.CONNECT_XERO)
     choices = connect.pending_choice(site=site, store=request.session)
     if not choices:
         return _connect_problem(request, connect.state_invalid(), site=site)
@@ -433,7 +443,7 @@ def connect_choose_view(request, code):
             )
             return redirect(_setup_url(site, "connection_test"))
     context = {
-        **admin.site.each_context(request),
+        **_connect_page_context(request),
         "title": f"Choose {site.name}'s Xero organisation",
         "site": site,
         "choices": choices,
@@ -442,11 +452,24 @@ def connect_choose_view(request, code):
     return render(request, "xero/connect_choose.html", context, status=400 if error else 200)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
-@permission_required("xero.disconnect_xero", raise_exception=True)
 def disconnect_view(request, code):
-    site = get_object_or_404(Site, code=code)
+    """GET asks first, naming the organisation and whether its access is revoked; POST
+    (from that page) disconnects."""
+    site = site_for(request.user, code, Action.DISCONNECT_XERO)
+    if request.method == "GET":
+        binding = selectors.tenant_binding(site=site)
+        if binding is None:
+            return redirect(_setup_url(site, "open_xero"))
+        context = {
+            **admin.site.each_context(request),
+            "title": f"Disconnect {site.name} from Xero?",
+            "site": site,
+            "binding": binding,
+            "sharing": list(connect.sites_sharing_consent(binding=binding).order_by("name")),
+        }
+        return render(request, "xero/disconnect_confirm.html", context)
     try:
         result = connect.connect_disconnect(site=site)
     except XeroError as error:

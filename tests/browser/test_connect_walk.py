@@ -1,9 +1,15 @@
 """Connect to Xero, clicked through in chromium: the setup page, the fake Xero's consent
-page, the choice of organisation, the test, and Disconnect."""
+page, the choice of organisation, the test, and Disconnect (which asks first); by Staff and
+by a customer on their own Site."""
 
 import pytest
 
+from tests.browser.conftest import PASSWORD, page_overflow, sign_in_with_password
+from tests.second_factor import totp_code
 from tests.xero.conftest import web_app_xero, web_site  # noqa: F401 - fixtures
+from warehouse.accounts.models import TOTPDevice
+from warehouse.customers.access import CUSTOMERS
+from warehouse.customers.services import membership_add
 from xero.models import TenantBinding, TokenSet
 
 pytestmark = [
@@ -86,6 +92,21 @@ def test_connect_choose_test_and_disconnect(
     assert token_set.access_token not in admin.content()
     screenshots(admin, "test-passed")
 
+    # Disconnecting asks first, naming the organisation and that the consent is revoked;
+    # cancelling changes nothing.
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Disconnect from Xero").click()
+    asked = admin.locator("#content-main").inner_text()
+    assert "Acme Pty Ltd" in asked and "revokes the consent" in asked
+    assert no_horizontal_scroll(admin)
+    screenshots(admin, "disconnect-asks")
+    with admin.expect_navigation():
+        admin.get_by_role("link", name="No, keep it connected").click()
+    assert "/xero/setup/" in admin.url
+    assert TenantBinding.objects.filter(site=web_site).exists() and xero.revoked_grants == []
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Disconnect from Xero").click()
+    assert "/xero/disconnect/" in admin.url
     with admin.expect_navigation():
         admin.get_by_role("button", name="Disconnect from Xero").click()
     assert "Disconnected from Xero. Access revoked." in admin.content()
@@ -144,3 +165,89 @@ def test_a_private_application_site_switches_to_connect_to_xero_and_connects(
     assert TenantBinding.objects.get(site=site).tenant_name == "Beta Holdings"
     assert no_horizontal_scroll(staff)
     screenshots(staff, "switched-and-connected")
+
+
+def test_the_disconnect_confirmation_fits_a_phone_in_dark_mode(
+    login_as,
+    web_site,  # noqa: F811
+    xero,
+    axe_violations,
+):
+    admin = login_as("Admins", width=390, height=844)
+    admin.emulate_media(color_scheme="dark")
+    admin.goto(f"/sites/{web_site.code}/xero/setup/")
+    admin.get_by_role("button", name="Connect to Xero").click()
+    admin.wait_for_url(f"{xero.url}/identity/connect/authorize*")
+    admin.get_by_label("Acme Pty Ltd").check()
+    admin.get_by_role("button", name="Allow access").click()
+    admin.wait_for_url("**/xero/setup/*")
+
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Disconnect from Xero").click()
+
+    assert "/xero/disconnect/" in admin.url
+    assert page_overflow(admin) == []
+    assert axe_violations(admin) == []
+
+
+def customer_signs_in(open_browser, make_user, site, *, width, scheme):
+    """A customer of ``site`` signs in with their password and authenticator code, and lands
+    on its setup page."""
+    customer = make_user(CUSTOMERS)
+    customer.set_password(PASSWORD)
+    customer.save()
+    membership_add(site=site, user=customer)
+    page = open_browser(width=width, color_scheme=scheme)
+    sign_in_with_password(page, customer.username)
+    page.wait_for_url("**/admin/second-factor/**")
+    page.fill("#id_code", totp_code(TOTPDevice.objects.get(user=customer, confirmed=True)))
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    page.goto(f"/sites/{site.code}/xero/setup/")
+    page.user = customer
+    return page
+
+
+@pytest.mark.parametrize(
+    ("width", "scheme"), [(1280, "light"), (390, "dark")], ids=["desktop", "phone-dark"]
+)
+def test_a_customer_connects_their_own_site(
+    open_browser,
+    make_user,
+    web_site,  # noqa: F811
+    xero,
+    screenshots,
+    width,
+    scheme,
+):
+    customer = customer_signs_in(open_browser, make_user, web_site, width=width, scheme=scheme)
+    assert state_of(customer, "open_xero") == "To do"
+    assert customer.get_by_role("button", name="Disconnect from Xero").count() == 0
+    assert no_horizontal_scroll(customer)
+    screenshots(customer, "customer-not-connected")
+
+    customer.get_by_role("button", name="Connect to Xero").click()
+    customer.wait_for_url(f"{xero.url}/identity/connect/authorize*")
+    customer.get_by_label("Acme Pty Ltd").check()
+    customer.get_by_label("Beta Holdings").check()
+    customer.get_by_role("button", name="Allow access").click()
+
+    customer.wait_for_url("**/xero/connect/choose/")
+    assert customer.get_by_role("link", name="Your Sites").count() == 1
+    assert no_horizontal_scroll(customer)
+    customer.get_by_label("Beta Holdings").check()
+    screenshots(customer, "customer-chooses")
+    with customer.expect_navigation():
+        customer.get_by_role("button", name="Connect this organisation").click()
+
+    assert "Connected to Xero: this Site reaches Beta Holdings" in customer.content()
+    assert state_of(customer, "open_xero") == "Done"
+    binding = TenantBinding.objects.get(site=web_site)
+    assert binding.tenant_name == "Beta Holdings" and binding.connected_by == customer.user
+    assert customer.get_by_role("button", name="Connect to Xero again").count() == 1
+    assert customer.get_by_role("button", name="Disconnect from Xero").count() == 0
+    with customer.expect_navigation():
+        customer.get_by_role("button", name="Test connection").click()
+    assert "Connection test passed. Connected to Beta Holdings" in customer.content()
+    assert no_horizontal_scroll(customer)
+    screenshots(customer, "customer-connected")

@@ -3,7 +3,11 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import page_overflow
 from tests.conftest import CONSUMER_KEY
+from warehouse.customers.access import CUSTOMERS
+from warehouse.customers.models import Membership
+from warehouse.customers.services import membership_add
 from xero.models import Certificate, CertificateEvent, ConnectionTest
 from xero.sandbox import Organisation
 
@@ -190,3 +194,47 @@ def test_a_rate_limited_test_says_when_to_test_again_in_words(
     row = support.locator(".xero-test-history tbody tr")
     assert row.count() == 1 and "Payroll not asked for" not in row.inner_text()
     assert "just now" in panel
+
+
+@pytest.mark.parametrize(
+    ("width", "scheme"), [(1280, "light"), (390, "dark")], ids=["desktop", "phone-dark"]
+)
+def test_staff_remove_a_customer_from_the_site_page_after_a_confirmation(
+    login_as, make_user, site, screenshots, axe_violations, width, scheme
+):
+    customer = make_user(CUSTOMERS)
+    customer.email = "anna.long-address@acme-holdings.example.com"
+    customer.save()
+    membership_add(site=site, user=customer)
+    staff = login_as("Staff", width=width)
+    staff.emulate_media(color_scheme=scheme)
+    staff.goto(site_page(site))
+    panel = staff.locator("#customers")
+    assert customer.email in panel.inner_text()
+    assert page_overflow(staff) == []
+    screenshots(staff, "customer-listed")
+
+    # Removing asks first; cancelling changes nothing.
+    remove = panel.get_by_role("button", name=f"Remove {customer.email}")
+    with staff.expect_navigation():
+        remove.click()
+    asked = staff.locator("#content-main").inner_text()
+    assert customer.email in asked and "see an empty list when they sign in" in asked
+    assert page_overflow(staff) == []
+    assert axe_violations(staff) == []
+    screenshots(staff, "remove-asks")
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="No, keep their access").click()
+    assert Membership.objects.filter(user=customer, site=site).exists()
+
+    with staff.expect_navigation():
+        staff.locator("#customers").get_by_role("button", name=f"Remove {customer.email}").click()
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Remove their access").click()
+
+    assert staff.url.endswith(site_page(site) + "#customers")
+    assert f"Removed {customer.email}'s access to {site.name}" in staff.content()
+    assert customer.email not in staff.locator("#customers").inner_text()
+    assert not Membership.objects.filter(user=customer).exists()
+    assert page_overflow(staff) == []
+    screenshots(staff, "customer-removed")

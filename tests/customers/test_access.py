@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from tests.customers.conftest import client_user
-from warehouse.customers.access import CUSTOMERS, is_customer
+from warehouse.customers.access import CUSTOMERS, is_customer, page_flags
 from warehouse.customers.models import Invitation
 from warehouse.customers.services import invitation_create
 
@@ -25,6 +25,13 @@ MATRIX = {
     "issue_certificate": ("post", 403, 302, 403, 403, 302, 404, 404),
     "activate_certificate": ("post", 403, 302, 403, 403, 302, 404, 404),
     "switch_connection_type": ("post", 302, 302, 403, 403, 302, 404, 404),
+    # The Site is a private application's, so Connect goes back to its setup page saying so,
+    # and with no consent under way the choice of organisation is a plain 400 page.
+    "connect": ("post", 302, 302, 302, 403, 302, 302, 404),
+    "connect_choose": ("get", 400, 400, 400, 403, 400, 400, 404),
+    # Not connected: asking goes back to the setup page, and disconnecting says so there.
+    "ask_to_disconnect": ("get", 403, 302, 403, 403, 302, 404, 404),
+    "disconnect": ("post", 403, 302, 403, 403, 302, 404, 404),
     "invite": ("post", 302, 302, 302, 403, 302, 404, 404),
     "revoke_invitation": ("post", 302, 302, 302, 403, 302, 404, 404),
     "site_admin_page": ("get", 200, 200, 200, 403, 200, 404, 404),
@@ -45,6 +52,10 @@ def _url(action, site, certificate, invitation):
             "xero:certificate_activate", args=[site.code, certificate.pk]
         ),
         "switch_connection_type": reverse("xero:switch_to_custom_connection", args=[site.code]),
+        "connect": reverse("xero:connect", args=[site.code]),
+        "connect_choose": reverse("xero:connect_choose", args=[site.code]),
+        "ask_to_disconnect": reverse("xero:disconnect", args=[site.code]),
+        "disconnect": reverse("xero:disconnect", args=[site.code]),
         "invite": reverse("customers:invite", args=[site.code]),
         "revoke_invitation": reverse("customers:revoke", args=[site.code, invitation.pk]),
         "site_admin_page": reverse("admin:sites_site_change", args=[site.pk]),
@@ -203,3 +214,57 @@ def test_customer_sees_when_a_new_certificate_waits_to_be_pasted(
     page = client.get(url).text
     assert "A new certificate is waiting to be pasted" in page
     assert reverse("xero:certificate_download", args=[site.code, pending.pk]) in page
+
+
+@pytest.mark.parametrize(("role", "status"), [("customer", 400), ("nobody", 403)])
+def test_xeros_callback_answers_a_customer_and_refuses_a_user_in_no_group(client_for, role, status):
+    response = client_for(role).get(reverse("xero:callback"), {"state": "made-up", "code": "x"})
+    assert response.status_code == status
+
+
+def test_customer_may_connect_their_own_site_only_and_never_disconnect(customer_for, target):
+    own, *_ = target()
+    other, *_ = target()
+    user = client_user(customer_for(own))
+    assert page_flags(user, own)["can_connect_xero"]
+    assert not page_flags(user, other)["can_connect_xero"]
+    assert not page_flags(user, own)["can_disconnect_xero"]
+
+
+def test_customers_group_holds_no_model_permission_connecting_included(db):
+    from django.contrib.auth.models import Group
+
+    permissions = Group.objects.get(name=CUSTOMERS).permissions.all()
+    assert [p.codename for p in permissions] == ["own_sites_only"]
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [("staff", 200), ("admins", 200), ("support", 200), ("nobody", 403), ("superuser", 200)],
+)
+def test_whoever_may_invite_may_remove_a_customer(
+    client_for, make_user, target, role, status, method
+):
+    from warehouse.customers.models import Membership
+    from warehouse.customers.services import membership_add
+
+    site, *_ = target()
+    membership = membership_add(site=site, user=make_user(CUSTOMERS))
+    url = reverse("customers:remove", args=[site.code, membership.pk])
+    response = getattr(client_for(role), method)(url)
+    removed = status == 200 and method == "post"
+    assert response.status_code == (302 if removed else status)
+    assert Membership.objects.filter(pk=membership.pk).exists() != removed
+
+
+def test_a_customer_cannot_remove_anyone_even_on_their_own_site(customer_for, make_user, target):
+    from warehouse.customers.models import Membership
+    from warehouse.customers.services import membership_add
+
+    site, *_ = target()
+    membership = membership_add(site=site, user=make_user(CUSTOMERS))
+    client = customer_for(site)
+    url = reverse("customers:remove", args=[site.code, membership.pk])
+    assert client.get(url).status_code == client.post(url).status_code == 404
+    assert Membership.objects.filter(pk=membership.pk).exists()

@@ -8,14 +8,16 @@ from urllib.parse import quote
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from sites.models import AuditEntry
 from sites.roles import STAFF
 from tests.conftest import CONSUMER_SECRET, audit_rows_text
+from warehouse.customers.access import CUSTOMERS
 from warehouse.customers.models import Invitation, Membership, token_hash
-from warehouse.customers.services import invitation_create, invitation_revoke
+from warehouse.customers.services import invitation_create, invitation_revoke, membership_add
 
 PASSWORD = "a-long-customer-pass-42"
 INVITATION_KINDS = [
@@ -254,3 +256,133 @@ def test_a_customers_save_on_the_setup_page_is_in_the_trail_under_their_name(cus
     assert entry.site_code == site.code
     assert new_key in audit_rows_text()
     assert "a-new-customer-secret-42" not in audit_rows_text()
+
+
+def _remove_url(membership):
+    return reverse("customers:remove", args=[membership.site.code, membership.pk])
+
+
+@pytest.fixture
+def customer_of(make_user):
+    """``customer_of(*sites)``: a customer account of ``sites``, not signed in anywhere yet
+    (the test client stays free for whoever removes them)."""
+
+    def customer_of(*sites):
+        user = make_user(CUSTOMERS)
+        for site in sites:
+            membership_add(site=site, user=user)
+        return user
+
+    return customer_of
+
+
+def _signed_in(user, log_in):
+    return log_in(Client(), user)
+
+
+def test_the_customers_panel_offers_remove_beside_each_customer(client_for, customer_of, site):
+    customer = customer_of(site)
+    membership = Membership.objects.get(user=customer)
+    page = client_for("support").get(reverse("admin:sites_site_change", args=[site.pk])).text
+    assert f'<form method="get" action="{_remove_url(membership)}">' in page
+    assert f'Remove<span class="visually-hidden"> {customer.username}</span>' in page
+
+
+def test_asking_to_remove_a_customer_says_what_happens_and_changes_nothing(
+    client_for, customer_of, site
+):
+    customer = customer_of(site)
+    membership = Membership.objects.get(user=customer)
+    response = client_for("staff").get(_remove_url(membership))
+    page = " ".join(response.text.split())
+    assert response.status_code == 200
+    assert f"<strong>{customer.username}</strong> may do Acme Pty Ltd's Xero setup" in page
+    assert "it has no other Site, so they see an empty list when they sign in" in page
+    assert "<strong>revokes</strong>" not in page
+    assert '<button type="submit" class="button default">Remove their access</button>' in page
+    assert (
+        f'href="/admin/sites/site/{site.pk}/change/#customers" class="button cancel-link"' in page
+    )
+    assert Membership.objects.filter(pk=membership.pk).exists()
+    assert not AuditEntry.objects.filter(kind=AuditEntry.Kind.CUSTOMER_REMOVED).exists()
+
+
+def test_removing_a_customer_takes_one_site_keeps_the_account_and_is_in_the_trail(
+    client_for, customer_of, site, make_site, log_in
+):
+    other = make_site(name="Beta Pty Ltd")
+    customer = customer_of(site, other)
+    membership = Membership.objects.get(user=customer, site=site)
+    staff = client_for("staff")
+    asked = " ".join(staff.get(_remove_url(membership)).text.split())
+
+    response = staff.post(_remove_url(membership), follow=True)
+
+    assert "keeps</strong> their account, with their 1 other Site." in asked
+    assert response.redirect_chain[-1][0] == f"/admin/sites/site/{site.pk}/change/#customers"
+    assert f"Removed {customer.username}&#x27;s access to Acme Pty Ltd" in response.text
+    assert list(Membership.objects.filter(user=customer).values_list("site", flat=True)) == [
+        other.pk
+    ]
+    customer.refresh_from_db()
+    assert customer.is_active
+    entry = AuditEntry.objects.get(kind=AuditEntry.Kind.CUSTOMER_REMOVED)
+    assert (entry.site_code, entry.actor_username, entry.summary) == (
+        site.code,
+        staff.user.username,
+        f"{customer.username} removed from the Site's customers; their account stays",
+    )
+    theirs = _signed_in(customer, log_in)
+    assert theirs.get(reverse("xero:setup", args=[site.code])).status_code == 404
+    assert theirs.get(reverse("xero:setup", args=[other.code])).status_code == 200
+
+
+def test_a_customer_removed_from_their_only_site_sees_an_empty_home(
+    client_for, customer_of, site, log_in
+):
+    customer = customer_of(site)
+    client_for("admins").post(_remove_url(Membership.objects.get(user=customer)))
+
+    home = _signed_in(customer, log_in).get(reverse("customers:home"))
+
+    assert home.status_code == 200
+    assert "No Site is linked to your account yet" in home.text
+    assert get_user_model().objects.filter(pk=customer.pk).exists()
+
+
+def test_removing_a_customer_revokes_their_open_invitations_to_that_site_only(
+    client_for, customer_of, site, make_site
+):
+    other = make_site(name="Beta Pty Ltd")
+    here, _ = _invite(site, email="anna@example.com")
+    there, _ = _invite(other, email="anna@example.com")
+    customer = customer_of(site)
+    customer.email = "anna@example.com"
+    customer.save()
+    membership = Membership.objects.get(user=customer)
+    staff = client_for("staff")
+    asked = " ".join(staff.get(_remove_url(membership)).text.split())
+
+    staff.post(_remove_url(membership))
+
+    assert "<strong>revokes</strong> their open invitation to this Site" in asked
+    here.refresh_from_db()
+    there.refresh_from_db()
+    assert here.state() == Invitation.State.REVOKED and here.revoked_by == staff.user
+    assert there.state() == Invitation.State.OPEN
+    assert list(
+        AuditEntry.objects.filter(kind__in=INVITATION_KINDS + [AuditEntry.Kind.CUSTOMER_REMOVED])
+        .order_by("pk")
+        .values_list("kind", flat=True)
+    ) == ["invitation_sent", "invitation_sent", "invitation_revoked", "customer_removed"]
+
+
+def test_a_customer_of_another_site_cannot_be_removed_through_this_one(
+    client_for, customer_of, site, make_site
+):
+    other = make_site()
+    membership = Membership.objects.get(user=customer_of(other))
+    url = reverse("customers:remove", args=[site.code, membership.pk])
+    staff = client_for("staff")
+    assert staff.get(url).status_code == staff.post(url).status_code == 404
+    assert Membership.objects.filter(pk=membership.pk).exists()

@@ -9,6 +9,8 @@ import requests
 from django.core.management import call_command
 
 from sites.models import AuditEntry, Site
+from warehouse.customers.models import Membership
+from warehouse.customers.services import membership_add
 from xero.connect import PENDING_KEY, STATE_LIFETIME
 from xero.models import TenantBinding, TokenSet
 
@@ -265,6 +267,111 @@ def test_who_may_connect(client_for, web_site, web_app_xero, role, status):
     assert response.status_code == status
 
 
+def customer_of(client_for, *sites):
+    client = client_for("customer")
+    for site in sites:
+        membership_add(site=site, user=client.user)
+    return client
+
+
+def test_a_customer_connects_their_own_site_and_is_named_as_who_connected(
+    client_for, web_site, web_app_xero
+):
+    client = customer_of(client_for, web_site)
+    page = client.get(f"/sites/{web_site.code}/xero/setup/").content.decode()
+    assert "Connect to Xero</button>" in page
+
+    response = connect(client, web_app_xero, web_site, web_app_xero.acme)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/sites/webby/xero/setup/#step-connection_test"
+    binding = TenantBinding.objects.get(site=web_site)
+    assert binding.tenant_name == "Acme Pty Ltd"
+    assert binding.connected_by == client.user
+    assert binding.token_set.connected_by == client.user
+    page = client.get("/sites/webby/xero/setup/").content.decode()
+    assert "Connected to <strong>Acme Pty Ltd</strong>" in page
+    assert "Connect to Xero again" in page
+    assert "Disconnect from Xero" not in page
+
+
+def test_a_customer_chooses_their_sites_organisation_among_several(
+    client_for, web_site, web_app_xero
+):
+    client = customer_of(client_for, web_site)
+
+    response = connect(client, web_app_xero, web_site, web_app_xero.acme, web_app_xero.beta)
+    page = client.get(response["Location"])
+    chosen = client.post(
+        "/sites/webby/xero/connect/choose/", {"tenant": web_app_xero.beta.tenant_id}
+    )
+
+    assert response["Location"] == "/sites/webby/xero/connect/choose/"
+    assert page.status_code == 200
+    assert "Your Sites" in page.content.decode()
+    assert 'id="nav-sidebar"' not in page.content.decode()
+    assert chosen.status_code == 302
+    assert TenantBinding.objects.get(site=web_site).tenant_name == "Beta Holdings"
+
+
+def test_a_customer_gets_404_connecting_another_site(client_for, make_site, web_app_xero):
+    own = make_site(code="own", connection_type="web_app")
+    other = make_site(code="other", connection_type="web_app")
+    client = customer_of(client_for, own)
+
+    connecting = client.post(f"/sites/{other.code}/xero/connect/")
+    choosing = client.get(f"/sites/{other.code}/xero/connect/choose/")
+
+    assert connecting.status_code == choosing.status_code == 404
+    assert PENDING_KEY not in client.session
+
+
+def test_a_customer_cannot_finish_a_callback_whose_state_names_another_site(
+    client_for, make_site, web_app_xero
+):
+    own = make_site(code="own", connection_type="web_app")
+    other = make_site(code="other", connection_type="web_app")
+    client = customer_of(client_for, own)
+    callback = answer(web_app_xero, start(client, own), web_app_xero.acme)
+    session = client.session
+    session[PENDING_KEY] = {
+        state: {**entry, "site": other.pk} for state, entry in session[PENDING_KEY].items()
+    }
+    session.save()
+
+    response = client.get(callback)
+
+    assert response.status_code == 400
+    assert "does not belong to a connection started here" in response.content.decode()
+    assert other.name not in response.content.decode()
+    assert stored_nothing()
+
+
+def test_a_customer_removed_from_the_site_mid_connection_cannot_finish_it(
+    client_for, web_site, web_app_xero
+):
+    client = customer_of(client_for, web_site)
+    callback = answer(web_app_xero, start(client, web_site), web_app_xero.acme)
+    Membership.objects.filter(user=client.user).delete()
+
+    response = client.get(callback)
+
+    assert response.status_code == 400
+    assert 'id="nav-sidebar"' not in response.content.decode()
+    assert stored_nothing()
+
+
+def test_a_customer_may_not_disconnect_even_their_own_site(client_for, web_site, web_app_xero):
+    client = customer_of(client_for, web_site)
+    connect(client, web_app_xero, web_site, web_app_xero.acme)
+
+    asked = client.get(f"/sites/{web_site.code}/xero/disconnect/")
+    posted = client.post(f"/sites/{web_site.code}/xero/disconnect/")
+
+    assert asked.status_code == posted.status_code == 404
+    assert TenantBinding.objects.filter(site=web_site).exists()
+
+
 @pytest.mark.parametrize("role", ["staff", "support"])
 def test_only_admins_disconnect(client_for, web_site, web_app_xero, role):
     client = client_for(role)
@@ -275,6 +382,71 @@ def test_only_admins_disconnect(client_for, web_site, web_app_xero, role):
     assert response.status_code == 403
     assert TenantBinding.objects.filter(site=web_site).exists()
     assert "Disconnect from Xero" not in client.get("/sites/webby/xero/setup/").content.decode()
+
+
+def test_the_setup_pages_disconnect_leads_to_a_page_that_asks_first(
+    client_for, web_site, web_app_xero
+):
+    client = client_for("admins")
+    connect(client, web_app_xero, web_site, web_app_xero.acme)
+
+    page = client.get(f"/sites/{web_site.code}/xero/setup/").content.decode()
+
+    assert '<form method="get" action="/sites/webby/xero/disconnect/">' in page
+    assert '<form method="post" action="/sites/webby/xero/disconnect/">' not in page
+
+
+def test_asking_to_disconnect_names_the_organisation_and_the_revoking_and_changes_nothing(
+    client_for, web_site, web_app_xero
+):
+    client = client_for("admins")
+    connect(client, web_app_xero, web_site, web_app_xero.acme)
+
+    response = client.get(f"/sites/{web_site.code}/xero/disconnect/")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<strong>Acme Pty Ltd</strong>" in page
+    assert "Bea Keeper (bookkeeper@example.com)" in page
+    assert "<strong>revokes</strong> the consent" in page
+    assert '<button type="submit" class="button default">Disconnect from Xero</button>' in page
+    assert 'href="/sites/webby/xero/setup/" class="button cancel-link"' in page
+    assert TenantBinding.objects.filter(site=web_site).exists()
+    assert len(web_app_xero.web_connections("6A7B8C9D0E1F2A3B4C5D6E7F8A9B0C1D")) == 1
+    assert web_app_xero.revoked_grants == []
+
+
+def test_asking_to_disconnect_a_site_sharing_its_consent_names_the_others_that_stay(
+    client_for, make_site, web_app_xero
+):
+    client = client_for("admins")
+    first = make_site(name="First Pty Ltd", code="first", connection_type="web_app")
+    second = make_site(name="Second Pty Ltd", code="second", connection_type="web_app")
+    connect(client, web_app_xero, first, web_app_xero.acme)
+    connect(client, web_app_xero, second, web_app_xero.beta)
+
+    page = " ".join(client.get(f"/sites/{first.code}/xero/disconnect/").content.decode().split())
+
+    assert "<strong>does not revoke</strong> the consent" in page
+    assert "1 other Site (Second Pty Ltd), which stays connected" in page
+    assert "<strong>revokes</strong>" not in page
+
+
+def test_asking_to_disconnect_a_site_not_connected_goes_back_to_its_setup(
+    client_for, web_site, web_app_xero
+):
+    response = client_for("admins").get(f"/sites/{web_site.code}/xero/disconnect/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/sites/webby/xero/setup/#step-open_xero"
+
+
+@pytest.mark.parametrize("role", ["staff", "support"])
+def test_only_admins_are_asked_to_disconnect(client_for, web_site, web_app_xero, role):
+    client = client_for(role)
+    connect(client, web_app_xero, web_site, web_app_xero.acme)
+
+    assert client.get(f"/sites/{web_site.code}/xero/disconnect/").status_code == 403
 
 
 def test_disconnect_removes_the_connection_in_xero_revokes_and_clears_the_binding(

@@ -31,6 +31,8 @@ class Action(enum.StrEnum):
     RUN_TEST = "run_test"
     ISSUE_CERTIFICATE = "issue_certificate"
     SWITCH_CONNECTION_TYPE = "switch_connection_type"
+    CONNECT_XERO = "connect_xero"
+    DISCONNECT_XERO = "disconnect_xero"
     INVITE = "invite"
 
 
@@ -44,11 +46,15 @@ STAFF_PERMISSIONS = {
     Action.RUN_TEST: "xero.run_connection_test",
     Action.ISSUE_CERTIFICATE: "xero.issue_certificate",
     Action.SWITCH_CONNECTION_TYPE: "sites.change_site",
+    Action.CONNECT_XERO: "xero.connect_xero",
+    Action.DISCONNECT_XERO: "xero.disconnect_xero",
     Action.INVITE: "customers.invite_customer",
 }
 
-# The procedure, self-served, on their own Sites only. Certificates are issued and rotated by
-# Admins, and the connection type is chosen with Staff (switching clears the credentials).
+# The procedure, self-served, on their own Sites only, "Connect to Xero" included (they sign
+# in to their own Xero). Certificates are issued and rotated by Admins, the connection type is
+# chosen with Staff (switching clears the credentials), and disconnecting, which may revoke a
+# consent other Sites share, stays with Admins.
 CUSTOMER_ACTIONS = frozenset(
     {
         Action.VIEW,
@@ -57,6 +63,7 @@ CUSTOMER_ACTIONS = frozenset(
         Action.SEE_SECRET_MASK,
         Action.DOWNLOAD_CERTIFICATE,
         Action.RUN_TEST,
+        Action.CONNECT_XERO,
     }
 )
 
@@ -83,9 +90,19 @@ def site_for(user, code: str, action: Action) -> Site:
         if action not in CUSTOMER_ACTIONS:
             raise PermissionDenied
         return site
+    return get_object_or_404(sites_for(user, action), code=code)
+
+
+def sites_for(user, action: Action) -> QuerySet[Site]:
+    """The Sites ``user`` may do ``action`` to, for a page that does not name its Site (Xero's
+    callback): a customer's own, or every Site for Staff; 403 if the user never does it."""
+    if is_customer(user):
+        if action not in CUSTOMER_ACTIONS:
+            raise PermissionDenied
+        return customer_sites(user)
     if not user.has_perm(STAFF_PERMISSIONS[action]):
         raise PermissionDenied
-    return get_object_or_404(Site, code=code)
+    return Site.objects.all()
 
 
 def page_flags(user, site: Site) -> dict:
@@ -107,5 +124,7 @@ def page_flags(user, site: Site) -> dict:
         "can_run_connection_test": can(Action.RUN_TEST),
         "can_view_connection_tests": can(Action.VIEW_TESTS),
         "can_switch_connection_type": can(Action.SWITCH_CONNECTION_TYPE),
+        "can_connect_xero": can(Action.CONNECT_XERO),
+        "can_disconnect_xero": can(Action.DISCONNECT_XERO),
         "can_invite": can(Action.INVITE),
     }

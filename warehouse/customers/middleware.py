@@ -17,6 +17,10 @@ CUSTOMER_PAGES = frozenset(
         "xero:setup",
         "xero:certificate_download",
         "xero:connection_test",
+        # "Connect to Xero" for their own Sites; Disconnect stays with Admins.
+        "xero:connect",
+        "xero:connect_choose",
+        "xero:callback",
         "customers:home",
         "customers:accept",
         "admin:login",

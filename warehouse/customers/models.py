@@ -43,6 +43,11 @@ class Membership(models.Model):
     def __str__(self):
         return f"{self.user} on {self.site}"
 
+    @property
+    def customer_name(self) -> str:
+        """How pages and the audit trail name the customer: their email, else their login."""
+        return self.user.email or self.user.get_username()
+
 
 class InvitationQuerySet(models.QuerySet):
     def open(self, *, now: datetime.datetime | None = None):
@@ -50,6 +55,11 @@ class InvitationQuerySet(models.QuerySet):
         return self.filter(
             accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now or timezone.now()
         )
+
+    def open_to(self, *, site: Site, email: str, now: datetime.datetime | None = None):
+        """The open invitations of ``email`` (any case) to ``site``: the links that would give
+        that address the Site."""
+        return self.open(now=now).filter(site=site, email__iexact=email)
 
 
 class Invitation(models.Model):

@@ -4,7 +4,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from sites.models import Site
 
-from .access import page_flags
+from .access import customer_sites, page_flags
 from .forms import InvitationForm
 from .models import Invitation, Membership
 
@@ -23,6 +23,18 @@ def site_customers_context(request, site: Site) -> dict:
         ),
         "invitation_form": InvitationForm(),
         "can_invite": page_flags(request.user, site)["can_invite"],
+    }
+
+
+def membership_removal_context(*, membership: Membership) -> dict:
+    """What removing ``membership`` does, for the page that asks first: how many Sites the
+    customer keeps, and how many of their open invitations to this Site are revoked with it."""
+    return {
+        "membership": membership,
+        "sites_kept": customer_sites(membership.user).exclude(pk=membership.site_id).count(),
+        "invitations_revoked": Invitation.objects.open_to(
+            site=membership.site, email=membership.customer_name
+        ).count(),
     }
 
 

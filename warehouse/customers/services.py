@@ -1,4 +1,4 @@
-"""Writes of customer accounts: invitations, accepting them, memberships.
+"""Writes of customer accounts: invitations, accepting them, memberships and removing them.
 
 Views, the command and the admin call these; none of them saves a model itself.
 """
@@ -94,7 +94,7 @@ def invitation_create(
 
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
-        Invitation.objects.open(now=now).filter(site=site, email__iexact=email).update(
+        Invitation.objects.open_to(site=site, email=email, now=now).update(
             revoked_at=now, revoked_by=invited_by
         )
         invitation = Invitation(
@@ -211,3 +211,21 @@ def invitation_revoke(*, invitation: Invitation, revoked_by, now=None) -> Invita
             summary=f"Invitation of {invitation.email} revoked",
         )
     return invitation
+
+
+def membership_remove(*, membership: Membership, removed_by, now=None) -> None:
+    """Take ``membership``'s Site from its customer. The account stays, with their other
+    Sites or none (then their home page says so); their open invitations to the Site are
+    revoked too, so that no link still in their mailbox gives it back."""
+    now = _now(now)
+    site, email = membership.site, membership.customer_name
+    with transaction.atomic():
+        for invitation in Invitation.objects.open_to(site=site, email=email, now=now):
+            invitation_revoke(invitation=invitation, revoked_by=removed_by, now=now)
+        membership.delete()
+        audit.record(
+            kind=AuditEntry.Kind.CUSTOMER_REMOVED,
+            site=site,
+            actor=removed_by,
+            summary=f"{email} removed from the Site's customers; their account stays",
+        )

@@ -18,4 +18,9 @@ urlpatterns = [
         gate(views.revoke_view),
         name="revoke",
     ),
+    path(
+        "sites/<slug:code>/customers/<int:pk>/remove/",
+        gate(views.remove_view),
+        name="remove",
+    ),
 ]

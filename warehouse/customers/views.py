@@ -1,4 +1,5 @@
-"""Thin views: invite and revoke (Staff, Admins, Support), accept a link, a customer's Sites."""
+"""Thin views: invite, revoke and remove a customer (Staff, Admins, Support), accept a link,
+a customer's Sites."""
 
 from django.contrib import admin, messages
 from django.contrib.auth import login
@@ -10,8 +11,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from .access import Action, customer_sites, site_for
 from .exceptions import InvitationError
 from .forms import AcceptInvitationForm, InvitationForm
-from .models import Invitation
-from .services import invitation_accept, invitation_create, invitation_open, invitation_revoke
+from .models import Invitation, Membership
+from .selectors import membership_removal_context
+from .services import (
+    invitation_accept,
+    invitation_create,
+    invitation_open,
+    invitation_revoke,
+    membership_remove,
+)
 
 
 def _site_page(site):
@@ -56,6 +64,26 @@ def revoke_view(request, code, pk):
     invitation = get_object_or_404(Invitation, site=site, pk=pk)
     invitation_revoke(invitation=invitation, revoked_by=request.user)
     messages.success(request, f"The invitation of {invitation.email} was revoked.")
+    return _site_page(site)
+
+
+@require_http_methods(["GET", "POST"])
+def remove_view(request, code, pk):
+    """GET asks first, saying what removing the customer does; POST (from that page) removes
+    their access to the Site. Whoever may invite may remove."""
+    site = site_for(request.user, code, Action.INVITE)
+    membership = get_object_or_404(Membership.objects.select_related("user"), site=site, pk=pk)
+    name = membership.customer_name
+    if request.method == "GET":
+        context = {
+            **admin.site.each_context(request),
+            "title": f"Remove {name} from {site.name}?",
+            "site": site,
+            **membership_removal_context(membership=membership),
+        }
+        return render(request, "customers/remove_confirm.html", context)
+    membership_remove(membership=membership, removed_by=request.user)
+    messages.success(request, f"Removed {name}'s access to {site.name}; their account stays.")
     return _site_page(site)
 
 
