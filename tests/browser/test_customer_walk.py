@@ -12,7 +12,8 @@ from sites.roles import SUPPORT
 from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET
 from tests.second_factor import totp_code
 from warehouse.accounts.models import TOTPDevice
-from warehouse.customers.models import Invitation
+from warehouse.customers.models import Invitation, Membership
+from warehouse.customers.services import invitation_accept, invitation_create
 from xero.models import Certificate
 from xero.services import certificate_issue
 
@@ -188,4 +189,39 @@ def test_the_customers_panel_and_the_link_pages_fit_a_phone_in_dark_mode(
     assert "This invitation was withdrawn" in customer.content()
     assert _no_horizontal_scroll(customer)
     screenshots(customer, "revoked-phone-dark")
+    context.close()
+
+
+def test_a_second_link_to_an_existing_account_adds_the_site_with_its_password(
+    browser, live_server, make_site, screenshots
+):
+    # Invited to two Sites before she had an account, Anna accepted the first; the second
+    # link signs no one in by itself: it asks for her password, on her phone too.
+    first, second = make_site(name="Acme Pty Ltd"), make_site(name="Beta Pty Ltd", code="beta")
+    _, first_link = invitation_create(site=first, email="anna@acme.example", link_base="")
+    _, second_link = invitation_create(site=second, email="anna@acme.example", link_base="")
+    token = first_link.rstrip("/").rsplit("/", 1)[1]
+    invitation_accept(token=token, password=CUSTOMER_PASSWORD)
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 390, "height": 844}, color_scheme="dark"
+    )
+    phone = context.new_page()
+    phone.goto(second_link)
+    assert "You have a Warehouse account already" in phone.content()
+    assert phone.get_by_label("Choose a password").count() == 0
+    assert _no_horizontal_scroll(phone)
+    screenshots(phone, "accept-existing-account-phone-dark")
+
+    phone.get_by_label("Your Warehouse password").fill("not-her-password-77")
+    with phone.expect_navigation():
+        phone.get_by_role("button", name="Add the Site to my account").click()
+    assert "not the password of this account" in phone.content()
+    assert not Membership.objects.filter(site=second).exists()
+
+    phone.get_by_label("Your Warehouse password").fill(CUSTOMER_PASSWORD)
+    with phone.expect_navigation():
+        phone.get_by_role("button", name="Add the Site to my account").click()
+    # Signed in with the password: on to the second factor, then the Site.
+    phone.wait_for_url("**/admin/second-factor/**")
+    assert Membership.objects.filter(site=second, user__email="anna@acme.example").exists()
     context.close()

@@ -16,8 +16,14 @@ from sites.models import AuditEntry
 from sites.roles import STAFF
 from tests.conftest import CONSUMER_SECRET, audit_rows_text
 from warehouse.customers.access import CUSTOMERS
+from warehouse.customers.exceptions import InvitationNeedsPassword
 from warehouse.customers.models import Invitation, Membership, token_hash
-from warehouse.customers.services import invitation_create, invitation_revoke, membership_add
+from warehouse.customers.services import (
+    invitation_accept,
+    invitation_create,
+    invitation_revoke,
+    membership_add,
+)
 
 PASSWORD = "a-long-customer-pass-42"
 INVITATION_KINDS = [
@@ -175,6 +181,60 @@ def test_an_inviter_is_limited_per_hour(client_for, site, settings):
     assert Invitation.objects.count() == 2
     assert "2 invitations in the last hour" in response.text
     assert len(mail.outbox) == 2
+
+
+def test_sites_added_to_existing_accounts_count_towards_the_hourly_limit(
+    client_for, make_site, make_user, settings
+):
+    settings.INVITATIONS_PER_HOUR = 2
+    staff = client_for("staff")
+    _, link = _invite(make_site(name="First Pty Ltd"))
+    _accept(Client(), link)
+
+    for number in range(3):
+        site = make_site(name=f"Site {number} Pty Ltd")
+        response = staff.post(
+            reverse("customers:invite", args=[site.code]),
+            {"email": "anna@example.com"},
+            follow=True,
+        )
+
+    assert "2 invitations in the last hour" in response.text
+    assert Membership.objects.filter(user__email="anna@example.com").count() == 3
+
+
+def test_a_second_open_link_to_an_existing_account_needs_its_password(site, make_site):
+    # Anna was invited to two Sites before she had an account, and accepted the first.
+    other = make_site(name="Beta Pty Ltd")
+    _, first_link = _invite(site)
+    _, second_link = _invite(other)
+    _accept(Client(), first_link)
+    anna = get_user_model().objects.get(email="anna@example.com")
+    holder = Client()  # whoever holds the second link: a shared mailbox, a forward
+
+    page = holder.get(_path(second_link))
+    wrong = holder.post(_path(second_link), {"password": "not-annas-password-1"})
+
+    assert "You have a Warehouse account already" in page.text
+    assert wrong.status_code == 200 and "not the password of this account" in wrong.text
+    assert not Membership.objects.filter(user=anna, site=other).exists()
+    assert holder.get(reverse("xero:setup", args=[other.code])).status_code == 302
+
+    right = holder.post(_path(second_link), {"password": PASSWORD})
+
+    assert right.status_code == 302
+    assert right.url == reverse("xero:setup", args=[other.code])
+    assert Membership.objects.filter(user=anna, site=other).exists()
+
+
+def test_accepting_for_an_existing_account_without_its_password_is_refused(site, make_site):
+    _, first_link = _invite(site)
+    _, second_link = _invite(make_site(name="Beta Pty Ltd"))
+    _accept(Client(), first_link)
+    token = second_link.rstrip("/").rsplit("/", 1)[1]
+
+    with pytest.raises(InvitationNeedsPassword):
+        invitation_accept(token=token, password="anything-at-all-123")
 
 
 def test_an_invalid_address_is_refused_with_a_message(client_for, site):

@@ -70,3 +70,13 @@ class InvitationForStaffAccount(InvitationError):
         "This email address belongs to a Warehouse staff account; customers must have accounts "
         "of their own. Invite another address."
     )
+
+
+class InvitationNeedsPassword(InvitationError):
+    code = "invitation_needs_password"
+    message = (
+        "A Warehouse account with this email address exists already: the Site is added to it "
+        "only with that account's password."
+    )
+    fix = "Type the password of that account, or ask whoever invited you."
+    status = 403

@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import authenticate, get_user_model, password_validation
 
 # A customer signs in with their email, which becomes the login name (at most 150 long).
 EMAIL_MAX_LENGTH = 150
@@ -46,3 +46,29 @@ class AcceptInvitationForm(forms.Form):
             user = get_user_model()(username=self.email.lower(), email=self.email)
             password_validation.validate_password(password1, user)
         return cleaned
+
+
+class ExistingAccountForm(forms.Form):
+    """The password of the account an invitation's address has already: the Site is added
+    to it only once the password is right (counted by django-axes like a sign-in)."""
+
+    password = forms.CharField(
+        label="Your Warehouse password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, request, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request, self.account = request, account
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        user = authenticate(self.request, username=self.account.get_username(), password=password)
+        if user is None or user.pk != self.account.pk:
+            raise forms.ValidationError(
+                "That is not the password of this account. Type the one you sign in with.",
+                code="wrong_password",
+            )
+        self.account = user
+        return password

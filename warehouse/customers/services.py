@@ -23,6 +23,7 @@ from .exceptions import (
     InvitationExpired,
     InvitationForStaffAccount,
     InvitationLimitReached,
+    InvitationNeedsPassword,
     InvitationRevoked,
     InvitationUnknown,
     InvitationUsed,
@@ -70,9 +71,12 @@ def invitation_create(
         raise InvitationForStaffAccount
     if invited_by is not None:
         limit = settings.INVITATIONS_PER_HOUR
-        recent = Invitation.objects.filter(
-            invited_by=invited_by, created_at__gt=now - datetime.timedelta(hours=1)
-        ).count()
+        hour_ago = now - datetime.timedelta(hours=1)
+        # A Site added to an existing account at once counts as an invitation too.
+        recent = (
+            Invitation.objects.filter(invited_by=invited_by, created_at__gt=hour_ago).count()
+            + Membership.objects.filter(added_by=invited_by, created_at__gt=hour_ago).count()
+        )
         if recent >= limit:
             raise InvitationLimitReached(limit)
     if existing is not None:
@@ -155,9 +159,13 @@ def invitation_open(*, token: str, now=None) -> Invitation:
     return invitation
 
 
-def invitation_accept(*, token: str, password: str | None, now=None):
-    """Accept the invitation of ``token``: make the customer account with ``password`` (or,
-    when the address has one already, add the Site to it), and use up the link.
+def invitation_accept(*, token: str, password: str | None = None, account=None, now=None):
+    """Accept the invitation of ``token``: make the customer account with ``password`` or,
+    when the address has one already, add the Site to it, and use up the link.
+
+    An existing account must be ``account``, the user its caller authenticated with that
+    account's password (``forms.ExistingAccountForm``): a link alone never signs anyone in
+    to an account that exists. Raises ``InvitationNeedsPassword`` otherwise.
 
     Everything happens in one transaction, after the invitation was locked: two tabs
     submitting the same link make one account, and a refused link makes none.
@@ -171,6 +179,8 @@ def invitation_accept(*, token: str, password: str | None, now=None):
             user = _customer_create(email=invitation.email, password=password)
         elif not is_customer(user):
             raise InvitationForStaffAccount
+        elif account is None or account.pk != user.pk:
+            raise InvitationNeedsPassword
         membership_add(site=invitation.site, user=user, added_by=invitation.invited_by)
         invitation.accepted_at = now
         invitation.accepted_by = user

@@ -8,12 +8,13 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .access import Action, customer_sites, site_for
-from .exceptions import InvitationError
-from .forms import AcceptInvitationForm, InvitationForm
+from .access import Action, customer_sites, is_customer, site_for
+from .exceptions import InvitationError, InvitationForStaffAccount
+from .forms import AcceptInvitationForm, ExistingAccountForm, InvitationForm
 from .models import Invitation, Membership
 from .selectors import membership_removal_context
 from .services import (
+    customer_for_email,
     invitation_accept,
     invitation_create,
     invitation_open,
@@ -102,11 +103,20 @@ def accept_view(request, token):
         invitation = invitation_open(token=token)
     except InvitationError as error:
         return _problem(request, error)
-    form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+    account = customer_for_email(invitation.email)
+    if account is not None and not is_customer(account):
+        return _problem(request, InvitationForStaffAccount())
+    if account is None:
+        form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+    else:
+        # The address has an account already: the link alone signs no one in to it.
+        form = ExistingAccountForm(request.POST or None, request=request, account=account)
     if request.method == "POST" and form.is_valid():
         try:
             invitation, user = invitation_accept(
-                token=token, password=form.cleaned_data["password1"]
+                token=token,
+                password=form.cleaned_data.get("password1"),
+                account=getattr(form, "account", None),
             )
         except InvitationError as error:
             return _problem(request, error)
@@ -117,6 +127,7 @@ def accept_view(request, token):
         "title": f"Set up Xero for {invitation.site.name}",
         "invitation": invitation,
         "form": form,
+        "has_account": account is not None,
     }
     return render(request, "customers/accept.html", context)
 
