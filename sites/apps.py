@@ -12,6 +12,7 @@ class SitesConfig(AppConfig):
         from . import audit, checks  # noqa: F401  (checks registers the system checks)
 
         audit.register_site()
+        audit.register_users()
         audit.connect_receivers()
         _record_commands_as_their_origin()
 

@@ -22,6 +22,8 @@ import sys
 from contextvars import ContextVar
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
@@ -71,6 +73,33 @@ def register_site() -> None:
         mask_fields=[field.name for field in encrypted_fields(Site)],
         mask_callable="sites.audit.secret_marker",
     )
+
+
+# A user's columns the trail follows: who they are and what they may do, never the password
+# hash or the time of their last login (a save at every sign-in).
+TRACKED_USER_FIELDS = [
+    "username",
+    "email",
+    "first_name",
+    "last_name",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+]
+
+
+def register_users() -> None:
+    """Have django-auditlog record who may do what: users (their groups and permissions
+    included) and the roles' permissions."""
+    from auditlog.registry import auditlog
+    from django.contrib.auth import get_user_model
+
+    auditlog.register(
+        get_user_model(),
+        include_fields=TRACKED_USER_FIELDS,
+        m2m_fields={"groups", "user_permissions"},
+    )
+    auditlog.register(Group, include_fields=["name"], m2m_fields={"permissions"})
 
 
 # --- who and from where -------------------------------------------------------------------
@@ -157,6 +186,10 @@ def entry_fields_for(instance, action) -> dict:
             AuditEntry.Action.DELETE: Kind.SITE_DELETED,
         }.get(action, Kind.SITE_CHANGED)
         fields["summary"] = getattr(instance, "_audit_summary", "")[:300]
+    elif isinstance(instance, Group):
+        fields["kind"] = Kind.ROLE_CHANGED
+    elif isinstance(instance, AbstractBaseUser):
+        fields["kind"] = Kind.USER_CHANGED
     return fields
 
 
@@ -289,11 +322,22 @@ def _field_order(name: str) -> tuple[int, str]:
     return (order.index(name) if name in order else len(order), name)
 
 
+def _m2m_line(name: str, change: dict) -> dict:
+    """django-auditlog's record of a many-to-many change, e.g. "Groups: added Admins"."""
+    label = _field_label(name)
+    word = "added" if change.get("operation") == "add" else "removed"
+    objects = ", ".join(str(item) for item in change.get("objects") or [])
+    return {"label": label, "old": "", "new": "", "text": f"{label}: {word} {objects}"}
+
+
 def change_lines(entry: AuditEntry) -> list[dict]:
     """Each change of ``entry`` as ``{"label", "old", "new", "text"}`` for pages and CSV."""
     changes = entry.changes if isinstance(entry.changes, dict) else {}
     lines = []
     for name, pair in sorted(changes.items(), key=lambda item: _field_order(item[0])):
+        if isinstance(pair, dict) and pair.get("type") == "m2m":
+            lines.append(_m2m_line(name, pair))
+            continue
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             continue
         old, new = ("" if v in (None, "None") else str(v) for v in pair)
@@ -324,16 +368,36 @@ def _on_login(sender, request, user, **kwargs):
     record(kind=Kind.LOGIN, actor=user, target=user)
 
 
+def _username_tried(typed) -> str:
+    """A username typed at a sign-in, as the trail keeps it: a user's name in full, anything
+    else only by its length (a password typed into the wrong box is not kept; Django already
+    replaced the password itself with stars)."""
+    from django.contrib.auth import get_user_model
+
+    typed = str(typed or "")[:TYPED_USERNAME_MAX]
+    if typed and get_user_model().objects.filter(username=typed).exists():
+        return f"username {typed!r}"
+    return f"a username that is no user's ({len(typed)} characters)"
+
+
 def _on_login_failed(sender, credentials, request=None, **kwargs):
-    # Only the username: Django already replaced the password with stars, and we keep
-    # nothing else of what was typed.
-    typed = str(credentials.get("username", ""))[:TYPED_USERNAME_MAX]
-    record(kind=Kind.LOGIN_FAILED, summary=f"Username tried: {typed!r}")
+    record(
+        kind=Kind.LOGIN_FAILED,
+        summary=f"Tried {_username_tried(credentials.get('username'))}",
+    )
 
 
 def _on_locked_out(sender, request=None, username=None, ip_address=None, **kwargs):
-    typed = str(username or "")[:TYPED_USERNAME_MAX]
-    record(kind=Kind.LOCKED_OUT, summary=f"Too many failed logins for username {typed!r}")
+    record(kind=Kind.LOCKED_OUT, summary=f"Too many failed logins for {_username_tried(username)}")
+
+
+def _on_recovery_code_used(sender, user, left, **kwargs):
+    record(
+        kind=Kind.RECOVERY_CODE_USED,
+        actor=user,
+        target=user,
+        summary=f"{user.get_username()} signed in with a recovery code; {left} left",
+    )
 
 
 def _on_second_factor(kind):
@@ -363,6 +427,9 @@ def connect_receivers() -> None:
     )
     warehouse_signals.second_factor_reset.connect(
         _on_second_factor_reset, dispatch_uid="audit_second_factor_reset"
+    )
+    warehouse_signals.recovery_code_used.connect(
+        _on_recovery_code_used, dispatch_uid="audit_recovery_code_used"
     )
     from django.apps import apps
 

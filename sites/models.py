@@ -141,11 +141,19 @@ class Site(models.Model):
 
 class AuditEntryManager(LogEntryManager):
     def log_create(self, instance, force_log: bool = False, **kwargs):
-        """django-auditlog's entry for a Site, with the fields the trail adds filled in."""
+        """django-auditlog's entry for a Site or a user, with the trail's own fields."""
         from . import audit
 
         kwargs.update(audit.entry_fields_for(instance, kwargs.get("action")))
         return super().log_create(instance, force_log=force_log, **kwargs)
+
+    def log_m2m_changes(self, changed_queryset, instance, operation, field_name, **kwargs):
+        """django-auditlog's entry for a many-to-many change (a user's groups, a group's
+        permissions), with the trail's own fields."""
+        from . import audit
+
+        kwargs.update(audit.entry_fields_for(instance, self.model.Action.UPDATE))
+        return super().log_m2m_changes(changed_queryset, instance, operation, field_name, **kwargs)
 
 
 class AuditEntry(AbstractLogEntry):
@@ -184,6 +192,9 @@ class AuditEntry(AbstractLogEntry):
         INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
         CUSTOMER_ADDED = "customer_added", "Site added to a customer"
         CUSTOMER_REMOVED = "customer_removed", "Customer removed from the Site"
+        USER_CHANGED = "user_changed", "User or their roles changed"
+        ROLE_CHANGED = "role_changed", "Role's permissions changed"
+        RECOVERY_CODE_USED = "recovery_code_used", "Signed in with a recovery code"
 
     content_type = models.ForeignKey(
         "contenttypes.ContentType",

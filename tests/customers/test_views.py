@@ -138,11 +138,14 @@ def test_a_forged_link_says_so_and_leaks_nothing(client, site, token):
     assert "Acme" not in response.text and "anna@" not in response.text
 
 
-def test_inviting_again_revokes_the_earlier_link_of_that_address(site):
+def test_inviting_again_revokes_the_earlier_link_of_that_address_in_the_trail(site):
     first, first_link = _invite(site)
     _invite(site)
     first.refresh_from_db()
     assert first.state() == Invitation.State.REVOKED
+    assert AuditEntry.objects.filter(
+        kind=AuditEntry.Kind.INVITATION_REVOKED, object_pk=str(first.pk)
+    ).exists()
 
 
 def test_reinviting_an_existing_customer_adds_the_site_at_once(client, site, make_site):

@@ -2,8 +2,10 @@
 recorded with who, when, from where and each field old -> new; secrets only as markers."""
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from sites import audit
 from sites.models import AuditEntry, Site
@@ -236,3 +238,60 @@ def test_a_change_made_in_manage_py_shell_names_the_shell(site):
     assert entry.via == "manage.py shell"
     assert set(texts(entry)) == {"Name: Acme Pty Ltd → Shell Co", "Xero API Secret: changed"}
     assert_secret_not_recorded(CONSUMER_SECRET, NEW_SECRET)
+
+
+def test_a_user_given_a_role_or_superuser_status_is_recorded_but_not_a_sign_in(
+    client_for, make_user
+):
+    kim = make_user(STAFF)
+    client_for("superuser")  # an admin session is the origin of what follows
+
+    kim.groups.add(Group.objects.get(name=ADMINS))
+    kim.is_superuser = True
+    kim.save()
+    before = AuditEntry.objects.filter(kind=Kind.USER_CHANGED).count()
+    kim.last_login = timezone.now()
+    kim.save(update_fields=["last_login"])
+
+    rows = AuditEntry.objects.filter(kind=Kind.USER_CHANGED, object_pk=str(kim.pk))
+    lines = [line for row in rows for line in texts(row)]
+    assert "Groups: added Admins" in lines
+    assert "Is superuser: False → True" in lines
+    assert AuditEntry.objects.filter(kind=Kind.USER_CHANGED).count() == before
+    assert not any("pbkdf2" in line or "password" in line.lower() for line in lines)
+
+
+def test_a_roles_permissions_changed_are_recorded(make_user):
+    support = Group.objects.get(name=SUPPORT)
+
+    support.permissions.add(Permission.objects.get(codename="delete_site"))
+
+    row = latest(kind=Kind.ROLE_CHANGED)
+    assert row.object_repr == SUPPORT
+    assert any(line.startswith("Permissions: added") for line in texts(row))
+
+
+def test_a_failed_login_keeps_a_users_name_but_not_anything_else_typed(client, make_user):
+    user = make_user(SUPPORT)
+    client.post(reverse("admin:login"), {"username": user.username, "password": "nope-1234"})
+    known = latest(kind=Kind.LOGIN_FAILED)
+    # A password typed into the username box by mistake.
+    client.post(reverse("admin:login"), {"username": "Hunter2-password!", "password": "x"})
+    unknown = latest(kind=Kind.LOGIN_FAILED)
+
+    assert repr(user.username) in known.summary
+    assert "Hunter2" not in unknown.summary and "17 characters" in unknown.summary
+
+
+def test_a_sign_in_with_a_recovery_code_is_recorded_with_how_many_are_left(make_user):
+    from warehouse.accounts.services import recovery_codes_replace, second_factor_verify
+
+    user = make_user(STAFF)
+    code, *_ = recovery_codes_replace(user=user)
+
+    second_factor_verify(user=user, code=code)
+
+    row = latest(kind=Kind.RECOVERY_CODE_USED)
+    assert row.actor_username == user.username
+    assert row.summary == f"{user.username} signed in with a recovery code; 9 left"
+    assert code not in row.summary

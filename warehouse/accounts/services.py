@@ -84,6 +84,11 @@ def second_factor_verify(*, user, code: str, now=None) -> tuple[TOTPDevice, bool
             recovery_code.used_at = timezone.now() if now is None else now
             recovery_code.save(update_fields=["used_at"])
             device.throttle_reset()
+            signals.recovery_code_used.send(
+                sender=RecoveryCode,
+                user=user,
+                left=RecoveryCode.objects.filter(user=user).unused().count(),
+            )
             return device, True
     # Counted outside the transaction above, which the failure would roll back.
     device.throttle_increment()

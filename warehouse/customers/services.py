@@ -98,9 +98,8 @@ def invitation_create(
 
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
-        Invitation.objects.open_to(site=site, email=email, now=now).update(
-            revoked_at=now, revoked_by=invited_by
-        )
+        for earlier in Invitation.objects.open_to(site=site, email=email, now=now):
+            invitation_revoke(invitation=earlier, revoked_by=invited_by, now=now)
         invitation = Invitation(
             site=site,
             email=email,
