@@ -156,7 +156,8 @@ def _token_request(session, grant: dict, *, now, invalid_grant) -> Tokens:
     return Tokens(
         access_token=access_token,
         refresh_token=refresh_token,
-        expires_at=now + datetime.timedelta(seconds=max(0, min(token["expires_in"], 86_400))),
+        # client.oauth2_token refused a lifetime that is not 1 second to a day.
+        expires_at=now + datetime.timedelta(seconds=token["expires_in"]),
         scopes=" ".join(scope) if isinstance(scope, list | tuple) else str(scope),
         claims=jwt_claims(access_token),
         identity=jwt_claims(str(token.get("id_token", ""))),

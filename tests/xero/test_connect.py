@@ -223,6 +223,20 @@ def test_a_consent_whose_organisation_is_gone_by_the_callback_stores_nothing(
     assert stored_nothing()
 
 
+def test_a_code_exchange_answering_a_lifetime_no_datetime_holds_stores_nothing(
+    client_for, web_site, web_app_xero
+):
+    client = client_for("staff")
+    callback = answer(web_app_xero, start(client, web_site), web_app_xero.acme)
+    web_app_xero.fail_next("odd_token")
+
+    response = client.get(callback)
+
+    assert response.status_code == 400
+    assert "lifetime (expires_in) is 100000000000000000000" in response.content.decode()
+    assert stored_nothing()
+
+
 def test_a_consent_page_failing_in_xero_is_a_plain_page_storing_nothing(
     client_for, web_site, web_app_xero
 ):
