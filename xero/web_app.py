@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 from oauthlib.oauth2 import WebApplicationClient
 
-from . import client, exceptions
+from . import client, exceptions, values
 from .models import TokenSet
 
 logger = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ def read_connections(*, session, access_token: str | None = None, auth_event_id:
         connection = XeroConnection(
             id=str(row.get("id") or "")[:64],
             tenant_id=str(row.get("tenantId") or "")[:64],
-            tenant_name=str(row.get("tenantName") or "")[:255],
+            tenant_name=values.text(row.get("tenantName"), 255),
             auth_event_id=str(row.get("authEventId") or ""),
         )
         wanted = not auth_event_id or connection.auth_event_id == auth_event_id
