@@ -621,8 +621,9 @@ def error_from_response(response, *, certificates=()) -> exceptions.ConnectionTe
     problem = oauth.get("oauth_problem", "")
     if status == 429 or problem == "rate limit exceeded":
         return exceptions.RateLimited(
-            limit=response.headers.get("X-Rate-Limit-Problem", "minute"),
-            retry_after=header_int(response, "Retry-After"),
+            limit=_printable(response.headers.get("X-Rate-Limit-Problem", "minute"))[:40],
+            # A wait that is no whole number of seconds up to a day is no advice: unknown.
+            retry_after=values.seconds(response.headers.get("Retry-After"), at_most=86_400),
             problem=_snippet(text),
             **context,
         )

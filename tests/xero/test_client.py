@@ -172,6 +172,31 @@ def test_xeros_answers_map_to_one_outcome_each(status, body, headers, outcome):
     assert type(error_from_response(FakeResponse(status, body, headers))) is outcome
 
 
+@pytest.mark.parametrize(
+    "retry_after", ["-5", "0", "1e5", "soon", str(10**30), "86401", "9" * 5000]
+)
+def test_a_retry_after_that_is_no_whole_number_of_seconds_up_to_a_day_is_unknown(retry_after):
+    error = error_from_response(FakeResponse(429, "", {"Retry-After": retry_after}))
+
+    assert type(error) is exceptions.RateLimited and error.retry_after is None
+    assert error.message.endswith("Wait a minute, then test again.")
+
+
+def test_a_retry_after_of_a_day_is_a_wait_of_a_day():
+    error = error_from_response(FakeResponse(429, "", {"Retry-After": "86400"}))
+
+    assert error.retry_after == 86_400 and error.message.endswith("Test again in 1 day.")
+
+
+def test_an_unknown_limit_is_named_in_at_most_40_printable_characters():
+    error = error_from_response(
+        FakeResponse(429, "", {"X-Rate-Limit-Problem": "Weekly\x1b[31m" + "x" * 500})
+    )
+
+    named = "Weekly [31m" + "x" * 29  # the escape character made a space
+    assert f"Xero's {named} call limit was reached." in error.message
+
+
 def test_an_unknown_problem_still_shows_xeros_own_words():
     error = error_from_response(
         FakeResponse(401, "oauth_problem=weird_new_problem&oauth_problem_advice=ask+us")
