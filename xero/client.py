@@ -723,9 +723,9 @@ def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, gr
             response.text
         )
     except (OAuth2Error, ValueError) as error:
+        reason = _snippet(getattr(error, "error", "") or str(error))[:100]
         raise exceptions.TokenAnswerMalformed(
-            fault=f"OAuth 2.0 refuses ({_snippet(str(error))[:100]})",
-            http_status=response.status_code,
+            fault=f"that OAuth 2.0 refuses ({reason})", http_status=response.status_code
         ) from None
     token["expires_in"] = lifetime
     return token

@@ -675,9 +675,15 @@ def identity_answering(settings):
         (200, "[1, 2]", "unexpected_response", "JSON that is no token answer"),
         (200, '"token"', "unexpected_response", "JSON that is no token answer"),
         (200, '{"expires_in": 1800}', "unexpected_response", "a token without an access token"),
+        (
+            200,
+            '{"access_token": "t", "error": "invalid_client"}',
+            "unexpected_response",
+            "a token that OAuth 2.0 refuses (invalid_client). The address",
+        ),
         (400, '{"error": ["invalid_client"]}', "xero_problem", "['invalid_client']"),
         (401, '{"error": {"code": 7}}', "xero_problem", "{'code': 7}"),
-    ],
+    ],  # fmt: skip
 )
 def test_a_token_endpoint_answering_json_of_the_wrong_shape_is_a_named_outcome(
     custom_site, identity_answering, status, body, outcome, words
