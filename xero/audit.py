@@ -67,8 +67,18 @@ def record_connection_test(*, test) -> None:
         site=test.site,
         target=test,
         actor=test.run_by,
-        summary=f"{test.outcome_label}: {test.message}",
+        summary=connection_test_summary(test),
     )
+
+
+def connection_test_summary(test) -> str:
+    """A test's line in the trail: its outcome, and the organisation it reached or Xero's
+    HTTP status. The row names who, when and which Site; the whole message (a certificate's
+    fingerprints, the steps that fix it) stays on the test's own row in the Site's history."""
+    if test.passed and test.organisation_name:
+        return f"{test.outcome_label}: connected to {test.organisation_name}."
+    status = f" (HTTP {test.http_status})" if test.http_status else ""
+    return f"{test.outcome_label}{status}."
 
 
 def sites_in_chunks(*, chunks) -> list[int]:

@@ -35,7 +35,7 @@ from requests_oauthlib import OAuth1
 
 from sites.models import Site
 
-from . import certificates, exceptions, limits
+from . import certificates, exceptions, limits, values
 from .certificates import APPLICATION_NAME
 from .models import Certificate
 
@@ -621,8 +621,9 @@ def error_from_response(response, *, certificates=()) -> exceptions.ConnectionTe
     problem = oauth.get("oauth_problem", "")
     if status == 429 or problem == "rate limit exceeded":
         return exceptions.RateLimited(
-            limit=response.headers.get("X-Rate-Limit-Problem", "minute"),
-            retry_after=header_int(response, "Retry-After"),
+            limit=_printable(response.headers.get("X-Rate-Limit-Problem", "minute"))[:40],
+            # A wait that is no whole number of seconds up to a day is no advice: unknown.
+            retry_after=values.seconds(response.headers.get("Retry-After"), at_most=86_400),
             problem=_snippet(text),
             **context,
         )
@@ -682,35 +683,81 @@ def _clock_offset(acceptable: str, now: float | None = None) -> str:
 def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, grant: dict) -> dict:
     """Ask Xero's identity server for a token (``grant``: the grant type and its fields).
 
-    Returns oauthlib's checked RFC 6749 token response, ``expires_in`` a whole number of
-    seconds (Xero's 30 minutes if it left it out); refusals raise their outcome.
+    Returns oauthlib's checked RFC 6749 token response, ``access_token`` text and
+    ``expires_in`` a whole number of seconds (Xero's 30 minutes if it left it out);
+    refusals raise their outcome, and a token answer that is not well formed
+    ``UnexpectedResponse`` naming what is wrong with it.
     """
     response = session.post(
         settings.XERO_IDENTITY_URL, data=grant, auth=(client_id, client_secret), check=False
     )
     body = _json_or_none(response.text)
     if response.status_code in (400, 401) and isinstance(body, dict) and "error" in body:
-        outcome = TOKEN_ERRORS.get(body["error"], exceptions.XeroProblem)
+        error = str(body["error"])
+        outcome = TOKEN_ERRORS.get(error, exceptions.XeroProblem)
         raise outcome(
             status=response.status_code,
-            problem=_snippet(body["error"]),
+            problem=_snippet(error),
             http_status=response.status_code,
         )
     if response.status_code >= 300:
         raise error_from_response(response)
+    if not isinstance(body, dict):
+        raise exceptions.UnexpectedResponse(
+            received=_describe_body(response) if body is None else "JSON that is no token answer",
+            http_status=response.status_code,
+            problem=_snippet(response.text),
+        )
+    expires_in = body.get("expires_in", TOKEN_LIFETIME_DEFAULT)
+    lifetime = values.seconds(expires_in, at_most=TOKEN_LIFETIME_MAX)
+    fault = _token_fault(body, lifetime=lifetime)
+    if fault:
+        raise exceptions.TokenAnswerMalformed(
+            fault=fault,
+            http_status=response.status_code,
+            problem=_snippet(f"expires_in: {_shown(expires_in)}") if lifetime is None else "",
+        )
     try:
         # oauthlib checks the answer is a well-formed RFC 6749 token response.
         token = BackendApplicationClient(client_id=client_id).parse_request_body_response(
             response.text
         )
-        token["expires_in"] = int(token.get("expires_in", 1800))
-    except (OAuth2Error, ValueError):
-        raise exceptions.UnexpectedResponse(
-            received=_describe_body(response),
-            http_status=response.status_code,
-            problem=_snippet(response.text) if body is None else "",
+    except (OAuth2Error, ValueError) as error:
+        reason = _snippet(getattr(error, "error", "") or str(error))[:100]
+        raise exceptions.TokenAnswerMalformed(
+            fault=f"that OAuth 2.0 refuses ({reason})", http_status=response.status_code
         ) from None
+    token["expires_in"] = lifetime
     return token
+
+
+# Xero's access tokens last 30 minutes, which an answer without ``expires_in`` (RFC 6749
+# only recommends it) is taken to mean. A lifetime of more than a day is not Xero's: a
+# token trusted that long outlives any revocation, and a huge one overflows a datetime.
+TOKEN_LIFETIME_DEFAULT = 1800
+TOKEN_LIFETIME_MAX = 86_400
+
+
+def _token_fault(body: dict, *, lifetime: int | None) -> str:
+    """What is wrong with a token answer's fields (a phrase), or "" when nothing is."""
+    access_token = body.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        return "without an access token"
+    if lifetime is None:
+        return (
+            f"whose lifetime (expires_in) is {_shown(body.get('expires_in'))}, not a whole "
+            f"number of seconds from 1 to {TOKEN_LIFETIME_MAX} (a day)"
+        )
+    scope = body.get("scope", "")
+    if not isinstance(scope, str | list) or not all(isinstance(s, str) for s in scope):
+        return f"whose scope is {_shown(scope)}, neither text nor a list of scopes"
+    return ""
+
+
+def _shown(value) -> str:
+    """A value from an answer as it was sent (JSON), printable and at most 40 characters."""
+    text = _printable(json.dumps(value, ensure_ascii=False))
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 # The identity server's OAuth 2.0 errors (RFC 6749 section 5.2).

@@ -293,6 +293,15 @@ class UnexpectedResponse(ConnectionTestFailed):
     )
 
 
+class TokenAnswerMalformed(UnexpectedResponse):
+    # The same outcome as UnexpectedResponse, saying what was wrong with a token answer.
+    label = UnexpectedResponse.label
+    message = (
+        "Xero's identity server answered with a token {fault}. The address settings may point "
+        "at the wrong place, or Xero is having trouble; test again later."
+    )
+
+
 class XeroProblem(ConnectionTestFailed):
     code = "xero_problem"
     label = "Refused by Xero"

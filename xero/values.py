@@ -2,7 +2,8 @@
 
 Whatever Xero (or whatever answers in its place) sends is checked before it reaches a
 column: a boolean only when it is a boolean, an integer clamped to its column,
-text without NUL or other control and format characters, cut to the column's length.
+text without NUL or other control and format characters, cut to the column's length,
+a number of seconds only when it is a whole one in the range the caller can use.
 """
 
 import unicodedata
@@ -44,6 +45,28 @@ def integer(value, field: models.Field) -> int | None:
     if high is not None:
         value = min(high, value)
     return value
+
+
+def seconds(value, *, at_most: int) -> int | None:
+    """``value`` when it is a whole number of seconds from 1 to ``at_most``, else None.
+
+    A JSON number (a float only when whole) or a string of ASCII digits, as OAuth servers
+    send lifetimes; never a boolean (``true`` is not 1 second), infinity or NaN.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        # Longer than the bound's digits is over it; int() of a long string costs time.
+        if not (value.isascii() and value.isdigit()) or len(value) > len(str(at_most)):
+            return None
+        value = int(value)
+    elif isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = int(value)
+    elif not isinstance(value, int):
+        return None
+    return value if 1 <= value <= at_most else None
 
 
 def for_field(field: models.Field, value):

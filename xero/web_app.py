@@ -31,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 from oauthlib.oauth2 import WebApplicationClient
 
-from . import client, exceptions
+from . import client, exceptions, values
 from .models import TokenSet
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,8 @@ def _token_request(session, grant: dict, *, now, invalid_grant) -> Tokens:
     return Tokens(
         access_token=access_token,
         refresh_token=refresh_token,
-        expires_at=now + datetime.timedelta(seconds=max(0, min(token["expires_in"], 86_400))),
+        # client.oauth2_token refused a lifetime that is not 1 second to a day.
+        expires_at=now + datetime.timedelta(seconds=token["expires_in"]),
         scopes=" ".join(scope) if isinstance(scope, list | tuple) else str(scope),
         claims=jwt_claims(access_token),
         identity=jwt_claims(str(token.get("id_token", ""))),
@@ -205,7 +206,7 @@ def read_connections(*, session, access_token: str | None = None, auth_event_id:
         connection = XeroConnection(
             id=str(row.get("id") or "")[:64],
             tenant_id=str(row.get("tenantId") or "")[:64],
-            tenant_name=str(row.get("tenantName") or "")[:255],
+            tenant_name=values.text(row.get("tenantName"), 255),
             auth_event_id=str(row.get("authEventId") or ""),
         )
         wanted = not auth_event_id or connection.auth_event_id == auth_event_id

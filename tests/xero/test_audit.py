@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from sites.models import AuditEntry
 from tests.conftest import assert_secret_not_recorded, audit_rows_text
-from xero.models import Certificate
+from xero.models import Certificate, ConnectionTest
 from xero.services import connection_test_run
 
 Kind = AuditEntry.Kind
@@ -56,8 +56,52 @@ def test_download_promotion_and_retirement_are_each_one_row(client_for, site, is
 def test_a_connection_test_run_by_hand_is_one_row_with_its_outcome(client_for, private_site):
     client_for("support").post(reverse("xero:connection_test", args=[private_site.code]))
     entry = AuditEntry.objects.get(site_pk=private_site.pk, kind=Kind.CONNECTION_TEST)
-    assert entry.summary.startswith("Passed: Connected to")
+    assert entry.summary == "Passed: connected to Demo Company (AU)."
     assert entry.actor_username.startswith("support-") and entry.remote_addr == "127.0.0.1"
+    assert entry.site_code == private_site.code
+    assert entry.object_pk == str(ConnectionTest.objects.get().pk)
+
+
+def test_a_signature_invalid_test_is_in_the_trail_as_its_outcome_not_its_fingerprints(
+    client_for, site, issue_certificate, make_site, fake_xero_settings
+):
+    ours = issue_certificate(site)
+    fake_xero_settings.register_private_app(
+        site.api_key, issue_certificate(make_site()).certificate_pem
+    )
+
+    client_for("support").post(reverse("xero:connection_test", args=[site.code]))
+
+    test = ConnectionTest.objects.get(site=site)
+    assert test.outcome == "signature_invalid" and ours.fingerprint_sha256 in test.message
+    entry = AuditEntry.objects.get(site_pk=site.pk, kind=Kind.CONNECTION_TEST)
+    assert entry.summary == "Signature invalid (HTTP 401)."
+    assert entry.actor_username.startswith("support-")
+    assert entry.object_pk == str(test.pk)
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "summary"),
+    [
+        ("forbidden", {}, "Access refused (HTTP 403)."),
+        ("rate_limit_minute", {"retry_after": 42}, "Rate limited (HTTP 429)."),
+        ("unavailable", {}, "Xero unavailable (HTTP 503)."),
+        ("drop", {}, "Xero unreachable."),
+        ("html_body", {}, "Unexpected answer (HTTP 200)."),
+    ],
+)
+def test_every_outcome_is_in_the_trail_as_its_label_and_no_more_than_its_status(
+    client_for, private_site, fake_xero_settings, kind, options, summary
+):
+    fake_xero_settings.fail_next(kind, **options)
+
+    client_for("support").post(reverse("xero:connection_test", args=[private_site.code]))
+
+    test = ConnectionTest.objects.get(site=private_site)
+    entry = AuditEntry.objects.get(site_pk=private_site.pk, kind=Kind.CONNECTION_TEST)
+    assert entry.summary == summary
+    assert entry.summary.startswith(test.outcome_label)
+    assert test.message not in entry.summary
 
 
 def test_the_test_command_is_recorded_as_its_origin(private_site):

@@ -60,6 +60,20 @@ def test_one_organisation_consented_binds_the_site_and_shows_who_connected(
     assert Site.objects.get(pk=web_site.pk).xero_organisation_name == "Acme Pty Ltd"
 
 
+def test_an_organisation_name_with_nul_and_control_characters_is_stored_without_them(
+    client_for, web_site, web_app_xero
+):
+    odd = web_app_xero.add_user_organisation("Odd\x00 Pty\r\nBcc: x@example.com\u202e Ltd")
+
+    response = connect(client_for("staff"), web_app_xero, web_site, odd)
+
+    assert response.status_code == 302
+    assert TenantBinding.objects.get(site=web_site).tenant_name == "Odd Pty Bcc: x@example.com Ltd"
+    assert Site.objects.get(pk=web_site.pk).xero_organisation_name == (
+        "Odd Pty Bcc: x@example.com Ltd"
+    )
+
+
 def test_several_organisations_consented_ask_which_is_the_sites(client_for, web_site, web_app_xero):
     client = client_for("staff")
 
@@ -222,6 +236,20 @@ def test_a_consent_whose_organisation_is_gone_by_the_callback_stores_nothing(
 
     assert response.status_code == 400
     assert "No organisation was connected in Xero" in response.content.decode()
+    assert stored_nothing()
+
+
+def test_a_code_exchange_answering_a_lifetime_no_datetime_holds_stores_nothing(
+    client_for, web_site, web_app_xero
+):
+    client = client_for("staff")
+    callback = answer(web_app_xero, start(client, web_site), web_app_xero.acme)
+    web_app_xero.fail_next("odd_token")
+
+    response = client.get(callback)
+
+    assert response.status_code == 400
+    assert "lifetime (expires_in) is 100000000000000000000" in response.content.decode()
     assert stored_nothing()
 
 

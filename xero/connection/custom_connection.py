@@ -53,6 +53,7 @@ class CustomConnection(Connection):
             client_secret=self.site.api_secret,
             grant={"grant_type": "client_credentials"},
         )
+        # oauth2_token refused any lifetime but 1 second to a day, so this always fits.
         AccessToken.objects.update_or_create(
             site=self.site,
             defaults={

@@ -208,3 +208,17 @@ def _append(parent, name: str, value) -> None:
         element.text = "true" if value else "false"
     elif value is not None:
         element.text = str(value)
+
+
+# What the "odd_token" failure puts into a token answer unless told otherwise: a lifetime
+# no datetime holds (3 trillion years).
+ODD_TOKEN = {"expires_in": 10**20}
+
+
+def odd_token(answer: dict, options: dict) -> dict:
+    """A token answer with the fields of ``options["token"]`` put in (``ODD_TOKEN``) and
+    those named in ``options["drop"]`` left out."""
+    doctored = {**answer, **options.get("token", ODD_TOKEN)}
+    for name in options.get("drop", ()):
+        doctored.pop(name, None)
+    return doctored

@@ -64,7 +64,16 @@ APP_MINUTE_LIMIT = 10_000
 CONCURRENT_LIMIT = 5
 
 # Hostile answers (see _Handler._hostile_answer): what a connection test must survive.
-HOSTILE_KINDS = ("drip", "redirect", "slow_redirects", "huge", "gzip_bomb", "odd_types", "nul")
+HOSTILE_KINDS = (
+    "drip",
+    "redirect",
+    "slow_redirects",
+    "huge",
+    "gzip_bomb",
+    "odd_types",
+    "nul",
+    "odd_token",
+)
 FAILURE_KINDS = frozenset(
     {
         "unavailable",
@@ -83,6 +92,9 @@ FAILURE_KINDS = frozenset(
         *webapp.FAILURE_KINDS,
     }
 )
+# The kinds of the token endpoint (both grants' answers); the others fail an API call, or
+# the web-app endpoint ``webapp.FAILURE_KINDS`` names.
+TOKEN_KINDS = ("token_error", "odd_token")
 # What the "odd_types" kind puts into the Organisation, each of the wrong type or size.
 ODD_ORGANISATION = {
     "Name": "N" * 1000,
@@ -308,7 +320,10 @@ class FakeXero(webapp.WebAppMixin):
         - "odd_types": the Organisation with fields of the wrong type or size, and
           rate-limit headers no integer column holds;
         - "nul": NUL, control and bidi characters in the organisation's name, or with
-          ``where="body"`` a non-JSON answer containing NUL.
+          ``where="body"`` a non-JSON answer containing NUL;
+        - "odd_token": the next token answer (a Custom Connection's, or a web app's code
+          or refresh exchange, which is done) with the fields of ``token`` put in
+          (``{"expires_in": 10**20}``) and those named in ``drop`` left out.
         """
         if kind not in FAILURE_KINDS:
             raise ValueError(f"Unknown failure kind {kind!r}; one of {sorted(FAILURE_KINDS)}.")
@@ -395,7 +410,7 @@ class FakeXero(webapp.WebAppMixin):
         with self._lock:
             for failure in self._failures:
                 target = webapp.FAILURE_KINDS.get(failure.kind) or (
-                    "token" if failure.kind == "token_error" else "api"
+                    "token" if failure.kind in TOKEN_KINDS else "api"
                 )
                 if target == wanted:
                     failure.remaining -= 1
@@ -676,7 +691,8 @@ class _Handler(BaseHTTPRequestHandler):
         form, client_id, client_secret = self._client_form()
         if client_id in self.fake.web.apps:
             return webapp.handle_token(self, form, client_id, client_secret)
-        if self.fake._take_failure(token=True):
+        failure = self.fake._take_failure(token=True)
+        if failure and failure.kind != "odd_token":
             return client_id, self._json(500, {"error": "server_error"})
         with self.fake._lock:
             connection = self.fake._connections.get(client_id or "")
@@ -690,15 +706,15 @@ class _Handler(BaseHTTPRequestHandler):
         if not set(requested) <= set(connection.scopes):
             return client_id, self._json(400, {"error": "invalid_scope"})
         token = self.fake._issue_token(connection, requested)
-        return client_id, self._json(
-            200,
-            {
-                "access_token": token,
-                "expires_in": TOKEN_LIFETIME,
-                "token_type": "Bearer",
-                "scope": " ".join(requested),
-            },
-        )
+        answer = {
+            "access_token": token,
+            "expires_in": TOKEN_LIFETIME,
+            "token_type": "Bearer",
+            "scope": " ".join(requested),
+        }
+        if failure:
+            answer = bodies.odd_token(answer, failure.options)
+        return client_id, self._json(200, answer)
 
     def _bearer(self) -> tuple[CustomConnection | None, IssuedToken | None, _Answer | None]:
         authorization = self.headers.get("Authorization", "")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode
 
+from . import bodies
 from .bodies import Organisation
 
 ACCESS_TOKEN_LIFETIME = 1800
@@ -333,6 +334,8 @@ def handle_token(handler, form: dict, client_id: str, client_secret: str):
         answer = handler._json(400, {"error": "unsupported_grant_type"})
     if failure and failure.kind == "token_lost":
         return client_id, None
+    if failure and failure.kind == "odd_token" and answer.status == 200:
+        answer = handler._json(200, bodies.odd_token(json.loads(answer.body), failure.options))
     return client_id, answer
 
 

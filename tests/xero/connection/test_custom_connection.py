@@ -77,3 +77,26 @@ def test_a_custom_connection_asks_for_its_organisations_before_the_organisation(
     assert [call.path for call in fake_xero.calls] == [
         "/connect/token", "/connections", "/api.xro/2.0/Organisation"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("token", "lifetime"),
+    [
+        ({}, datetime.timedelta(minutes=30)),
+        ({"expires_in": "1800"}, datetime.timedelta(minutes=30)),
+        ({"expires_in": 1800.0}, datetime.timedelta(minutes=30)),
+        ({"expires_in": 86_400}, datetime.timedelta(days=1)),
+        ({"expires_in": 1}, datetime.timedelta(seconds=1)),
+    ],
+)
+def test_a_token_lifetime_that_is_a_whole_number_of_seconds_up_to_a_day_is_kept(
+    custom_site, fake_xero, token, lifetime
+):
+    # No expires_in at all (RFC 6749 only recommends it) is Xero's 30 minutes.
+    fake_xero.fail_next("odd_token", token=token, drop=[] if token else ["expires_in"])
+    now = timezone.now()
+
+    test = connection_test_run(site=custom_site, now=now)
+
+    assert test.passed, test.message
+    assert AccessToken.objects.get().expires_at == now + lifetime

@@ -40,6 +40,7 @@ def test_failures_cover_every_documented_kind():
         "gzip_bomb",
         "odd_types",
         "nul",
+        "odd_token",
     } | set(webapp.FAILURE_KINDS) == FAILURE_KINDS
 
 
@@ -307,6 +308,39 @@ def test_odd_types_gives_fields_of_the_wrong_type_and_overflowing_limit_headers(
     assert organisation["IsDemoCompany"] == "yes"
     assert isinstance(organisation["ShortCode"], list)
     assert int(response.headers["X-MinLimit-Remaining"]) == 10**23
+
+
+def token_answer(fake):
+    return requests.post(
+        fake.identity_url,
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
+    ).json()
+
+
+def test_odd_token_gives_a_lifetime_no_datetime_holds_in_the_next_token_answer(
+    fake_xero, custom_connection
+):
+    fake_xero.fail_next("odd_token")
+
+    odd, usual = token_answer(fake_xero), token_answer(fake_xero)
+
+    assert odd["expires_in"] == 10**20 and odd["access_token"]
+    assert usual["expires_in"] == 1800
+    assert bearer_get(fake_xero.api_url + "Organisation", odd["access_token"]).status_code == 200
+
+
+def test_odd_token_puts_in_the_fields_given_and_leaves_out_those_dropped(
+    fake_xero, custom_connection
+):
+    fake_xero.fail_next("odd_token", token={"expires_in": "1.5", "scope": {"a": 1}})
+    fake_xero.fail_next("odd_token", drop=["expires_in"])
+
+    changed, dropped = token_answer(fake_xero), token_answer(fake_xero)
+
+    assert changed["expires_in"] == "1.5" and changed["scope"] == {"a": 1}
+    assert "expires_in" not in dropped and dropped["access_token"]
 
 
 def test_nul_puts_control_characters_into_the_organisation_name(fake_xero, get):

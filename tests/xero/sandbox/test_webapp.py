@@ -265,6 +265,18 @@ def test_token_failure_kinds(fake_xero, web_app, kind, status, error):
     assert (response.status_code, response.json()["error"]) == (status, error)
 
 
+def test_odd_token_changes_a_refresh_answer_whose_refresh_is_done(fake_xero, web_app):
+    body = connect(fake_xero, web_app[0])
+    fake_xero.fail_next("odd_token", token={"expires_in": True})
+
+    odd = refresh(fake_xero, body["refresh_token"]).json()
+
+    assert odd["expires_in"] is True
+    assert odd["refresh_token"] != body["refresh_token"]
+    assert fake_xero.refresh_count == 1
+    assert refresh(fake_xero, odd["refresh_token"]).json()["expires_in"] == 1800
+
+
 def test_token_lost_performs_the_refresh_but_drops_the_answer(fake_xero, web_app):
     body = connect(fake_xero, web_app[0])
     fake_xero.fail_next("token_lost")
