@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from sites.models import Site
 
-from . import client, exceptions, web_app
+from . import client, exceptions, values, web_app
 from .models import TenantBinding, TokenSet
 
 logger = logging.getLogger(__name__)
@@ -255,8 +255,9 @@ def _token_set_save(*, tokens, user, now) -> TokenSet:
         "access_token_expires_at": tokens.expires_at,
         "refresh_token_issued_at": now,
         "scopes": tokens.scopes,
-        "xero_user_name": str(tokens.identity.get("name") or "")[:255],
-        "xero_user_email": str(tokens.identity.get("email") or "")[:254],
+        # From Xero's id_token: fitted like every value Xero sends (no NUL, no controls).
+        "xero_user_name": values.text(tokens.identity.get("name"), 255),
+        "xero_user_email": values.text(tokens.identity.get("email"), 254),
         "connected_by": user,
         "connected_at": now,
         "last_refreshed_at": None,
