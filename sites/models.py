@@ -195,6 +195,8 @@ class AuditEntry(AbstractLogEntry):
         USER_CHANGED = "user_changed", "User or their roles changed"
         ROLE_CHANGED = "role_changed", "Role's permissions changed"
         RECOVERY_CODE_USED = "recovery_code_used", "Signed in with a recovery code"
+        XERO_CONNECTED = "xero_connected", "Connected to Xero"
+        XERO_DISCONNECTED = "xero_disconnected", "Disconnected from Xero"
 
     content_type = models.ForeignKey(
         "contenttypes.ContentType",

@@ -518,6 +518,37 @@ def test_disconnect_keeps_a_token_set_another_site_uses(client_for, make_site, w
     assert list(TenantBinding.objects.values_list("site__code", flat=True)) == ["second"]
 
 
+def test_connecting_and_disconnecting_are_in_the_sites_trail_without_the_tokens(
+    client_for, make_site, web_app_xero
+):
+    client = client_for("admins")
+    first = make_site(code="first", connection_type="web_app")
+    second = make_site(code="second", connection_type="web_app")
+    connect(client, web_app_xero, first, web_app_xero.acme)
+    connect(client, web_app_xero, second, web_app_xero.beta)
+    tokens = TokenSet.objects.get()
+    secrets = (tokens.access_token, tokens.refresh_token)
+
+    client.post(f"/sites/{first.code}/xero/disconnect/")
+    client.post(f"/sites/{second.code}/xero/disconnect/")
+
+    Kind = AuditEntry.Kind
+    rows = AuditEntry.objects.filter(kind__in=[Kind.XERO_CONNECTED, Kind.XERO_DISCONNECTED])
+    trail = list(rows.order_by("pk").values_list("site_code", "kind", "summary"))
+    assert [(code, kind) for code, kind, _ in trail] == [
+        ("first", Kind.XERO_CONNECTED),
+        ("second", Kind.XERO_CONNECTED),
+        ("first", Kind.XERO_DISCONNECTED),
+        ("second", Kind.XERO_DISCONNECTED),
+    ]
+    assert "with the consent of Xero user" in trail[0][2]
+    assert "The consent stays: other Sites use it." in trail[2][2]
+    assert "The consent was revoked in Xero." in trail[3][2]
+    assert len(set(rows.values_list("actor_username", flat=True))) == 1
+    assert rows.first().actor_username != ""
+    assert not any(secret in summary for secret in secrets for _, _, summary in trail)
+
+
 def test_disconnect_when_xero_is_down_changes_nothing(client_for, web_site, web_app_xero):
     client = client_for("admins")
     connect(client, web_app_xero, web_site, web_app_xero.acme)
