@@ -9,7 +9,7 @@ from django.core import mail
 from django.core.management import call_command
 
 from sites.roles import SUPPORT
-from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET
+from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET, restore_roles
 from tests.second_factor import totp_code
 from warehouse.accounts.models import TOTPDevice
 from warehouse.customers.models import Invitation, Membership
@@ -197,6 +197,7 @@ def test_a_second_link_to_an_existing_account_adds_the_site_with_its_password(
 ):
     # Invited to two Sites before she had an account, Anna accepted the first; the second
     # link signs no one in by itself: it asks for her password, on her phone too.
+    restore_roles()  # a transactional test before this one flushed the groups
     first, second = make_site(name="Acme Pty Ltd"), make_site(name="Beta Pty Ltd", code="beta")
     _, first_link = invitation_create(site=first, email="anna@acme.example", link_base="")
     _, second_link = invitation_create(site=second, email="anna@acme.example", link_base="")
