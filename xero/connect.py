@@ -4,7 +4,10 @@ Views only call these. ``store`` is the browser's session (any dict-like object)
 ``state`` sent to Xero lives there, bound to the Site, with the PKCE verifier, and is
 taken out when Xero's answer comes back, so an answer is used once, in the browser that
 asked for it, within ``STATE_LIFETIME``. Until every check passed nothing is stored; a
-failure raises the outcome that a plain page shows.
+failure raises the outcome that a plain page shows. The one exception is a consent that
+added several organisations: its tokens are stored (encrypted, as the Xero user's token
+set) before the user chooses, because the session is no place for them; a choice never
+made leaves that token set in place of the user's earlier one, which is as good.
 """
 
 import datetime
