@@ -662,3 +662,18 @@ def test_the_setup_page_lets_its_connect_form_lead_to_xeros_sign_in_page_only(
 
     assert f"form-action 'self' {web_app_xero.url}" in web
     assert web_app_xero.url not in other
+
+
+def test_a_xero_users_name_with_nul_and_controls_is_stored_fitted(
+    client_for, web_site, web_app_xero
+):
+    # From Xero's id_token, like every value from Xero: hostile until fitted (a NUL breaks
+    # PostgreSQL's save, a bidi mark or line break the pages that show who connected).
+    web_app_xero.sign_in("bea@example.com", given_name="Bea\x00\u202e", family_name="Keeper\r\nX")
+    organisation = web_app_xero.add_user_organisation("Nul Pty Ltd")
+
+    connect(client_for("staff"), web_app_xero, web_site, organisation)
+
+    token_set = TokenSet.objects.get()
+    assert token_set.xero_user_name == "Bea Keeper X"
+    assert token_set.xero_user_email == "bea@example.com"
