@@ -10,10 +10,10 @@ from django.utils.html import format_html
 
 from sites.admin import SiteAdmin
 from sites.models import Site
+from warehouse.ages import ago
 from warehouse.customers.selectors import site_customers_context, waiting_for_customer
 
 from . import selectors
-from .ages import ago
 from .models import ConnectionTest
 from .panels import certificate_context, certificate_summary, connection_test_context
 from .templatetags.xero_display import outcome_badge

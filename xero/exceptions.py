@@ -6,7 +6,8 @@ A connection test's failures (``ConnectionTestFailed`` and its subclasses) also 
 them, so a new outcome is a new class here, with its code, label, message and step.
 """
 
-from .ages import duration
+from warehouse.ages import duration
+
 from .certificates import APPLICATION_NAME, KEY_SIZES_TEXT
 from .steps import STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST
 

@@ -9,9 +9,9 @@ from django.db import DatabaseError, IntegrityError, OperationalError, transacti
 from django.utils import timezone
 
 from sites.models import Site
-from warehouse import database
+from warehouse import ages, database
 
-from . import ages, certificates, client, connection
+from . import certificates, client, connection
 from .exceptions import (
     CertificateKeySizeInvalid,
     CertificateNotPending,

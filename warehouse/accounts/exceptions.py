@@ -1,10 +1,8 @@
 """One class per failure a person can meet while signing in."""
 
-import datetime
 import math
 
-from django.utils import timezone
-from django.utils.timesince import timesince
+from warehouse.ages import duration
 
 
 class SecondFactorError(Exception):
@@ -41,10 +39,4 @@ class SecondFactorThrottled(SecondFactorError):
     )
 
     def __init__(self, *, seconds: float):
-        seconds = max(1, math.ceil(seconds))
-        if seconds < 60:
-            wait = f"{seconds} second{'s' * (seconds != 1)}"
-        else:
-            now = timezone.now()
-            wait = timesince(now - datetime.timedelta(seconds=seconds), now)
-        super().__init__(self.message.format(wait=wait))
+        super().__init__(self.message.format(wait=duration(max(1, math.ceil(seconds)))))

@@ -4,7 +4,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from xero import ages
+from warehouse import ages
 from xero.models import ConnectionTest
 
 register = template.Library()

@@ -1,11 +1,11 @@
-"""How long ago (xero/ages.py): one wording for the Site list, the pages and the messages."""
+"""How long ago (warehouse/ages.py): one wording for the Site list, the pages and the messages."""
 
 import datetime
 
 import pytest
 from django.utils import timezone
 
-from xero.ages import ago, duration
+from warehouse.ages import ago, duration
 
 
 @pytest.mark.parametrize(
