@@ -36,12 +36,17 @@ def _now(now: datetime.datetime | None) -> datetime.datetime:
 
 
 def customer_for_email(email: str):
-    """The user whose email (or login name) is ``email``, any case; ``None`` if none."""
+    """The customer account whose email (or login name) is ``email``, any case; ``None`` if
+    none. Raises ``InvitationForStaffAccount`` when the address is a Staff, Admins or Support
+    account's: customers must have accounts of their own."""
     User = get_user_model()
-    return (
+    user = (
         User.objects.filter(email__iexact=email).first()
         or User.objects.filter(username__iexact=email).first()
     )
+    if user is not None and not is_customer(user):
+        raise InvitationForStaffAccount
+    return user
 
 
 def membership_add(*, site: Site, user, added_by=None) -> Membership:
@@ -67,8 +72,6 @@ def invitation_create(
     now = _now(now)
     email = email.strip()
     existing = customer_for_email(email)
-    if existing is not None and not is_customer(existing):
-        raise InvitationForStaffAccount
     if invited_by is not None:
         limit = settings.INVITATIONS_PER_HOUR
         hour_ago = now - datetime.timedelta(hours=1)
@@ -176,8 +179,6 @@ def invitation_accept(*, token: str, password: str | None = None, account=None, 
         user = customer_for_email(invitation.email)
         if user is None:
             user = _customer_create(email=invitation.email, password=password)
-        elif not is_customer(user):
-            raise InvitationForStaffAccount
         elif account is None or account.pk != user.pk:
             raise InvitationNeedsPassword
         membership_add(site=invitation.site, user=user, added_by=invitation.invited_by)

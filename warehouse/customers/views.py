@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .access import Action, customer_sites, is_customer, site_for
-from .exceptions import InvitationError, InvitationForStaffAccount
+from .access import Action, customer_sites, site_for
+from .exceptions import InvitationError
 from .forms import AcceptInvitationForm, ExistingAccountForm, InvitationForm
 from .models import Invitation, Membership
 from .selectors import membership_removal_context
@@ -101,11 +101,9 @@ def accept_view(request, token):
     second factor's enrolment first, when the admin's gate requires one)."""
     try:
         invitation = invitation_open(token=token)
+        account = customer_for_email(invitation.email)
     except InvitationError as error:
         return _problem(request, error)
-    account = customer_for_email(invitation.email)
-    if account is not None and not is_customer(account):
-        return _problem(request, InvitationForStaffAccount())
     if account is None:
         form = AcceptInvitationForm(request.POST or None, email=invitation.email)
     else:
