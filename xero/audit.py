@@ -81,14 +81,13 @@ def connection_test_summary(test) -> str:
     return f"{test.outcome_label}{status}."
 
 
-def record_connected(*, binding, user=None) -> None:
+def record_connected(*, site, binding, user=None) -> None:
     """A Site bound to a Xero organisation through a Xero user's consent (Connect to Xero).
     The tokens are not named: the row says whose consent it is."""
     consent = binding.token_set.xero_user_email or binding.token_set.xero_user_id
     audit.record(
         kind=Kind.XERO_CONNECTED,
-        site=binding.site,
-        target=binding.site,
+        site=site,
         actor=user,
         summary=(
             f"Connected to {binding.tenant_name or 'an organisation'} (tenant "
@@ -97,7 +96,7 @@ def record_connected(*, binding, user=None) -> None:
     )
 
 
-def record_disconnected(*, binding, revoked: bool, shared: bool) -> None:
+def record_disconnected(*, site, binding, revoked: bool, shared: bool) -> None:
     """A Site's Xero connection removed (Disconnect from Xero), and what became of the
     consent: revoked, kept for the other Sites using it, or not confirmed by Xero."""
     if revoked:
@@ -108,7 +107,7 @@ def record_disconnected(*, binding, revoked: bool, shared: bool) -> None:
         consent = "Xero did not confirm removing the consent."
     audit.record(
         kind=Kind.XERO_DISCONNECTED,
-        site=binding.site,
+        site=site,
         summary=(
             f"Disconnected from {binding.tenant_name or 'an organisation'} (tenant "
             f"{binding.tenant_id}). {consent}"

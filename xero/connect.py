@@ -214,7 +214,7 @@ def connect_disconnect(*, site: Site, now=None) -> Disconnected:
             logger.warning("Revoking token set %s failed: %s", token_set.pk, error.code)
         else:
             TokenSet.objects.filter(pk=token_set.pk, bindings__isnull=True).delete()
-    audit.record_disconnected(binding=binding, revoked=revoked, shared=not unused)
+    audit.record_disconnected(site=site, binding=binding, revoked=revoked, shared=not unused)
     site.xero_organisation_name = ""
     return Disconnected(revoked=revoked, warning=warning)
 
@@ -297,7 +297,7 @@ def _bind(*, site: Site, token_set: TokenSet, connection, user) -> TenantBinding
                 },
             )
             Site.objects.filter(pk=site.pk).update(xero_organisation_name=connection.tenant_name)
-            audit.record_connected(binding=binding, user=user)
+            audit.record_connected(site=site, binding=binding, user=user)
     except IntegrityError:
         # Another Site took the organisation between the check and the write.
         raise exceptions.TenantTaken(
