@@ -32,6 +32,22 @@ os.environ.update(
 )
 
 
+def worker_environment(*, database_url: str, fake_url: str, cap: int, **more: str) -> dict:
+    """The environment of a worker process: this one's (keys included), on the throwaway
+    database, talking to the fake Xero at ``fake_url``, with ``cap`` calls at once."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "XERO_MAX_CONCURRENT_CALLS": str(cap),
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        "XERO_API_URL": f"{fake_url}/api.xro/2.0/",
+        "XERO_PAYROLL_URL": f"{fake_url}/payroll.xro/1.0/",
+        "XERO_IDENTITY_URL": f"{fake_url}/connect/token",
+        "XERO_CONNECTIONS_URL": f"{fake_url}/connections",
+        **more,
+    }
+
+
 @contextmanager
 def throwaway_database():
     """Create a fresh database beside the configured one (``test_<name>`` on PostgreSQL, a

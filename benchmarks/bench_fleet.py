@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks._fleet_data import build_fleet, throwaway_database
+from benchmarks._fleet_data import build_fleet, throwaway_database, worker_environment
 
 
 def serve_fake_xero(latency, keys, certificate_pem, connection):
@@ -109,7 +109,6 @@ def run_anchor(*, url, keys, private_key_pem, threads) -> dict:
 
 
 def run_warehouse(*, workers, url, database_url, args, profile_folder=None) -> dict:
-    from django.conf import settings
     from django.db import connection
     from django.db.models import Count, Max, Min
     from django_tasks_db.models import DBTaskResult
@@ -122,18 +121,9 @@ def run_warehouse(*, workers, url, database_url, args, profile_folder=None) -> d
         model.objects.all().delete()
     enqueued = fleet_checks_enqueue()
     connection.close()  # SQLite: let the workers have the database to themselves
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-        "XERO_MAX_CONCURRENT_CALLS": str(args.cap),
-        "XERO_TEST_COOLDOWN": "0",
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "XERO_API_URL": f"{url}/api.xro/2.0/",
-        "XERO_PAYROLL_URL": f"{url}/payroll.xro/1.0/",
-        "XERO_IDENTITY_URL": f"{url}/connect/token",
-        "XERO_CONNECTIONS_URL": f"{url}/connections",
-    }
+    environment = worker_environment(
+        database_url=database_url, fake_url=url, cap=args.cap, XERO_TEST_COOLDOWN="0"
+    )
     processes = []
     for number in range(workers):
         command = [sys.executable, "-m", "benchmarks._counting_worker"]

@@ -18,12 +18,11 @@ refreshes (and of the lock) is the difference between the two runs.
 import argparse
 import datetime
 import multiprocessing
-import os
 import re
 import subprocess
 import sys
 
-from benchmarks._fleet_data import throwaway_database
+from benchmarks._fleet_data import throwaway_database, worker_environment
 
 CLIENT_ID = "BENCHWEBAPP0000000000000000000000"
 CLIENT_SECRET = "bench-web-app-secret"  # noqa: S105 - the fake Xero's, for this run only
@@ -161,7 +160,6 @@ def main(argv=None):
     per_user = -(-args.sites // args.token_sets)
 
     with throwaway_database() as database_url:
-        from django.conf import settings
         from django.db import connection
         from django.db.models import Count
         from django_tasks_db.models import DBTaskResult
@@ -180,19 +178,13 @@ def main(argv=None):
         store(consents, args.sites, args.fresh)
         fleet_checks_enqueue()
         connection.close()  # SQLite: let the worker have the database to itself
-        environment = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-            "XERO_MAX_CONCURRENT_CALLS": str(args.cap),
-            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-            "XERO_API_URL": f"{url}/api.xro/2.0/",
-            "XERO_PAYROLL_URL": f"{url}/payroll.xro/1.0/",
-            "XERO_IDENTITY_URL": f"{url}/connect/token",
-            "XERO_CONNECTIONS_URL": f"{url}/connections",
-            "XERO_APP_CLIENT_ID": CLIENT_ID,
-            "XERO_APP_CLIENT_SECRET": CLIENT_SECRET,
-        }
+        environment = worker_environment(
+            database_url=database_url,
+            fake_url=url,
+            cap=args.cap,
+            XERO_APP_CLIENT_ID=CLIENT_ID,
+            XERO_APP_CLIENT_SECRET=CLIENT_SECRET,
+        )
         command = [sys.executable, "manage.py", "db_worker", "--batch", "--no-startup-delay",
                    "--no-reload", "--verbosity", "0"]  # fmt: skip
         subprocess.run(command, env=environment, check=True)
