@@ -16,7 +16,7 @@ unexport PYTEST_ADDOPTS PYTEST_PLUGINS DJANGO_SETTINGS_MODULE DJANGO_CONFIGURATI
 # One pytest-xdist worker per core, each with its own test database.
 PYTEST := $(BIN)/python -m pytest -n auto -q
 
-.PHONY: run test test-fast lint format install
+.PHONY: run test test-fast lint typecheck format install
 
 install: $(STAMP)
 
@@ -49,9 +49,13 @@ test: $(STAMP) $(AXE)
 test-fast: $(STAMP)
 	$(PYTEST) -m "not browser" $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# mypy with django-stubs over the app packages (configured in pyproject.toml, [tool.mypy]).
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -12,7 +12,7 @@ User = get_user_model()
 
 
 class WarehouseUserAdmin(UserAdmin):
-    list_display = [*UserAdmin.list_display, "second_factor"]
+    list_display = [*UserAdmin.list_display, "second_factor"]  # type: ignore[misc]  # a class attribute, read as one
     actions = ["reset_second_factor"]
 
     def get_queryset(self, request):

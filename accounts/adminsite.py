@@ -7,18 +7,15 @@ passed the password only is sent to the second-factor pages, the only ones they 
 """
 
 from functools import update_wrapper
-from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
-from django.shortcuts import redirect
 from django.urls import path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
-from .selectors import awaits_second_factor, confirmed_device, second_factor_satisfied
+from . import gate
+from .selectors import awaits_second_factor, second_factor_satisfied
 
 
 class WarehouseAdminSite(admin.AdminSite):
@@ -40,21 +37,11 @@ class WarehouseAdminSite(admin.AdminSite):
 
     def second_factor_redirect(self, request):
         """To the code page, or to enrolment for a user who has no authenticator yet."""
-        name = "second_factor" if confirmed_device(request.user) else "second_factor_enrol"
-        url = reverse(f"{self.name}:{name}")
-        next_url = self.next_url(request, default="")
-        if next_url:
-            url += "?" + urlencode({REDIRECT_FIELD_NAME: next_url})
-        return redirect(url)
+        return gate.second_factor_redirect(request, site_name=self.name)
 
     def next_url(self, request, *, default=None) -> str:
         """The page to go on to (``?next=``), if it is on this host; else ``default``."""
-        next_url = request.POST.get(REDIRECT_FIELD_NAME, request.GET.get(REDIRECT_FIELD_NAME, ""))
-        if next_url and url_has_allowed_host_and_scheme(
-            next_url, {request.get_host()}, request.is_secure()
-        ):
-            return next_url
-        return reverse(f"{self.name}:index") if default is None else default
+        return gate.next_url(request, site_name=self.name, default=default)
 
     def second_factor_view(self, view):
         """Gate of the second-factor pages: signed in, active and staff; not yet verified."""

@@ -53,7 +53,7 @@ class TOTPDevice(ThrottlingMixin, TimestampMixin, Device):
 
     key = EncryptedTextField(default=new_totp_key)
     # The time step of the last code accepted: a code is never accepted twice.
-    last_t = models.BigIntegerField(default=-1)
+    last_t: "models.BigIntegerField[int, int]" = models.BigIntegerField(default=-1)
 
     objects = TOTPDeviceManager()
 

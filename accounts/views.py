@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from . import lockout, selectors, services
+from . import gate, lockout, selectors, services
 from .exceptions import (
     SecondFactorAlreadyEnrolled,
     SecondFactorCodeInvalid,
@@ -30,7 +30,7 @@ def _context(request, **context):
         "site_header": site.site_header,
         "site_title": site.site_title,
         "has_permission": False,
-        "next": site.next_url(request, default=""),
+        "next": gate.next_url(request, default=""),
         **context,
     }
 
@@ -40,10 +40,10 @@ def verify_view(request):
     """Ask for the authenticator's code (or a recovery code) after the password."""
     user = request.user
     if selectors.is_verified(user):
-        return redirect(admin.site.next_url(request))
+        return redirect(gate.next_url(request))
     device = selectors.confirmed_device(user)
     if device is None:
-        return admin.site.second_factor_redirect(request)
+        return gate.second_factor_redirect(request)
     credentials = {"username": user.get_username()}
     if AxesProxyHandler.is_locked(request, credentials):
         # Refused without looking at the code, like a password after the fifth failure.
@@ -70,7 +70,7 @@ def verify_view(request):
                     f"You signed in with a recovery code; it cannot be used again. {left} left. "
                     "If you lost your authenticator, ask a superuser to reset your second factor.",
                 )
-            return redirect(admin.site.next_url(request))
+            return redirect(gate.next_url(request))
     return render(
         request,
         "accounts/second_factor.html",
@@ -85,7 +85,7 @@ def enrol_view(request):
     try:
         device = services.second_factor_enrolment_start(user=user)
     except SecondFactorAlreadyEnrolled:
-        return admin.site.second_factor_redirect(request)
+        return gate.second_factor_redirect(request)
     form = SecondFactorCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -105,7 +105,7 @@ def enrol_view(request):
                     request,
                     title="Your recovery codes",
                     codes=codes,
-                    continue_url=admin.site.next_url(request),
+                    continue_url=gate.next_url(request),
                 ),
             )
     qr = segno.make(device.config_url, error="m")

@@ -35,7 +35,7 @@ class AcceptInvitationForm(forms.Form):
         self.email = email
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         password1, password2 = cleaned.get("password1"), cleaned.get("password2")
         if password1 and password2:
             if password1 != password2:

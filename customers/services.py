@@ -178,6 +178,10 @@ def invitation_accept(*, token: str, password: str | None = None, account=None, 
         invitation = invitation_open(token=token, now=now)
         user = customer_for_email(invitation.email)
         if user is None:
+            if not password:
+                # A new account without a password could never sign in, and the link
+                # would be used up: the caller must pass the password the form asked for.
+                raise ValueError("A new customer account needs a password.")
             user = _customer_create(email=invitation.email, password=password)
         elif account is None or account.pk != user.pk:
             raise InvitationNeedsPassword

@@ -33,7 +33,7 @@ def invite_view(request, code):
     form = InvitationForm(request.POST)
     if not form.is_valid():
         for error in form.errors["email"]:
-            messages.error(request, error)
+            messages.error(request, str(error))
         return _site_page(site)
     email = form.cleaned_data["email"]
     try:
@@ -104,6 +104,7 @@ def accept_view(request, token):
         account = customer_for_email(invitation.email)
     except InvitationError as error:
         return _problem(request, error)
+    form: AcceptInvitationForm | ExistingAccountForm
     if account is None:
         form = AcceptInvitationForm(request.POST or None, email=invitation.email)
     else:

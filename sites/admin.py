@@ -33,10 +33,10 @@ class SiteAdmin(admin.ModelAdmin):
     def _can_see_secret_mask(self, request):
         return request.user.has_perm("sites.view_api_secret_mask")
 
-    def get_form(self, request, obj=None, **kwargs):
+    def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = SiteAddForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_changeform_initial_data(self, request):
         # New Sites connect Xero's current way; the retired type stays selectable.
@@ -103,7 +103,7 @@ class SiteAdmin(admin.ModelAdmin):
             site = self.get_object(request, unquote(object_id))
             typed = request.POST.get("confirm_code", "").strip()
             allowed = site is not None and self.has_delete_permission(request, site)
-            if allowed and typed != site.code:
+            if allowed and site is not None and typed != site.code:
                 messages.error(request, DELETE_CODE_MISMATCH)
                 return redirect(request.get_full_path())
         return super().delete_view(request, object_id, extra_context)

@@ -59,7 +59,7 @@ class SiteXeroDetailsForm(forms.ModelForm):
         }
 
     def clean(self):
-        cleaned_data = super().clean()
+        cleaned_data = super().clean() or {}
         posted_interconnect_id = self.data.get("interconnect_id")
         if posted_interconnect_id is not None and posted_interconnect_id != INTERCONNECT_ID:
             raise forms.ValidationError(
@@ -80,7 +80,8 @@ class SiteXeroDetailsForm(forms.ModelForm):
 class SiteAddForm(SiteXeroDetailsForm):
     """A new Site: nothing is stored yet, so there is no secret to keep or clear."""
 
-    clear_api_secret = None
+    # Django's way to drop an inherited form field (mypy: assignment, not a field's type).
+    clear_api_secret = None  # type: ignore[assignment]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -131,7 +132,7 @@ class AuditFilterForm(forms.Form):
     )
 
     def clean(self):
-        cleaned_data = super().clean()
+        cleaned_data = super().clean() or {}
         since, until = cleaned_data.get("since"), cleaned_data.get("until")
         if since and until and since > until:
             raise forms.ValidationError(

@@ -85,11 +85,14 @@ class SiteQuerySet(models.QuerySet):
                     )
         return count
 
-    update.alters_data = True
+    update.alters_data = True  # type: ignore[attr-defined]  # Django's marker for templates
 
 
 class Site(models.Model):
     """A customer Site and the Xero details its integration uses."""
+
+    # What the audit row of the next save or delete says besides the changes (not a column).
+    _audit_summary: str
 
     class ConnectionType(models.TextChoices):
         PRIVATE_APP = "private_app", "Private application (OAuth 1.0a, retired by Xero)"
@@ -308,7 +311,8 @@ class AuditEntry(AbstractLogEntry):
         XERO_CONNECTED = "xero_connected", "Connected to Xero"
         XERO_DISCONNECTED = "xero_disconnected", "Disconnected from Xero"
 
-    content_type = models.ForeignKey(
+    # (Annotated: django-auditlog's base class is untyped, so its fields are not inferred.)
+    content_type: "models.ForeignKey[ContentType | None, ContentType | None]" = models.ForeignKey(
         "contenttypes.ContentType",
         null=True,
         blank=True,
@@ -316,8 +320,10 @@ class AuditEntry(AbstractLogEntry):
         db_constraint=False,
         related_name="+",
     )
-    object_pk = models.CharField(max_length=255, blank=True, default="", db_index=True)
-    actor = models.ForeignKey(
+    object_pk: "models.CharField[str, str]" = models.CharField(
+        max_length=255, blank=True, default="", db_index=True
+    )
+    actor: "models.ForeignKey[Any, Any]" = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
@@ -325,15 +331,25 @@ class AuditEntry(AbstractLogEntry):
         db_constraint=False,
         related_name="+",
     )
-    kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
-    site_pk = models.BigIntegerField("Site id", null=True, blank=True)
-    site_code = models.CharField("Site code", max_length=32, blank=True)
-    site_name = models.CharField("Site name", max_length=200, blank=True)
-    actor_username = models.CharField("user", max_length=150, blank=True)
-    via = models.CharField(
+    kind: "models.CharField[str, str]" = models.CharField(
+        max_length=32, choices=Kind.choices, db_index=True
+    )
+    site_pk: "models.BigIntegerField[int | None, int | None]" = models.BigIntegerField(
+        "Site id", null=True, blank=True
+    )
+    site_code: "models.CharField[str, str]" = models.CharField(
+        "Site code", max_length=32, blank=True
+    )
+    site_name: "models.CharField[str, str]" = models.CharField(
+        "Site name", max_length=200, blank=True
+    )
+    actor_username: "models.CharField[str, str]" = models.CharField(
+        "user", max_length=150, blank=True
+    )
+    via: "models.CharField[str, str]" = models.CharField(
         max_length=120, blank=True, help_text="The web, or which command or process."
     )
-    summary = models.CharField(max_length=300, blank=True)
+    summary: "models.CharField[str, str]" = models.CharField(max_length=300, blank=True)
 
     objects = AuditEntryManager()
 
@@ -386,9 +402,10 @@ class AuditEntry(AbstractLogEntry):
 
 def _field_label(name: str) -> str:
     try:
-        return str(capfirst(Site._meta.get_field(name).verbose_name))
+        field = Site._meta.get_field(name)
     except FieldDoesNotExist:
         return str(capfirst(name.replace("_", " ")))
+    return str(capfirst(getattr(field, "verbose_name", name)))
 
 
 def _field_order(name: str) -> tuple[int, str]:

@@ -44,12 +44,12 @@ def site_delete(*, site: Site) -> dict[str, int]:
         site = Site.objects.select_for_update().get(pk=site.pk)
         collector = Collector(using=router.db_for_write(Site))
         collector.collect([site])
-        counts = Counter()
+        counts: Counter[str] = Counter()
         for model, instances in collector.data.items():
-            counts[model._meta.verbose_name_plural] += len(instances)
+            counts[str(model._meta.verbose_name_plural)] += len(instances)
         for queryset in collector.fast_deletes:
-            counts[queryset.model._meta.verbose_name_plural] += queryset.count()
-        counts.pop(Site._meta.verbose_name_plural, None)
+            counts[str(queryset.model._meta.verbose_name_plural)] += queryset.count()
+        counts.pop(str(Site._meta.verbose_name_plural), None)
         went = ", ".join(f"{count} {label}" for label, count in sorted(counts.items()) if count)
         site._audit_summary = f"Deleted with {went}." if went else "Deleted; it owned nothing else."
         site.delete()

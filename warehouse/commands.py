@@ -15,7 +15,7 @@ DATABASE_FAILED = (
 )
 
 
-def one_line(text: str) -> str:
+def one_line(text: object) -> str:
     """``text`` on one line: a command's error is read in a terminal or a cron mail."""
     return " ".join(str(text).split())
 

@@ -61,7 +61,8 @@ def _remembered() -> str | None:
 
 
 def _remember(value: str) -> None:
-    connection.warehouse_lock_wait = (
+    # A memo on Django's connection wrapper, which declares no such attribute (mypy).
+    connection.warehouse_lock_wait = (  # type: ignore[attr-defined]
         None if connection.in_atomic_block else (connection.connection, value)
     )
 

@@ -15,7 +15,7 @@ from .models import Certificate, CertificateEvent, QueuedCheck
 
 Kind = AuditEntry.Kind
 
-CERTIFICATE_KINDS = {
+CERTIFICATE_KINDS: dict[str, str] = {
     CertificateEvent.Action.ISSUED: Kind.CERTIFICATE_ISSUED,
     CertificateEvent.Action.DOWNLOADED: Kind.CERTIFICATE_DOWNLOADED,
     CertificateEvent.Action.ACTIVATED: Kind.CERTIFICATE_ACTIVATED,

@@ -88,7 +88,9 @@ def fingerprint(certificate_pem: str, algorithm: str = "sha256") -> str:
 
 _LOADED_KEYS_LIMIT = 200
 # Keys already loaded in this block of work (see keys_loaded_once), by their PEM text.
-_loaded_keys = contextvars.ContextVar("xero_loaded_keys", default=None)
+_loaded_keys: contextvars.ContextVar[dict[str, rsa.RSAPrivateKey] | None] = contextvars.ContextVar(
+    "xero_loaded_keys", default=None
+)
 
 
 @contextmanager
@@ -118,6 +120,9 @@ def load_private_key(private_key_pem: str) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(
         private_key_pem.encode("ascii"), password=None, unsafe_skip_rsa_key_validation=True
     )
+    if not isinstance(key, rsa.RSAPrivateKey):
+        # Xero signs with RSA only; ``generate_certificate`` makes nothing else.
+        raise TypeError(f"Not an RSA private key: {type(key).__name__}.")
     if loaded is not None:
         if len(loaded) >= _LOADED_KEYS_LIMIT:
             loaded.clear()  # a long run holds a chunk's keys or so, not the fleet's

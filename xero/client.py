@@ -21,7 +21,7 @@ import time
 import unicodedata
 import zlib
 from contextlib import contextmanager, suppress
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -79,12 +79,14 @@ class XeroSession(requests.Session):
         if settings.XERO_HTTP_PROXY:
             self.proxies = {"http": settings.XERO_HTTP_PROXY, "https": settings.XERO_HTTP_PROXY}
         self.site = site
-        self.last_response = None
+        self.last_response: requests.Response | None = None
         self._authenticate = authenticate
         if authenticate is not None:
             self.auth = authenticate(self, renew=False)
 
-    def request(self, method, url, *, check=True, **kwargs):
+    # Not requests' signature, on purpose (mypy: override): adds the keyword ``check``;
+    # every other argument passes through.
+    def request(self, method, url, *, check=True, **kwargs):  # type: ignore[override]
         """Send a request; with ``check``, an answer that is not a success raises its outcome.
 
         A Custom Connection's token that Xero calls expired is renewed once and the request
@@ -160,7 +162,9 @@ class XeroSession(requests.Session):
             raise error_from_response(response)
         return response
 
-    def resolve_redirects(self, response, request, **kwargs):
+    # Not requests' signature, on purpose (mypy: override): it refuses every redirect, so
+    # it takes requests' arguments without naming each.
+    def resolve_redirects(self, response, request, **kwargs):  # type: ignore[override]
         """Never: requests reads a redirect's whole body here even when it does not follow
         it, at any size; a redirect is refused unread instead (``_refuse_redirect``)."""
         return iter(())
@@ -194,7 +198,9 @@ class XeroSession(requests.Session):
         return json_from_response(response)
 
 
-_test_deadline = contextvars.ContextVar("xero_test_deadline", default=None)
+_test_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "xero_test_deadline", default=None
+)
 
 
 @contextmanager
@@ -253,9 +259,9 @@ class _Watchdog:
         self.fired = False
         self.deadline = deadline
         self._lock = threading.Lock()
-        self._connections = []
+        self._connections: list[urllib3.connection.HTTPConnection] = []
         self._done = False
-        self._token = None
+        self._token: contextvars.Token[_Watchdog | None] | None = None
 
     def __enter__(self):
         self._token = _current_watchdog.set(self)
@@ -265,7 +271,8 @@ class _Watchdog:
     def __exit__(self, *exc_info):
         with self._lock:
             self._done = True
-        _current_watchdog.reset(self._token)
+        if self._token is not None:
+            _current_watchdog.reset(self._token)
 
     def watch(self, connection) -> None:
         with self._lock:
@@ -323,7 +330,9 @@ class _Shutter:
 
 
 _SHUTTER = _Shutter()
-_current_watchdog = contextvars.ContextVar("xero_request_watchdog", default=None)
+_current_watchdog: contextvars.ContextVar["_Watchdog | None"] = contextvars.ContextVar(
+    "xero_request_watchdog", default=None
+)
 
 
 def _shut(connection) -> None:
@@ -335,7 +344,14 @@ def _shut(connection) -> None:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class _WatchedConnection:
+# The mixin's base to the type checker: the urllib3 connection it is mixed into.
+if TYPE_CHECKING:
+    _ConnectionBase = urllib3.connection.HTTPConnection
+else:
+    _ConnectionBase = object
+
+
+class _WatchedConnection(_ConnectionBase):
     """Registers its socket with the request's watchdog (a mixin for urllib3's classes)."""
 
     def connect(self):
@@ -689,7 +705,10 @@ def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, gr
     ``UnexpectedResponse`` naming what is wrong with it.
     """
     response = session.post(
-        settings.XERO_IDENTITY_URL, data=grant, auth=(client_id, client_secret), check=False
+        settings.XERO_IDENTITY_URL,
+        data=grant,
+        auth=(client_id, client_secret),
+        check=False,  # type: ignore[call-arg]  # XeroSession.request's own keyword
     )
     body = _json_or_none(response.text)
     if response.status_code in (400, 401) and isinstance(body, dict) and "error" in body:

@@ -6,10 +6,15 @@ A connection test's failures (``ConnectionTestFailed`` and its subclasses) also 
 them, so a new outcome is a new class here, with its code, label, message and step.
 """
 
+from typing import TYPE_CHECKING
+
 from warehouse.ages import duration
 
 from .certificates import APPLICATION_NAME, KEY_SIZES_TEXT
 from .step_keys import STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST
+
+if TYPE_CHECKING:
+    from sites.models import Site
 
 
 class XeroError(Exception):
@@ -17,7 +22,9 @@ class XeroError(Exception):
     # How the outcome reads in a list of outcomes (``ConnectionTest.Outcome``'s label).
     label = "Failed"
     message = "Something went wrong with Xero."
-    step = None
+    step: str | None = None
+    # The Site concerned, where a page should lead back to it (set by whoever knows it).
+    site: "Site | None" = None
 
     def __init__(self, message: str | None = None, **context):
         self.context = context

@@ -23,6 +23,7 @@ import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -121,7 +122,7 @@ def _token_sets_spread(sites) -> list[int]:
     turn; spread out, the first Site of every token set comes first and their refreshes run
     side by side. Sites without a token set keep their place in id order.
     """
-    seen = Counter()
+    seen: Counter[int] = Counter()
     ranked = []
     for site_id, token_set_id in sorted(sites):
         rank = 0
@@ -251,8 +252,8 @@ class _ChunkRun:
         self.started = timezone.now()
         self.lease = datetime.timedelta(seconds=settings.XERO_CHECK_LEASE)
         self.heartbeat = _Heartbeat(worker=self.worker, lease=self.lease)
-        self.pending = queue.SimpleQueue()
-        self.outcomes = Counter()
+        self.pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.outcomes: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.steal_lock = threading.Lock()
         self.stolen = 0
@@ -446,7 +447,7 @@ class _Heartbeat(threading.Thread):
     def __init__(self, *, worker, lease: datetime.timedelta):
         super().__init__(name="xero-fleet-lease", daemon=True)
         self.worker, self.lease = worker, lease
-        self.finished = []
+        self.finished: list[Any] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -625,7 +626,7 @@ class _ThreadPool:
     IDLE_SECONDS = 3
 
     def __init__(self):
-        self.jobs = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.threads: set[threading.Thread] = set()
         self.threads_lock = threading.Lock()
 

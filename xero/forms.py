@@ -50,10 +50,12 @@ class FleetCheckForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Any id is a valid choice here; Sites that do not exist are simply not queued.
-        self.fields["sites"].valid_value = is_record_id
+        # (mypy: attr-defined) the field is a ChoiceField, which has valid_value; the
+        # declared type of ``fields`` is any Field.
+        self.fields["sites"].valid_value = is_record_id  # type: ignore[attr-defined]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if cleaned.get("action") == self.TEST_SELECTED and not cleaned.get("sites"):
             raise forms.ValidationError("Select the Sites to test first.", code="no_selection")
         return cleaned

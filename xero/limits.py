@@ -30,6 +30,7 @@ import random
 import threading
 import time
 from contextlib import contextmanager
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -52,7 +53,10 @@ MAX_WAIT_SECONDS = 120
 _next_global_slot = itertools.count()
 _next_site_slot = itertools.count()
 _waiting = contextvars.ContextVar("xero_limits_waiting", default=False)
-_held_global_slot = contextvars.ContextVar("xero_limits_global_slot", default=None)
+# The global slot this thread holds: [its key, when it was taken (time.monotonic())].
+_held_global_slot: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "xero_limits_global_slot", default=None
+)
 GLOBAL_CONCURRENT = "xero:all:concurrent"
 
 
@@ -216,14 +220,14 @@ def call_slot(*, site_id, deadline: float | None = None):
                 if not wait:
                     raise RateLimited(limit="minute", retry_after=max(1, math.ceil(pause)))
                 time.sleep(pause + POLL_SECONDS)
-        for (prefix, size), key in zip(limits, first_try, strict=True):
-            if key in won:
+        for (prefix, size), tried in zip(limits, first_try, strict=True):
+            if tried in won:
                 continue
-            while (key := _take_free(slots, prefix, size, lease)) is None:
+            while (taken := _take_free(slots, prefix, size, lease)) is None:
                 if not wait and deadline is not None and time.monotonic() >= deadline:
                     raise RateLimited(limit="concurrent", retry_after=1)
                 time.sleep(POLL_SECONDS)
-            held.append(key)
+            held.append(taken)
         yield time.monotonic() - started
     finally:
         if held:

@@ -1,4 +1,5 @@
 import datetime
+from typing import cast
 
 from django.conf import settings
 from django.db import models
@@ -164,8 +165,19 @@ class _OutcomeChoices(models.TextChoices):
     ``NOT_A_VERDICT``, which say nothing about the Site's settings.
     """
 
+    # The members the code names (declared for the type checker; the enum's members,
+    # these and one per failure, are built from ``_outcome_members``).
+    OK: str
+    RUNNING: str
+    INTERRUPTED: str
+    INTERNAL_ERROR: str
+    SKIPPED: str
+    COOLDOWN: str
+    RATE_LIMITED: str
+    WAREHOUSE_BUSY: str
+
     @classmethod
-    def not_a_verdict(cls) -> list["_OutcomeChoices"]:
+    def not_a_verdict(cls) -> list[str]:
         # Still running, cut short, not run, Xero asking us to slow down, or our own
         # database too busy to ask Xero anything.
         return [
@@ -178,7 +190,7 @@ class _OutcomeChoices(models.TextChoices):
         ]
 
     @classmethod
-    def not_failing(cls) -> list["_OutcomeChoices"]:
+    def not_failing(cls) -> list[str]:
         return [cls.OK, *cls.not_a_verdict()]
 
     @classmethod
@@ -238,7 +250,8 @@ class ConnectionTestQuerySet(models.QuerySet):
 class ConnectionTest(models.Model):
     """One run of "Test connection" for a Site: what was tried and what Xero said."""
 
-    Outcome = _OutcomeChoices("Outcome", _outcome_members())
+    # Enum's functional API makes a class; typeshed's overloads read the call as a lookup.
+    Outcome = cast(type[_OutcomeChoices], _OutcomeChoices("Outcome", _outcome_members()))
     INTERRUPTED_MESSAGE = (
         "The test stopped before it finished: the Warehouse process running it ended "
         "(a restart or a crash). Nothing is known about the Site's settings; test again."

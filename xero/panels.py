@@ -52,7 +52,7 @@ def connection_test_context(request, site: Site) -> dict:
     """The last connection tests of a Site, newest first, in one query."""
     tests = selectors.site_connection_tests(site=site)
     for test in tests:
-        test.step_title = steps.title(test.connection_type, test.step)
+        test.step_title = steps.title(test.connection_type, test.step)  # type: ignore[attr-defined]  # for the template
     return {
         "connection_tests": tests,
         "last_connection_test": tests[0] if tests else None,

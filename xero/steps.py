@@ -31,7 +31,7 @@ STATE_LABELS = {DONE: "Done", TODO: "To do", PROBLEM: "Problem"}
 
 XERO_APP_CENTRE_URL = "https://developer.xero.com/myapps"
 
-TITLES = {
+TITLES: dict[str, dict[str, str]] = {
     Site.ConnectionType.PRIVATE_APP: {
         STEP_APP_CENTRE: "Log in to the Xero app centre and add an application",
         STEP_APPLICATION: "Set up the application in Xero",
@@ -125,16 +125,16 @@ def setup_steps(
     elif private and certificate is None:
         states[STEP_APPLICATION] = TODO
         notes[STEP_APPLICATION] = "No certificate has been issued yet."
-    elif private and certificate.not_valid_after <= now:
+    elif private and certificate is not None and certificate.not_valid_after <= now:
         states[STEP_APPLICATION] = PROBLEM
         notes[STEP_APPLICATION] = "The certificate has expired: issue a new one."
-    elif private and certificate.is_expiring(now):
+    elif private and certificate is not None and certificate.is_expiring(now):
         states[STEP_APPLICATION] = PROBLEM
         notes[STEP_APPLICATION] = (
             f"The certificate expires in {certificate.days_to_expiry(now)} days: issue a new "
             "one and paste it into Xero."
         )
-    elif private and certificate.state == certificate.State.PENDING:
+    elif private and certificate is not None and certificate.state == certificate.State.PENDING:
         states[STEP_APPLICATION] = TODO
         notes[STEP_APPLICATION] = (
             "A new certificate is pending: paste it into Xero, then test the connection."
@@ -153,7 +153,7 @@ def setup_steps(
         states[STEP_TEST] = PROBLEM
     else:
         states[STEP_TEST] = TODO
-    if last_test is not None and not last_test.passed and failed_at != STEP_TEST:
+    if last_test is not None and not last_test.passed and failed_at and failed_at != STEP_TEST:
         # The failure's explanation is shown once, with the test's result; here a pointer.
         notes.setdefault(
             failed_at,

@@ -63,7 +63,7 @@ def app_credentials() -> tuple[str, str]:
 
 def new_pkce_pair() -> tuple[str, str]:
     """(code verifier, its S256 challenge), from oauthlib."""
-    oauth = WebApplicationClient(None)
+    oauth = WebApplicationClient("")  # the PKCE pair needs no client id
     verifier = oauth.create_code_verifier(CODE_VERIFIER_LENGTH)
     return verifier, oauth.create_code_challenge(verifier, "S256")
 
@@ -287,7 +287,7 @@ def _process_lock(pk: int) -> threading.Lock:
 
 def _refresh_locked(*, token_set: TokenSet, session, now, rejected) -> str:
     """The refresh itself, under the database's lock on the token set (across processes)."""
-    failure = None
+    failure: exceptions.ConnectionTestFailed | None = None
     with transaction.atomic():
         locked = TokenSet.objects.select_for_update().get(pk=token_set.pk)
         if locked.refresh_failure == exceptions.ReconnectNeeded.code:

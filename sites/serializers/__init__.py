@@ -21,7 +21,7 @@ class EncryptedFieldsAsCiphertext:
     def _value_from_field(self, obj, field):
         if isinstance(field, EncryptedTextField):
             return field.value_to_string(obj)
-        return super()._value_from_field(obj, field)
+        return super()._value_from_field(obj, field)  # type: ignore[misc]  # a mixin's base
 
 
 def decrypt_serialised_fields(instance) -> None:
@@ -43,11 +43,11 @@ class DecryptingDeserializer:
     saved (and so encrypted again)."""
 
     def __iter__(self):
-        for deserialized in super().__iter__():
+        for deserialized in super().__iter__():  # type: ignore[misc]  # a mixin's base
             decrypt_serialised_fields(deserialized.object)
             yield deserialized
 
     def __next__(self):
-        deserialized = super().__next__()
+        deserialized = super().__next__()  # type: ignore[misc]  # a mixin's base
         decrypt_serialised_fields(deserialized.object)
         return deserialized

@@ -9,9 +9,9 @@ try:
 except ImportError as error:  # PyYAML is not a dependency: say so when the format is asked for.
     Serializer = Deserializer = BadSerializer(error)
 else:
-
-    class Serializer(EncryptedFieldsAsCiphertext, builtin.Serializer):
+    # (mypy: no-redef) these stand where BadSerializer stands when PyYAML is missing.
+    class Serializer(EncryptedFieldsAsCiphertext, builtin.Serializer):  # type: ignore[no-redef]
         pass
 
-    class Deserializer(DecryptingDeserializer, builtin.Deserializer):
+    class Deserializer(DecryptingDeserializer, builtin.Deserializer):  # type: ignore[no-redef]
         pass

@@ -73,8 +73,14 @@ class Connection:
 
     # Which calls make a test.
 
+    def opened(self) -> client.XeroSession:
+        """The session ``open`` made; a call before ``open`` is a mistake in our code."""
+        if self.session is None:
+            raise RuntimeError("Connection.open() was not called.")
+        return self.session
+
     def get_json(self, url: str):
-        return self.session.get_json(url)
+        return self.opened().get_json(url)
 
     def organisation(self) -> dict:
         return self.get_json(client.join(settings.XERO_API_URL, "Organisation"))

@@ -55,14 +55,18 @@ class PrivateApp(Connection):
 
     def get_json(self, url: str):
         # Signed with the certificate the Organisation call found working.
-        return self.session.get_json(url, auth=self._signer(self.certificate))
+        if self.certificate is None:
+            raise RuntimeError("organisation() finds the certificate first.")
+        return self.opened().get_json(url, auth=self._signer(self.certificate))
 
     def organisation(self) -> dict:
         url = client.join(settings.XERO_API_URL, "Organisation")
         tried = []
         for certificate in self.certificates:
             self.certificate = certificate
-            response = self.session.get(url, auth=self._signer(certificate), check=False)
+            response = self.opened().get(  # type: ignore[call-arg]  # XeroSession's keyword
+                url, auth=self._signer(certificate), check=False
+            )
             if not client.is_signature_invalid(response):
                 return client.json_from_response(client.checked(response))
             tried.append(certificate)

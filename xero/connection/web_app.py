@@ -24,11 +24,10 @@ class WebApp(Connection):
     )
 
     def open(self) -> client.XeroSession:
-        self.binding = (
-            TenantBinding.objects.select_related("token_set").filter(site=self.site).first()
-        )
-        if self.binding is None:
+        binding = TenantBinding.objects.select_related("token_set").filter(site=self.site).first()
+        if binding is None:
             raise NotConnected()
+        self.binding = binding
         self.session = client.XeroSession(site=self.site, authenticate=self.authenticate)
         self.session.headers["Xero-Tenant-Id"] = self.binding.tenant_id
         return self.session

@@ -6,11 +6,22 @@ the certificate the app registered, never with the client code under test.
 
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from oauthlib.oauth1.rfc5849 import signature, utils
+
+
+class PrivateAppLike(Protocol):
+    """What is read here of the fake's private application (``server.PrivateApp``)."""
+
+    consumer_key: str
+    public_key_pem: str | None
+
+
+App = TypeVar("App", bound=PrivateAppLike)
 
 # Xero accepted timestamps up to five minutes either side of its clock.
 TIMESTAMP_WINDOW = 300
@@ -64,9 +75,9 @@ def check_request(
     headers: dict[str, str],
     body: str,
     params: dict[str, str],
-    apps: dict,
+    apps: dict[str, App],
     now: float,
-) -> tuple[object | None, Problem | None]:
+) -> tuple[App | None, Problem | None]:
     """Return (the private app, None) when the request is genuine, else (app or None, Problem).
 
     The order of checks is the one an OAuth provider follows: presence, consumer, method,

@@ -17,6 +17,7 @@ import time
 import uuid
 import zlib
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -171,7 +172,7 @@ class _Answer:
     headers: dict = field(default_factory=dict)
     # A streamed body instead of ``body``: ``length`` bytes in ``chunks``, each after
     # ``interval`` seconds (drip feeds, huge bodies); ``length`` None sends no Content-Length.
-    chunks: object = None
+    chunks: Iterable[bytes] | None = None
     length: int | None = None
     interval: float = 0.0
 
@@ -232,7 +233,8 @@ class FakeXero(webapp.WebAppMixin):
         self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
         self._server = None
         self._thread = None
 
@@ -338,8 +340,8 @@ class FakeXero(webapp.WebAppMixin):
             for token in self._tokens.values():
                 token.expires_at = min(token.expires_at, self.now() - 1)
         with self.web.lock:
-            for token in self.web.access_tokens.values():
-                token.expires_at = min(token.expires_at, self.now() - 1)
+            for web_token in self.web.access_tokens.values():
+                web_token.expires_at = min(web_token.expires_at, self.now() - 1)
 
     def reset(self) -> None:
         """Forget every app, token, failure, call and counter; clock and latency back to start."""
@@ -355,8 +357,8 @@ class FakeXero(webapp.WebAppMixin):
             self._nonces: dict[tuple[str, str], float] = {}
             self._failures: list[_Failure] = []
             self._calls: list[Call] = []
-            self._minute = defaultdict(deque)
-            self._day = defaultdict(deque)
+            self._minute: defaultdict[str, deque[float]] = defaultdict(deque)
+            self._day: defaultdict[str, deque[float]] = defaultdict(deque)
             self._app_minute: deque = deque()
             self._in_flight = 0
             self._in_flight_by_org: dict[str, int] = defaultdict(int)
@@ -535,7 +537,7 @@ class _Server(ThreadingHTTPServer):
 class _Principal:
     """Who made an authenticated API call."""
 
-    client_id: str
+    client_id: str | None
     organisation: Organisation
     payroll_allowed: bool
     scopes: tuple[str, ...] | None  # None for OAuth 1.0a: scopes do not apply
@@ -745,6 +747,7 @@ class _Handler(BaseHTTPRequestHandler):
         client_id = connection.client_id if connection else None
         if refused:
             return client_id, refused
+        assert connection is not None  # not refused: _bearer found the connection
         created = datetime.fromtimestamp(connection.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0")
         return client_id, self._json(
             200,
@@ -779,6 +782,7 @@ class _Handler(BaseHTTPRequestHandler):
             client_id = connection.client_id if connection else None
             if refused:
                 return client_id, None, refused
+            assert connection is not None and issued is not None  # not refused: both found
             tenant = self.headers.get("Xero-Tenant-Id")
             if tenant and tenant != connection.organisation.tenant_id:
                 return client_id, None, self._forbidden()
@@ -801,10 +805,13 @@ class _Handler(BaseHTTPRequestHandler):
             now=now,
         )
         client_id = params.get("oauth_consumer_key")
-        if problem is None and not self.fake._use_nonce(app.consumer_key, params["oauth_nonce"]):
-            problem = oauth1.Problem("nonce_used", {"nonce": params["oauth_nonce"]})
+        if problem is None:
+            assert app is not None  # no problem: check_request found the app
+            if not self.fake._use_nonce(app.consumer_key, params["oauth_nonce"]):
+                problem = oauth1.Problem("nonce_used", {"nonce": params["oauth_nonce"]})
         if problem is not None:
             return client_id, None, self._oauth1_problem(problem)
+        assert app is not None  # no problem: check_request found the app
         principal = _Principal(client_id, app.organisation, app.payroll_enabled, None)
         return client_id, principal, None
 
@@ -823,6 +830,7 @@ class _Handler(BaseHTTPRequestHandler):
         if refused:
             self.fake._sleep(self.fake.latency)
             return client_id, refused
+        assert principal is not None  # not refused: authenticated
         with self.fake._api_call_in_flight(principal.organisation) as too_many:
             if too_many:
                 return client_id, too_many
@@ -838,17 +846,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _api_answer(self, principal: _Principal, scope: str, payroll: bool) -> _Answer | None:
         failure = self.fake._take_failure(token=False)
         kind = failure.kind if failure else None
+        options = failure.options if failure else {}
         if kind == "drop":
             return None
         if kind == "slow":
-            self.fake._sleep(float(failure.options.get("seconds", 5)))
-        if kind in HOSTILE_KINDS:
+            self.fake._sleep(float(options.get("seconds", 5)))
+        if failure is not None and kind in HOSTILE_KINDS:
             hostile = self._hostile_answer(failure)
             if hostile is not None:
                 return hostile
         refusal = (
             self._failure_answer(failure)
-            if kind not in (None, "slow", "xml_body", *HOSTILE_KINDS)
+            if failure is not None and kind not in ("slow", "xml_body", *HOSTILE_KINDS)
             else None
         )
         if refusal:
@@ -863,9 +872,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.route.endswith("/Organisation"):
             organisation = principal.organisation.as_xero()
             if kind == "odd_types":
-                organisation.update(failure.options.get("organisation", ODD_ORGANISATION))
+                organisation.update(options.get("organisation", ODD_ORGANISATION))
             elif kind == "nul":
-                organisation["Name"] = failure.options.get("name", NUL_NAME)
+                organisation["Name"] = options.get("name", NUL_NAME)
             payload = bodies.envelope(now, Organisations=[organisation])
         elif self.route.endswith("/PayItems"):
             payload = bodies.envelope(now, PayItems=bodies.pay_items())

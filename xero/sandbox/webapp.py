@@ -28,6 +28,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode
 
 from . import bodies
@@ -155,6 +156,10 @@ class WebAppMixin:
     """Set-up and observation of web apps on ``FakeXero``."""
 
     web: WebAppState
+    if TYPE_CHECKING:
+
+        @property
+        def url(self) -> str: ...  # FakeXero's
 
     @property
     def authorize_url(self) -> str:
@@ -310,7 +315,7 @@ def _decide(handler, form: dict):
     )
 
 
-def handle_token(handler, form: dict, client_id: str, client_secret: str):
+def handle_token(handler, form: dict, client_id: str | None, client_secret: str | None):
     """The authorization_code and refresh_token grants of a web app."""
     fake = handler.fake
     web = fake.web
@@ -446,7 +451,7 @@ def _token_answer(handler, grant: Grant, *, id_token: bool) -> dict:
     return answer
 
 
-def handle_revocation(handler, form: dict, client_id: str, client_secret: str):
+def handle_revocation(handler, form: dict, client_id: str | None, client_secret: str | None):
     fake = handler.fake
     web = fake.web
     fake._sleep(fake.latency)

@@ -23,7 +23,7 @@ class Command(PlainErrorsCommand):
         try:
             with transaction.atomic():
                 # Site id -> labels of its secrets re-encrypted, for the audit trail.
-                self.rotated = defaultdict(set)
+                self.rotated: defaultdict[int, set[str]] = defaultdict(set)
                 counts = {
                     model._meta.label: self.rotate_model(model)
                     for model in apps.get_models()

@@ -23,7 +23,7 @@ class Command(PlainErrorsCommand):
             site = Site.objects.get(code=site_code)
         except Site.DoesNotExist:
             raise CommandError(f"No Site has the code “{site_code}”.") from None
-        data = {"payroll_enabled": not no_payroll}
+        data: dict[str, object] = {"payroll_enabled": not no_payroll}
         if organisation:
             data["organisation_name"] = organisation
         if not site.api_key:

@@ -1,0 +1,35 @@
+"""Where the admin's gate sends someone next: below both the admin site and the views that
+the site serves, so that each can ask without importing the other."""
+
+from urllib.parse import urlencode
+
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from .selectors import confirmed_device
+
+
+def next_url(request: HttpRequest, *, site_name: str = "admin", default: str | None = None) -> str:
+    """The page to go on to (``?next=``), if it is on this host; else ``default`` (None: the
+    admin's index)."""
+    wanted = request.POST.get(REDIRECT_FIELD_NAME, request.GET.get(REDIRECT_FIELD_NAME, ""))
+    if wanted and url_has_allowed_host_and_scheme(
+        wanted, {request.get_host()}, request.is_secure()
+    ):
+        return wanted
+    return reverse(f"{site_name}:index") if default is None else default
+
+
+def second_factor_redirect(
+    request: HttpRequest, *, site_name: str = "admin"
+) -> HttpResponseRedirect:
+    """To the code page, or to enrolment for a user who has no authenticator yet."""
+    name = "second_factor" if confirmed_device(request.user) else "second_factor_enrol"
+    url = reverse(f"{site_name}:{name}")
+    after = next_url(request, site_name=site_name, default="")
+    if after:
+        url += "?" + urlencode({REDIRECT_FIELD_NAME: after})
+    return redirect(url)
