@@ -9,7 +9,7 @@ AXE := tests/browser/node_modules/axe-core/axe.min.js
 # Extra pytest arguments, from make's command line only (`make test PYTEST_ARGS=-x`): set here,
 # so a PYTEST_ARGS in the shell is ignored.
 PYTEST_ARGS :=
-# The suite's only inputs are DATABASE_URL and CHROMIUM_PATH (README, "Tests and CI"). These
+# The suite's only inputs are DATABASE_URL and CHROMIUM_PATH (docs/development.md, "Tests and CI"). These
 # would change which tests run or how, so the test targets never pass them on.
 unexport PYTEST_ADDOPTS PYTEST_PLUGINS DJANGO_SETTINGS_MODULE DJANGO_CONFIGURATION \
 	FAIL_INVALID_TEMPLATE_VARS TOX_PARALLEL_ENV DJANGO_ALLOW_ASYNC_UNSAFE

@@ -135,7 +135,7 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
 LOGIN_URL = "admin:login"
 
-# Access (README, "Roles"). Every user must pass a TOTP second factor; only an explicit
+# Access (docs/security.md, "Roles"). Every user must pass a TOTP second factor; only an explicit
 # False (development, some tests) turns it off, and `check --deploy` then warns.
 REQUIRE_TWO_FACTOR = env.bool("REQUIRE_TWO_FACTOR", default=True)
 # The name authenticator apps show beside the codes.
@@ -243,7 +243,7 @@ XERO_PAYROLL_SCOPES = env.list(
 
 # Background tasks (Django's Tasks API, the django-tasks backport). The default keeps
 # tasks in the database and runs them with `manage.py db_worker`; a larger deployment
-# sets TASKS_BACKEND=django_tasks_rq.RQBackend and REDIS_URL (README, "Fleet health").
+# sets TASKS_BACKEND=django_tasks_rq.RQBackend and REDIS_URL (docs/fleet-health.md).
 TASKS_BACKEND = env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")
 TASKS = {"default": {"BACKEND": TASKS_BACKEND, "QUEUES": ["default"]}}
 if TASKS_BACKEND.startswith("django_tasks_db."):

@@ -222,7 +222,7 @@ SAVE_GRACE_SECONDS = 1.0
 
 
 def session_budget() -> float:
-    """A test's budget in seconds: the README's promise of how long a test may take."""
+    """A test's budget in seconds: how long a test may take (docs/connection-types.md)."""
     return settings.XERO_CONNECT_TIMEOUT + settings.XERO_READ_TIMEOUT
 
 

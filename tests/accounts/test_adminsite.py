@@ -1,6 +1,6 @@
 """The admin's gate (active + staff + second factor) in front of every Warehouse page.
 
-The roles matrix of the README, each role x action cell with a verified second factor (the
+The roles matrix of docs/security.md, each role x action cell with a verified second factor (the
 role decides) and without one (enrolled but not verified, or not enrolled: nothing happens,
 the user is sent to the second factor).
 """

@@ -27,7 +27,7 @@ def post_data(site, **overrides):
     return data
 
 
-# The permission matrix of the README, one cell per parameter.
+# The permission matrix of docs/security.md, one cell per parameter.
 @pytest.mark.parametrize(
     ("role", "status"),
     [("superuser", 200), ("admins", 200), ("staff", 200), ("support", 200), ("nobody", 403)],

@@ -73,7 +73,7 @@ def test_deleting_takes_the_access_token_too(site):
 @pytest.mark.django_db(transaction=True)
 def test_no_ciphertext_of_a_deleted_site_stays_in_the_sqlite_files(make_site):
     if connection.vendor != "sqlite":
-        pytest.skip("reads the SQLite files (PostgreSQL: see README, Deleting a Site)")
+        pytest.skip("reads the SQLite files (PostgreSQL: see docs/security.md, Deleting a Site)")
     from xero.services import certificate_issue
 
     site = make_site(code="shred-me", api_secret=CONSUMER_SECRET)

@@ -20,7 +20,7 @@ def activate_url(certificate):
 
 
 ISSUE = {"key_size": "2048", "days": "1825"}
-# The permission matrix of the README: only Admins and superusers issue and download.
+# The permission matrix of docs/security.md: only Admins and superusers issue and download.
 MATRIX = [("superuser", True), ("admins", True), ("staff", False), ("support", False),
           ("nobody", False)]  # fmt: skip
 
