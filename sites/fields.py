@@ -1,5 +1,9 @@
-"""A model field that keeps its value encrypted at rest, and in every export."""
+"""Model fields the apps share: text kept encrypted at rest and in every export, and the
+user who did something."""
 
+from typing import Any
+
+from django.conf import settings
 from django.db import models
 
 from warehouse import encryption
@@ -43,3 +47,20 @@ class EncryptedTextField(models.TextField):
 def encrypted_fields(model) -> list[EncryptedTextField]:
     """The concrete encrypted fields of ``model``."""
     return [f for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
+
+
+def done_by(**options: Any) -> "models.ForeignKey[Any, Any]":
+    """The user who did something (invited, issued, ran a test…), kept as a plain reference.
+
+    The row outlives the user (``SET NULL``: the history stays, saying no one) and the user
+    needs no way back to every row that names them (``related_name="+"``). ``options`` are
+    ForeignKey's, e.g. ``verbose_name``.
+    """
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        **options,
+    )

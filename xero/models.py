@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from sites.fields import EncryptedTextField
+from sites.fields import EncryptedTextField, done_by
 from sites.models import Site
 
 from . import exceptions, values
@@ -67,9 +67,7 @@ class Certificate(models.Model):
     not_valid_before = models.DateTimeField()
     not_valid_after = models.DateTimeField()
     issued_at = models.DateTimeField(default=timezone.now)
-    issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    issued_by = done_by()
     activated_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
 
@@ -131,9 +129,7 @@ class CertificateEvent(models.Model):
 
     certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=16, choices=Action.choices)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    user = done_by()
     at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=255, blank=True)
 
@@ -264,9 +260,7 @@ class ConnectionTest(models.Model):
         SKIPPED = "skipped", "Payroll not asked for"
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="connection_tests")
-    run_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    run_by = done_by()
     started_at = models.DateTimeField(default=timezone.now, db_index=True)
     connection_type = models.CharField(max_length=32, choices=Site.ConnectionType.choices)
     certificate = models.ForeignKey(
@@ -392,9 +386,7 @@ class QueuedCheck(models.Model):
     )
     chunk = models.UUIDField(db_index=True, help_text="The task that will run the check.")
     queued_at = models.DateTimeField(default=timezone.now)
-    queued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    queued_by = done_by()
     worker = models.CharField(max_length=64, blank=True, help_text="Who holds the lease.")
     lease_until = models.DateTimeField(null=True, blank=True, db_index=True)
 
@@ -471,9 +463,7 @@ class TokenSet(models.Model):
     )
     xero_user_name = models.CharField("Xero user", max_length=255, blank=True)
     xero_user_email = models.CharField("Xero user's email", max_length=254, blank=True)
-    connected_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    connected_by = done_by()
     scopes = models.TextField(help_text="The scopes Xero granted, space-separated.")
     access_token = EncryptedTextField()
     access_token_expires_at = models.DateTimeField()
@@ -539,9 +529,7 @@ class TenantBinding(models.Model):
         "Xero connection ID", max_length=64, help_text="For DELETE /connections/{id}."
     )
     connected_at = models.DateTimeField(default=timezone.now)
-    connected_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    connected_by = done_by()
 
     def __str__(self):
         return f"{self.site.code} → {self.tenant_name or self.tenant_id}"
