@@ -1,4 +1,4 @@
-"""The README and docs/*.md say only what exists: every relative link and anchor resolves, every
+"""The README, the changelog and docs/*.md say only what exists: every relative link and anchor resolves, every
 shell block parses, every ``manage.py X`` is a command and every ``make X`` a target.
 
 Each failure names the file and the line, so a new document fails with where to look.
@@ -29,7 +29,7 @@ MAKE = re.compile(r"(?:^|[\s;&|(])make\s+((?:[A-Za-z_][\w.-]*=\S*\s+)*)([A-Za-z]
 
 
 def documents() -> list[Path]:
-    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 @dataclass
