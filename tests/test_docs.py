@@ -1,5 +1,6 @@
-"""The README, the changelog and docs/*.md say only what exists: every relative link and anchor resolves, every
-shell block parses, every ``manage.py X`` is a command and every ``make X`` a target.
+"""The README, the changelog and docs/*.md say only what exists: every relative link and
+anchor resolves, every shell block parses, every ``manage.py X`` is a command and every
+``make X`` a target.
 
 Each failure names the file and the line, so a new document fails with where to look.
 """
