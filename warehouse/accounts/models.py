@@ -12,6 +12,7 @@ from binascii import unhexlify
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import connection, models
 from django.db.models import F
 from django.utils import timezone
@@ -179,3 +180,22 @@ class RecoveryCode(models.Model):
         """A new code, shown as two groups of five (``abcde-fghjk``)."""
         raw = "".join(secrets.choice(RECOVERY_CODE_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
         return f"{raw[:5]}-{raw[5:]}"
+
+
+class BrowserSession(AbstractBaseSession):
+    """A signed-in browser's session (``SESSION_ENGINE = "warehouse.accounts.sessions"``).
+
+    ``session_key`` holds a keyed hash of the cookie's key, never the key, and
+    ``session_data`` is encrypted: a copy of this table signs no one in.
+    """
+
+    session_key = models.CharField("key hash", max_length=64, primary_key=True)
+
+    class Meta(AbstractBaseSession.Meta):
+        verbose_name = "browser session"
+
+    @classmethod
+    def get_session_store_class(cls):
+        from .sessions import SessionStore
+
+        return SessionStore

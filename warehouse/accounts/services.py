@@ -1,7 +1,6 @@
 """The writes of the second factor: enrol, verify, reset."""
 
 from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -16,6 +15,7 @@ from .exceptions import (
 from .models import (
     RECOVERY_CODE_COUNT,
     THROTTLE_FIELDS,
+    BrowserSession,
     RecoveryCode,
     TOTPDevice,
     recovery_code_hashes,
@@ -130,10 +130,11 @@ def second_factor_reset(*, user, by) -> None:
 
 def sessions_end(*, user) -> int:
     """Sign out every session of ``user`` (the database session store); how many."""
+    sessions = BrowserSession.objects.filter(expire_date__gt=timezone.now())
     ended = [
         session.pk
-        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        for session in sessions.iterator()
         if session.get_decoded().get(SESSION_KEY) == str(user.pk)
     ]
-    Session.objects.filter(pk__in=ended).delete()
+    BrowserSession.objects.filter(pk__in=ended).delete()
     return len(ended)
