@@ -70,7 +70,9 @@ class SessionStore(DatabaseSessionStore):
     def encode(self, session_dict) -> str:
         return encryption.encrypt(super().encode(session_dict))
 
-    def decode(self, session_data: str) -> dict:
+    def decode(self, session_data: bytes | str) -> dict:
+        if isinstance(session_data, bytes):
+            session_data = session_data.decode("ascii", "replace")
         try:
             plain = encryption.decrypt(session_data)
         except encryption.EncryptionKeyError:
