@@ -103,3 +103,20 @@ def test_every_wrong_code_sent_at_once_counts(live_server, make_user):
     assert all(answer.status_code == 200 and WRONG in answer.text for answer in answers)
     device = TOTPDevice.objects.get(pk=device.pk)
     assert device.throttling_failure_count == count
+
+
+def test_with_the_throttle_on_every_checked_wrong_code_counts(live_server, make_user, monkeypatch):
+    """The device's wait as configured: codes refused unchecked while it lasts are not
+    counted; every code that was checked is."""
+    monkeypatch.setattr(accounts_models, "THROTTLE_FACTOR_SECONDS", 1)
+    user = make_user("Staff")
+    device = TOTPDevice.objects.get(user=user)
+    sessions = _sessions(live_server, user, 12)
+    bad = wrong_code(device)
+
+    answers = _post_all_at_once(live_server, [(s, t, bad) for s, t in sessions])
+
+    checked = sum(WRONG in answer.text for answer in answers)
+    throttled = sum("Too many wrong codes in a row" in answer.text for answer in answers)
+    assert checked >= 1 and checked + throttled == len(answers)
+    assert TOTPDevice.objects.get(pk=device.pk).throttling_failure_count == checked
