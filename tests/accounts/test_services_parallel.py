@@ -15,9 +15,9 @@ import requests
 from django.test import Client
 from django.urls import reverse
 
+from accounts import models as accounts_models
+from accounts.models import TOTPDevice
 from tests.second_factor import totp_code, wrong_code
-from warehouse.accounts import models as accounts_models
-from warehouse.accounts.models import TOTPDevice
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

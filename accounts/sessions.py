@@ -25,7 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from sites import encryption
+from warehouse import encryption
 
 _KEY_HASH_SALT = "warehouse.accounts.sessions.key"
 # When the session began (seconds since the epoch), kept inside the encrypted data: the

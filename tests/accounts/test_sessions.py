@@ -1,4 +1,4 @@
-"""warehouse/accounts/sessions.py: sessions that a backup cannot replay, and that end."""
+"""accounts/sessions.py: sessions that a backup cannot replay, and that end."""
 
 import datetime
 import io
@@ -13,11 +13,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import sessions
+from accounts.models import BrowserSession
+from accounts.sessions import STARTED, SessionStore, key_hashes
 from tests.conftest import all_rows_text, database_files_bytes, readable_text
 from tests.second_factor import pass_second_factor
-from warehouse.accounts import sessions
-from warehouse.accounts.models import BrowserSession
-from warehouse.accounts.sessions import STARTED, SessionStore, key_hashes
 
 INDEX = "/admin/"
 SECRET_IN_SESSION = "pending-pkce-verifier-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -197,7 +197,7 @@ def test_a_timeout_setting_that_is_not_positive_names_itself(settings):
 
 
 def test_signing_out_every_session_of_a_user_reads_the_encrypted_rows(client_for, make_user):
-    from warehouse.accounts.services import sessions_end
+    from accounts.services import sessions_end
 
     client = client_for("staff")
 

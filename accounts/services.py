@@ -20,6 +20,7 @@ from .models import (
     TOTPDevice,
     recovery_code_hashes,
 )
+from .sessions import SessionStore
 
 
 def second_factor_enrolment_start(*, user) -> TOTPDevice:
@@ -134,7 +135,7 @@ def sessions_end(*, user) -> int:
     ended = [
         session.pk
         for session in sessions.iterator()
-        if session.get_decoded().get(SESSION_KEY) == str(user.pk)
+        if SessionStore().decode(session.session_data).get(SESSION_KEY) == str(user.pk)
     ]
     BrowserSession.objects.filter(pk__in=ended).delete()
     return len(ended)

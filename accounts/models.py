@@ -183,19 +183,14 @@ class RecoveryCode(models.Model):
 
 
 class BrowserSession(AbstractBaseSession):
-    """A signed-in browser's session (``SESSION_ENGINE = "warehouse.accounts.sessions"``).
+    """A signed-in browser's session (``SESSION_ENGINE = "accounts.sessions"``).
 
     ``session_key`` holds a keyed hash of the cookie's key, never the key, and
-    ``session_data`` is encrypted: a copy of this table signs no one in.
+    ``session_data`` is encrypted: a copy of this table signs no one in. Read it through
+    ``accounts.sessions.SessionStore`` (its ``decode``), which imports this model.
     """
 
     session_key = models.CharField("key hash", max_length=64, primary_key=True)
 
     class Meta(AbstractBaseSession.Meta):
         verbose_name = "browser session"
-
-    @classmethod
-    def get_session_store_class(cls):
-        from .sessions import SessionStore
-
-        return SessionStore
