@@ -12,7 +12,9 @@ from binascii import unhexlify
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
-from django.db import models
+from django.contrib.sessions.base_session import AbstractBaseSession
+from django.db import connection, models
+from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django_otp.models import Device, DeviceManager, ThrottlingMixin, TimestampMixin
@@ -39,11 +41,32 @@ def new_totp_key() -> str:
     return secrets.token_hex(20)
 
 
+# The columns of django-otp's throttle, saved alone so that a save never writes back others.
+THROTTLE_FIELDS = ["throttling_failure_timestamp", "throttling_failure_count"]
+
+
 class TOTPDeviceManager(DeviceManager):
     def get_queryset(self):
         # django-otp's middleware loads the session's device on every request: the key is
         # decrypted only when a code is checked, not on each page.
         return super().get_queryset().defer("key")
+
+    def locked_for_verification(self, *, user) -> "TOTPDevice | None":
+        """``user``'s confirmed device, locked until the surrounding transaction ends.
+
+        PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite has no row locks: the transaction must
+        hold the database's write lock before it reads, which ``transaction_mode =
+        "IMMEDIATE"`` (warehouse/settings.py) gives at BEGIN; without it (a database set up
+        otherwise), a no-op UPDATE of the row is the first statement and takes the lock.
+        """
+        if not connection.in_atomic_block:
+            raise RuntimeError("locked_for_verification() needs a transaction.atomic() block")
+        if (
+            connection.vendor == "sqlite"
+            and connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE"
+        ):
+            self.filter(user=user, confirmed=True).update(last_t=F("last_t"))
+        return self.select_for_update().filter(user=user, confirmed=True).order_by("pk").first()
 
 
 class TOTPDevice(ThrottlingMixin, TimestampMixin, Device):
@@ -157,3 +180,17 @@ class RecoveryCode(models.Model):
         """A new code, shown as two groups of five (``abcde-fghjk``)."""
         raw = "".join(secrets.choice(RECOVERY_CODE_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
         return f"{raw[:5]}-{raw[5:]}"
+
+
+class BrowserSession(AbstractBaseSession):
+    """A signed-in browser's session (``SESSION_ENGINE = "accounts.sessions"``).
+
+    ``session_key`` holds a keyed hash of the cookie's key, never the key, and
+    ``session_data`` is encrypted: a copy of this table signs no one in. Read it through
+    ``accounts.sessions.SessionStore`` (its ``decode``), which imports this model.
+    """
+
+    session_key = models.CharField("key hash", max_length=64, primary_key=True)
+
+    class Meta(AbstractBaseSession.Meta):
+        verbose_name = "browser session"

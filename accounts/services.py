@@ -1,8 +1,8 @@
 """The writes of the second factor: enrol, verify, reset."""
 
 from django.contrib.auth import SESSION_KEY
-from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from warehouse import signals
@@ -12,7 +12,15 @@ from .exceptions import (
     SecondFactorCodeInvalid,
     SecondFactorThrottled,
 )
-from .models import RECOVERY_CODE_COUNT, RecoveryCode, TOTPDevice, recovery_code_hashes
+from .models import (
+    RECOVERY_CODE_COUNT,
+    THROTTLE_FIELDS,
+    BrowserSession,
+    RecoveryCode,
+    TOTPDevice,
+    recovery_code_hashes,
+)
+from .sessions import SessionStore
 
 
 def second_factor_enrolment_start(*, user) -> TOTPDevice:
@@ -67,9 +75,16 @@ def second_factor_verify(*, user, code: str, now=None) -> tuple[TOTPDevice, bool
     Returns the user's device and whether a recovery code was used (it is used up).
     Raises ``SecondFactorCodeInvalid`` otherwise, and ``SecondFactorThrottled`` without
     looking at the code while wrong codes in a row keep the device waiting.
+
+    The check and what it changes (``last_t``, the throttle's counter, a recovery code) are
+    one transaction holding the device's lock from its first statement: a code is accepted
+    once and every wrong code counts, however many arrive at the same moment. A wrong code
+    is counted by an UPDATE inside that transaction, never by saving a copy of the device
+    (django-otp's ``throttle_increment`` saves every column, putting back an older
+    ``last_t`` that a parallel request had just moved on).
     """
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+        device = TOTPDevice.objects.locked_for_verification(user=user)
         if device is None:
             raise SecondFactorCodeInvalid()
         allowed, refusal = device.verify_is_allowed()
@@ -77,21 +92,26 @@ def second_factor_verify(*, user, code: str, now=None) -> tuple[TOTPDevice, bool
             wait = refusal["locked_until"] - timezone.now()
             raise SecondFactorThrottled(seconds=wait.total_seconds())
         if device.verify_token(code, now=now):
-            device.throttle_reset()
+            device.throttle_reset(commit=False)
+            device.save(update_fields=THROTTLE_FIELDS)
             return device, False
         recovery_code = RecoveryCode.objects.select_for_update().filter(user=user).matching(code)
         if recovery_code is not None:
             recovery_code.used_at = timezone.now() if now is None else now
             recovery_code.save(update_fields=["used_at"])
-            device.throttle_reset()
+            device.throttle_reset(commit=False)
+            device.save(update_fields=THROTTLE_FIELDS)
             signals.recovery_code_used.send(
                 sender=RecoveryCode,
                 user=user,
                 left=RecoveryCode.objects.filter(user=user).unused().count(),
             )
             return device, True
-    # Counted outside the transaction above, which the failure would roll back.
-    device.throttle_increment()
+        # Committed with the transaction (no exception leaves this block): the count stands.
+        TOTPDevice.objects.filter(pk=device.pk).update(
+            throttling_failure_count=F("throttling_failure_count") + 1,
+            throttling_failure_timestamp=timezone.now(),
+        )
     raise SecondFactorCodeInvalid()
 
 
@@ -111,10 +131,11 @@ def second_factor_reset(*, user, by) -> None:
 
 def sessions_end(*, user) -> int:
     """Sign out every session of ``user`` (the database session store); how many."""
+    sessions = BrowserSession.objects.filter(expire_date__gt=timezone.now())
     ended = [
         session.pk
-        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
-        if session.get_decoded().get(SESSION_KEY) == str(user.pk)
+        for session in sessions.iterator()
+        if SessionStore().decode(session.session_data).get(SESSION_KEY) == str(user.pk)
     ]
-    Session.objects.filter(pk__in=ended).delete()
+    BrowserSession.objects.filter(pk__in=ended).delete()
     return len(ended)

@@ -62,6 +62,9 @@ def verify_view(request):
             form.add_error("code", error.message)
         else:
             otp_login(request, device)
+            # A new key for the verified session: the one issued after the password alone
+            # (which another tab, a log or a proxy may have seen) never becomes verified.
+            request.session.cycle_key()
             lockout.attempts_reset(request, username=user.get_username())
             if used_recovery_code:
                 left = selectors.unused_recovery_code_count(user)
@@ -96,6 +99,7 @@ def enrol_view(request):
             form.add_error("code", error.message)
         else:
             otp_login(request, device)
+            request.session.cycle_key()
             logger.info("Second factor enrolled by %s", user.get_username())
             # Rendered in this answer and never again: the codes are stored only as hashes.
             return render(

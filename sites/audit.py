@@ -26,9 +26,18 @@ from django.utils import timezone
 
 from warehouse import signals as warehouse_signals
 
+from . import audit_chain
 from .audit_triggers import PRUNE_FLOOR_DAYS
 from .fields import encrypted_fields
-from .models import SECRET, AuditEntry, AuditPruneWindow, Site, secret_marker, tracked_site_fields
+from .models import (
+    SECRET,
+    AuditChainCheck,
+    AuditEntry,
+    AuditPruneWindow,
+    Site,
+    secret_marker,
+    tracked_site_fields,
+)
 from .origin import AuditMiddleware, client_address, current_origin, via
 
 # What the rest of the code asks of the trail, whichever lower module holds it: the marker
@@ -245,24 +254,74 @@ def retention_cutoff(*, now=None):
     return (now or timezone.now()) - datetime.timedelta(days=days)
 
 
+def _prunable(cutoff):
+    """The rows a prune deletes: the oldest ids, up to the first row younger than ``cutoff``.
+
+    Only a prefix of the chain goes, so what is kept still links up; a row older than the
+    cutoff that follows a younger one (a clock set back) is kept until the rows before it go.
+    """
+    first_kept = (
+        AuditEntry.objects.filter(timestamp__gte=cutoff).order_by("pk").values("pk").first()
+    )
+    old = AuditEntry.objects.all()
+    return old if first_kept is None else old.filter(pk__lt=first_kept["pk"])
+
+
 def prune(*, now=None, dry_run: bool = False) -> int:
     """Delete the rows older than ``AUDIT_RETENTION_DAYS``; return how many (would) go.
 
     The triggers refuse every DELETE on the table except, inside this transaction, of
     rows older than the prune window inserted here (see ``sites/audit_triggers.py``).
-    The prune itself is recorded.
+    The prune itself is recorded, naming the first row kept and the hash of the last row
+    deleted, so ``audit_verify`` can tell this gap from a forged one.
     """
     cutoff = retention_cutoff(now=now)
-    old = AuditEntry.objects.filter(timestamp__lt=cutoff)
     if dry_run:
-        return old.count()
+        return _prunable(cutoff).count()
     with transaction.atomic():
+        # The chain's lock first: no row is added between choosing the rows and recording.
+        AuditEntry.objects.chain_tail_locked()
+        old = _prunable(cutoff)
+        last_deleted = old.order_by("-pk").values("pk", "chain_hash").first()
+        first_kept = AuditEntry.objects.exclude(pk__in=old.values("pk")).order_by("pk").first()
         window = AuditPruneWindow.objects.create(before=cutoff)
         deleted, _ = old.delete()
         window.delete()
-        record(
+        entry = AuditEntry(
             kind=Kind.AUDIT_PRUNED,
+            action=AuditEntry.Action.ACCESS,
             summary=f"{deleted} row(s) older than {cutoff:%Y-%m-%d %H:%M} UTC deleted "
             f"(AUDIT_RETENTION_DAYS={settings.AUDIT_RETENTION_DAYS}).",
+            additional_data={
+                "first_kept_pk": first_kept.pk if first_kept else None,
+                "last_deleted_hash": last_deleted["chain_hash"] if last_deleted else None,
+            },
+            **current_origin(),
         )
+        entry.save()
     return deleted
+
+
+# --- the chain -------------------------------------------------------------------------------
+
+
+def chain_verify(*, now=None) -> AuditChainCheck:
+    """Walk the whole chain (streamed, in id order); record and return how far it held."""
+    rows = (
+        AuditEntry.objects.order_by("pk")
+        .values("pk", "chain_prev", "chain_hash", *audit_chain.CHAIN_FIELD_NAMES)
+        .iterator(chunk_size=5000)
+    )
+    report = audit_chain.walk(rows, pruned_kind=Kind.AUDIT_PRUNED)
+    check = AuditChainCheck(
+        checked_at=now or timezone.now(),
+        rows=report.rows,
+        first_pk=report.first_pk,
+        last_verified_pk=report.last_pk,
+        last_verified_hash="" if report.last_pk is None else report.last_hash,
+        broken_pk=report.broken_pk,
+        reason=report.reason[:200],
+    )
+    check.full_clean()
+    check.save()
+    return check

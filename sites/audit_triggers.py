@@ -6,6 +6,12 @@ UPDATE is always refused. DELETE is refused too, except for a row older than the
 their retention, inserting the window, deleting and removing the window in one
 transaction. So the most any SQL short of DDL can remove is rows older than a year.
 
+On SQLite, ``INSERT OR REPLACE`` and ``REPLACE INTO`` would delete the row they collide
+with without firing the DELETE trigger (SQLite fires it only under ``PRAGMA
+recursive_triggers``, which is per connection and off by default). So an INSERT that names
+an id already in the table is refused first; an UPSERT's ``DO UPDATE`` meets the UPDATE
+trigger. PostgreSQL has no REPLACE; its ``ON CONFLICT DO UPDATE`` meets the UPDATE trigger.
+
 What this does not stop: the database role that owns the table can drop the triggers
 (or, on PostgreSQL, TRUNCATE, which row triggers do not see). The triggers stop the
 application and mistakes; protection from the database's owner needs copies elsewhere.
@@ -61,11 +67,20 @@ BEGIN
     SELECT RAISE(ABORT, 'The audit trail is append-only: DELETE on sites_auditentry refused');
 END
 """,
+    """
+CREATE TRIGGER IF NOT EXISTS sites_auditentry_no_replace
+BEFORE INSERT ON sites_auditentry
+WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM sites_auditentry WHERE id = NEW.id)
+BEGIN
+    SELECT RAISE(ABORT, 'The audit trail is append-only: REPLACE on sites_auditentry refused');
+END
+""",
 ]
 
 SQLITE_UNINSTALL = [
     "DROP TRIGGER IF EXISTS sites_auditentry_no_update",
     "DROP TRIGGER IF EXISTS sites_auditentry_no_delete",
+    "DROP TRIGGER IF EXISTS sites_auditentry_no_replace",
 ]
 
 

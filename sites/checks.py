@@ -46,3 +46,42 @@ def check_audit_retention(app_configs, **kwargs):
     except AuditRetentionTooShort as error:
         return [Error(error.message, id=f"sites.{error.code}")]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_runtime_database_role(app_configs, **kwargs):
+    """On PostgreSQL, the Warehouse must not run as a role that can rewrite the audit trail."""
+    from django.core.checks import Warning
+    from django.db import connection
+
+    from .database_roles import runtime_role_state
+
+    try:
+        state = runtime_role_state(connection)
+    except DatabaseError:
+        return []
+    if state is None:
+        return []
+    how = (
+        "Run migrations as the owner and the Warehouse as a role with only INSERT and SELECT "
+        "on the audit table: `manage.py database_grants --role ROLE` prints the GRANTs "
+        "(docs/security-sessions-and-audit.md)."
+    )
+    found = []
+    if state.superuser:
+        found.append(
+            Warning(
+                f"The Warehouse connects to PostgreSQL as {state.name!r}, a superuser: it can "
+                f"lift the audit trail's triggers and rewrite it. {how}",
+                id="sites.W001",
+            )
+        )
+    if state.owns_audit_table:
+        found.append(
+            Warning(
+                f"The Warehouse connects to PostgreSQL as {state.name!r}, which owns the audit "
+                f"table: it can drop its triggers or TRUNCATE it. {how}",
+                id="sites.W002",
+            )
+        )
+    return found

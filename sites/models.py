@@ -7,11 +7,12 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
-from django.db import models, transaction
+from django.db import models, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from . import audit_chain
 from .fields import EncryptedTextField, encrypted_fields
 from .origin import current_origin
 from .validators import (
@@ -213,6 +214,24 @@ class AuditEntryManager(LogEntryManager):
         kwargs.update(self.fields_for(instance, self.model.Action.UPDATE))
         return super().log_m2m_changes(changed_queryset, instance, operation, field_name, **kwargs)
 
+    def chain_tail_locked(self) -> str:
+        """Take the chain's lock (inside a transaction); the last row's hash, or GENESIS."""
+        from django.db import connections
+
+        audit_chain.lock(connections[self.db])
+        last = self.order_by("-pk").values_list("chain_hash", flat=True).first()
+        return last or audit_chain.GENESIS
+
+    def bulk_create(self, objs, *args, **kwargs):
+        """Insert ``objs`` as links of the chain, in their order, under the chain's lock."""
+        objs = list(objs)
+        with transaction.atomic(using=self.db):
+            prev = self.chain_tail_locked()
+            for obj in objs:
+                obj.chain_prev = prev
+                obj.chain_hash = prev = audit_chain.link(prev, audit_chain.values_of(obj))
+            return super().bulk_create(objs, *args, **kwargs)
+
     def fields_for(self, instance: models.Model, action: int | None) -> dict[str, Any]:
         """The trail's own fields for a row django-auditlog writes about ``instance``."""
         Kind = AuditEntry.Kind
@@ -351,6 +370,11 @@ class AuditEntry(AbstractLogEntry):
     )
     summary: "models.CharField[str, str]" = models.CharField(max_length=300, blank=True)
 
+    # The hash chain (sites/audit_chain.py): the previous row's hash, and this row's over
+    # that and its content. Set by save() and bulk_create(), never by hand.
+    chain_prev = models.CharField(max_length=64, blank=True, editable=False)
+    chain_hash = models.CharField(max_length=64, blank=True, editable=False)
+
     objects = AuditEntryManager()
 
     class Meta(AbstractLogEntry.Meta):
@@ -362,6 +386,19 @@ class AuditEntry(AbstractLogEntry):
 
     def __str__(self):
         return f"{self.timestamp:%Y-%m-%d %H:%M} {self.get_kind_display()} {self.site_code}"
+
+    def save(self, *args, **kwargs):
+        """Insert this row as the chain's next link, under the chain's lock.
+
+        (A row is never updated: the database's triggers refuse it.)
+        """
+        if not self._state.adding:
+            return super().save(*args, **kwargs)
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            self.chain_prev = type(self).objects.db_manager(using).chain_tail_locked()
+            self.chain_hash = audit_chain.link(self.chain_prev, audit_chain.values_of(self))
+            return super().save(*args, **kwargs)
 
     @property
     def who(self) -> str:
@@ -434,3 +471,26 @@ class AuditPruneWindow(models.Model):
 
     def __str__(self):
         return f"prune before {self.before:%Y-%m-%d}"
+
+
+class AuditChainCheck(models.Model):
+    """One walk of the audit chain by ``manage.py audit_verify``: how far it held.
+
+    The health page and ``/readyz`` read the latest (``selectors.audit_chain_last_check``)
+    instead of walking the chain on every request.
+    """
+
+    checked_at = models.DateTimeField()
+    rows = models.PositiveIntegerField()
+    first_pk = models.BigIntegerField(null=True, blank=True)
+    last_verified_pk = models.BigIntegerField(null=True, blank=True)
+    last_verified_hash = models.CharField(max_length=64, blank=True)
+    broken_pk = models.BigIntegerField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        get_latest_by = "checked_at"
+
+    def __str__(self):
+        state = "verified" if self.broken_pk is None else f"broken at #{self.broken_pk}"
+        return f"audit chain {state} ({self.checked_at:%Y-%m-%d %H:%M})"

@@ -4,7 +4,7 @@ import datetime
 
 from django.db.models import QuerySet
 
-from .models import AuditEntry
+from .models import AuditChainCheck, AuditEntry
 
 
 def audit_entries(
@@ -42,3 +42,25 @@ def audit_kinds_of_site(*, site_pk: int) -> list[str]:
         .values_list("kind", flat=True)
         .distinct()
     )
+
+
+def audit_chain_last_check() -> dict | None:
+    """The latest walk of the audit chain (``manage.py audit_verify``) as plain data, for
+    the health page and ``/readyz``; None when the chain was never checked.
+
+    ``ok`` says whether it held; ``last_verified_pk`` and ``last_verified_hash`` name the
+    last row it vouched for (a monitor that keeps the hash can tell a rewrite later).
+    """
+    check = AuditChainCheck.objects.order_by("-checked_at", "-pk").first()
+    if check is None:
+        return None
+    return {
+        "ok": check.broken_pk is None,
+        "checked_at": check.checked_at,
+        "rows": check.rows,
+        "first_pk": check.first_pk,
+        "last_verified_pk": check.last_verified_pk,
+        "last_verified_hash": check.last_verified_hash,
+        "broken_pk": check.broken_pk,
+        "reason": check.reason,
+    }

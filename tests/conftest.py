@@ -224,6 +224,43 @@ def database_files_bytes() -> bytes:
     return sqlite_files_bytes(connection.settings_dict["NAME"])
 
 
+def all_rows_text() -> bytes:
+    """Every row of every table as the database prints it (what a pg_dump holds); the
+    SQLite test of a copy reads ``database_files_bytes`` instead."""
+    from django.db import connection
+
+    text = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            if connection.vendor == "postgresql":
+                cursor.execute(f'SELECT CAST(t AS text) FROM "{table}" t')  # noqa: S608
+            else:
+                cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - the tables' own names
+            text += [str(row) for row in cursor.fetchall()]
+    return "\n".join(text).encode()
+
+
+def readable_text(blob: str) -> str:
+    """``blob`` plus what anyone can read out of the Django-signed values in it (signed is
+    not encrypted: the payload before the first colon is base64, perhaps zlib-compressed)."""
+    import re
+    import zlib
+
+    from django.core import signing
+
+    found = [blob]
+    for token in re.findall(r"\.?[A-Za-z0-9_\-]{8,}:[A-Za-z0-9_\-]+:[A-Za-z0-9_\-]+", blob):
+        payload = token.split(":")[0]
+        try:
+            data = signing.b64_decode(payload.lstrip(".").encode())
+            if payload.startswith("."):
+                data = zlib.decompress(data)
+        except (ValueError, zlib.error):
+            continue
+        found.append(data.decode("utf-8", "replace"))
+    return "\n".join(found)
+
+
 def sqlite_files_bytes(path) -> bytes:
     """The bytes of the SQLite file at ``path`` and of its -wal file, read by another process.
 

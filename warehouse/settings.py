@@ -135,6 +135,14 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 
 LOGIN_URL = "admin:login"
 
+# Sessions a backup cannot replay (accounts/sessions.py): rows keep a keyed hash of
+# the key and encrypted data. A session ends after this long without a request, and this
+# long after it began, whatever the browser's cookie says (checked on the server).
+SESSION_ENGINE = "accounts.sessions"
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
+
 # Access (docs/security.md, "Roles"). Every user must pass a TOTP second factor; only an explicit
 # False (development, some tests) turns it off, and `check --deploy` then warns.
 REQUIRE_TWO_FACTOR = env.bool("REQUIRE_TWO_FACTOR", default=True)

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from customers.models import Membership
 from customers.services import membership_add
 from sites.models import AuditEntry, Site
+from tests.conftest import all_rows_text, database_files_bytes, readable_text
 from xero.connect import PENDING_KEY, STATE_LIFETIME
 from xero.models import TenantBinding, TokenSet
 
@@ -677,3 +678,24 @@ def test_a_xero_users_name_with_nul_and_controls_is_stored_fitted(
     token_set = TokenSet.objects.get()
     assert token_set.xero_user_name == "Bea Keeper X"
     assert token_set.xero_user_email == "bea@example.com"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pending_state_and_verifier_are_in_no_dump_nor_database_file_and_still_work(
+    client_for, web_site, web_app_xero
+):
+    client = client_for("admins")
+    page = start(client, web_site)
+    [(state, pending)] = client.session[PENDING_KEY].items()
+    out = io.StringIO()
+
+    call_command("dumpdata", stdout=out)
+
+    copy = readable_text((database_files_bytes() or all_rows_text()).decode("latin-1"))
+    dump = readable_text(out.getvalue())
+    for secret in (state, pending["verifier"]):
+        assert secret not in dump
+        assert secret not in copy
+    callback = answer(web_app_xero, page, web_app_xero.acme)
+    assert client.get(callback).status_code == 302
+    assert TenantBinding.objects.filter(site=web_site).exists()
