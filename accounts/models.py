@@ -192,5 +192,6 @@ class BrowserSession(AbstractBaseSession):
 
     session_key = models.CharField("key hash", max_length=64, primary_key=True)
 
-    class Meta(AbstractBaseSession.Meta):
+    class Meta:
         verbose_name = "browser session"
+        verbose_name_plural = "sessions"

@@ -120,7 +120,10 @@ class SessionStore(DatabaseSessionStore):
         now = timezone.now()
         ends = datetime.datetime.fromtimestamp(data[STARTED] + max_age_seconds(), tz=datetime.UTC)
         return self.model(
-            session_key=key_hashes(self._get_or_create_session_key())[0],
+            session_key=key_hashes(
+                # Django's own helper; the stubs leave it out.
+                self._get_or_create_session_key()  # type: ignore[attr-defined]
+            )[0],
             session_data=self.encode(data),
             expire_date=min(now + datetime.timedelta(seconds=idle_seconds()), ends),
         )

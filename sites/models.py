@@ -372,8 +372,12 @@ class AuditEntry(AbstractLogEntry):
 
     # The hash chain (sites/audit_chain.py): the previous row's hash, and this row's over
     # that and its content. Set by save() and bulk_create(), never by hand.
-    chain_prev = models.CharField(max_length=64, blank=True, editable=False)
-    chain_hash = models.CharField(max_length=64, blank=True, editable=False)
+    chain_prev: "models.CharField[str, str]" = models.CharField(
+        max_length=64, blank=True, editable=False
+    )
+    chain_hash: "models.CharField[str, str]" = models.CharField(
+        max_length=64, blank=True, editable=False
+    )
 
     objects = AuditEntryManager()
 
