@@ -22,7 +22,7 @@ import unicodedata
 import zlib
 from contextlib import contextmanager, suppress
 from typing import NamedTuple
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import requests
 import urllib3.connection
@@ -55,6 +55,17 @@ class BearerAuth(requests.auth.AuthBase):
     def __call__(self, request):
         request.headers["Authorization"] = f"Bearer {self.access_token}"
         return request
+
+
+def client_auth(client_id: str, client_secret: str) -> requests.auth.HTTPBasicAuth:
+    """HTTP Basic client authentication as RFC 6749 §2.3.1 defines it: the client id and
+    secret are each ``application/x-www-form-urlencoded`` first, then joined by ``:`` and
+    base64-encoded. A conforming server decodes them, so a secret with ``+``, ``%`` or
+    ``:`` in it must be encoded to arrive intact (Xero's generated secrets happen to
+    encode to themselves)."""
+    return requests.auth.HTTPBasicAuth(
+        quote_plus(client_id, safe=""), quote_plus(client_secret, safe="")
+    )
 
 
 class XeroSession(requests.Session):
@@ -689,7 +700,10 @@ def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, gr
     ``UnexpectedResponse`` naming what is wrong with it.
     """
     response = session.post(
-        settings.XERO_IDENTITY_URL, data=grant, auth=(client_id, client_secret), check=False
+        settings.XERO_IDENTITY_URL,
+        data=grant,
+        auth=client_auth(client_id, client_secret),
+        check=False,
     )
     body = _json_or_none(response.text)
     if response.status_code in (400, 401) and isinstance(body, dict) and "error" in body:

@@ -228,7 +228,7 @@ def revoke(*, session, refresh_token: str) -> None:
     response = session.post(
         settings.XERO_REVOCATION_URL,
         data={"token": refresh_token},
-        auth=app_credentials(),
+        auth=client.client_auth(*app_credentials()),
         check=False,
     )
     if response.status_code >= 300:

@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from . import bodies, oauth1, webapp
 from .bodies import Organisation
@@ -681,7 +681,9 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 decoded = base64.b64decode(authorization[6:].strip()).decode("utf-8")
                 raw_id, _, raw_secret = decoded.partition(":")
-                client_id, client_secret = unquote(raw_id), unquote(raw_secret)
+                # RFC 6749 §2.3.1: each is form-urlencoded before Basic joins them, so a
+                # conforming server form-decodes them ("+" is a space, "%2B" a plus).
+                client_id, client_secret = unquote_plus(raw_id), unquote_plus(raw_secret)
             except ValueError:
                 client_id = client_secret = None
         return form, client_id, client_secret
