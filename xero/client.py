@@ -691,6 +691,18 @@ def _clock_offset(acceptable: str, now: float | None = None) -> str:
     return f"about {abs(offset)} seconds {'ahead of' if offset > 0 else 'behind'}"
 
 
+# The session's own headers that a request to the identity server keeps: RFC 6749 asks for
+# nothing else (the form's Content-Type and the client's Authorization come with it).
+IDENTITY_HEADERS = frozenset({"accept", "user-agent", "accept-encoding", "connection"})
+
+
+def identity_headers(session: requests.Session) -> dict[str, str | None]:
+    """Headers for a request to Xero's identity server (token, revocation): the session's
+    headers that are not the RFCs' (a web app's ``Xero-Tenant-Id``) set to ``None``, which
+    requests leaves out. The identity server serves no organisation."""
+    return {name: None for name in session.headers if name.lower() not in IDENTITY_HEADERS}
+
+
 def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, grant: dict) -> dict:
     """Ask Xero's identity server for a token (``grant``: the grant type and its fields).
 
@@ -703,6 +715,7 @@ def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, gr
         settings.XERO_IDENTITY_URL,
         data=grant,
         auth=client_auth(client_id, client_secret),
+        headers=identity_headers(session),
         check=False,
     )
     body = _json_or_none(response.text)

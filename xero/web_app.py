@@ -229,6 +229,7 @@ def revoke(*, session, refresh_token: str) -> None:
         settings.XERO_REVOCATION_URL,
         data={"token": refresh_token},
         auth=client.client_auth(*app_credentials()),
+        headers=client.identity_headers(session),
         check=False,
     )
     if response.status_code >= 300:

@@ -55,3 +55,44 @@ def test_the_web_apps_token_refresh_and_revocation_encode_an_odd_secret(
     assert response.status_code == 302
     assert len(web_app_xero.revoked_grants) == 1
     assert not TokenSet.objects.exists()
+
+
+# 4. Requests to the identity server carry only what the RFCs ask for.
+
+RFC_HEADERS = {
+    "host",
+    "user-agent",
+    "accept",
+    "accept-encoding",
+    "connection",
+    "content-type",
+    "content-length",
+    "authorization",
+}
+
+
+def identity_calls(fake):
+    return [call for call in fake.calls if call.path in ("/connect/token", "/connect/revocation")]
+
+
+def test_a_refresh_inside_a_sites_session_sends_no_tenant_to_the_token_endpoint(
+    client_for, connected_site, web_app_xero
+):
+    web_app_xero.expire_tokens()  # Xero says expired: the refresh happens mid-session
+
+    test = connection_test_run(site=connected_site)
+    client_for("admins").post(f"/sites/{connected_site.code}/xero/disconnect/")
+
+    assert test.passed, test.message
+    calls = identity_calls(web_app_xero)
+    assert [call.path for call in calls] == [
+        "/connect/token",  # the code exchange
+        "/connect/token",  # the refresh, inside the Site's session
+        "/connect/revocation",
+    ]
+    for call in calls:
+        assert {name.lower() for name in call.headers} <= RFC_HEADERS, call.headers
+        assert call.headers["Authorization"] == "Basic"
+    # The API calls of that session did name the organisation.
+    api = [call for call in web_app_xero.calls if call.path.startswith("/api.xro/")]
+    assert api and all("Xero-Tenant-Id" in call.headers for call in api)

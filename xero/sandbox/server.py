@@ -154,6 +154,10 @@ class Call:
     time: float
     client_id: str | None
     status: int | None
+    # The request's headers, the Authorization header's credentials left out (its scheme
+    # kept): what a client sends to which endpoint (issue 26: nothing extra to the
+    # identity server).
+    headers: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass
@@ -522,6 +526,15 @@ class FakeXero(webapp.WebAppMixin):
         return token
 
 
+def _recorded_headers(headers) -> dict:
+    recorded = {}
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            value = value.split(" ", 1)[0]
+        recorded[name] = value
+    return recorded
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
@@ -590,6 +603,7 @@ class _Handler(BaseHTTPRequestHandler):
                     time.time(),
                     client_id,
                     answer.status if answer else None,
+                    _recorded_headers(self.headers),
                 )
             )
         # A call is over once its answer is made: were sending counted too, a client's next
