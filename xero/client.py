@@ -15,6 +15,7 @@ import http.client
 import itertools
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -98,12 +99,15 @@ class XeroSession(requests.Session):
     def request(self, method, url, *, check=True, **kwargs):
         """Send a request; with ``check``, an answer that is not a success raises its outcome.
 
-        A Custom Connection's token that Xero calls expired is renewed once and the request
-        sent again.
+        A token Xero rejects as RFC 6750 says (``401``, ``WWW-Authenticate: Bearer
+        error="invalid_token"``: expired, revoked or unknown) is renewed once by a type that
+        can (Custom Connection, Connect to Xero) and the request sent again.
         """
         try:
             return self._send(method, url, check=check, **kwargs)
-        except exceptions.TokenExpired:
+        except (exceptions.TokenExpired, exceptions.TokenRejected) as rejected:
+            if not rejected.renewable:
+                raise
             renewed = self._authenticate(self, renew=True) if self._authenticate else None
             if renewed is None:
                 raise
@@ -656,19 +660,36 @@ def error_from_response(response, *, certificates=()) -> exceptions.ConnectionTe
     if isinstance(body, dict):
         detail = str(body.get("Detail") or body.get("Message") or body.get("error") or "")
     context["problem"] = _snippet(detail or text)
-    authenticate = response.headers.get("WWW-Authenticate", "")
+    bearer_error = _bearer_error(response.headers.get("WWW-Authenticate", ""))
     if status == 401:
-        if "insufficient_scope" in authenticate:
+        if bearer_error == "insufficient_scope":
             return exceptions.InsufficientScope(**context)
+        # RFC 6750 §3.1: "invalid_token" (expired, revoked, malformed) is the protocol's
+        # word that a new token may help; Xero's "TokenExpired" wording only names it.
+        renewable = bearer_error == "invalid_token"
         if detail.startswith("TokenExpired"):
-            return exceptions.TokenExpired(**context)
-        return exceptions.TokenRejected(**context)
+            return exceptions.TokenExpired(renewable=True, **context)
+        return exceptions.TokenRejected(renewable=renewable, **context)
     if status == 403:
         return exceptions.Forbidden(**context)
     if status >= 500:
         return exceptions.XeroUnavailable(status=status, **context)
     context["problem"] = context["problem"] or "no explanation given"
     return exceptions.XeroProblem(status=status, **context)
+
+
+_AUTH_PARAM = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+
+
+def _bearer_error(challenge: str) -> str:
+    """The ``error`` of a ``WWW-Authenticate: Bearer`` challenge (RFC 6750 §3), or ""."""
+    scheme, _, params = challenge.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return ""
+    for name, quoted, token in _AUTH_PARAM.findall(params):
+        if name.lower() == "error":
+            return (quoted or token)[:40]
+    return ""
 
 
 def _json_or_none(text):

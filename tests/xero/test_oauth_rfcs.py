@@ -5,10 +5,13 @@ replaced refresh tokens revoked (RFC 7009), nothing but the RFCs' headers at the
 server, the refresh guard without the database's write lock, and the id_token checked
 (OpenID Connect Core §3.1.3.7)."""
 
-from xero.models import TokenSet
+import pytest
+import requests
+
+from xero.models import ConnectionTest, TokenSet
 from xero.services import connection_test_run
 
-from .conftest import CLIENT_ID, WEB_APP_CLIENT_ID
+from .conftest import CLIENT_ID, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET
 from .connecting import connect, expire
 
 # What the app's validator accepts and a conforming server decodes: "+" is a space
@@ -96,3 +99,107 @@ def test_a_refresh_inside_a_sites_session_sends_no_tenant_to_the_token_endpoint(
     # The API calls of that session did name the organisation.
     api = [call for call in web_app_xero.calls if call.path.startswith("/api.xro/")]
     assert api and all("Xero-Tenant-Id" in call.headers for call in api)
+
+
+# 2. A rejected access token handled by the protocol (RFC 6750 §3.1), advice by type.
+
+
+def token_calls(fake):
+    return [call for call in fake.calls if call.path == "/connect/token"]
+
+
+def test_a_consent_revoked_in_xero_is_reconnect_needed_at_once(connected_site, web_app_xero):
+    # The Xero user removed the app: Xero revokes the grant. Our clock still trusts the
+    # access token for up to 30 minutes; Xero answers it with invalid_token.
+    refresh_token = TokenSet.objects.get().refresh_token
+    requests.post(
+        web_app_xero.revocation_url,
+        auth=(WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET),
+        data={"token": refresh_token},
+        timeout=5,
+    ).raise_for_status()
+
+    test = connection_test_run(site=connected_site)
+
+    assert test.outcome == "reconnect_needed", test.message
+    assert "Press “Connect to Xero” again" in test.message
+    assert TokenSet.objects.get().refresh_failure == "reconnect_needed"
+    assert len(token_calls(web_app_xero)) == 2  # the exchange, then one refresh refused
+
+
+def test_a_web_app_token_rejected_after_renewing_is_worded_for_connect_to_xero(
+    connected_site, web_app_xero
+):
+    web_app_xero.fail_next("token_rejected", count=2)
+
+    test = connection_test_run(site=connected_site)
+
+    assert test.outcome == "token_rejected"
+    assert "API Key" not in test.message and "Consumer Key" not in test.message
+    assert "Connect to Xero" in test.message
+    assert test.step == "open_xero"
+    assert web_app_xero.refresh_count == 1  # renewed once, not more
+
+
+def test_a_web_app_token_rejected_once_is_renewed_and_the_call_sent_again(
+    connected_site, web_app_xero
+):
+    web_app_xero.fail_next("token_rejected")
+
+    test = connection_test_run(site=connected_site)
+
+    assert test.passed, test.message
+    assert web_app_xero.refresh_count == 1
+
+
+def test_a_custom_connection_token_rejected_once_is_renewed_and_the_call_sent_again(
+    custom_site, fake_xero
+):
+    connection_test_run(site=custom_site)  # a token is cached
+    ConnectionTest.objects.all().delete()
+    fake_xero.fail_next("token_rejected")
+
+    test = connection_test_run(site=custom_site)
+
+    assert test.passed, test.message
+    assert len(token_calls(fake_xero)) == 2
+
+
+def test_a_custom_connection_token_rejected_twice_names_the_client_id_not_an_api_key_type(
+    custom_site, fake_xero
+):
+    fake_xero.fail_next("token_rejected", count=2)
+
+    test = connection_test_run(site=custom_site)
+
+    assert test.outcome == "token_rejected"
+    assert "Client ID" in test.message and "Consumer Key" not in test.message
+    assert len(token_calls(fake_xero)) == 2
+
+
+@pytest.mark.parametrize(
+    ("challenge", "renewable"),
+    [
+        ('Bearer error="invalid_token"', True),
+        ('Bearer realm="xero", error="invalid_token", error_description="revoked"', True),
+        ("Bearer error=invalid_token", True),
+        ('Bearer error="insufficient_scope"', False),
+        ('Basic realm="x", error="invalid_token"', False),
+        ("", False),
+    ],
+)
+def test_only_an_rfc_6750_invalid_token_challenge_makes_a_token_renewable(challenge, renewable):
+    from requests.models import Response
+
+    from xero.client import error_from_response
+    from xero.exceptions import TokenRejected
+
+    response = Response()
+    response.status_code = 401
+    response._content = b'{"Detail": "AuthenticationUnsuccessful"}'
+    response.headers["WWW-Authenticate"] = challenge
+
+    outcome = error_from_response(response)
+
+    assert getattr(outcome, "renewable", False) is renewable
+    assert isinstance(outcome, TokenRejected) or not renewable

@@ -87,6 +87,7 @@ FAILURE_KINDS = frozenset(
         "xml_body",
         "slow",
         "token_error",
+        "token_rejected",
         "drop",
         *HOSTILE_KINDS,
         *webapp.FAILURE_KINDS,
@@ -991,6 +992,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._forbidden()
         if failure.kind == "insufficient_scope":
             return self._insufficient_scope()
+        if failure.kind == "token_rejected":
+            # RFC 6750 §3.1: a token the server does not accept (revoked, or unknown).
+            return self._unauthorised("AuthenticationUnsuccessful", "invalid_token")
         if failure.kind == "html_body":
             return self._text(200, bodies.LOGIN_PAGE, "text/html; charset=utf-8")
         raise AssertionError(failure.kind)
