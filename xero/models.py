@@ -474,6 +474,11 @@ class TokenSet(models.Model):
     refresh_failure = models.CharField(
         max_length=40, blank=True, help_text="The outcome code of the last failed refresh."
     )
+    # The refresh guard on SQLite (xero.web_app.refresh_guard): who refreshes this token
+    # set now, until when. Claimed and released in short writes of their own, so that no
+    # write lock is held across the call to Xero; PostgreSQL uses an advisory lock instead.
+    refresh_lease_holder = models.CharField(max_length=32, blank=True, editable=False)
+    refresh_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = TokenSetQuerySet.as_manager()
 

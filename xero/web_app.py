@@ -7,10 +7,11 @@ and the browser's flow ``xero/connect.py``.
   calls to Xero's identity server and ``/connections``, each answer mapped to an outcome;
 - ``access_token`` hands out a live access token of a ``TokenSet``, refreshing it first
   when it has expired. Xero rotates the refresh token at each refresh and keeps the old
-  one usable for 30 minutes only, so a refresh runs under a lock on the token set (a row
-  lock on PostgreSQL; SQLite's write lock, taken when the transaction begins), re-reads
-  it once it holds the lock (another worker may have just refreshed it), and stores the
-  new pair before anything uses it. An answer lost on the way leaves the old pair stored,
+  one usable for 30 minutes only, so a refresh runs under a guard on the token set (an
+  advisory lock on PostgreSQL, a lease on its row elsewhere: ``refresh_guard``; never a
+  database write lock across the call to Xero), re-reads it once it holds the guard
+  (another worker may have just refreshed it), and stores the new pair before anything
+  uses it. An answer lost on the way leaves the old pair stored,
   which the grace period lets the next attempt use.
 
 Every HTTP call goes through ``client.XeroSession``, so the timeouts, deadline and call
@@ -19,15 +20,19 @@ limits are those of the other connection types.
 
 import base64
 import collections
+import contextlib
 import datetime
 import json
 import logging
+import secrets
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 from oauthlib.oauth2 import WebApplicationClient
 
@@ -253,28 +258,33 @@ def access_token(*, token_set: TokenSet, session, now=None, rejected: str | None
 
 
 def token_set_refresh(*, token_set: TokenSet, session, now=None, rejected=None) -> str:
-    """Refresh ``token_set`` under its lock; return the access token to use.
+    """Refresh ``token_set`` under its refresh guard; return the access token to use.
 
-    Whoever takes the lock second finds the pair the first one stored and uses it: of any
+    Whoever takes the guard second finds the pair the first one stored and uses it: of any
     number of workers, one refreshes. ``token_set`` is updated in place.
 
     Threads of one process (a fleet batch tests many Sites of one token set at once) first
-    queue on a lock of the process: the first goes on to the database's lock and refreshes,
-    the others then find its pair with a plain read, without taking the database's lock.
-    On SQLite that lock is the whole database's write lock, which every other check waits
-    for while it is held.
+    queue on a lock of the process; the first goes on to the guard across processes
+    (``refresh_guard``), which holds no database write lock while Xero is called.
     """
     now = now or timezone.now()
     with _process_lock(token_set.pk):
         stored = TokenSet.objects.get(pk=token_set.pk)
-        if (
-            stored.refresh_failure != exceptions.ReconnectNeeded.code
-            and stored.access_token != rejected
-            and stored.access_token_usable(now, ACCESS_TOKEN_MARGIN)
-        ):
+        if _still_good(stored, now=now, rejected=rejected):
             _copy_tokens(stored, token_set)
             return stored.access_token
-        return _refresh_locked(token_set=token_set, session=session, now=now, rejected=rejected)
+        with refresh_guard(token_set.pk, deadline=session.deadline):
+            return _refresh_guarded(
+                token_set=token_set, session=session, now=now, rejected=rejected
+            )
+
+
+def _still_good(stored: TokenSet, *, now, rejected) -> bool:
+    return (
+        stored.refresh_failure != exceptions.ReconnectNeeded.code
+        and stored.access_token != rejected
+        and stored.access_token_usable(now, ACCESS_TOKEN_MARGIN)
+    )
 
 
 _process_locks: dict[int, threading.Lock] = collections.defaultdict(threading.Lock)
@@ -286,43 +296,121 @@ def _process_lock(pk: int) -> threading.Lock:
         return _process_locks[pk]
 
 
-def _refresh_locked(*, token_set: TokenSet, session, now, rejected) -> str:
-    """The refresh itself, under the database's lock on the token set (across processes)."""
-    failure = None
-    with transaction.atomic():
-        locked = TokenSet.objects.select_for_update().get(pk=token_set.pk)
-        if locked.refresh_failure == exceptions.ReconnectNeeded.code:
-            failure = exceptions.ReconnectNeeded()
-        elif locked.access_token != rejected and locked.access_token_usable(
-            now, ACCESS_TOKEN_MARGIN
-        ):
-            _copy_tokens(locked, token_set)
-            return locked.access_token
+# The refresh guard across processes --------------------------------------------------------
+#
+# One refresh per token set, whichever process asks, without a database write lock held
+# across the call to Xero (on SQLite that lock is the whole database's: every other write
+# of the app would wait for Xero).
+#
+# - PostgreSQL: a session-level advisory lock (``pg_try_advisory_lock``) on the token set's
+#   key. It writes nothing, is let go when the work is done, and by PostgreSQL itself when
+#   the holding connection ends (a crashed worker never leaves it held).
+# - SQLite (and any other database): a lease on the token set's row, claimed by one short
+#   UPDATE of its own (``refresh_lease_holder``/``refresh_lease_until``, only where no
+#   lease runs) and released by another. A crashed worker's lease lapses at its end, which
+#   is longer than any call can last (the session's whole budget and a margin). A file
+#   lock would be let go on a crash too, but only guards processes of one machine and one
+#   file system; the row guards whatever shares the database and is visible in it.
+#
+# A waiter polls until the session's deadline, then gives up with ``WarehouseBusy``.
+
+GUARD_POLL = 0.05
+# PostgreSQL's advisory lock keys are the pair (namespace, token set): the namespace keeps
+# them apart from any other advisory lock of the database.
+ADVISORY_NAMESPACE = 0x5852_4546  # "XREF"
+LEASE_MARGIN = datetime.timedelta(seconds=60)
+
+
+@contextlib.contextmanager
+def refresh_guard(pk: int, *, deadline: float):
+    """Hold the cross-process guard of token set ``pk`` (see above), waiting for it until
+    ``deadline`` (``time.monotonic()``); ``WarehouseBusy`` if it is not free by then."""
+    guard = _advisory_guard if connection.vendor == "postgresql" else _lease_guard
+    with guard(pk, deadline=deadline):
+        yield
+
+
+@contextlib.contextmanager
+def _advisory_guard(pk: int, *, deadline: float):
+    key = (ADVISORY_NAMESPACE, pk % 2**31)
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+            if cursor.fetchone()[0]:
+                break
+            _wait_or_give_up(deadline)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+
+@contextlib.contextmanager
+def _lease_guard(pk: int, *, deadline: float):
+    holder = secrets.token_hex(16)
+    while True:
+        now = timezone.now()
+        budget = datetime.timedelta(seconds=max(deadline - time.monotonic(), 0))
+        claimed = (
+            TokenSet.objects.filter(pk=pk)
+            .filter(Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lt=now))
+            .update(refresh_lease_holder=holder, refresh_lease_until=now + budget + LEASE_MARGIN)
+        )
+        if claimed or not TokenSet.objects.filter(pk=pk).exists():
+            break
+        _wait_or_give_up(deadline)
+    try:
+        yield
+    finally:
+        TokenSet.objects.filter(pk=pk, refresh_lease_holder=holder).update(
+            refresh_lease_holder="", refresh_lease_until=None
+        )
+
+
+def _wait_or_give_up(deadline: float) -> None:
+    if time.monotonic() + GUARD_POLL >= deadline:
+        # Another worker's refresh of this token set outlasted this call's budget.
+        budget = settings.XERO_CONNECT_TIMEOUT + settings.XERO_READ_TIMEOUT
+        raise exceptions.WarehouseBusy(seconds=f"{budget:g}")
+    time.sleep(GUARD_POLL)
+
+
+def _refresh_guarded(*, token_set: TokenSet, session, now, rejected) -> str:
+    """The refresh itself, under the guard: re-read (another process may have refreshed
+    meanwhile), call Xero with no transaction open, store the new pair in one short write
+    before anything uses it."""
+    stored = TokenSet.objects.get(pk=token_set.pk)
+    if stored.refresh_failure == exceptions.ReconnectNeeded.code:
+        failure: exceptions.ConnectionTestFailed | None = exceptions.ReconnectNeeded()
+    elif _still_good(stored, now=now, rejected=rejected):
+        _copy_tokens(stored, token_set)
+        return stored.access_token
+    else:
+        failure = None
+        try:
+            tokens = _token_request(
+                session,
+                {"grant_type": "refresh_token", "refresh_token": stored.refresh_token},
+                now=now,
+                invalid_grant=exceptions.ReconnectNeeded,
+            )
+        except exceptions.ConnectionTestFailed as error:
+            failure = error
         else:
-            try:
-                tokens = _token_request(
-                    session,
-                    {"grant_type": "refresh_token", "refresh_token": locked.refresh_token},
-                    now=now,
-                    invalid_grant=exceptions.ReconnectNeeded,
-                )
-            except exceptions.ConnectionTestFailed as error:
-                failure = error
-            else:
-                locked.access_token = tokens.access_token
-                locked.refresh_token = tokens.refresh_token
-                locked.access_token_expires_at = tokens.expires_at
-                locked.refresh_token_issued_at = now
-                locked.last_refreshed_at = now
-                locked.scopes = tokens.scopes or locked.scopes
-                locked.refresh_failure = ""
-                locked.refresh_failed_at = None
-                locked.save()
+            stored.access_token = tokens.access_token
+            stored.refresh_token = tokens.refresh_token
+            stored.access_token_expires_at = tokens.expires_at
+            stored.refresh_token_issued_at = now
+            stored.last_refreshed_at = now
+            stored.scopes = tokens.scopes or stored.scopes
+            stored.refresh_failure = ""
+            stored.refresh_failed_at = None
+            stored.save(update_fields=[*TOKEN_FIELDS])
     if failure is None:
-        _copy_tokens(locked, token_set)
+        _copy_tokens(stored, token_set)
         logger.info("Refreshed Xero token set %s", token_set.pk)
         return token_set.access_token
-    # Recorded after the lock is let go (in its own write), so the health page shows it.
     TokenSet.objects.filter(pk=token_set.pk).update(
         refresh_failure=failure.code, refresh_failed_at=now
     )
@@ -331,15 +419,18 @@ def _refresh_locked(*, token_set: TokenSet, session, now, rejected) -> str:
     raise failure
 
 
+TOKEN_FIELDS = (
+    "access_token",
+    "refresh_token",
+    "access_token_expires_at",
+    "refresh_token_issued_at",
+    "last_refreshed_at",
+    "scopes",
+    "refresh_failure",
+    "refresh_failed_at",
+)
+
+
 def _copy_tokens(source: TokenSet, target: TokenSet) -> None:
-    for field in (
-        "access_token",
-        "refresh_token",
-        "access_token_expires_at",
-        "refresh_token_issued_at",
-        "last_refreshed_at",
-        "scopes",
-        "refresh_failure",
-        "refresh_failed_at",
-    ):
+    for field in TOKEN_FIELDS:
         setattr(target, field, getattr(source, field))

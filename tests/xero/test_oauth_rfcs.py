@@ -5,9 +5,19 @@ replaced refresh tokens revoked (RFC 7009), nothing but the RFCs' headers at the
 server, the refresh guard without the database's write lock, and the id_token checked
 (OpenID Connect Core §3.1.3.7)."""
 
+import threading
+import time
+from datetime import timedelta
+
 import pytest
 import requests
+from django.db import connection as db_connection
+from django.utils import timezone
 
+from sites.models import Site
+from xero import web_app
+from xero.client import XeroSession
+from xero.exceptions import WarehouseBusy
 from xero.models import ConnectionTest, TokenSet
 from xero.services import connection_test_run
 
@@ -203,3 +213,95 @@ def test_only_an_rfc_6750_invalid_token_challenge_makes_a_token_renewable(challe
 
     assert getattr(outcome, "renewable", False) is renewable
     assert isinstance(outcome, TokenRejected) or not renewable
+
+
+# 5. No database write lock held across a call to Xero.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_other_writes_proceed_while_a_refresh_waits_for_a_slow_xero(
+    client_for, web_site, web_app_xero
+):
+    connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
+    expire(web_app_xero)
+    web_app_xero.latency = 3.0  # the token endpoint takes 3 s to answer
+    done = threading.Event()
+    errors = []
+
+    def refresh():
+        try:
+            token_set = TokenSet.objects.get()
+            web_app.access_token(token_set=token_set, session=XeroSession(site=web_site))
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            done.set()
+            db_connection.close()
+
+    thread = threading.Thread(target=refresh)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not web_app_xero.in_flight:  # the refresh's call to the token endpoint
+        assert time.monotonic() < deadline, "the refresh never reached Xero"
+        time.sleep(0.02)
+    started = time.monotonic()
+    Site.objects.filter(pk=web_site.pk).update(name="Renamed while Xero thinks")
+    took = time.monotonic() - started
+    in_flight_after = not done.is_set()
+    thread.join()
+
+    assert errors == []
+    assert in_flight_after, "the write waited for the refresh to end"
+    assert took < 1.0
+    assert web_app_xero.refresh_count == 1
+    stored = TokenSet.objects.get()
+    assert stored.refresh_lease_holder == "" and stored.refresh_lease_until is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_waits_for_the_guard_held_elsewhere_then_gives_up_as_warehouse_busy(
+    client_for, web_site, web_app_xero, settings
+):
+    connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
+    expire(web_app_xero)
+    token_set = TokenSet.objects.get()
+    held, release = threading.Event(), threading.Event()
+
+    def hold():  # another worker, with a connection of its own
+        try:
+            with web_app.refresh_guard(token_set.pk, deadline=time.monotonic() + 30):
+                held.set()
+                release.wait(10)
+        finally:
+            db_connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(5)
+    session = XeroSession(site=web_site)
+    session.deadline = time.monotonic() + 0.5
+    try:
+        with pytest.raises(WarehouseBusy):
+            web_app.token_set_refresh(token_set=token_set, session=session)
+    finally:
+        release.set()
+        thread.join()
+
+    assert web_app_xero.refresh_count == 0
+    # Let go, the guard is free again: the next refresh goes ahead.
+    web_app.access_token(token_set=TokenSet.objects.get(), session=XeroSession(site=web_site))
+    assert web_app_xero.refresh_count == 1
+
+
+def test_a_lease_left_by_a_crashed_worker_lapses(connected_site, web_app_xero):
+    if db_connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL's advisory lock ends with the crashed worker's connection.")
+    expire(web_app_xero)
+    TokenSet.objects.update(
+        refresh_lease_holder="crashed", refresh_lease_until=timezone.now() - timedelta(seconds=1)
+    )
+
+    web_app.access_token(token_set=TokenSet.objects.get(), session=XeroSession(site=connected_site))
+
+    assert web_app_xero.refresh_count == 1
+    assert TokenSet.objects.get().refresh_lease_holder == ""

@@ -387,6 +387,12 @@ class FakeXero(webapp.WebAppMixin):
             return list(self._tokens)
 
     @property
+    def in_flight(self) -> int:
+        """How many requests the fake is answering right now."""
+        with self._lock:
+            return self._in_flight
+
+    @property
     def max_concurrent(self) -> int:
         """The most requests ever in flight at once, over every organisation."""
         with self._lock:
