@@ -515,6 +515,29 @@ class TokenSet(models.Model):
         return bool(self.access_token) and self.access_token_expires_at > now + margin
 
 
+class ReplacedToken(models.Model):
+    """A refresh token of an earlier consent, replaced by a new consent of the same Xero
+    user and waiting to be revoked at Xero (RFC 7009) by ``connect.replaced_tokens_revoke``.
+
+    Written in the same transaction that stores the new pair, so the old token is never
+    forgotten before it is revoked and the new pair never waits for Xero's answer; a
+    failed revocation is tried again by the ``revoke_replaced_tokens`` task.
+    """
+
+    refresh_token = EncryptedTextField()
+    xero_user_id = models.CharField("Xero user ID", max_length=64)
+    replaced_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_failure = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["next_attempt_at", "pk"]
+
+    def __str__(self):
+        return f"Replaced refresh token of Xero user {self.xero_user_id}"
+
+
 class TenantBinding(models.Model):
     """Which Xero organisation (tenant) a "Connect to Xero" Site reaches, with which tokens."""
 

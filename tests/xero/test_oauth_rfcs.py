@@ -13,12 +13,13 @@ import pytest
 import requests
 from django.db import connection as db_connection
 from django.utils import timezone
+from django_tasks import default_task_backend
 
 from sites.models import Site
-from xero import web_app
+from xero import tasks, web_app
 from xero.client import XeroSession
 from xero.exceptions import WarehouseBusy
-from xero.models import ConnectionTest, TokenSet
+from xero.models import ConnectionTest, ReplacedToken, TokenSet
 from xero.services import connection_test_run
 
 from .conftest import CLIENT_ID, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET
@@ -305,3 +306,72 @@ def test_a_lease_left_by_a_crashed_worker_lapses(connected_site, web_app_xero):
 
     assert web_app_xero.refresh_count == 1
     assert TokenSet.objects.get().refresh_lease_holder == ""
+
+
+# 3. Replaced refresh tokens revoked (RFC 7009) once the new pair is stored.
+
+
+def refresh_refused(fake, refresh_token: str) -> bool:
+    answer = requests.post(
+        fake.identity_url,
+        auth=(WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET),
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        timeout=5,
+    )
+    return answer.status_code == 400 and answer.json() == {"error": "invalid_grant"}
+
+
+def test_the_same_xero_user_consenting_again_revokes_the_replaced_refresh_token(
+    client_for, make_site, web_app_xero
+):
+    staff = client_for("staff")
+    first = make_site(name="First", code="first", connection_type="web_app")
+    second = make_site(name="Second", code="second", connection_type="web_app")
+    connect(staff, web_app_xero, first, web_app_xero.acme)
+    replaced = TokenSet.objects.get().refresh_token
+
+    connect(staff, web_app_xero, second, web_app_xero.beta)
+
+    assert len(web_app_xero.revoked_grants) == 1
+    assert TokenSet.objects.get().refresh_token != replaced
+    assert not ReplacedToken.objects.exists()
+    # The replaced token is dead at Xero; both Sites work on the new pair.
+    assert refresh_refused(web_app_xero, replaced)
+    expire(web_app_xero)
+    assert connection_test_run(site=first).passed
+    assert connection_test_run(site=second).passed
+
+
+def test_a_failed_revocation_keeps_the_new_pair_and_a_task_tries_again(
+    client_for, web_site, web_app_xero, settings
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    staff = client_for("staff")
+    connect(staff, web_app_xero, web_site, web_app_xero.acme)
+    replaced = TokenSet.objects.get().refresh_token
+    web_app_xero.fail_next("revocation_error")
+
+    response = connect(staff, web_app_xero, web_site, web_app_xero.acme)
+
+    assert response.status_code == 302
+    new_pair = TokenSet.objects.get()
+    assert new_pair.refresh_token != replaced
+    pending = ReplacedToken.objects.get()
+    assert pending.attempts == 1 and pending.last_failure == "xero_unavailable"
+    assert pending.refresh_token == replaced
+    queued = default_task_backend.results
+    assert [result.task.name for result in queued] == ["revoke_replaced_tokens"]
+    assert queued[0].task.run_after == pending.next_attempt_at
+
+    ReplacedToken.objects.update(next_attempt_at=timezone.now())  # due now
+    left = tasks.revoke_replaced_tokens.call()
+
+    assert left == 0 and not ReplacedToken.objects.exists()
+    assert refresh_refused(web_app_xero, replaced)
+    after = TokenSet.objects.get()
+    assert (after.access_token, after.refresh_token) == (
+        new_pair.access_token,
+        new_pair.refresh_token,
+    )
+    ConnectionTest.objects.all().delete()
+    assert connection_test_run(site=web_site).passed

@@ -472,7 +472,17 @@ def handle_revocation(handler, form: dict, client_id: str, client_secret: str):
             ):
                 grant.revoked = True
                 web.revocations.append(grant.id)
-                web.connections.pop((app.client_id, grant.user.user_id), None)
+                # Xero documents that revoking removes the user's connections to the app.
+                # Assumed (not documented): only once no other consent of that user to
+                # the app is live, so revoking a consent that a newer one replaced leaves
+                # the newer one's connections in place.
+                if not any(
+                    other.client_id == app.client_id
+                    and other.user is grant.user
+                    and not other.revoked
+                    for other in web.grants
+                ):
+                    web.connections.pop((app.client_id, grant.user.user_id), None)
                 for access in [t for t, a in web.access_tokens.items() if a.grant is grant]:
                     del web.access_tokens[access]
     # RFC 7009: an unknown token is answered 200 as well.
