@@ -1,7 +1,8 @@
 """The "Connect to Xero" flow as small services: start, callback, choose, disconnect.
 
 Views only call these. ``store`` is the browser's session (any dict-like object): the
-``state`` sent to Xero lives there, bound to the Site, with the PKCE verifier, and is
+``state`` sent to Xero lives there, bound to the Site, with the PKCE verifier and the
+OpenID Connect ``nonce`` (which the id_token must carry back), and is
 taken out when Xero's answer comes back, so an answer is used once, in the browser that
 asked for it, within ``STATE_LIFETIME``. Until every check passed nothing is stored; a
 failure raises the outcome that a plain page shows. The one exception is a consent that
@@ -42,10 +43,12 @@ def connect_start(*, site: Site, store, redirect_uri: str, now=None) -> str:
     web_app.app_credentials()
     verifier, challenge = web_app.new_pkce_pair()
     state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32)
     pending = dict(store.get(PENDING_KEY) or {})
     pending[state] = {
         "site": site.pk,
         "verifier": verifier,
+        "nonce": nonce,
         "redirect_uri": redirect_uri,
         "at": now.timestamp(),
     }
@@ -56,6 +59,7 @@ def connect_start(*, site: Site, store, redirect_uri: str, now=None) -> str:
         state=state,
         code_challenge=challenge,
         scopes=web_app.scopes_for(payroll=site.payroll_enabled),
+        nonce=nonce,
     )
 
 
@@ -109,6 +113,8 @@ def _finish(*, site, pending, params, store, user, now) -> CallbackResult:
         code=code,
         redirect_uri=pending["redirect_uri"],
         code_verifier=pending["verifier"],
+        # A state stored before nonces were sent has none: its id_token fails the check.
+        nonce=pending.get("nonce") or "",
         now=now,
     )
     if not tokens.xero_user_id:

@@ -466,6 +466,17 @@ class ConnectCodeInvalid(XeroError):
     )
 
 
+class IdTokenInvalid(XeroError):
+    code = "id_token_invalid"
+    step = STEP_APP_CENTRE
+    message = (
+        "Xero's answer could not be proven to come from Xero for this connection: its "
+        "identity token (id_token) {reason}. Nothing was stored. Press “Connect to Xero” "
+        "again; if it keeps failing, tell whoever runs the Warehouse server to check the "
+        "XERO_IDENTITY_URL, XERO_JWKS_URL and XERO_ISSUER settings and the server's clock."
+    )
+
+
 class ConnectNoOrganisation(XeroError):
     code = "connect_no_organisation"
     step = STEP_APPLICATION

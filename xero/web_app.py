@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
+import jwt
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q
@@ -73,9 +74,10 @@ def new_pkce_pair() -> tuple[str, str]:
     return verifier, oauth.create_code_challenge(verifier, "S256")
 
 
-def authorize_url(*, redirect_uri: str, state: str, code_challenge: str, scopes) -> str:
+def authorize_url(*, redirect_uri: str, state: str, code_challenge: str, scopes, nonce: str) -> str:
     """Where the browser goes to consent. Built by hand: oauthlib's ``prepare_request_uri``
-    refuses http:// addresses, which the local sandbox uses."""
+    refuses http:// addresses, which the local sandbox uses. ``nonce`` comes back in the
+    id_token (OpenID Connect Core 3.1.2.1), binding it to this request."""
     client_id, _ = app_credentials()
     query = {
         "response_type": "code",
@@ -83,6 +85,7 @@ def authorize_url(*, redirect_uri: str, state: str, code_challenge: str, scopes)
         "redirect_uri": redirect_uri,
         "scope": " ".join(scopes),
         "state": state,
+        "nonce": nonce,
         "code_challenge": code_challenge,
         "code_challenge_method": "S256",
     }
@@ -104,8 +107,8 @@ class Tokens:
     refresh_token: str
     expires_at: datetime.datetime
     scopes: str
-    claims: dict  # of the access token
-    identity: dict  # of the id_token, when Xero sent one
+    claims: dict  # of the access token (read, not checked: only Xero reads it)
+    identity: dict  # of the id_token, checked (``id_token_claims``); {} after a refresh
 
     @property
     def auth_event_id(self) -> str:
@@ -113,17 +116,15 @@ class Tokens:
 
     @property
     def xero_user_id(self) -> str:
-        return str(
-            self.claims.get("xero_userid")
-            or self.identity.get("xero_userid")
-            or self.identity.get("sub")
-            or self.claims.get("sub")
-            or ""
-        )[:64]
+        """The Xero user, from the checked id_token only."""
+        return str(self.identity.get("xero_userid") or self.identity.get("sub") or "")[:64]
 
 
-def exchange_code(*, session, code: str, redirect_uri: str, code_verifier: str, now) -> Tokens:
-    """Trade the consent's code (and the PKCE verifier) for a token set."""
+def exchange_code(
+    *, session, code: str, redirect_uri: str, code_verifier: str, nonce: str, now
+) -> Tokens:
+    """Trade the consent's code (and the PKCE verifier) for a token set, whose id_token
+    must pass OpenID Connect's checks for this request's ``nonce`` (``IdTokenInvalid``)."""
     return _token_request(
         session,
         {
@@ -134,10 +135,11 @@ def exchange_code(*, session, code: str, redirect_uri: str, code_verifier: str, 
         },
         now=now,
         invalid_grant=exceptions.ConnectCodeInvalid,
+        nonce=nonce,
     )
 
 
-def _token_request(session, grant: dict, *, now, invalid_grant) -> Tokens:
+def _token_request(session, grant: dict, *, now, invalid_grant, nonce: str | None = None) -> Tokens:
     """A token from Xero's identity server for the Warehouse's app (``client.oauth2_token``),
     with what only this type knows: ``invalid_grant`` means the code or the refresh token
     is spent, and a refused client is the Warehouse's own settings, not the Site's."""
@@ -165,23 +167,150 @@ def _token_request(session, grant: dict, *, now, invalid_grant) -> Tokens:
         expires_at=now + datetime.timedelta(seconds=token["expires_in"]),
         scopes=" ".join(scope) if isinstance(scope, list | tuple) else str(scope),
         claims=jwt_claims(access_token),
-        identity=jwt_claims(str(token.get("id_token", ""))),
+        identity=(
+            {}
+            if nonce is None
+            else id_token_claims(
+                session=session, id_token=token.get("id_token"), client_id=client_id, nonce=nonce
+            )
+        ),
     )
 
 
 def jwt_claims(token: str) -> dict:
-    """The claims of a JWT that came straight from Xero's identity server over TLS.
-
-    The signature is not checked: OpenID Connect (Core 3.1.3.7) lets a client that got the
-    token directly from the token endpoint rely on TLS instead, and the claims only say
-    which consent and which Xero user the tokens are for. A malformed token gives ``{}``.
-    """
+    """The claims of an access token, read without any check: an access token is meant for
+    Xero's API, which checks it; only its ``authentication_event_id`` is used here, to ask
+    ``/connections`` for this consent's organisations. A malformed token gives ``{}``."""
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError, TypeError):
         return {}
     return claims if isinstance(claims, dict) else {}
+
+
+# The id_token (OpenID Connect Core 3.1.3.7) -----------------------------------------------
+#
+# Checked with PyJWT (present through oauthlib[signedtoken]) against the keys Xero
+# publishes (XERO_JWKS_URL), fetched through a XeroSession like every other call, so the
+# fetch has the same deadline, size cap, proxy and redirect refusal; PyJWT's own
+# PyJWKClient fetches with urllib, outside all of those. The keys are cached per process
+# for JWKS_CACHE_SECONDS, and fetched again at once for a key id not in the cache (Xero
+# rotating its keys), at most every JWKS_REFETCH_SECONDS.
+
+JWKS_CACHE_SECONDS = 3600
+JWKS_REFETCH_SECONDS = 60
+# Xero signs id_tokens RS256; any other algorithm (above all "none" or HS256 with the
+# public key as secret) is refused.
+ID_TOKEN_ALGORITHMS = ["RS256"]
+# Seconds of clock difference tolerated on exp/nbf/iat.
+ID_TOKEN_LEEWAY = 60
+
+_jwks_cache: dict[str, tuple[float, jwt.PyJWKSet]] = {}
+_jwks_lock = threading.Lock()
+
+
+def id_token_claims(*, session, id_token, client_id: str, nonce: str) -> dict:
+    """The claims of ``id_token`` once every check of OpenID Connect Core 3.1.3.7 passed:
+    signed RS256 by a key of Xero's JWKS, ``iss`` Xero's identity server, ``aud`` this
+    app's client ID (and ``azp`` too, if there), not expired, and ``nonce`` the one this
+    authorization request sent. Any failure is ``IdTokenInvalid`` saying which."""
+    if not isinstance(id_token, str) or not id_token:
+        raise exceptions.IdTokenInvalid(reason="was missing from Xero's answer")
+    try:
+        header = jwt.get_unverified_header(id_token)
+    except jwt.PyJWTError:
+        raise exceptions.IdTokenInvalid(reason="is not a well-formed JWT") from None
+    algorithm = header.get("alg")
+    if algorithm not in ID_TOKEN_ALGORITHMS:
+        shown = values.text(str(algorithm), 20)
+        raise exceptions.IdTokenInvalid(reason=f"is signed with “{shown}”, not RS256")
+    key = _signing_key(session, str(header.get("kid") or ""))
+    try:
+        claims = jwt.decode(
+            id_token,
+            key.key,
+            algorithms=ID_TOKEN_ALGORITHMS,
+            audience=client_id,
+            issuer=settings.XERO_ISSUER,
+            leeway=ID_TOKEN_LEEWAY,
+            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+        )
+    except jwt.PyJWTError as error:
+        raise exceptions.IdTokenInvalid(reason=_id_token_fault(error)) from None
+    if claims.get("azp", client_id) != client_id:
+        raise exceptions.IdTokenInvalid(reason="was issued to another client (azp)")
+    sent = claims.get("nonce")
+    if (
+        not nonce
+        or not isinstance(sent, str)
+        or not secrets.compare_digest(sent.encode(), nonce.encode())
+    ):
+        raise exceptions.IdTokenInvalid(
+            reason="does not carry the nonce this connection sent (it may be replayed)"
+        )
+    return claims
+
+
+def _id_token_fault(error: Exception) -> str:
+    if isinstance(error, jwt.ExpiredSignatureError):
+        return "has expired"
+    if isinstance(error, jwt.ImmatureSignatureError):
+        return "is not valid yet"
+    if isinstance(error, jwt.InvalidAudienceError):
+        return "was issued to another client (aud)"
+    if isinstance(error, jwt.InvalidIssuerError):
+        return "was not issued by Xero's identity server (iss)"
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"lacks its “{error.claim}” claim"
+    if isinstance(error, jwt.InvalidSignatureError):
+        return "has a signature that none of Xero's published keys verifies"
+    return "is malformed"
+
+
+def _signing_key(session, kid: str) -> jwt.PyJWK:
+    url = settings.XERO_JWKS_URL
+    with _jwks_lock:
+        cached = _jwks_cache.get(url)
+    age = time.monotonic() - cached[0] if cached else None
+    if cached is not None and age < JWKS_CACHE_SECONDS:
+        key = _key_of(cached[1], kid)
+        if key is not None or age < JWKS_REFETCH_SECONDS:
+            if key is None:
+                raise exceptions.IdTokenInvalid(reason="names a key Xero does not publish")
+            return key
+    keys = _jwks_fetch(session, url)
+    with _jwks_lock:
+        _jwks_cache[url] = (time.monotonic(), keys)
+    key = _key_of(keys, kid)
+    if key is None:
+        raise exceptions.IdTokenInvalid(reason="names a key Xero does not publish")
+    return key
+
+
+def _key_of(keys: jwt.PyJWKSet, kid: str) -> jwt.PyJWK | None:
+    for key in keys.keys:
+        if key.key_id == kid or (not kid and len(keys.keys) == 1):
+            return key
+    return None
+
+
+def _jwks_fetch(session, url: str) -> jwt.PyJWKSet:
+    """Xero's published keys, through the session (its deadline and size cap), without
+    the session's own headers that are not the RFCs' (a Site's tenant)."""
+    body = session.get_json(url, headers=client.identity_headers(session))
+    try:
+        return jwt.PyJWKSet.from_dict(body)
+    except (jwt.PyJWTError, TypeError, ValueError, AttributeError, KeyError):
+        raise exceptions.IdTokenInvalid(
+            reason="could not be checked: Xero's published keys (XERO_JWKS_URL) are unreadable"
+        ) from None
+
+
+def jwks_cache_clear() -> None:
+    """Forget the cached keys (tests; a key rotation is followed by itself)."""
+    with _jwks_lock:
+        _jwks_cache.clear()
 
 
 @dataclass(frozen=True)

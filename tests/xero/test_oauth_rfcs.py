@@ -5,9 +5,11 @@ replaced refresh tokens revoked (RFC 7009), nothing but the RFCs' headers at the
 server, the refresh guard without the database's write lock, and the id_token checked
 (OpenID Connect Core §3.1.3.7)."""
 
+import html
 import threading
 import time
 from datetime import timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -18,8 +20,8 @@ from django_tasks import default_task_backend
 from sites.models import Site
 from xero import tasks, web_app
 from xero.client import XeroSession
-from xero.exceptions import WarehouseBusy
-from xero.models import ConnectionTest, ReplacedToken, TokenSet
+from xero.exceptions import IdTokenInvalid, WarehouseBusy
+from xero.models import ConnectionTest, ReplacedToken, TenantBinding, TokenSet
 from xero.services import connection_test_run
 
 from .conftest import CLIENT_ID, WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET
@@ -375,3 +377,81 @@ def test_a_failed_revocation_keeps_the_new_pair_and_a_task_tries_again(
     )
     ConnectionTest.objects.all().delete()
     assert connection_test_run(site=web_site).passed
+
+
+# 6. The id_token checked (OpenID Connect Core §3.1.3.7).
+
+
+def test_the_authorization_request_sends_a_nonce_kept_with_the_pkce_state(
+    client_for, web_site, web_app_xero
+):
+    client = client_for("staff")
+    response = client.post(f"/sites/{web_site.code}/xero/connect/")
+
+    query = dict(parse_qsl(urlsplit(response["Location"]).query))
+    pending = client.session["xero_connect"][query["state"]]
+    assert len(query["nonce"]) >= 40 and pending["nonce"] == query["nonce"]
+    assert "verifier" in pending
+
+
+def test_a_checked_id_token_names_the_xero_user_and_the_keys_are_fetched_once(
+    client_for, make_site, web_app_xero
+):
+    web_app.jwks_cache_clear()
+    staff = client_for("staff")
+    first = make_site(name="First", code="first", connection_type="web_app")
+    second = make_site(name="Second", code="second", connection_type="web_app")
+
+    connect(staff, web_app_xero, first, web_app_xero.acme)
+    connect(staff, web_app_xero, second, web_app_xero.beta)
+
+    token_set = TokenSet.objects.get()
+    assert token_set.xero_user_email == "bookkeeper@example.com"
+    jwks = [call for call in web_app_xero.calls if call.path.endswith("/jwks")]
+    assert len(jwks) == 1  # cached
+    # Fetched through the app's one HTTP session (its deadline and size cap).
+    assert jwks[0].headers["User-Agent"] == "ImagatecAPI Warehouse"
+
+
+@pytest.mark.parametrize(
+    ("odd", "reason"),
+    [
+        ({"forge": True}, "none of Xero's published keys verifies"),
+        ({"claims": {"aud": "someone-elses-app"}}, "issued to another client (aud)"),
+        ({"claims": {"azp": "someone-elses-app"}}, "issued to another client (azp)"),
+        ({"claims": {"iss": "https://evil.example"}}, "not issued by Xero's identity server"),
+        ({"claims": {"exp": 1_000_000_000}}, "has expired"),
+        ({"claims": {"nonce": "a-nonce-of-another-request"}}, "does not carry the nonce"),
+        ({"drop": ["nonce"]}, "does not carry the nonce"),
+        ({"drop": ["exp"]}, "lacks its “exp” claim"),
+        ({"claims": {"kid": 1}, "forge": True}, "none of Xero's published keys verifies"),
+        ({"missing": True}, "was missing from Xero's answer"),
+    ],
+)
+def test_an_id_token_failing_a_check_is_a_named_outcome_storing_nothing(
+    client_for, web_site, web_app_xero, odd, reason
+):
+    web_app_xero.fail_next("odd_id_token", **odd)
+
+    response = connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
+
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 400
+    assert "identity token (id_token)" in page and reason in page
+    assert "Nothing was stored" in page
+    assert not TokenSet.objects.exists() and not TenantBinding.objects.exists()
+
+
+def test_an_unsigned_id_token_is_refused_whatever_it_claims(web_app_xero):
+    import jwt
+
+    unsigned = jwt.encode(
+        {"iss": "https://identity.xero.com", "aud": WEB_APP_CLIENT_ID, "nonce": "n"},
+        None,
+        algorithm="none",
+    )
+
+    with pytest.raises(IdTokenInvalid, match="not RS256"):
+        web_app.id_token_claims(
+            session=XeroSession(), id_token=unsigned, client_id=WEB_APP_CLIENT_ID, nonce="n"
+        )

@@ -203,6 +203,8 @@ class FakeXero(webapp.WebAppMixin):
         self.verbose = verbose
         self.clock_offset = 0.0
         self._initial_latency = latency
+        # The identity server's signing key (id_tokens, RS256), published at jwks_url.
+        self.signing_key = webapp.signing_key()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -258,6 +260,10 @@ class FakeXero(webapp.WebAppMixin):
     @property
     def payroll_url(self) -> str:
         return f"{self.url}/payroll.xro/1.0/"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.url}{webapp.JWKS_PATH}"
 
     @property
     def identity_url(self) -> str:
@@ -675,6 +681,8 @@ class _Handler(BaseHTTPRequestHandler):
             return webapp.handle_revocation(self, *self._client_form())
         if self.route == "/connect/token" and self.command == "POST":
             return self._token()
+        if self.route == webapp.JWKS_PATH and self.command == "GET":
+            return webapp.handle_jwks(self)
         if (
             self.route == "/connections"
             and self.command == "GET"
