@@ -455,3 +455,39 @@ def test_an_unsigned_id_token_is_refused_whatever_it_claims(web_app_xero):
         web_app.id_token_claims(
             session=XeroSession(), id_token=unsigned, client_id=WEB_APP_CLIENT_ID, nonce="n"
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_meeting_only_at_the_database_guard_make_one_refresh(
+    client_for, web_site, web_app_xero, monkeypatch
+):
+    connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
+    expire(web_app_xero)
+    web_app_xero.latency = 0.3
+    # No lock of the process: each thread is as alone as a process of its own, with its
+    # own database connection, and only the guard (advisory lock or lease) is between them.
+    monkeypatch.setattr(web_app, "_process_lock", lambda pk: threading.Lock())
+    start = threading.Barrier(4)
+    tokens, errors = [], []
+
+    def worker():
+        try:
+            token_set = TokenSet.objects.get()
+            start.wait()
+            tokens.append(
+                web_app.access_token(token_set=token_set, session=XeroSession(site=web_site))
+            )
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(set(tokens)) == 1 and tokens[0] == TokenSet.objects.get().access_token
+    assert web_app_xero.refresh_count == 1
