@@ -22,7 +22,7 @@ import time
 import unicodedata
 import zlib
 from contextlib import contextmanager, suppress
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import requests
@@ -717,7 +717,7 @@ def _clock_offset(acceptable: str, now: float | None = None) -> str:
 IDENTITY_HEADERS = frozenset({"accept", "user-agent", "accept-encoding", "connection"})
 
 
-def identity_headers(session: requests.Session) -> dict[str, str | None]:
+def identity_headers(session: requests.Session) -> dict[str, Any]:
     """Headers for a request to Xero's identity server (token, revocation): the session's
     headers that are not the RFCs' (a web app's ``Xero-Tenant-Id``) set to ``None``, which
     requests leaves out. The identity server serves no organisation."""

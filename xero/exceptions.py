@@ -17,7 +17,7 @@ class XeroError(Exception):
     # How the outcome reads in a list of outcomes (``ConnectionTest.Outcome``'s label).
     label = "Failed"
     message = "Something went wrong with Xero."
-    step = None
+    step: str | None = None
 
     def __init__(self, message: str | None = None, **context):
         self.context = context

@@ -272,7 +272,7 @@ def _signing_key(session, kid: str) -> jwt.PyJWK:
     url = settings.XERO_JWKS_URL
     with _jwks_lock:
         cached = _jwks_cache.get(url)
-    age = time.monotonic() - cached[0] if cached else None
+    age = time.monotonic() - cached[0] if cached is not None else float("inf")
     if cached is not None and age < JWKS_CACHE_SECONDS:
         key = _key_of(cached[1], kid)
         if key is not None or age < JWKS_REFETCH_SECONDS:

@@ -1,5 +1,6 @@
 """What every connection type shares: opening a session, the test's calls, how a pass reads."""
 
+import builtins
 import datetime
 from typing import ClassVar
 
@@ -41,7 +42,9 @@ class Connection:
     # Outcomes this type words its own way (the class raised -> the class reported), so
     # that no advice names what the type does not have (an API Key of a Connect to Xero
     # Site). Only outcomes built from ``http_status`` and ``problem`` alone.
-    advice: ClassVar[dict[type[ConnectionTestFailed], type[ConnectionTestFailed]]] = {}
+    advice: ClassVar[
+        dict[builtins.type[ConnectionTestFailed], builtins.type[ConnectionTestFailed]]
+    ] = {}
 
     def __init__(self, site: Site, *, now: datetime.datetime | None = None):
         self.site = site
