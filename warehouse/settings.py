@@ -230,6 +230,12 @@ XERO_AUTHORIZE_URL = env.str(
 XERO_REVOCATION_URL = env.str(
     "XERO_REVOCATION_URL", default="https://identity.xero.com/connect/revocation"
 )
+# The id_token of a "Connect to Xero" consent is checked (OpenID Connect Core 3.1.3.7,
+# docs/oauth.md): signed by a key Xero publishes here, issued by this issuer.
+XERO_JWKS_URL = env.str(
+    "XERO_JWKS_URL", default="https://identity.xero.com/.well-known/openid-configuration/jwks"
+)
+XERO_ISSUER = env.str("XERO_ISSUER", default="https://identity.xero.com")
 # The Warehouse's own Xero app (developer.xero.com, integration type "Web app"), whose
 # redirect URI is https://<this host>/xero/callback/. The secret comes from the
 # environment only: it is Imagatec's, not a customer's, and never stored in the database.

@@ -15,14 +15,15 @@ import http.client
 import itertools
 import json
 import logging
+import re
 import socket
 import threading
 import time
 import unicodedata
 import zlib
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, NamedTuple
-from urllib.parse import parse_qs, urlsplit
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import requests
 import urllib3.connection
@@ -57,6 +58,17 @@ class BearerAuth(requests.auth.AuthBase):
         return request
 
 
+def client_auth(client_id: str, client_secret: str) -> requests.auth.HTTPBasicAuth:
+    """HTTP Basic client authentication as RFC 6749 §2.3.1 defines it: the client id and
+    secret are each ``application/x-www-form-urlencoded`` first, then joined by ``:`` and
+    base64-encoded. A conforming server decodes them, so a secret with ``+``, ``%`` or
+    ``:`` in it must be encoded to arrive intact (Xero's generated secrets happen to
+    encode to themselves)."""
+    return requests.auth.HTTPBasicAuth(
+        quote_plus(client_id, safe=""), quote_plus(client_secret, safe="")
+    )
+
+
 class XeroSession(requests.Session):
     """A requests session with Xero's timeouts, one deadline, and Xero's errors mapped."""
 
@@ -89,12 +101,15 @@ class XeroSession(requests.Session):
     def request(self, method, url, *, check=True, **kwargs):  # type: ignore[override]
         """Send a request; with ``check``, an answer that is not a success raises its outcome.
 
-        A Custom Connection's token that Xero calls expired is renewed once and the request
-        sent again.
+        A token Xero rejects as RFC 6750 says (``401``, ``WWW-Authenticate: Bearer
+        error="invalid_token"``: expired, revoked or unknown) is renewed once by a type that
+        can (Custom Connection, Connect to Xero) and the request sent again.
         """
         try:
             return self._send(method, url, check=check, **kwargs)
-        except exceptions.TokenExpired:
+        except (exceptions.TokenExpired, exceptions.TokenRejected) as rejected:
+            if not rejected.renewable:
+                raise
             renewed = self._authenticate(self, renew=True) if self._authenticate else None
             if renewed is None:
                 raise
@@ -661,19 +676,36 @@ def error_from_response(response, *, certificates=()) -> exceptions.ConnectionTe
     if isinstance(body, dict):
         detail = str(body.get("Detail") or body.get("Message") or body.get("error") or "")
     context["problem"] = _snippet(detail or text)
-    authenticate = response.headers.get("WWW-Authenticate", "")
+    bearer_error = _bearer_error(response.headers.get("WWW-Authenticate", ""))
     if status == 401:
-        if "insufficient_scope" in authenticate:
+        if bearer_error == "insufficient_scope":
             return exceptions.InsufficientScope(**context)
+        # RFC 6750 §3.1: "invalid_token" (expired, revoked, malformed) is the protocol's
+        # word that a new token may help; Xero's "TokenExpired" wording only names it.
+        renewable = bearer_error == "invalid_token"
         if detail.startswith("TokenExpired"):
-            return exceptions.TokenExpired(**context)
-        return exceptions.TokenRejected(**context)
+            return exceptions.TokenExpired(renewable=True, **context)
+        return exceptions.TokenRejected(renewable=renewable, **context)
     if status == 403:
         return exceptions.Forbidden(**context)
     if status >= 500:
         return exceptions.XeroUnavailable(status=status, **context)
     context["problem"] = context["problem"] or "no explanation given"
     return exceptions.XeroProblem(status=status, **context)
+
+
+_AUTH_PARAM = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
+
+
+def _bearer_error(challenge: str) -> str:
+    """The ``error`` of a ``WWW-Authenticate: Bearer`` challenge (RFC 6750 §3), or ""."""
+    scheme, _, params = challenge.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return ""
+    for name, quoted, token in _AUTH_PARAM.findall(params):
+        if name.lower() == "error":
+            return (quoted or token)[:40]
+    return ""
 
 
 def _json_or_none(text):
@@ -696,6 +728,18 @@ def _clock_offset(acceptable: str, now: float | None = None) -> str:
     return f"about {abs(offset)} seconds {'ahead of' if offset > 0 else 'behind'}"
 
 
+# The session's own headers that a request to the identity server keeps: RFC 6749 asks for
+# nothing else (the form's Content-Type and the client's Authorization come with it).
+IDENTITY_HEADERS = frozenset({"accept", "user-agent", "accept-encoding", "connection"})
+
+
+def identity_headers(session: requests.Session) -> dict[str, Any]:
+    """Headers for a request to Xero's identity server (token, revocation): the session's
+    headers that are not the RFCs' (a web app's ``Xero-Tenant-Id``) set to ``None``, which
+    requests leaves out. The identity server serves no organisation."""
+    return {name: None for name in session.headers if name.lower() not in IDENTITY_HEADERS}
+
+
 def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, grant: dict) -> dict:
     """Ask Xero's identity server for a token (``grant``: the grant type and its fields).
 
@@ -707,7 +751,8 @@ def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, gr
     response = session.post(
         settings.XERO_IDENTITY_URL,
         data=grant,
-        auth=(client_id, client_secret),
+        auth=client_auth(client_id, client_secret),
+        headers=identity_headers(session),
         check=False,  # type: ignore[call-arg]  # XeroSession.request's own keyword
     )
     body = _json_or_none(response.text)

@@ -1,7 +1,8 @@
 """The "Connect to Xero" flow as small services: start, callback, choose, disconnect.
 
 Views only call these. ``store`` is the browser's session (any dict-like object): the
-``state`` sent to Xero lives there, bound to the Site, with the PKCE verifier, and is
+``state`` sent to Xero lives there, bound to the Site, with the PKCE verifier and the
+OpenID Connect ``nonce`` (which the id_token must carry back), and is
 taken out when Xero's answer comes back, so an answer is used once, in the browser that
 asked for it, within ``STATE_LIFETIME``. Until every check passed nothing is stored; a
 failure raises the outcome that a plain page shows. The one exception is a consent that
@@ -22,7 +23,7 @@ from django.utils import timezone
 from sites.models import Site
 
 from . import audit, client, exceptions, values, web_app
-from .models import TenantBinding, TokenSet
+from .models import ReplacedToken, TenantBinding, TokenSet
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +43,12 @@ def connect_start(*, site: Site, store, redirect_uri: str, now=None) -> str:
     web_app.app_credentials()
     verifier, challenge = web_app.new_pkce_pair()
     state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32)
     pending = dict(store.get(PENDING_KEY) or {})
     pending[state] = {
         "site": site.pk,
         "verifier": verifier,
+        "nonce": nonce,
         "redirect_uri": redirect_uri,
         "at": now.timestamp(),
     }
@@ -56,6 +59,7 @@ def connect_start(*, site: Site, store, redirect_uri: str, now=None) -> str:
         state=state,
         code_challenge=challenge,
         scopes=web_app.scopes_for(payroll=site.payroll_enabled),
+        nonce=nonce,
     )
 
 
@@ -66,6 +70,9 @@ class CallbackResult:
     site: Site
     binding: TenantBinding | None = None
     choices: tuple = ()
+    # Replaced refresh tokens Xero did not confirm revoking: the caller queues the task
+    # that tries again (``tasks.revoke_replaced_tokens``).
+    revocations_pending: int = 0
 
 
 def connect_callback(
@@ -106,6 +113,8 @@ def _finish(*, site, pending, params, store, user, now) -> CallbackResult:
         code=code,
         redirect_uri=pending["redirect_uri"],
         code_verifier=pending["verifier"],
+        # A state stored before nonces were sent has none: its id_token fails the check.
+        nonce=pending.get("nonce") or "",
         now=now,
     )
     if not tokens.xero_user_id:
@@ -119,15 +128,19 @@ def _finish(*, site, pending, params, store, user, now) -> CallbackResult:
         _check_tenant_free(site=site, connection=connections[0])
         token_set = _token_set_save(tokens=tokens, user=user, now=now)
         binding = _bind(site=site, token_set=token_set, connection=connections[0], user=user)
-        return CallbackResult(site=site, binding=binding)
+        unrevoked = replaced_tokens_revoke(
+            session=session, xero_user_id=tokens.xero_user_id, now=now
+        )
+        return CallbackResult(site=site, binding=binding, revocations_pending=unrevoked)
     token_set = _token_set_save(tokens=tokens, user=user, now=now)
+    unrevoked = replaced_tokens_revoke(session=session, xero_user_id=tokens.xero_user_id, now=now)
     store[CHOICE_KEY] = {
         "site": site.pk,
         "token_set": token_set.pk,
         "at": now.timestamp(),
         "choices": [[c.id, c.tenant_id, c.tenant_name, c.auth_event_id] for c in connections],
     }
-    return CallbackResult(site=site, choices=tuple(connections))
+    return CallbackResult(site=site, choices=tuple(connections), revocations_pending=unrevoked)
 
 
 def pending_choice(*, site: Site, store, now=None) -> tuple:
@@ -219,6 +232,55 @@ def connect_disconnect(*, site: Site, now=None) -> Disconnected:
     return Disconnected(revoked=revoked, warning=warning)
 
 
+# A failed revocation is tried again after 1, 2, 4… minutes, at most this far apart; a
+# refresh token unused for 60 days is dead at Xero anyway, so its row goes then.
+REVOKE_RETRY_MAX = datetime.timedelta(hours=6)
+REFRESH_TOKEN_LIFETIME = datetime.timedelta(days=60)
+
+
+def replaced_tokens_revoke(*, session=None, xero_user_id: str | None = None, now=None) -> int:
+    """Revoke at Xero (RFC 7009) the replaced refresh tokens that are due (of
+    ``xero_user_id`` only, given), each in its own short write; return how many are left
+    to try again (``replaced_tokens_next_attempt`` says when).
+
+    Runs after the new pair is stored and committed: a failure here never touches it.
+    """
+    now = now or timezone.now()
+    ReplacedToken.objects.filter(replaced_at__lt=now - REFRESH_TOKEN_LIFETIME).delete()
+    due = ReplacedToken.objects.filter(next_attempt_at__lte=now)
+    if xero_user_id is not None:
+        due = due.filter(xero_user_id=xero_user_id)
+    for replaced in due:
+        try:
+            web_app.revoke(
+                session=session or client.XeroSession(), refresh_token=replaced.refresh_token
+            )
+        except exceptions.XeroError as error:
+            attempts = replaced.attempts + 1
+            wait = min(datetime.timedelta(minutes=2 ** min(attempts - 1, 10)), REVOKE_RETRY_MAX)
+            ReplacedToken.objects.filter(pk=replaced.pk).update(
+                attempts=attempts, last_failure=error.code[:40], next_attempt_at=now + wait
+            )
+            logger.warning(
+                "Revoking a replaced refresh token (Xero user %s) failed: %s",
+                replaced.xero_user_id,
+                error.code,
+            )
+        else:
+            ReplacedToken.objects.filter(pk=replaced.pk).delete()
+            logger.info("Revoked a replaced refresh token of Xero user %s", replaced.xero_user_id)
+    left = ReplacedToken.objects.all()
+    if xero_user_id is not None:
+        left = left.filter(xero_user_id=xero_user_id)
+    return left.count()
+
+
+def replaced_tokens_next_attempt() -> datetime.datetime | None:
+    """When the next replaced refresh token is due to be revoked, or None if none is left."""
+    first = ReplacedToken.objects.order_by("next_attempt_at").first()
+    return first.next_attempt_at if first else None
+
+
 def _take_pending(store, state: str, *, now) -> dict:
     pending = dict(store.get(PENDING_KEY) or {})
     entry = pending.pop(state, None) if state else None
@@ -251,8 +313,8 @@ def _check_tenant_free(*, site: Site, connection) -> None:
 
 def _token_set_save(*, tokens, user, now) -> TokenSet:
     """Store the consent's tokens once per Xero user: a new consent of theirs replaces the
-    pair (the old refresh token is left to lapse: revoking it would end every connection of
-    that user, other Sites' included)."""
+    pair, and the replaced refresh token is kept (``ReplacedToken``, in the same
+    transaction) to be revoked once the new pair is stored (``replaced_tokens_revoke``)."""
     fields = {
         "access_token": tokens.access_token,
         "refresh_token": tokens.refresh_token,
@@ -274,6 +336,13 @@ def _token_set_save(*, tokens, user, now) -> TokenSet:
         )
         if token_set is None:
             token_set = TokenSet(xero_user_id=tokens.xero_user_id)
+        elif token_set.refresh_token and token_set.refresh_token != tokens.refresh_token:
+            ReplacedToken.objects.create(
+                refresh_token=token_set.refresh_token,
+                xero_user_id=token_set.xero_user_id,
+                replaced_at=now,
+                next_attempt_at=now,
+            )
         for name, value in fields.items():
             setattr(token_set, name, value)
         token_set.full_clean()

@@ -120,6 +120,12 @@ class TokenRejected(ConnectionTestFailed):
         "Key (or Client ID), copied in full, and test again."
     )
 
+    def __init__(self, message=None, *, renewable: bool = False, **kwargs):
+        # Xero said "invalid_token" (RFC 6750 §3.1): a type that can renew its token does
+        # so once and sends the request again (client.XeroSession.request).
+        self.renewable = renewable
+        super().__init__(message, **kwargs)
+
 
 class TokenExpired(ConnectionTestFailed):
     code = "token_expired"
@@ -128,6 +134,44 @@ class TokenExpired(ConnectionTestFailed):
     message = (
         "Xero says the access token has expired, even after a new one was fetched. Test again "
         "in a minute; if it persists, the server's clock may be wrong."
+    )
+
+    def __init__(self, message=None, *, renewable: bool = True, **kwargs):
+        self.renewable = renewable
+        super().__init__(message, **kwargs)
+
+
+# The same outcomes worded for the connection type that met them (``Connection.advice``):
+# the advice names only what that type has.
+
+
+class CustomConnectionTokenRejected(TokenRejected):
+    label = TokenRejected.label
+    message = (
+        "Xero rejected the access token it had just issued for this Client ID, even after a "
+        "new one was fetched. Check in Xero's developer portal that the Custom Connection is "
+        "still authorised for the organisation and that the API Key field holds its Client ID "
+        "in full, then test again."
+    )
+
+
+class WebAppTokenRejected(TokenRejected):
+    label = TokenRejected.label
+    step = STEP_APP_CENTRE
+    message = (
+        "Xero rejected this Site's access token, even one just renewed with its refresh token. "
+        "Press “Connect to Xero” again on the setup page and approve the access; if it keeps "
+        "happening, tell whoever runs the Warehouse server."
+    )
+
+
+class PrivateAppTokenExpired(TokenExpired):
+    label = TokenExpired.label
+    step = STEP_APPLICATION
+    message = (
+        "Xero says the token has expired. A private application's token is its Consumer Key "
+        "and does not expire: check in Xero that the application still exists and that its "
+        "certificate is current, then test again."
     )
 
 
@@ -352,6 +396,17 @@ class ReconnectNeeded(ConnectionTestFailed):
     )
 
 
+class WebAppScopeMissing(InsufficientScope):
+    # The same outcome as InsufficientScope, worded for a Site that connected through its app.
+    label = InsufficientScope.label
+    step = STEP_APP_CENTRE
+    message = (
+        "The connection lacks a permission (scope) this test needs. Check the Site's Xero "
+        "Details (e.g. “Payroll enabled”), press “Connect to Xero” again and allow every "
+        "access Xero lists, then test again."
+    )
+
+
 class OrganisationDisconnected(NoOrganisation):
     # The same outcome as NoOrganisation, worded for a Site that connected through its app.
     label = NoOrganisation.label
@@ -415,6 +470,17 @@ class ConnectCodeInvalid(XeroError):
     message = (
         "Xero's authorisation expired or was already used (it lasts five minutes and works "
         "once). Nothing was stored. Press “Connect to Xero” again."
+    )
+
+
+class IdTokenInvalid(XeroError):
+    code = "id_token_invalid"
+    step = STEP_APP_CENTRE
+    message = (
+        "Xero's answer could not be proven to come from Xero for this connection: its "
+        "identity token (id_token) {reason}. Nothing was stored. Press “Connect to Xero” "
+        "again; if it keeps failing, tell whoever runs the Warehouse server to check the "
+        "XERO_IDENTITY_URL, XERO_JWKS_URL and XERO_ISSUER settings and the server's clock."
     )
 
 

@@ -477,6 +477,11 @@ class TokenSet(models.Model):
     refresh_failure = models.CharField(
         max_length=40, blank=True, help_text="The outcome code of the last failed refresh."
     )
+    # The refresh guard on SQLite (xero.web_app.refresh_guard): who refreshes this token
+    # set now, until when. Claimed and released in short writes of their own, so that no
+    # write lock is held across the call to Xero; PostgreSQL uses an advisory lock instead.
+    refresh_lease_holder = models.CharField(max_length=32, blank=True, editable=False)
+    refresh_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = TokenSetQuerySet.as_manager()
 
@@ -511,6 +516,29 @@ class TokenSet(models.Model):
 
     def access_token_usable(self, now: datetime.datetime, margin: datetime.timedelta) -> bool:
         return bool(self.access_token) and self.access_token_expires_at > now + margin
+
+
+class ReplacedToken(models.Model):
+    """A refresh token of an earlier consent, replaced by a new consent of the same Xero
+    user and waiting to be revoked at Xero (RFC 7009) by ``connect.replaced_tokens_revoke``.
+
+    Written in the same transaction that stores the new pair, so the old token is never
+    forgotten before it is revoked and the new pair never waits for Xero's answer; a
+    failed revocation is tried again by the ``revoke_replaced_tokens`` task.
+    """
+
+    refresh_token = EncryptedTextField()
+    xero_user_id = models.CharField("Xero user ID", max_length=64)
+    replaced_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_failure = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["next_attempt_at", "pk"]
+
+    def __str__(self):
+        return f"Replaced refresh token of Xero user {self.xero_user_id}"
 
 
 class TenantBinding(models.Model):

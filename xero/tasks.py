@@ -7,9 +7,10 @@ never imports this module.
 
 import logging
 
+from django.utils import timezone
 from django_tasks import task
 
-from . import audit, fleet
+from . import audit, connect, fleet
 from .exceptions import FleetEnqueueFailed
 
 logger = logging.getLogger(__name__)
@@ -68,3 +69,30 @@ def _enqueue_chunks(queued: fleet.FleetQueued) -> None:
                 enqueued=sum(queued.chunks[c] for c in chunks[:done]),
                 removed=removed,
             ) from error
+
+
+@task()
+def revoke_replaced_tokens() -> int:
+    """Revoke at Xero the refresh tokens replaced by a new consent whose revocation failed
+    (``connect.replaced_tokens_revoke``), then queue itself again for the next one due.
+    Returns how many are left."""
+    left = connect.replaced_tokens_revoke()
+    if left:
+        replaced_tokens_revoke_enqueue()
+    return left
+
+
+def replaced_tokens_revoke_enqueue() -> None:
+    """Queue ``revoke_replaced_tokens`` for when the next replaced token is due. A queue
+    that refuses is logged: the tokens stay recorded, and the next consent or the next
+    successful enqueue tries them again."""
+    at = connect.replaced_tokens_next_attempt()
+    if at is None:
+        return
+    try:
+        task = revoke_replaced_tokens
+        if task.get_backend().supports_defer and at > timezone.now():
+            task = task.using(run_after=at)
+        task.enqueue()
+    except Exception:
+        logger.exception("Could not queue the revocation of replaced Xero refresh tokens")

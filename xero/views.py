@@ -36,7 +36,7 @@ from .services import (
     connection_test_run,
     connection_tests_interrupt_stale,
 )
-from .tasks import fleet_checks_enqueue
+from .tasks import fleet_checks_enqueue, replaced_tokens_revoke_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -411,6 +411,8 @@ def callback_view(request):
         )
     except XeroError as error:
         return _connect_problem(request, error, site=getattr(error, "site", None))
+    if result.revocations_pending:
+        replaced_tokens_revoke_enqueue()
     if result.binding is None:
         return redirect("xero:connect_choose", code=result.site.code)
     messages.success(

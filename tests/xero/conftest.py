@@ -113,6 +113,7 @@ def web_app_xero(fake_xero_settings, settings):
     settings.XERO_APP_CLIENT_SECRET = WEB_APP_CLIENT_SECRET
     settings.XERO_AUTHORIZE_URL = fake.authorize_url
     settings.XERO_REVOCATION_URL = fake.revocation_url
+    settings.XERO_JWKS_URL = fake.jwks_url
     fake.register_web_app(
         WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET, "http://testserver/xero/callback/"
     )

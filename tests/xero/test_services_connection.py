@@ -159,7 +159,8 @@ def test_invalid_client(custom_site, fake_xero, caplog):
 
 def test_token_rejected(custom_site, fake_xero):
     assert run(custom_site).passed
-    AccessToken.objects.update(access_token="revoked-token")
+    # Rejected (RFC 6750 invalid_token) even after the one renewal it earns.
+    fake_xero.fail_next("token_rejected", count=2)
     test = run(custom_site)
     assert test.outcome == "token_rejected" and test.http_status == 401
 

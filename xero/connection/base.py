@@ -1,5 +1,6 @@
 """What every connection type shares: opening a session, the test's calls, how a pass reads."""
 
+import builtins
 import datetime
 from typing import ClassVar
 
@@ -38,6 +39,12 @@ class Connection:
     type: ClassVar[str]
     # The advice when Xero refuses the payroll call for want of permission.
     payroll_not_enabled: ClassVar[str]
+    # Outcomes this type words its own way (the class raised -> the class reported), so
+    # that no advice names what the type does not have (an API Key of a Connect to Xero
+    # Site). Only outcomes built from ``http_status`` and ``problem`` alone.
+    advice: ClassVar[
+        dict[builtins.type[ConnectionTestFailed], builtins.type[ConnectionTestFailed]]
+    ] = {}
 
     def __init__(self, site: Site, *, now: datetime.datetime | None = None):
         self.site = site
@@ -89,7 +96,17 @@ class Connection:
         return self.get_json(client.join(settings.XERO_PAYROLL_URL, "Settings"))
 
     def run(self) -> dict:
-        """Make the test's calls; return the history fields of a pass or raise the failure."""
+        """Make the test's calls; return the history fields of a pass or raise the failure,
+        worded for this type (``advice``)."""
+        try:
+            return self._run()
+        except ConnectionTestFailed as failure:
+            worded = self.advice.get(type(failure))
+            if worded is None:
+                raise
+            raise worded(http_status=failure.http_status, problem=failure.problem) from None
+
+    def _run(self) -> dict:
         self.open()
         body = self.organisation()
         try:

@@ -15,7 +15,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from sites.models import Site
 
 from .. import client
-from ..exceptions import NoOrganisation
+from ..exceptions import CustomConnectionTokenRejected, NoOrganisation, TokenRejected
 from ..models import AccessToken
 from .base import Connection
 
@@ -32,6 +32,7 @@ class CustomConnection(Connection):
         "Payroll not enabled: add the payroll scopes to the Custom Connection in Xero's "
         "developer portal, authorise it again, and test again."
     )
+    advice = {TokenRejected: CustomConnectionTokenRejected}
 
     def authenticate(self, session, *, renew=False):
         return client.BearerAuth(self._access_token(session, renew=renew))

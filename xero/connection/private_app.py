@@ -13,7 +13,7 @@ from django.conf import settings
 from sites.models import Site
 
 from .. import client
-from ..exceptions import CertificateMissing
+from ..exceptions import CertificateMissing, PrivateAppTokenExpired, TokenExpired
 from ..models import Certificate
 from .base import Connection
 
@@ -24,6 +24,7 @@ class PrivateApp(Connection):
         "Payroll not enabled: tick “Enable Payroll API for this organisation” in the Xero "
         "application, save, and test again."
     )
+    advice = {TokenExpired: PrivateAppTokenExpired}
 
     def __init__(self, site, *, now=None):
         super().__init__(site, now=now)

@@ -11,7 +11,14 @@ calls it expired (``xero.web_app``), and every call names the organisation in
 from sites.models import Site
 
 from .. import client, web_app
-from ..exceptions import NotConnected, OrganisationDisconnected
+from ..exceptions import (
+    InsufficientScope,
+    NotConnected,
+    OrganisationDisconnected,
+    TokenRejected,
+    WebAppScopeMissing,
+    WebAppTokenRejected,
+)
 from ..models import TenantBinding
 from .base import Connection
 
@@ -22,6 +29,7 @@ class WebApp(Connection):
         "Payroll not enabled: tick “Payroll enabled” in the Site's Xero Details, press "
         "Connect to Xero again and allow the payroll access, then test again."
     )
+    advice = {TokenRejected: WebAppTokenRejected, InsufficientScope: WebAppScopeMissing}
 
     def open(self) -> client.XeroSession:
         binding = TenantBinding.objects.select_related("token_set").filter(site=self.site).first()

@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from . import bodies, oauth1, webapp
 from .bodies import Organisation
@@ -88,6 +88,7 @@ FAILURE_KINDS = frozenset(
         "xml_body",
         "slow",
         "token_error",
+        "token_rejected",
         "drop",
         *HOSTILE_KINDS,
         *webapp.FAILURE_KINDS,
@@ -155,6 +156,10 @@ class Call:
     time: float
     client_id: str | None
     status: int | None
+    # The request's headers, the Authorization header's credentials left out (its scheme
+    # kept): what a client sends to which endpoint (issue 26: nothing extra to the
+    # identity server).
+    headers: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass
@@ -199,6 +204,8 @@ class FakeXero(webapp.WebAppMixin):
         self.verbose = verbose
         self.clock_offset = 0.0
         self._initial_latency = latency
+        # The identity server's signing key (id_tokens, RS256), published at jwks_url.
+        self.signing_key = webapp.signing_key()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -255,6 +262,10 @@ class FakeXero(webapp.WebAppMixin):
     @property
     def payroll_url(self) -> str:
         return f"{self.url}/payroll.xro/1.0/"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.url}{webapp.JWKS_PATH}"
 
     @property
     def identity_url(self) -> str:
@@ -382,6 +393,12 @@ class FakeXero(webapp.WebAppMixin):
         """Every access token issued since the last reset (for tests that hunt for leaks)."""
         with self._lock:
             return list(self._tokens)
+
+    @property
+    def in_flight(self) -> int:
+        """How many requests the fake is answering right now."""
+        with self._lock:
+            return self._in_flight
 
     @property
     def max_concurrent(self) -> int:
@@ -524,6 +541,15 @@ class FakeXero(webapp.WebAppMixin):
         return token
 
 
+def _recorded_headers(headers) -> dict:
+    recorded = {}
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            value = value.split(" ", 1)[0]
+        recorded[name] = value
+    return recorded
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
@@ -592,6 +618,7 @@ class _Handler(BaseHTTPRequestHandler):
                     time.time(),
                     client_id,
                     answer.status if answer else None,
+                    _recorded_headers(self.headers),
                 )
             )
         # A call is over once its answer is made: were sending counted too, a client's next
@@ -656,6 +683,8 @@ class _Handler(BaseHTTPRequestHandler):
             return webapp.handle_revocation(self, *self._client_form())
         if self.route == "/connect/token" and self.command == "POST":
             return self._token()
+        if self.route == webapp.JWKS_PATH and self.command == "GET":
+            return webapp.handle_jwks(self)
         if (
             self.route == "/connections"
             and self.command == "GET"
@@ -683,7 +712,9 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 decoded = base64.b64decode(authorization[6:].strip()).decode("utf-8")
                 raw_id, _, raw_secret = decoded.partition(":")
-                client_id, client_secret = unquote(raw_id), unquote(raw_secret)
+                # RFC 6749 §2.3.1: each is form-urlencoded before Basic joins them, so a
+                # conforming server form-decodes them ("+" is a space, "%2B" a plus).
+                client_id, client_secret = unquote_plus(raw_id), unquote_plus(raw_secret)
             except ValueError:
                 client_id = client_secret = None
         return form, client_id, client_secret
@@ -984,6 +1015,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._forbidden()
         if failure.kind == "insufficient_scope":
             return self._insufficient_scope()
+        if failure.kind == "token_rejected":
+            # RFC 6750 §3.1: a token the server does not accept (revoked, or unknown).
+            return self._unauthorised("AuthenticationUnsuccessful", "invalid_token")
         if failure.kind == "html_body":
             return self._text(200, bodies.LOGIN_PAGE, "text/html; charset=utf-8")
         raise AssertionError(failure.kind)

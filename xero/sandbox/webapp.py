@@ -13,12 +13,19 @@ What Xero does, and so what this does (developer.xero.com, "OAuth 2.0 auth code 
   (in case the answer was lost), after which it is ``invalid_grant``. A refresh token
   unused for 60 days expires.
 - Revoking a refresh token ends the grant and removes the user's connections to the app.
+- With ``openid`` in the scopes, the code exchange's answer carries an id_token signed
+  RS256 with a key published at ``JWKS_PATH``, naming the app (``aud``), Xero's identity
+  server (``iss``) and the authorization request's ``nonce``.
+
+Which of these are Xero's documented behaviours and which are assumptions is listed in
+``docs/oauth.md`` ("What the sandbox assumes").
 
 The handler of ``server.py`` calls the ``handle_*`` functions with itself; they answer
 through its ``_json``/``_text`` helpers, so this module imports nothing of the server.
 """
 
 import base64
+import functools
 import hashlib
 import html
 import json
@@ -41,6 +48,10 @@ REFRESH_TOKEN_LIFETIME = 60 * 86_400
 
 AUTHORIZE_PATH = "/identity/connect/authorize"
 REVOCATION_PATH = "/connect/revocation"
+# Xero publishes its signing keys here (its OpenID configuration's jwks_uri).
+JWKS_PATH = "/.well-known/openid-configuration/jwks"
+ISSUER = "https://identity.xero.com"
+ID_TOKEN_LIFETIME = 300
 
 # Failure kinds of the web-app endpoints, and the endpoint each makes fail.
 FAILURE_KINDS = {
@@ -49,6 +60,10 @@ FAILURE_KINDS = {
     "connections_error": "connections",  # /connections (GET or DELETE) answers 503
     "revocation_error": "revocation",  # the revocation endpoint answers 503
     "consent_error": "authorize",  # the consent page redirects back with server_error
+    # The next code exchange's id_token with ``claims`` put in (``{"aud": "other"}``),
+    # those named in ``drop`` left out, signed by another key when ``forge`` is set, or
+    # no id_token at all with ``missing``.
+    "odd_id_token": "token",
 }
 
 
@@ -88,6 +103,7 @@ class _AuthorizeRequest:
     state: str | None
     scopes: tuple[str, ...]
     code_challenge: str | None
+    nonce: str | None = None
 
 
 @dataclass
@@ -261,7 +277,7 @@ def handle_authorize(handler, *, known_scopes: frozenset):
     request_id = secrets.token_urlsafe(16)
     with web.lock:
         web.requests[request_id] = _AuthorizeRequest(
-            client_id, redirect_uri, state, scopes, challenge
+            client_id, redirect_uri, state, scopes, challenge, params.get("nonce")
         )
     return client_id, _consent_page(handler, request_id, scopes)
 
@@ -332,7 +348,8 @@ def handle_token(handler, form: dict, client_id: str | None, client_secret: str 
         return client_id, handler._json(400, {"error": "invalid_grant"})
     grant_type = form.get("grant_type")
     if grant_type == "authorization_code":
-        answer = _exchange_code(handler, app, form)
+        odd = failure.options if failure and failure.kind == "odd_id_token" else None
+        answer = _exchange_code(handler, app, form, odd_id_token=odd)
     elif grant_type == "refresh_token":
         answer = _refresh(handler, app, form)
     else:
@@ -344,7 +361,7 @@ def handle_token(handler, form: dict, client_id: str | None, client_secret: str 
     return client_id, answer
 
 
-def _exchange_code(handler, app: WebApp, form: dict):
+def _exchange_code(handler, app: WebApp, form: dict, *, odd_id_token: dict | None = None):
     web = handler.fake.web
     now = handler.fake.now()
     with web.lock:
@@ -373,7 +390,12 @@ def _exchange_code(handler, app: WebApp, form: dict):
             refresh_issued_at=now,
         )
         web.grants.append(grant)
-    return handler._json(200, _token_answer(handler, grant, id_token=True))
+    return handler._json(
+        200,
+        _token_answer(
+            handler, grant, id_token=True, nonce=code.request.nonce, odd=odd_id_token or {}
+        ),
+    )
 
 
 def _refresh(handler, app: WebApp, form: dict):
@@ -405,7 +427,9 @@ def _refresh(handler, app: WebApp, form: dict):
     return handler._json(200, _token_answer(handler, grant, id_token=False))
 
 
-def _token_answer(handler, grant: Grant, *, id_token: bool) -> dict:
+def _token_answer(
+    handler, grant: Grant, *, id_token: bool, nonce: str | None = None, odd: dict | None = None
+) -> dict:
     now = handler.fake.now()
     access_token = _jwt(
         {
@@ -432,22 +456,30 @@ def _token_answer(handler, grant: Grant, *, id_token: bool) -> dict:
         "refresh_token": grant.refresh_token,
         "scope": " ".join(grant.scopes),
     }
-    if id_token and "openid" in grant.scopes:
+    odd = odd or {}
+    if id_token and "openid" in grant.scopes and not odd.get("missing"):
         user = grant.user
-        answer["id_token"] = _jwt(
-            {
-                "nbf": int(now),
-                "exp": int(now) + 300,
-                "iss": "https://identity.xero.com",
-                "aud": grant.client_id,
-                "sub": user.user_id,
-                "xero_userid": user.user_id,
-                "email": user.email,
-                "given_name": user.given_name,
-                "family_name": user.family_name,
-                "name": f"{user.given_name} {user.family_name}",
-            }
-        )
+        claims = {
+            "nbf": int(now),
+            "iat": int(now),
+            "exp": int(now) + ID_TOKEN_LIFETIME,
+            "iss": ISSUER,
+            "aud": grant.client_id,
+            "sub": user.user_id,
+            "xero_userid": user.user_id,
+            "email": user.email,
+            "given_name": user.given_name,
+            "family_name": user.family_name,
+            "name": f"{user.given_name} {user.family_name}",
+        }
+        if nonce is not None:
+            # OpenID Connect Core §3.1.2.1: the nonce of the authorization request, echoed.
+            claims["nonce"] = nonce
+        claims.update(odd.get("claims") or {})
+        for name in odd.get("drop") or ():
+            claims.pop(name, None)
+        signer = forger() if odd.get("forge") else handler.fake.signing_key
+        answer["id_token"] = signer.sign(claims)
     return answer
 
 
@@ -477,7 +509,17 @@ def handle_revocation(handler, form: dict, client_id: str | None, client_secret:
             ):
                 grant.revoked = True
                 web.revocations.append(grant.id)
-                web.connections.pop((app.client_id, grant.user.user_id), None)
+                # Xero documents that revoking removes the user's connections to the app.
+                # Assumed (not documented): only once no other consent of that user to
+                # the app is live, so revoking a consent that a newer one replaced leaves
+                # the newer one's connections in place.
+                if not any(
+                    other.client_id == app.client_id
+                    and other.user is grant.user
+                    and not other.revoked
+                    for other in web.grants
+                ):
+                    web.connections.pop((app.client_id, grant.user.user_id), None)
                 for access in [t for t, a in web.access_tokens.items() if a.grant is grant]:
                     del web.access_tokens[access]
     # RFC 7009: an unknown token is answered 200 as well.
@@ -565,6 +607,45 @@ def _jwt(claims: dict) -> str:
             part(secrets.token_bytes(64)),
         ]
     )
+
+
+class SigningKey:
+    """An RSA key the fake signs id_tokens with (RS256), published as a JWKS."""
+
+    def __init__(self, kid: str):
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.kid = kid
+        self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def sign(self, claims: dict) -> str:
+        import jwt
+
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
+
+    def jwk(self) -> dict:
+        from jwt.algorithms import RSAAlgorithm
+
+        public = RSAAlgorithm.to_jwk(self.private_key.public_key(), as_dict=True)
+        return {**public, "kid": self.kid, "use": "sig", "alg": "RS256"}
+
+
+@functools.cache
+def signing_key() -> SigningKey:
+    """The fake identity server's key (one per process: an RSA key takes a while to make)."""
+    return SigningKey("fake-xero-1")
+
+
+@functools.cache
+def forger() -> SigningKey:
+    """Another key under the same kid: what a forged id_token is signed with."""
+    return SigningKey("fake-xero-1")
+
+
+def handle_jwks(handler):
+    """The identity server's signing keys (RFC 7517 JWK Set)."""
+    handler.fake._sleep(handler.fake.latency)
+    return None, handler._json(200, {"keys": [handler.fake.signing_key.jwk()]})
 
 
 def _redirect(handler, uri: str, query: dict):

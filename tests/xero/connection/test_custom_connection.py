@@ -52,9 +52,18 @@ def test_a_changed_client_secret_is_not_hidden_by_the_cached_token(custom_site, 
         xero_session(custom_site)
 
 
-def test_an_unknown_bearer_token_is_rejected(custom_site, settings):
+def test_an_unknown_bearer_token_is_renewed_once_as_rfc_6750_says(custom_site, fake_xero, settings):
     xero_session(custom_site)
     AccessToken.objects.update(access_token="not-a-token-xero-issued")
+    # Xero answers 401 with WWW-Authenticate: Bearer error="invalid_token": a new token.
+    xero_session(custom_site).get_json(organisation_url(settings))
+    assert sum(call.path == "/connect/token" for call in fake_xero.calls) == 2
+
+
+def test_a_bearer_token_rejected_again_after_renewing_is_token_rejected(
+    custom_site, fake_xero, settings
+):
+    fake_xero.fail_next("token_rejected", count=2)
     with pytest.raises(exceptions.TokenRejected) as error:
         xero_session(custom_site).get_json(organisation_url(settings))
     assert error.value.http_status == 401

@@ -41,6 +41,7 @@ def test_failures_cover_every_documented_kind():
         "odd_types",
         "nul",
         "odd_token",
+        "token_rejected",
     } | set(webapp.FAILURE_KINDS) == FAILURE_KINDS
 
 

@@ -92,6 +92,7 @@ def test_management_command_prints_env_lines_and_stops_on_ctrl_c(monkeypatch, ca
         "XERO_CONNECTIONS_URL",
         "XERO_AUTHORIZE_URL",
         "XERO_REVOCATION_URL",
+        "XERO_JWKS_URL",
     } | ({"XERO_APP_CLIENT_ID", "XERO_APP_CLIENT_SECRET"} & set(lines))
     assert lines["XERO_API_URL"].startswith("http://127.0.0.1:")
     assert lines["XERO_API_URL"].endswith("/api.xro/2.0/")

@@ -57,6 +57,7 @@ class Command(PlainErrorsCommand):
         self.stdout.write(f"XERO_CONNECTIONS_URL={fake.connections_url}")
         self.stdout.write(f"XERO_AUTHORIZE_URL={fake.authorize_url}")
         self.stdout.write(f"XERO_REVOCATION_URL={fake.revocation_url}")
+        self.stdout.write(f"XERO_JWKS_URL={fake.jwks_url}")
         if not settings.XERO_APP_CLIENT_ID or not settings.XERO_APP_CLIENT_SECRET:
             self.stdout.write(f"XERO_APP_CLIENT_ID={client_id}")
             self.stdout.write(f"XERO_APP_CLIENT_SECRET={secret}")
