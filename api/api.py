@@ -178,7 +178,7 @@ def sites_list(
     ] = None,
     page: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Field(ge=1, le=500)] = 100,
-) -> tuple[int, dict[str, Any]]:
+) -> dict[str, Any]:
     credential = _require(request, Scope.STATUS)
     now = timezone.now()
     listed = selectors.site_status_list(
@@ -195,7 +195,7 @@ def sites_list(
         query = request.GET.copy()
         query["page"] = str(page + 1)
         following = f"{request.path}?{urlencode(sorted(query.items()))}"
-    return 200, {
+    return {
         "count": count,
         "next": following,
         "results": [selectors.status_of(site) for site in rows],
@@ -209,13 +209,13 @@ def sites_list(
     summary="One Site's status",
     operation_id="site_status",
 )
-def site_detail(request: HttpRequest, code: str) -> tuple[int, dict[str, Any]]:
+def site_detail(request: HttpRequest, code: str) -> dict[str, Any]:
     credential = _require(request, Scope.STATUS)
     site = _site_for(credential, code)
     status = selectors.site_status(sites=Site.objects.filter(pk=site.pk), code=site.code)
     if status is None:
         raise errors.SiteNotFound()
-    return 200, selectors.status_of(status)
+    return selectors.status_of(status)
 
 
 XERO_ERRORS: dict[int, type[Error]] = {**ERRORS, 409: Error, 502: Error}
@@ -227,11 +227,11 @@ XERO_ERRORS: dict[int, type[Error]] = {**ERRORS, 409: Error, 502: Error}
     summary="A working Xero access token (Custom Connection, Connect to Xero)",
     operation_id="xero_access_token",
 )
-def access_token(request: HttpRequest, code: str) -> tuple[int, dict[str, Any]]:
+def access_token(request: HttpRequest, code: str) -> dict[str, Any]:
     credential = _require(request, Scope.CREDENTIALS)
     site = _site_for(credential, code)
     handed = services.access_token_hand_out(site=site, credential=credential)
-    return 200, {
+    return {
         "access_token": handed.access_token,
         "token_type": "Bearer",
         "expires_at": handed.expires_at,
@@ -246,13 +246,13 @@ def access_token(request: HttpRequest, code: str) -> tuple[int, dict[str, Any]]:
     summary="An OAuth 1.0a Authorization header (private applications)",
     operation_id="xero_sign",
 )
-def sign(request: HttpRequest, code: str, body: SignRequest) -> tuple[int, dict[str, Any]]:
+def sign(request: HttpRequest, code: str, body: SignRequest) -> dict[str, Any]:
     credential = _require(request, Scope.CREDENTIALS)
     site = _site_for(credential, code)
     header = services.signature_hand_out(
         site=site, credential=credential, method=body.method, url=body.url
     )
-    return 200, {"authorization": header}
+    return {"authorization": header}
 
 
 def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
