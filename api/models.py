@@ -144,7 +144,7 @@ class WebhookEndpoint(models.Model):
 
     url = models.URLField(max_length=500)
     description = models.CharField(max_length=200, blank=True)
-    events = models.JSONField(default=list, help_text="Event types; empty: all.")
+    events = models.JSONField(default=list, blank=True, help_text="Event types; empty: all.")
     # Empty: every Site.
     sites = models.ManyToManyField(Site, blank=True, related_name="+")
     secret = EncryptedTextField(editable=False)

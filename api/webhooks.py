@@ -41,8 +41,8 @@ from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 logger = logging.getLogger(__name__)
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
-# The first retry waits this long, each next one twice as long (1, 2, 4 … minutes).
-FIRST_RETRY = datetime.timedelta(seconds=60)
+# Each retry waits twice as long as the one before (API_WEBHOOK_FIRST_RETRY_SECONDS, then
+# 2, 4 … times it), at most this long.
 MAX_RETRY_WAIT = datetime.timedelta(hours=4)
 
 
@@ -187,7 +187,8 @@ def delivery_attempt(*, delivery_id: int, now: datetime.datetime | None = None) 
         return WebhookDelivery.State.DELIVERED
     _endpoint_failed(endpoint, reason=error or f"HTTP {status}")
     attempts = delivery.attempts + 1
-    wait = min(FIRST_RETRY * 2 ** (attempts - 1), MAX_RETRY_WAIT) * _backoff_scale()
+    first = datetime.timedelta(seconds=settings.API_WEBHOOK_FIRST_RETRY_SECONDS)
+    wait = min(first * 2 ** (attempts - 1), MAX_RETRY_WAIT)
     give_up = delivery.created_at + datetime.timedelta(seconds=settings.API_WEBHOOK_RETRY_SECONDS)
     if now + wait > give_up:
         WebhookDelivery.objects.filter(pk=delivery.pk).update(state=WebhookDelivery.State.FAILED)
@@ -195,11 +196,6 @@ def delivery_attempt(*, delivery_id: int, now: datetime.datetime | None = None) 
     WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=now + wait)
     _queue(delivery, at=now + wait)
     return WebhookDelivery.State.PENDING
-
-
-def _backoff_scale() -> float:
-    # Tests shrink the waits (API_WEBHOOK_BACKOFF_SCALE); the real ones are minutes.
-    return float(getattr(settings, "API_WEBHOOK_BACKOFF_SCALE", 1.0))
 
 
 def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> tuple[int | None, str, int]:

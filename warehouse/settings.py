@@ -308,5 +308,7 @@ API_ACCESS_TOKEN_MARGIN = env.int("API_ACCESS_TOKEN_MARGIN", default=300)
 # seconds (a day), and an endpoint whose deliveries failed this many times in a row is paused.
 API_WEBHOOK_RETRY_SECONDS = env.int("API_WEBHOOK_RETRY_SECONDS", default=86_400)
 API_WEBHOOK_PAUSE_AFTER = env.int("API_WEBHOOK_PAUSE_AFTER", default=20)
+# Seconds before the first retry of a failed delivery; each next one waits twice as long.
+API_WEBHOOK_FIRST_RETRY_SECONDS = env.float("API_WEBHOOK_FIRST_RETRY_SECONDS", default=60.0)
 # Seconds a webhook receiver has to answer one delivery.
 API_WEBHOOK_TIMEOUT = env.float("API_WEBHOOK_TIMEOUT", default=5.0)
