@@ -135,7 +135,17 @@ def _fault(request: HttpRequest, error: Exception) -> HttpResponse:
     return _error_response(request, errors.Internal())
 
 
-def _require(request: HttpRequest, scope: str) -> ApiCredential:
+def _require(
+    request: HttpRequest, scope: str, *, parameters: frozenset[str] = frozenset()
+) -> ApiCredential:
+    """The request's credential, if it has ``scope``; and no query parameter but
+    ``parameters`` (a misspelt filter is refused, never silently ignored)."""
+    unknown = sorted(set(request.GET) - parameters)
+    if unknown:
+        raise errors.Invalid(
+            f"Unknown query parameter {unknown[0][:40]!r}; this operation takes "
+            f"{', '.join(sorted(parameters)) or 'none'}."
+        )
     credential: ApiCredential = request.auth  # type: ignore[attr-defined]
     if not credential.has_scope(scope):
         raise errors.formatted(errors.ScopeMissing, scope=scope)
@@ -153,13 +163,29 @@ def _site_for(credential: ApiCredential, code: str) -> Site:
     return site
 
 
-def _aware(moment: datetime.datetime) -> datetime.datetime:
+# RFC 3339's date-time (what the schema's "date-time" format means): an offset is required.
+RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def _moment(text: str) -> datetime.datetime:
+    """``since`` as an aware UTC datetime, or ``Invalid`` saying what it must look like."""
+    refused = errors.Invalid(
+        "`since` must be an RFC 3339 time with its offset, e.g. 2026-12-04T03:00:00Z."
+    )
+    if not RFC3339.fullmatch(text):
+        raise refused
     try:
-        if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment, datetime.UTC)
-        return moment.astimezone(datetime.UTC)
+        normalised = text.upper().replace("Z", "+00:00")
+        # Python reads at most six digits of a fraction.
+        normalised = re.sub(r"(\.\d{6})\d+", r"\1", normalised)
+        return datetime.datetime.fromisoformat(normalised).astimezone(datetime.UTC)
     except (OverflowError, ValueError):
-        raise errors.Invalid("`since` is out of range.") from None
+        raise refused from None
+
+
+LIST_PARAMETERS = frozenset({"state", "connection_type", "since", "page", "page_size"})
 
 
 @api.get(
@@ -173,19 +199,25 @@ def sites_list(
     state: Literal["ok", "failing", "not_connected", "never_tested"] | None = None,
     connection_type: Literal["private_app", "custom_connection", "web_app"] | None = None,
     since: Annotated[
-        datetime.datetime | None,
-        Field(description="Only Sites changed after this time (the last answer's `next_since`)."),
+        str | None,
+        Field(
+            description=(
+                "Only Sites changed after this time (RFC 3339, e.g. the last answer's "
+                "`next_since`)."
+            ),
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
     page: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Field(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    credential = _require(request, Scope.STATUS)
+    credential = _require(request, Scope.STATUS, parameters=LIST_PARAMETERS)
     now = timezone.now()
     listed = selectors.site_status_list(
         sites=credentials.reachable_sites(credential),
         state=state,
         connection_type=connection_type,
-        since=_aware(since) if since is not None else None,
+        since=_moment(since) if since is not None else None,
     )
     count = listed.count()
     start = (page - 1) * page_size
