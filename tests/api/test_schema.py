@@ -7,7 +7,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from tests.xero.conftest import CLIENT_ID, CLIENT_SECRET, fake_xero, fake_xero_settings  # noqa: F401
+from tests.xero.conftest import CLIENT_ID, CLIENT_SECRET
 from warehouse.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
