@@ -48,7 +48,7 @@ class ApiCredentialAdmin(admin.ModelAdmin):
     list_filter = ["revoked_at"]
     search_fields = ["name", "lookup_id"]
     actions = ["revoke"]
-    fields = [
+    fields = readonly_fields = (
         "name",
         "display_id",
         "scope_list",
@@ -58,8 +58,7 @@ class ApiCredentialAdmin(admin.ModelAdmin):
         "expires_at",
         "last_used_at",
         "revoked_at",
-    ]
-    readonly_fields = fields
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ApiCredential]:
         return super().get_queryset(request).prefetch_related("sites")
@@ -153,8 +152,14 @@ class EndpointCreateForm(forms.Form):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
     list_display = ["url", "description", "event_list", "paused_at", "failures_in_a_row"]
-    fields = ["url", "description", "event_list", "paused_at", "paused_reason", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "url",
+        "description",
+        "event_list",
+        "paused_at",
+        "paused_reason",
+        "created_at",
+    )
     actions = ["resume"]
 
     @admin.display(description="events")
@@ -198,7 +203,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["created_at", "event_type", "site_code", "endpoint", "state", "attempts"]
     list_filter = ["state", "event_type"]
-    fields = [
+    fields = readonly_fields = (
         "endpoint",
         "event_type",
         "event_id",
@@ -207,8 +212,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "attempts",
         "next_attempt_at",
         "attempt_log",
-    ]
-    readonly_fields = fields
+    )
     actions = ["send_again"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

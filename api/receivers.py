@@ -33,7 +33,10 @@ from .models import EmittedEvent, SiteStamp, WebhookEndpoint, WebhookEvent
 logger = logging.getLogger(__name__)
 
 Outcome = ConnectionTest.Outcome
-DISCONNECTED_OUTCOMES = {Outcome.NO_ORGANISATION, Outcome.NOT_CONNECTED}
+# The outcome codes this module tells apart (members of ``Outcome``, built from the
+# exceptions' codes, so named here by value).
+OK, RUNNING, RECONNECT_NEEDED = "ok", "running", "reconnect_needed"
+DISCONNECTED_OUTCOMES = {"no_organisation", "not_connected"}
 
 
 def stamp(site_id: int) -> None:
@@ -65,9 +68,9 @@ def forget_endpoints() -> None:
 
 
 def _category(outcome: str) -> str:
-    if outcome == Outcome.OK:
+    if outcome == OK:
         return "ok"
-    if outcome == Outcome.RECONNECT_NEEDED:
+    if outcome == RECONNECT_NEEDED:
         return "reconnect_needed"
     if outcome in DISCONNECTED_OUTCOMES:
         return "disconnected"
@@ -109,7 +112,7 @@ def _safely(receiver):
 
 @_safely
 def on_test_saved(sender: type, instance: ConnectionTest, **kwargs: Any) -> None:
-    if instance.outcome == Outcome.RUNNING:
+    if instance.outcome == RUNNING:
         return
     stamp(instance.site_id)
     if instance.outcome in Outcome.not_a_verdict() or not any_endpoint():

@@ -22,7 +22,7 @@ from sites.models import AuditEntry, Site
 from xero import connection as xero_connection
 from xero import exceptions as xero_exceptions
 from xero import web_app
-from xero.client import oauth1_auth
+from xero.client import BearerAuth, oauth1_auth
 from xero.models import AccessToken, Certificate
 from xero.services import connection_test_run
 
@@ -69,7 +69,10 @@ def access_token_hand_out(
         raise _wrong_type(site, "Custom Connection and Connect to Xero")
     now = now or timezone.now()
     try:
-        if site.connection_type == Site.ConnectionType.CUSTOM_CONNECTION:
+        # A Custom Connection takes the lock only to renew: the cached path writes nothing.
+        if site.connection_type == Site.ConnectionType.CUSTOM_CONNECTION and not (
+            AccessToken.objects.filter(site=site, expires_at__gt=now + _margin()).exists()
+        ):
             with transaction.atomic():
                 Site.objects.select_for_update().filter(pk=site.pk).values_list("pk").first()
                 handed = _fresh_token(site, now=now)
@@ -93,7 +96,10 @@ def _fresh_token(site: Site, *, now: datetime.datetime) -> HandedToken:
     if expires_at <= now + _margin():
         session.auth = conversation.authenticate(session, renew=True)
         expires_at = _expiry(conversation)
-    token = session.auth.access_token
+    auth = session.auth
+    if not isinstance(auth, BearerAuth):
+        raise TypeError(f"{site.connection_type} did not authenticate with a Bearer token")
+    token = auth.access_token
     binding = getattr(conversation, "binding", None)
     if binding is not None:
         scopes = binding.token_set.scopes.split()
@@ -187,12 +193,10 @@ def signature_hand_out(
             errors.UrlNotAllowed, api=settings.XERO_API_URL, payroll=settings.XERO_PAYROLL_URL
         )
     if not site.api_key:
-        failure = xero_exceptions.CredentialsMissing(missing="API Key")
-        raise errors.XeroRefused(code=failure.code, message=failure.message, status=409)
+        raise _refused(xero_exceptions.CredentialsMissing(missing="API Key"))
     certificate = Certificate.objects.filter(site=site).active().first()
     if certificate is None:
-        failure = xero_exceptions.CertificateMissing()
-        raise errors.XeroRefused(code=failure.code, message=failure.message, status=409)
+        raise _refused(xero_exceptions.CertificateMissing())
     prepared = requests.Request(method, url).prepare()
     signed = oauth1_auth(consumer_key=site.api_key, certificate=certificate)(prepared)
     header = signed.headers["Authorization"]

@@ -13,6 +13,7 @@ who sent it and that it is fresh (docs/api.md has a receiver).
 """
 
 import datetime
+import functools
 import hashlib
 import hmac
 import json
@@ -62,7 +63,7 @@ def endpoint_create(
         endpoint.full_clean(exclude=["secret"])
         endpoint.save()
         endpoint.sites.set(sites)
-        transaction.on_commit(_forget_endpoints)
+        _forget_endpoints()
         audit.record(
             kind=AuditEntry.Kind.WEBHOOK_ENDPOINT_CREATED,
             target=endpoint,
@@ -141,7 +142,7 @@ def emit(*, event_type: str, site: Site, status: dict[str, Any] | None = None) -
             body=body,
             next_attempt_at=timezone.now(),
         )
-        transaction.on_commit(lambda delivery=delivery: _queue(delivery))
+        transaction.on_commit(functools.partial(_queue, delivery))
     return len(endpoints)
 
 
