@@ -213,15 +213,15 @@ def sites_list(
 ) -> dict[str, Any]:
     credential = _require(request, Scope.STATUS, parameters=LIST_PARAMETERS)
     now = timezone.now()
-    listed = selectors.site_status_list(
+    start = (page - 1) * page_size
+    count, rows = selectors.site_status_page(
         sites=credentials.reachable_sites(credential),
         state=state,
         connection_type=connection_type,
         since=_moment(since) if since is not None else None,
+        offset=start,
+        limit=page_size,
     )
-    count = listed.count()
-    start = (page - 1) * page_size
-    rows = list(listed[start : start + page_size]) if start < count else []
     following = None
     if start + page_size < count:
         query = request.GET.copy()
