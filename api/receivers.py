@@ -9,6 +9,7 @@
 Each receiver is a few queries and an insert: the deliveries themselves are tasks.
 """
 
+import functools
 import logging
 import time
 from typing import Any
@@ -39,14 +40,26 @@ OK, RUNNING, RECONNECT_NEEDED = "ok", "running", "reconnect_needed"
 DISCONNECTED_OUTCOMES = {"no_organisation", "not_connected"}
 
 
+def stamp_after_commit(site_id: int) -> None:
+    """Stamp ``site_id`` once the change commits: one statement outside the change's
+    transaction (no savepoint in a fleet check's save), and a stamp never earlier than the
+    change is visible. A failure is logged (``robust``), never raised into the change."""
+    transaction.on_commit(functools.partial(stamp, site_id), robust=True)
+
+
 def stamp(site_id: int) -> None:
-    """Mark ``site_id``'s status changed now (one upsert)."""
-    SiteStamp.objects.bulk_create(
-        [SiteStamp(site_id=site_id, changed_at=timezone.now())],
-        update_conflicts=True,
-        unique_fields=["site"],
-        update_fields=["changed_at"],
-    )
+    """Mark ``site_id``'s status changed now (one upsert); a Site deleted meanwhile has
+    nothing to stamp."""
+    # Run after the commit, so in autocommit: a failed insert spoils no transaction.
+    try:
+        SiteStamp.objects.bulk_create(
+            [SiteStamp(site_id=site_id, changed_at=timezone.now())],
+            update_conflicts=True,
+            unique_fields=["site"],
+            update_fields=["changed_at"],
+        )
+    except IntegrityError:
+        pass
 
 
 _endpoints_seen = {"at": -1e9, "any": False}
@@ -110,13 +123,16 @@ def _safely(receiver):
     return run
 
 
-@_safely
 def on_test_saved(sender: type, instance: ConnectionTest, **kwargs: Any) -> None:
-    if instance.outcome == RUNNING:
+    if kwargs.get("raw") or instance.outcome == RUNNING:
         return
-    stamp(instance.site_id)
-    if instance.outcome in Outcome.not_a_verdict() or not any_endpoint():
-        return
+    stamp_after_commit(instance.site_id)
+    if instance.outcome not in Outcome.not_a_verdict() and any_endpoint():
+        _test_events(sender, instance, **kwargs)
+
+
+@_safely
+def _test_events(sender: type, instance: ConnectionTest, **kwargs: Any) -> None:
     previous = (
         ConnectionTest.objects.filter(site_id=instance.site_id)
         .exclude(pk=instance.pk)
@@ -147,9 +163,8 @@ def _token_set_age(site: Site) -> None:
         webhooks.emit(event_type=WebhookEvent.TOKEN_SET_EXPIRING, site=site)
 
 
-@_safely
 def on_binding_saved(sender: type, instance: TenantBinding, **kwargs: Any) -> None:
-    stamp(instance.site_id)
+    stamp_after_commit(instance.site_id)
 
 
 @_safely
@@ -157,7 +172,7 @@ def on_binding_deleted(sender: type, instance: TenantBinding, **kwargs: Any) -> 
     site = Site.objects.filter(pk=instance.site_id).first()
     if site is None:
         return
-    stamp(site.pk)
+    stamp_after_commit(site.pk)
     if any_endpoint():
         webhooks.emit(event_type=WebhookEvent.DISCONNECTED, site=site)
 
@@ -168,14 +183,16 @@ def on_alert_saved(sender: type, instance: Alert, created: bool = False, **kwarg
         webhooks.emit(event_type=WebhookEvent.CERTIFICATE_EXPIRING, site=instance.site)
 
 
-@_safely
 def on_certificate_saved(sender: type, instance: Certificate, **kwargs: Any) -> None:
-    stamp(instance.site_id)
+    # Only the active certificate's expiry is in the status (a retired one is replaced by
+    # a newly active one, saved too); a pending one changes nothing shown.
+    if instance.state == Certificate.State.ACTIVE and not kwargs.get("raw"):
+        stamp_after_commit(instance.site_id)
 
 
-@_safely
 def on_site_saved(sender: type, instance: Site, **kwargs: Any) -> None:
-    stamp(instance.pk)
+    if not kwargs.get("raw"):
+        stamp_after_commit(instance.pk)
 
 
 def connect() -> None:

@@ -119,9 +119,12 @@ def test_the_list_is_paged(status_client, make_site):
     assert beyond["results"] == []
 
 
-def test_since_lists_only_sites_changed_after_the_cursor(status_client, make_site):
-    quiet = make_site(code="quiet")
-    busy = make_site(code="busy", api_key="B" * 20, api_secret="s" * 20)
+def test_since_lists_only_sites_changed_after_the_cursor(
+    status_client, make_site, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        quiet = make_site(code="quiet")
+        busy = make_site(code="busy", api_key="B" * 20, api_secret="s" * 20)
     later = timezone.now() + datetime.timedelta(seconds=1)
     from api.models import SiteStamp
 
@@ -130,7 +133,8 @@ def test_since_lists_only_sites_changed_after_the_cursor(status_client, make_sit
     cursor = (later - datetime.timedelta(minutes=30)).isoformat()
 
     assert status_client.get("/api/v1/sites/", {"since": cursor}).json()["results"] == []
-    _record(busy, "ok")
+    with django_capture_on_commit_callbacks(execute=True):
+        _record(busy, "ok")
     changed = status_client.get("/api/v1/sites/", {"since": cursor}).json()
 
     assert [row["code"] for row in changed["results"]] == ["busy"]
