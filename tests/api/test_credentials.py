@@ -194,3 +194,18 @@ def test_only_admins_reach_the_credentials(client_for, role, db):
     assert client.get("/admin/api/apicredential/").status_code == 403
     assert client.post("/admin/api/apicredential/add/", {"name": "x"}).status_code in (302, 403)
     assert not ApiCredential.objects.exists()
+
+
+def test_credentials_expiring_within_30_days_are_counted_for_readiness(make_credential):
+    from api.credentials import credential_revoke
+
+    make_credential("status", days=10, name="soon")
+    make_credential("status", days=365, name="later")
+    revoked, _ = make_credential("status", days=5, name="revoked")
+    credential_revoke(credential=revoked)
+    expired, _ = make_credential("status", days=1, name="expired")
+    ApiCredential.objects.filter(pk=expired.pk).update(expires_at=timezone.now())
+
+    assert list(ApiCredential.objects.expiring_within(30).values_list("name", flat=True)) == [
+        "soon"
+    ]
