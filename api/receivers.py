@@ -9,6 +9,7 @@
 Each receiver is a few queries and an insert: the deliveries themselves are tasks.
 """
 
+import contextlib
 import functools
 import logging
 import time
@@ -51,15 +52,13 @@ def stamp(site_id: int) -> None:
     """Mark ``site_id``'s status changed now (one upsert); a Site deleted meanwhile has
     nothing to stamp."""
     # Run after the commit, so in autocommit: a failed insert spoils no transaction.
-    try:
+    with contextlib.suppress(IntegrityError):
         SiteStamp.objects.bulk_create(
             [SiteStamp(site_id=site_id, changed_at=timezone.now())],
             update_conflicts=True,
             unique_fields=["site"],
             update_fields=["changed_at"],
         )
-    except IntegrityError:
-        pass
 
 
 _endpoints_seen = {"at": -1e9, "any": False}

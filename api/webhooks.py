@@ -99,6 +99,20 @@ def delivery_send_again(*, delivery: WebhookDelivery) -> None:
     _queue(delivery)
 
 
+def deliveries_queue_due(*, now: datetime.datetime | None = None) -> int:
+    """Queue a task for every pending delivery whose time has come, on live endpoints."""
+    due = WebhookDelivery.objects.filter(
+        state=WebhookDelivery.State.PENDING,
+        next_attempt_at__lte=now or timezone.now(),
+        endpoint__paused_at__isnull=True,
+    )
+    count = 0
+    for delivery in due:
+        _queue(delivery)
+        count += 1
+    return count
+
+
 def sign(*, secret: str, timestamp: str, body: bytes) -> str:
     """The ``X-Warehouse-Signature`` value of ``body`` sent at ``timestamp``."""
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
@@ -155,7 +169,7 @@ def _queue(delivery: WebhookDelivery, *, at: datetime.datetime | None = None) ->
         else:
             tasks.deliver.using(run_after=at).enqueue(delivery_id=delivery.pk)
     except Exception:
-        # The delivery stays pending with its time: `manage.py webhooks_send` sends it.
+        # The delivery stays pending with its time: `manage.py webhooks_send` queues it.
         logger.exception("Could not queue webhook delivery %s", delivery.pk)
 
 

@@ -263,3 +263,20 @@ def test_admins_add_an_endpoint_and_see_its_secret_once(client_for, db):
     assert secret == endpoint.secret and secret.startswith("whsec_")
     detail = client.get(f"/admin/api/webhookendpoint/{endpoint.pk}/change/").content.decode()
     assert secret not in detail
+
+
+def test_webhooks_send_queues_due_deliveries_whose_task_was_lost(site, receiver):
+    import io
+
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    hook = receiver()
+    webhooks.endpoint_create(url=hook.url)
+    _record(site, "invalid_client")  # its task is queued at commit, which never comes here
+    out = io.StringIO()
+
+    call_command("webhooks_send", stdout=out)
+
+    assert "Queued 1 webhook deliveries." in out.getvalue()
+    assert DBTaskResult.objects.filter(task_path="api.tasks.deliver").count() == 1
