@@ -67,6 +67,8 @@ def test_odd_query_parameters_get_422(client_with_credential, query):
 
 def test_unknown_addresses_and_methods_under_api_answer_json(client_with_credential):
     unknown = client_with_credential.get("/api/v2/sites/")
+    root = client_with_credential.get("/api/v1/")
+    assert root.status_code == 404 and root.json()["code"] == "not_found"
     wrong_method = client_with_credential.delete("/api/v1/sites/acme/")
 
     assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
