@@ -12,7 +12,6 @@ Each receiver is a few queries and an insert: the deliveries themselves are task
 import contextlib
 import functools
 import logging
-import time
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -30,7 +29,7 @@ from xero.models import (
 )
 
 from . import webhooks
-from .models import EmittedEvent, SiteStamp, WebhookEndpoint, WebhookEvent
+from .models import EmittedEvent, SiteStamp, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -59,24 +58,6 @@ def stamp(site_id: int) -> None:
             unique_fields=["site"],
             update_fields=["changed_at"],
         )
-
-
-_endpoints_seen = {"at": -1e9, "any": False}
-ENDPOINTS_RECHECK_SECONDS = 5.0
-
-
-def any_endpoint() -> bool:
-    """Whether any endpoint listens, read at most every few seconds per process, so a fleet
-    check with no webhooks configured costs no query for them."""
-    if time.monotonic() - _endpoints_seen["at"] > ENDPOINTS_RECHECK_SECONDS:
-        _endpoints_seen["any"] = WebhookEndpoint.objects.filter(paused_at__isnull=True).exists()
-        _endpoints_seen["at"] = time.monotonic()
-    return bool(_endpoints_seen["any"])
-
-
-def forget_endpoints() -> None:
-    """Read the endpoints again at the next event (after one is added or resumed)."""
-    _endpoints_seen["at"] = -1e9
 
 
 def _category(outcome: str) -> str:
@@ -126,7 +107,7 @@ def on_test_saved(sender: type, instance: ConnectionTest, **kwargs: Any) -> None
     if kwargs.get("raw") or instance.outcome == RUNNING:
         return
     stamp_after_commit(instance.site_id)
-    if instance.outcome not in Outcome.not_a_verdict() and any_endpoint():
+    if instance.outcome not in Outcome.not_a_verdict() and webhooks.any_endpoint():
         _test_events(sender, instance, **kwargs)
 
 
@@ -172,13 +153,13 @@ def on_binding_deleted(sender: type, instance: TenantBinding, **kwargs: Any) -> 
     if site is None:
         return
     stamp_after_commit(site.pk)
-    if any_endpoint():
+    if webhooks.any_endpoint():
         webhooks.emit(event_type=WebhookEvent.DISCONNECTED, site=site)
 
 
 @_safely
 def on_alert_saved(sender: type, instance: Alert, created: bool = False, **kwargs: Any) -> None:
-    if created and instance.kind == Alert.Kind.EXPIRING and any_endpoint():
+    if created and instance.kind == Alert.Kind.EXPIRING and webhooks.any_endpoint():
         webhooks.emit(event_type=WebhookEvent.CERTIFICATE_EXPIRING, site=instance.site)
 
 

@@ -1,8 +1,9 @@
 """Webhooks out: tell receivers when a Site's link changes, signed, retried for a day.
 
 ``emit`` turns an event into one ``WebhookDelivery`` per endpoint that wants it (its body
-fixed then) and queues a task for each once the transaction commits, so a request or a
-fleet check never waits for a receiver. ``delivery_attempt`` (run by ``tasks.deliver``)
+fixed then) and queues a task (``deliver``, here: the module that queues it holds it) for
+each once the transaction commits, so a request or a
+fleet check never waits for a receiver. ``delivery_attempt`` (run by the ``deliver`` task)
 sends it once; a failure is retried with exponential back-off until
 ``API_WEBHOOK_RETRY_SECONDS`` after the event, and an endpoint whose deliveries failed
 ``API_WEBHOOK_PAUSE_AFTER`` times in a row is paused and the Admins are emailed.
@@ -31,6 +32,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django_tasks import task
 
 from sites import audit
 from sites.models import AuditEntry, Site
@@ -73,10 +75,22 @@ def endpoint_create(
     return endpoint, secret
 
 
-def _forget_endpoints() -> None:
-    from . import receivers  # receivers import this module
+_endpoints_seen = {"at": -1e9, "any": False}
+ENDPOINTS_RECHECK_SECONDS = 5.0
 
-    receivers.forget_endpoints()
+
+def any_endpoint() -> bool:
+    """Whether any endpoint listens, read at most every few seconds per process, so a fleet
+    check with no webhooks configured costs no query for them."""
+    if time.monotonic() - _endpoints_seen["at"] > ENDPOINTS_RECHECK_SECONDS:
+        _endpoints_seen["any"] = WebhookEndpoint.objects.filter(paused_at__isnull=True).exists()
+        _endpoints_seen["at"] = time.monotonic()
+    return bool(_endpoints_seen["any"])
+
+
+def _forget_endpoints() -> None:
+    """Read the endpoints again at the next event (after one is added or resumed)."""
+    _endpoints_seen["at"] = -1e9
 
 
 def endpoint_resume(*, endpoint: WebhookEndpoint) -> None:
@@ -161,16 +175,20 @@ def emit(*, event_type: str, site: Site, status: dict[str, Any] | None = None) -
 
 
 def _queue(delivery: WebhookDelivery, *, at: datetime.datetime | None = None) -> None:
-    from . import tasks  # tasks import this module; the task is only named here
-
     try:
         if at is None:
-            tasks.deliver.enqueue(delivery_id=delivery.pk)
+            deliver.enqueue(delivery_id=delivery.pk)
         else:
-            tasks.deliver.using(run_after=at).enqueue(delivery_id=delivery.pk)
+            deliver.using(run_after=at).enqueue(delivery_id=delivery.pk)
     except Exception:
         # The delivery stays pending with its time: `manage.py webhooks_send` queues it.
         logger.exception("Could not queue webhook delivery %s", delivery.pk)
+
+
+@task()
+def deliver(*, delivery_id: int) -> str:
+    """The background task: one attempt of one delivery (a retry queues itself)."""
+    return delivery_attempt(delivery_id=delivery_id)
 
 
 def delivery_attempt(*, delivery_id: int, now: datetime.datetime | None = None) -> str:

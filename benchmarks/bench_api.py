@@ -46,7 +46,7 @@ def main(argv=None):
 
         from api.credentials import credential_create
         from sites.models import Site
-        from warehouse.accounts.models import TOTPDevice
+        from accounts.models import TOTPDevice
         from xero.sandbox import FakeXero
 
         started = time.perf_counter()

@@ -31,8 +31,8 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 INSTALLED_APPS = [
     # The admin with the Warehouse's site (active + staff + second factor): its gate guards
-    # every page, the Xero ones included (warehouse/accounts/adminsite.py).
-    "warehouse.accounts.apps.WarehouseAdminConfig",
+    # every page, the Xero ones included (accounts/adminsite.py).
+    "accounts.apps.WarehouseAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -44,9 +44,9 @@ INSTALLED_APPS = [
     "sites",
     "xero",
     # After django.contrib.auth: its admin replaces the User admin.
-    "warehouse.accounts",
+    "accounts",
     "axes",
-    "warehouse.customers",
+    "customers",
     "django_tasks",
     # The Interconnect API (docs/api.md); "ninja" serves its Swagger UI from our static files.
     "ninja",
@@ -63,9 +63,9 @@ MIDDLEWARE = [
     # Marks request.user verified when this session passed the second factor.
     "django_otp.middleware.OTPMiddleware",
     # After authentication: the audit trail records the request's user and address.
-    "sites.audit.AuditMiddleware",
+    "sites.origin.AuditMiddleware",
     # Once the user is known: a customer reaches their own Sites' pages only.
-    "warehouse.customers.middleware.CustomerFenceMiddleware",
+    "customers.middleware.CustomerFenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sites.middleware.EncryptionKeyErrorMiddleware",
@@ -153,11 +153,11 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "warehouse.accounts.lockout.lockout_response"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # Failed attempts keep the form's fields: never the codes (nor the password, always masked).
 AXES_SENSITIVE_PARAMETERS = ["code"]
-# Whose address a failure counts against: see warehouse/accounts/lockout.py.
-AXES_CLIENT_IP_CALLABLE = "warehouse.accounts.lockout.client_ip_address"
+# Whose address a failure counts against: see warehouse/addresses.py.
+AXES_CLIENT_IP_CALLABLE = "warehouse.addresses.client_ip_address"
 
 # Content-Security-Policy (django-csp): scripts, styles and images from our own static files
 # only; no inline script or style, no plugins, no framing.

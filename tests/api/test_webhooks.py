@@ -279,4 +279,4 @@ def test_webhooks_send_queues_due_deliveries_whose_task_was_lost(site, receiver)
     call_command("webhooks_send", stdout=out)
 
     assert "Queued 1 webhook deliveries." in out.getvalue()
-    assert DBTaskResult.objects.filter(task_path="api.tasks.deliver").count() == 1
+    assert DBTaskResult.objects.filter(task_path="api.webhooks.deliver").count() == 1

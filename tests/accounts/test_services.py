@@ -3,21 +3,21 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from tests.second_factor import totp_code, wrong_code
-from warehouse import signals
-from warehouse.accounts.exceptions import (
+from accounts.exceptions import (
     SecondFactorAlreadyEnrolled,
     SecondFactorCodeInvalid,
     SecondFactorThrottled,
 )
-from warehouse.accounts.models import RecoveryCode, TOTPDevice
-from warehouse.accounts.services import (
+from accounts.models import RecoveryCode, TOTPDevice
+from accounts.services import (
     recovery_codes_replace,
     second_factor_enrolment_confirm,
     second_factor_enrolment_start,
     second_factor_reset,
     second_factor_verify,
 )
+from tests.second_factor import totp_code, wrong_code
+from warehouse import signals
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ class AccountsConfig(AppConfig):
     default = True
     """Who may sign in, and how: the second factor, recovery codes, lockouts."""
 
-    name = "warehouse.accounts"
+    name = "accounts"
     label = "accounts"
     verbose_name = "Accounts"
 
@@ -19,4 +19,4 @@ class WarehouseAdminConfig(admin_apps.AdminConfig):
     """The admin, with the Warehouse's site as ``admin.site``: its gate (active, staff, second
     factor) then guards every admin page and every view wrapped in ``admin.site.admin_view``."""
 
-    default_site = "warehouse.accounts.adminsite.WarehouseAdminSite"
+    default_site = "accounts.adminsite.WarehouseAdminSite"

@@ -5,14 +5,14 @@ from urllib.parse import parse_qs, urlparse
 
 from django.db import connection
 
-from tests.second_factor import add_device, totp_code
-from warehouse.accounts.models import (
+from accounts.models import (
     RecoveryCode,
     TOTPDevice,
     normalise_recovery_code,
     recovery_code_hashes,
 )
-from warehouse.accounts.services import recovery_codes_replace
+from accounts.services import recovery_codes_replace
+from tests.second_factor import add_device, totp_code
 
 
 def test_the_authenticator_key_is_stored_encrypted(make_user):

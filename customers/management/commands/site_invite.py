@@ -3,11 +3,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 from django.core.validators import validate_email
 
+from customers.exceptions import InvitationError
+from customers.forms import EMAIL_MAX_LENGTH
+from customers.services import invitation_create
 from sites.models import Site
 from warehouse.commands import PlainErrorsCommand
-from warehouse.customers.exceptions import InvitationError
-from warehouse.customers.forms import EMAIL_MAX_LENGTH
-from warehouse.customers.services import invitation_create
 
 
 class Command(PlainErrorsCommand):

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class CustomersConfig(AppConfig):
-    name = "warehouse.customers"
+    name = "customers"
     label = "customers"
     verbose_name = "Customers"

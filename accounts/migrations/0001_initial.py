@@ -3,7 +3,7 @@
 import django.db.models.deletion
 import django.utils.timezone
 import sites.fields
-import warehouse.accounts.models
+import accounts.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('confirmed', models.BooleanField(default=True, help_text='Is this device ready for use?')),
                 ('created_at', models.DateTimeField(auto_now_add=True, help_text='The date and time when this device was initially created in the system.', null=True)),
                 ('last_used_at', models.DateTimeField(blank=True, help_text='The most recent date and time this device was used.', null=True)),
-                ('key', sites.fields.EncryptedTextField(default=warehouse.accounts.models.new_totp_key)),
+                ('key', sites.fields.EncryptedTextField(default=accounts.models.new_totp_key)),
                 ('last_t', models.BigIntegerField(default=-1)),
                 ('user', models.ForeignKey(help_text='The user that this device belongs to.', on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
             ],

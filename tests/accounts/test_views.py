@@ -8,9 +8,9 @@ from axes.models import AccessAttempt
 from django.db import connection
 from django.urls import reverse
 
+from accounts.models import RecoveryCode, TOTPDevice
 from tests.conftest import sqlite_files_bytes
 from tests.second_factor import PASSWORD, totp_code, wrong_code
-from warehouse.accounts.models import RecoveryCode, TOTPDevice
 
 LOGIN = reverse("admin:login")
 INDEX = reverse("admin:index")

@@ -3,10 +3,10 @@
 import pytest
 from django.urls import reverse
 
+from accounts.models import RecoveryCode, TOTPDevice
+from accounts.services import recovery_codes_replace
 from tests.second_factor import totp_code
 from warehouse import signals
-from warehouse.accounts.models import RecoveryCode, TOTPDevice
-from warehouse.accounts.services import recovery_codes_replace
 
 USERS = reverse("admin:auth_user_changelist")
 RESET = "reset_second_factor"
