@@ -44,15 +44,26 @@ def _start_server(environment: dict, port: int) -> subprocess.Popen:
     )
 
 
-def _wait_until_serving(port: int, process: subprocess.Popen) -> None:
-    give_up = time.monotonic() + 60
+def _serve(environment: dict) -> tuple[int, subprocess.Popen]:
+    """A started server and its port; a port taken meanwhile by another process (the free
+    port is only free when asked) is tried again with another."""
+    for _ in range(3):
+        port = _free_port()
+        process = _start_server(environment, port)
+        if _wait_until_serving(port, process):
+            return port, process
+    raise AssertionError(f"no server would start: {process.stderr.read()}")
+
+
+def _wait_until_serving(port: int, process: subprocess.Popen) -> bool:
+    give_up = time.monotonic() + 120
     while time.monotonic() < give_up:
         if process.poll() is not None:
-            raise AssertionError(f"the server exited: {process.stderr.read()}")
+            return False
         try:
-            requests.get(f"http://127.0.0.1:{port}/api/v1/schema/", timeout=2)
-            return
-        except requests.ConnectionError:
+            requests.get(f"http://127.0.0.1:{port}/api/v1/schema/", timeout=5)
+            return True
+        except requests.RequestException:
             time.sleep(0.1)
     raise AssertionError("the server never answered")
 
@@ -73,11 +84,12 @@ def test_twenty_concurrent_calls_from_several_processes_make_exactly_one_refresh
         XERO_REVOCATION_URL=web_app_xero.revocation_url,
         API_RATE_LIMIT_PER_MINUTE="1000",
     )
-    ports = [_free_port() for _ in range(SERVERS)]
-    servers = [_start_server(environment, port) for port in ports]
+    ports, servers = [], []
     try:
-        for port, server in zip(ports, servers, strict=True):
-            _wait_until_serving(port, server)
+        for _ in range(SERVERS):
+            port, server = _serve(environment)
+            ports.append(port)
+            servers.append(server)
         start = threading.Barrier(CALLERS)
         answers: list = []
 
