@@ -125,7 +125,7 @@ def main(argv=None):
                 ),
                 "Site list page (100 a page)": (
                     admin,
-                    reverse("admin:sites_site_changelist") + f"?p={middle - 1}",
+                    reverse("admin:sites_site_changelist") + f"?p={middle}",
                     100,
                 ),
             }
