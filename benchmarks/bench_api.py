@@ -44,9 +44,9 @@ def main(argv=None):
         from django.test.utils import CaptureQueriesContext, override_settings
         from django.urls import include, path, reverse
 
+        from accounts.models import TOTPDevice
         from api.credentials import credential_create
         from sites.models import Site
-        from accounts.models import TOTPDevice
         from xero.sandbox import FakeXero
 
         started = time.perf_counter()
