@@ -329,6 +329,11 @@ class AuditEntry(AbstractLogEntry):
         RECOVERY_CODE_USED = "recovery_code_used", "Signed in with a recovery code"
         XERO_CONNECTED = "xero_connected", "Connected to Xero"
         XERO_DISCONNECTED = "xero_disconnected", "Disconnected from Xero"
+        # The Interconnect API (api/): its credentials, and what they were handed.
+        API_CREDENTIAL_CREATED = "api_credential_created", "API credential created"
+        API_CREDENTIAL_REVOKED = "api_credential_revoked", "API credential revoked"
+        API_HANDOUT = "api_handout", "Xero credential handed out through the API"
+        WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint_created", "Webhook endpoint created"
 
     # (Annotated: django-auditlog's base class is untyped, so its fields are not inferred.)
     content_type: "models.ForeignKey[ContentType | None, ContentType | None]" = models.ForeignKey(

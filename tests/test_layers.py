@@ -31,6 +31,8 @@ LAYERS = (
     "customers",
     # Xero: certificates, connection types, connection tests, fleet health.
     "xero",
+    # The Interconnect API: machine credentials, status, tokens and signatures, webhooks.
+    "api",
 )
 
 

@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "axes",
     "customers",
     "django_tasks",
+    # The Interconnect API (docs/api.md); "ninja" serves its Swagger UI from our static files.
+    "ninja",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -305,3 +308,21 @@ MIGRATION_MODULES = {"auditlog": None}
 # Days an audit row is kept before `manage.py prune_audit_trail` may delete it (7 years);
 # the database triggers refuse to delete anything younger than a year whatever this says.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 365 + 2)
+
+# The Interconnect API (api/, docs/api.md).
+# Requests one API credential may make in a minute; past it the API answers 429 with Retry-After.
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+# Days a new API credential lasts unless `api_credential_create --days` says otherwise.
+API_CREDENTIAL_DAYS = env.int("API_CREDENTIAL_DAYS", default=365)
+# The largest request body the API reads; its requests are a few hundred bytes.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16_384)
+# Seconds an access token handed out must still have to live; else it is refreshed first.
+API_ACCESS_TOKEN_MARGIN = env.int("API_ACCESS_TOKEN_MARGIN", default=300)
+# Outgoing webhooks: a failed delivery is retried with exponential back-off for this many
+# seconds (a day), and an endpoint whose deliveries failed this many times in a row is paused.
+API_WEBHOOK_RETRY_SECONDS = env.int("API_WEBHOOK_RETRY_SECONDS", default=86_400)
+API_WEBHOOK_PAUSE_AFTER = env.int("API_WEBHOOK_PAUSE_AFTER", default=20)
+# Seconds before the first retry of a failed delivery; each next one waits twice as long.
+API_WEBHOOK_FIRST_RETRY_SECONDS = env.float("API_WEBHOOK_FIRST_RETRY_SECONDS", default=60.0)
+# Seconds a webhook receiver has to answer one delivery.
+API_WEBHOOK_TIMEOUT = env.float("API_WEBHOOK_TIMEOUT", default=5.0)

@@ -13,4 +13,6 @@ urlpatterns = [
     path("", include("xero.urls")),
     path("", include("sites.urls")),
     path("", include("customers.urls")),
+    # The Interconnect API (docs/api.md): machine credentials only, never a session.
+    path("", include("api.urls")),
 ]

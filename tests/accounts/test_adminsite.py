@@ -187,6 +187,15 @@ UNGATED = {
     "admin/second-factor/": "the second factor's own gate",
     "admin/second-factor/enrol/": "the second factor's own gate",
     "admin/second-factor/log-out/": "the second factor's own gate",
+    # The Interconnect API (api/): machines with a Bearer API credential, never a session;
+    # its own gate is tested in tests/api/test_credentials.py. The schema and its docs page
+    # say nothing secret.
+    "api/v1/": "the API's root: a JSON 404",
+    "api/v1/schema/": "the API's OpenAPI schema",
+    "api/v1/docs/": "the API's docs page",
+    "api/v1/sites/": "the API: a Bearer credential, not a session",
+    "api/v1/sites/<code>/xero/access-token": "the API: a Bearer credential, not a session",
+    "api/v1/sites/<code>/xero/sign": "the API: a Bearer credential, not a session",
 }
 
 
