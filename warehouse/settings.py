@@ -5,11 +5,14 @@ This is the only module that reads the environment (through django-environ, and 
 ``django.conf.settings`` at call time.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+
+from warehouse.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -102,6 +105,10 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 
+# Seconds a statement outside a connection test may wait for SQLite's write lock; the web
+# server's worker timeout allows for it (warehouse/production.py).
+DATABASE_LOCK_WAIT = env.int("DATABASE_LOCK_WAIT", default=20)
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Take the write lock when a transaction starts, so that concurrent writers queue
     # instead of failing with "database is locked" halfway through. Write-ahead logging
@@ -110,7 +117,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
+            "timeout": DATABASE_LOCK_WAIT,
             # secure_delete: a deleted row's bytes are overwritten with zeros, so a deleted
             # Site's encrypted secrets do not linger in the file's free pages.
             "init_command": (
@@ -198,26 +205,31 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
-if env.bool("SECURE_PROXY_SSL", default=False):
+# The one place that says which reverse proxy is trusted (docs/production.md, "Behind a
+# proxy"): addresses or networks (comma-separated, e.g. 127.0.0.1,10.0.0.0/8) whose
+# X-Forwarded-For and X-Forwarded-Proto count. django-axes' lockouts and the audit trail take
+# the client's address from X-Forwarded-For only when the connection comes from one of these;
+# gunicorn.conf.py gives the same list to gunicorn's forwarded_allow_ips; SECURE_PROXY_SSL
+# follows it unless set. `check --deploy` warns when they disagree (warehouse/production.py).
+TRUSTED_PROXY_IPS = env.list("TRUSTED_PROXY_IPS", default=[])
+SECURE_PROXY_SSL = env.bool("SECURE_PROXY_SSL", default=bool(TRUSTED_PROXY_IPS))
+if SECURE_PROXY_SSL:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# gunicorn (gunicorn.conf.py): where it listens, and how many processes and threads per
+# process. Requests mostly wait on Xero, so threads are cheap; one process per core plus one.
+WEB_BIND = env.str("WEB_BIND", default="127.0.0.1:8000")
+WEB_WORKERS = env.int("WEB_WORKERS", default=(os.cpu_count() or 1) + 1)
+WEB_THREADS = env.int("WEB_THREADS", default=4)
 
 # Tracebacks (DEBUG pages, error mails) never show secrets, whatever the variable's name.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "warehouse.reporting.SecretHidingExceptionReporterFilter"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # At DEBUG these print signature base strings, tokens and response bodies.
-        "oauthlib": {"level": "WARNING"},
-        "requests_oauthlib": {"level": "WARNING"},
-        "urllib3": {"level": "WARNING"},
-        # django-axes logs every sign-in at INFO; its warnings (failures, lockouts) stay.
-        "axes": {"level": "WARNING"},
-    },
-}
+# Logs (warehouse/logs.py): one line per record with the request id, user id and Site code
+# when known, secrets redacted; LOG_FORMAT=json writes one JSON object per line instead.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 
 # Xero certificates (see xero/certificates.py).
 XERO_CERTIFICATE_KEY_SIZE = env.int("XERO_CERTIFICATE_KEY_SIZE", default=2048)

@@ -6,10 +6,11 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
-from django.conf import settings
 from django.dispatch import receiver
 from django.shortcuts import render
 from django.utils import timezone
+
+from warehouse.production import client_address_of
 
 logger = logging.getLogger("warehouse.accounts.lockout")
 
@@ -17,17 +18,9 @@ LOCKOUT_STATUS = 429
 
 
 def client_ip_address(request) -> str:
-    """``AXES_CLIENT_IP_CALLABLE``: the address a lockout applies to.
-
-    REMOTE_ADDR, which a client cannot choose. Behind our proxy (``SECURE_PROXY_SSL``), the
-    last X-Forwarded-For entry: the one the proxy added. Earlier entries come from the client
-    and a forged one would dodge the lockout.
-    """
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        if forwarded:
-            return forwarded
-    return request.META.get("REMOTE_ADDR", "")
+    """``AXES_CLIENT_IP_CALLABLE``: the address a lockout applies to, by the one rule of
+    ``TRUSTED_PROXY_IPS`` (``warehouse.production.client_address_of``)."""
+    return client_address_of(request.META)
 
 
 def retry_at(*, username: str, ip_address: str):
