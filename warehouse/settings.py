@@ -51,13 +51,20 @@ INSTALLED_APPS = [
     "axes",
     "warehouse.customers",
     "django_tasks",
+    # Probes, metrics and the workers' heartbeats (docs/production.md). Before
+    # django_tasks_db: its db_worker command (with a heartbeat) replaces the library's.
+    "warehouse.operations",
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request carries its id (docs/production.md, "Logs").
+    "warehouse.operations.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Production (docs/production.md): the app serves /static/ itself, before anything else
     # reads the request (no session, no database for a stylesheet).
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /healthz and /readyz, before sessions, the login and the host check.
+    "warehouse.operations.middleware.ProbeMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -216,6 +223,9 @@ SECURE_PROXY_SSL = env.bool("SECURE_PROXY_SSL", default=bool(TRUSTED_PROXY_IPS))
 if SECURE_PROXY_SSL:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# The probes answer on plain HTTP too, so a load balancer on the private network reaches them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+
 # gunicorn (gunicorn.conf.py): where it listens, and how many processes and threads per
 # process. Requests mostly wait on Xero, so threads are cheap; one process per core plus one.
 WEB_BIND = env.str("WEB_BIND", default="127.0.0.1:8000")
@@ -285,6 +295,12 @@ XERO_MAX_CONCURRENT_CALLS = env.int("XERO_MAX_CONCURRENT_CALLS", default=20)
 XERO_RATE_LIMIT_RETRIES = env.int("XERO_RATE_LIMIT_RETRIES", default=5)
 # A queued check whose task never started after this many seconds may be queued again.
 XERO_CHECK_QUEUE_TIMEOUT = env.int("XERO_CHECK_QUEUE_TIMEOUT", default=3600)
+# /readyz (docs/production.md): a db_worker writes its heartbeat every
+# WORKER_HEARTBEAT_INTERVAL seconds; readiness wants one within WORKER_HEARTBEAT_WINDOW, and
+# the oldest queued check younger than READY_OLDEST_QUEUED_CHECK seconds.
+WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", default=15.0)
+WORKER_HEARTBEAT_WINDOW = env.float("WORKER_HEARTBEAT_WINDOW", default=60.0)
+READY_OLDEST_QUEUED_CHECK = env.int("READY_OLDEST_QUEUED_CHECK", default=XERO_CHECK_QUEUE_TIMEOUT)
 # A batch is split into tasks of this many Sites, so that every worker can take a share.
 XERO_CHECK_CHUNK_SIZE = env.int("XERO_CHECK_CHUNK_SIZE", default=50)
 # Seconds a worker's hold on its chunk lasts unless renewed (it renews every third of it):

@@ -1,0 +1,1 @@
+"""Counters fed by signals (filled in with /metrics)."""
