@@ -301,6 +301,9 @@ XERO_CHECK_QUEUE_TIMEOUT = env.int("XERO_CHECK_QUEUE_TIMEOUT", default=3600)
 WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", default=15.0)
 WORKER_HEARTBEAT_WINDOW = env.float("WORKER_HEARTBEAT_WINDOW", default=60.0)
 READY_OLDEST_QUEUED_CHECK = env.int("READY_OLDEST_QUEUED_CHECK", default=XERO_CHECK_QUEUE_TIMEOUT)
+# /metrics (docs/production.md) answers only with `Authorization: Bearer $METRICS_TOKEN`;
+# without a token set it answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # A batch is split into tasks of this many Sites, so that every worker can take a share.
 XERO_CHECK_CHUNK_SIZE = env.int("XERO_CHECK_CHUNK_SIZE", default=50)
 # Seconds a worker's hold on its chunk lasts unless renewed (it renews every third of it):

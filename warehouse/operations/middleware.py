@@ -17,6 +17,7 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 ENDPOINTS: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "/healthz": views.healthz,
     "/readyz": views.readyz,
+    "/metrics": views.metrics,
 }
 
 

@@ -1,1 +1,24 @@
-"""Counters fed by signals (filled in with /metrics)."""
+"""Counters fed by signals: lockouts (django-axes) and second-factor failures."""
+
+from typing import Any
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_login_failed
+from django.dispatch import receiver
+
+from . import counters
+
+# The second-factor page reports a wrong code as a failed sign-in under this sender
+# (warehouse/accounts/views.py), so that django-axes counts it with the passwords.
+SECOND_FACTOR_SENDER = "warehouse.accounts.views"
+
+
+@receiver(user_locked_out)
+def count_lockout(sender: object, **kwargs: Any) -> None:
+    counters.add("lockouts_total")
+
+
+@receiver(user_login_failed)
+def count_login_failure(sender: object, **kwargs: Any) -> None:
+    kind = "second_factor" if sender == SECOND_FACTOR_SENDER else "password"
+    counters.add("sign_in_failures_total", {"factor": kind})

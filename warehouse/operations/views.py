@@ -6,6 +6,7 @@ import json
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from . import metrics as metrics_module
 from . import readiness
 
 
@@ -28,3 +29,17 @@ def readyz(request: HttpRequest) -> HttpResponse:
     # every probe (every few seconds). The access log keeps the status.
     response._has_been_logged = True  # type: ignore[attr-defined]
     return response
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus' scrape, with ``Authorization: Bearer $METRICS_TOKEN``. Without a token
+    configured the endpoint does not exist (404); a wrong or missing one is 401."""
+    from django.conf import settings
+
+    if not settings.METRICS_TOKEN:
+        return HttpResponse("Not found.", status=404, content_type="text/plain")
+    if not metrics_module.token_accepted(request.META.get("HTTP_AUTHORIZATION", "")):
+        response = HttpResponse("Unauthorized.", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(metrics_module.exposition(), content_type=metrics_module.CONTENT_TYPE)
