@@ -79,6 +79,9 @@ class ContextFilter(logging.Filter):
     access lines the request's own fields (the context is gone by the time gunicorn logs)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if hasattr(record, "site_code"):
+            # Another handler's filter saw this record first (and may have redacted it).
+            return True
         record.request_id = request_id.get() or None
         record.user_id = user_id.get()
         record.site_code = site_code.get() or None

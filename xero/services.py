@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from sites.models import Site
 from warehouse import ages, database
+from warehouse.logs import log_context
 from warehouse.operations import counters
 
 from . import certificates, client, connection
@@ -171,6 +172,7 @@ def connection_test_run(
         database.lock_waits_at_most(budget),
         client.calls_end_by(deadline),
         counters.started_by(origin),
+        log_context(site=site.code),
     ):
         test = claimed
         if test is None:

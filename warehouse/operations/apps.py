@@ -11,4 +11,13 @@ class OperationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (counters of lockouts and second-factor failures)
+        import atexit
+
+        from django_tasks.signals import task_finished
+
+        from . import counters, receivers  # noqa: F401  (lockouts, second-factor failures)
+
+        # Counts added up in a process are written when a task ends and at exit (a
+        # request's at its end: RequestIdMiddleware).
+        task_finished.connect(receivers.flush_counters, dispatch_uid="operations-flush")
+        atexit.register(counters.flush_at_exit)

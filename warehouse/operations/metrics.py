@@ -70,6 +70,7 @@ class WarehouseCollector:
 
     def collect(self) -> Iterator[Metric]:
         started = time.perf_counter()
+        counters.flush()  # this process's own counts first
         yield from self.sites()
         yield from self.counted()
         yield from self.calls_left()

@@ -9,7 +9,7 @@ from django.utils.cache import add_never_cache_headers
 
 from warehouse import logs
 
-from . import views
+from . import counters, views
 
 # What an inbound X-Request-ID may be: a proxy's id (a UUID, hex, or similar), nothing else.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -56,6 +56,8 @@ class RequestIdMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         with logs.log_context(request=request_id):
             response = self.get_response(request)
+            # The request's counts for /metrics, in one statement (nothing when none).
+            counters.flush()
         response["X-Request-ID"] = request_id
         return response
 

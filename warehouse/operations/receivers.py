@@ -22,3 +22,8 @@ def count_lockout(sender: object, **kwargs: Any) -> None:
 def count_login_failure(sender: object, **kwargs: Any) -> None:
     kind = "second_factor" if sender == SECOND_FACTOR_SENDER else "password"
     counters.add("sign_in_failures_total", {"factor": kind})
+
+
+def flush_counters(sender: object, **kwargs: Any) -> None:
+    """django-tasks' ``task_finished``: a worker writes the task's counts."""
+    counters.flush()

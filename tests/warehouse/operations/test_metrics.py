@@ -164,10 +164,24 @@ def test_counters_add_across_calls_in_one_statement(db):
 
     with CaptureQueriesContext(connection) as queries:
         counters.add_many({"a_total": 1, 'b_total{x="1"}': 2.5})
-    assert [q["sql"] for q in queries if "INSERT" in q["sql"]] != []
+        counters.add("a_total")
+        assert not queries.captured_queries, "added up in the process first"
+        counters.flush()
     assert len([q for q in queries if "INSERT" in q["sql"]]) == 1
     counters.add("a_total")
+    counters.add("a_total", amount=-1)
     assert counters.values() == {"a_total": 2.0, 'b_total{x="1"}': 2.5}
+
+
+def test_a_worker_writes_its_counts_when_a_task_ends(db, settings):
+    from warehouse.operations.models import Counter
+    from xero.tasks import check_chunk
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    counters.add("lockouts_total")
+    check_chunk.enqueue(chunk="00000000-0000-0000-0000-000000000009")
+
+    assert Counter.objects.get(key="lockouts_total").value == 1
 
 
 def test_queue_and_heartbeat_gauges(client, metrics_token, site):
