@@ -4,7 +4,7 @@ tests, beside a bare endpoint that reads one row (the anchor), in the same run.
 Run: .venv/bin/python -m benchmarks.bench_metrics [--sites 10000] [--tests-per-site 10] [--runs 31]
 (on PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test before it)
 
-Both answer through the same middleware position (warehouse.operations.ProbeMiddleware),
+Both answer through the same middleware position (operations.ProbeMiddleware),
 over Django's test client, so the difference is the collector's queries. The issue's goal:
 a scrape under 100 ms.
 """
@@ -36,18 +36,16 @@ def main(argv: list[str] | None = None) -> None:
         from django.test.utils import CaptureQueriesContext, override_settings
         from django.utils import timezone
 
+        from operations import counters, middleware
+        from operations.heartbeat import beat
         from sites.models import Site
-        from warehouse.operations import counters, middleware
-        from warehouse.operations.heartbeat import beat
         from xero.models import QueuedCheck
 
         started = time.perf_counter()
         build_fleet(sites=args.sites, tests_per_site=args.tests_per_site)
         # The fleet is bulk-created past the services: fill each Site's last outcome as the
         # migration does for an existing database.
-        importlib.import_module("warehouse.operations.migrations.0002_hprod_sitehealth").backfill(
-            apps, None
-        )
+        importlib.import_module("operations.migrations.0002_hprod_sitehealth").backfill(apps, None)
         # What a running Warehouse has besides: counters of every kind, a queue, workers.
         for outcome in ("ok", "signature_invalid", "rate_limited", "timeout"):
             for origin in ("button", "fleet", "command", "api"):

@@ -33,8 +33,8 @@ def main(argv=None):
         from django.test.utils import CaptureQueriesContext, override_settings
         from django.urls import NoReverseMatch, include, path, reverse
 
+        from accounts.models import TOTPDevice
         from sites.models import Site
-        from warehouse.accounts.models import TOTPDevice
 
         started = time.perf_counter()
         build_fleet(sites=args.sites, tests_per_site=args.tests_per_site)

@@ -14,52 +14,43 @@ Who and from where: in a request, the user and the client's address (``AuditMidd
 in a management command, ``manage.py <command>``; otherwise the process's name.
 """
 
-import contextlib
 import datetime
-import ipaddress
-import os
-import sys
-from contextvars import ContextVar
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import capfirst
 
 from warehouse import signals as warehouse_signals
 
 from .audit_triggers import PRUNE_FLOOR_DAYS
 from .fields import encrypted_fields
-from .models import AuditEntry, AuditPruneWindow, Site
+from .models import SECRET, AuditEntry, AuditPruneWindow, Site, secret_marker, tracked_site_fields
+from .origin import AuditMiddleware, client_address, current_origin, via
 
-SECRET = "(secret)"  # noqa: S105 - the marker that stands for a secret, not one
-# Fields that change on every save and say nothing about the Xero link.
-UNTRACKED_SITE_FIELDS = ["id", "created_at", "updated_at"]
+# What the rest of the code asks of the trail, whichever lower module holds it: the marker
+# and the origin (``sites/origin.py``) sit below the models, which record their own changes.
+__all__ = [
+    "SECRET",
+    "AuditMiddleware",
+    "client_address",
+    "current_origin",
+    "record",
+    "secret_marker",
+    "tracked_site_fields",
+    "via",
+]
+
 # The username typed into a failed login is someone's guess: kept, but bounded.
 TYPED_USERNAME_MAX = 150
 
-_request = ContextVar("audit_request", default=None)
-_via = ContextVar("audit_via", default=None)
-
 Kind = AuditEntry.Kind
 
-
-def secret_marker(value: str) -> str:
-    """django-auditlog's ``mask_callable`` for secrets: whether there is one, never what.
-
-    auditlog hands over ``"None"`` for the side of a create or delete that has no value.
-    """
-    return "" if value in ("", "None") else SECRET
-
-
-def tracked_site_fields() -> list[str]:
-    """The Site's columns the trail follows, in the model's order."""
-    return [f.name for f in Site._meta.concrete_fields if f.name not in UNTRACKED_SITE_FIELDS]
+# Write one row of the trail (``AuditEntryManager.record``: the models write their own rows).
+record = AuditEntry.objects.record
 
 
 def register_site() -> None:
@@ -71,7 +62,7 @@ def register_site() -> None:
         # Own columns only: auditlog would otherwise list reverse relations on create.
         include_fields=tracked_site_fields(),
         mask_fields=[field.name for field in encrypted_fields(Site)],
-        mask_callable="sites.audit.secret_marker",
+        mask_callable="sites.models.secret_marker",
     )
 
 
@@ -102,135 +93,7 @@ def register_users() -> None:
     auditlog.register(Group, include_fields=["name"], m2m_fields={"permissions"})
 
 
-# --- who and from where -------------------------------------------------------------------
-
-
-class AuditMiddleware:
-    """Make the request (its user and address) the origin of what it records."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        token = _request.set(request)
-        try:
-            return self.get_response(request)
-        finally:
-            _request.reset(token)
-
-
-@contextlib.contextmanager
-def via(name: str):
-    """Record what happens inside as done by ``name`` (e.g. ``manage.py rotate_...``)."""
-    token = _via.set(name)
-    try:
-        yield
-    finally:
-        _via.reset(token)
-
-
-def client_address(request) -> str | None:
-    """The client's IP address, by the lockouts' rule (``client_ip_address``: the connection's,
-    or behind our proxy the X-Forwarded-For entry the proxy added); anything that is not an
-    IP address is dropped, so a forged header cannot break the request or the row."""
-    from warehouse.accounts.lockout import client_ip_address
-
-    try:
-        return str(ipaddress.ip_address(client_ip_address(request).strip()))
-    except ValueError:
-        return None
-
-
-def _process_name() -> str:
-    argv = sys.argv or [""]
-    program = os.path.basename(argv[0])
-    if program in ("manage.py", "django-admin") and len(argv) > 1:
-        return f"manage.py {argv[1]}"
-    return f"process {program or 'python'}"
-
-
-def current_origin() -> dict:
-    """The origin fields of a row recorded now: actor, username, address, via."""
-    request = _request.get()
-    if request is not None:
-        user = getattr(request, "user", None)
-        actor = user if user is not None and user.is_authenticated else None
-        return {
-            "actor": actor,
-            "actor_username": actor.get_username() if actor else "",
-            "remote_addr": client_address(request),
-            "via": "web",
-        }
-    return {
-        "actor": None,
-        "actor_username": "",
-        "remote_addr": None,
-        "via": _via.get() or _process_name(),
-    }
-
-
-def _site_fields(site) -> dict:
-    if site is None:
-        return {}
-    return {"site_pk": site.pk, "site_code": site.code, "site_name": site.name}
-
-
-def entry_fields_for(instance, action) -> dict:
-    """The trail's own fields for a row django-auditlog writes about ``instance``."""
-    fields = current_origin()
-    if isinstance(instance, Site):
-        fields.update(_site_fields(instance))
-        fields["kind"] = {
-            AuditEntry.Action.CREATE: Kind.SITE_CREATED,
-            AuditEntry.Action.UPDATE: Kind.SITE_CHANGED,
-            AuditEntry.Action.DELETE: Kind.SITE_DELETED,
-        }.get(action, Kind.SITE_CHANGED)
-        fields["summary"] = getattr(instance, "_audit_summary", "")[:300]
-    elif isinstance(instance, Group):
-        fields["kind"] = Kind.ROLE_CHANGED
-    elif isinstance(instance, AbstractBaseUser):
-        fields["kind"] = Kind.USER_CHANGED
-    return fields
-
-
 # --- writing rows --------------------------------------------------------------------------
-
-
-def record(
-    *,
-    kind: str,
-    site: Site | None = None,
-    target=None,
-    actor=None,
-    summary: str = "",
-    changes: dict | None = None,
-    at=None,
-) -> AuditEntry:
-    """Write one row of the trail about ``site`` (and ``target``, the object concerned).
-
-    ``actor`` overrides the request's user (a login records the user who just logged in).
-    ``changes`` maps a field name to ``[old, new]``; pass secrets through ``secret_marker``.
-    """
-    origin = current_origin()
-    if actor is not None:
-        origin["actor"] = actor
-        origin["actor_username"] = actor.get_username()
-    target = target if target is not None else site
-    entry = AuditEntry(
-        kind=kind,
-        action=AuditEntry.Action.UPDATE if target is not None else AuditEntry.Action.ACCESS,
-        content_type=ContentType.objects.get_for_model(target) if target is not None else None,
-        object_pk=str(target.pk) if target is not None else "",
-        object_id=target.pk if target is not None and isinstance(target.pk, int) else None,
-        object_repr=str(target)[:300] if target is not None else "",
-        changes=changes,
-        summary=summary[:300],
-        timestamp=at or timezone.now(),
-        **_site_fields(site),
-        **origin,
-    )
-    entry.save()
-    return entry
 
 
 def record_for_sites(*, kind: str, site_ids, actor=None, summary: str = "") -> int:
@@ -264,32 +127,6 @@ def record_for_sites(*, kind: str, site_ids, actor=None, summary: str = "") -> i
     return len(entries)
 
 
-def audited_update(queryset, update, values: dict) -> int:
-    """Run ``update(**values)`` on Sites and record what changed, one row per Site."""
-    tracked = [name for name in tracked_site_fields() if name in values]
-    if not tracked:
-        return update(**values)
-    secret = {f.name for f in encrypted_fields(Site)}
-    with transaction.atomic(using=queryset.db):
-        before = {row["pk"]: row for row in queryset.values("pk", *tracked)}
-        count = update(**values)
-        after = Site.objects.filter(pk__in=list(before)).values("pk", "code", "name", *tracked)
-        for row in after:
-            old = before[row["pk"]]
-            changes = {}
-            for name in tracked:
-                if old[name] == row[name]:
-                    continue
-                if name in secret:
-                    changes[name] = [secret_marker(old[name] or ""), secret_marker(row[name] or "")]
-                else:
-                    changes[name] = [str(old[name]), str(row[name])]
-            if changes:
-                site = Site(pk=row["pk"], code=row["code"], name=row["name"])
-                record(kind=Kind.SITE_CHANGED, site=site, changes=changes)
-    return count
-
-
 def record_secrets_reencrypted(*, site_ids_and_fields: dict) -> None:
     """After ``rotate_encryption_keys``: one row per Site whose secrets were re-encrypted.
 
@@ -305,60 +142,6 @@ def record_secrets_reencrypted(*, site_ids_and_fields: dict) -> None:
             summary="Re-encrypted under the newest key in FIELD_ENCRYPTION_KEYS; "
             "the values themselves did not change.",
         )
-
-
-# --- reading rows --------------------------------------------------------------------------
-
-
-def _field_label(name: str) -> str:
-    try:
-        return capfirst(Site._meta.get_field(name).verbose_name)
-    except FieldDoesNotExist:
-        return capfirst(name.replace("_", " "))
-
-
-def _field_order(name: str) -> tuple[int, str]:
-    order = tracked_site_fields()
-    return (order.index(name) if name in order else len(order), name)
-
-
-def _m2m_line(name: str, change: dict) -> dict:
-    """django-auditlog's record of a many-to-many change, e.g. "Groups: added Admins"."""
-    label = _field_label(name)
-    word = "added" if change.get("operation") == "add" else "removed"
-    objects = ", ".join(str(item) for item in change.get("objects") or [])
-    return {"label": label, "old": "", "new": "", "text": f"{label}: {word} {objects}"}
-
-
-def change_lines(entry: AuditEntry) -> list[dict]:
-    """Each change of ``entry`` as ``{"label", "old", "new", "text"}`` for pages and CSV."""
-    changes = entry.changes if isinstance(entry.changes, dict) else {}
-    lines = []
-    for name, pair in sorted(changes.items(), key=lambda item: _field_order(item[0])):
-        if isinstance(pair, dict) and pair.get("type") == "m2m":
-            lines.append(_m2m_line(name, pair))
-            continue
-        if not isinstance(pair, list | tuple) or len(pair) != 2:
-            continue
-        old, new = ("" if v in (None, "None") else str(v) for v in pair)
-        label = _field_label(name)
-        if SECRET in (old, new):
-            word = "changed" if old and new else ("set" if new else "cleared")
-            lines.append({"label": label, "old": "", "new": "", "text": f"{label}: {word}"})
-        elif old != new:
-            # (auditlog writes a missing side as "None": an empty field created or deleted
-            # is no change worth a line.)
-            shown_old = old if old else "(empty)"
-            shown_new = new if new else "(empty)"
-            lines.append(
-                {
-                    "label": label,
-                    "old": old,
-                    "new": new,
-                    "text": f"{label}: {shown_old} → {shown_new}",
-                }
-            )
-    return lines
 
 
 # --- logins and second factors --------------------------------------------------------------

@@ -4,7 +4,8 @@ from django.apps import apps
 from django.core.checks import Error, Tags, register
 from django.db import DatabaseError
 
-from .encryption import EncryptionKeyError, get_multi_fernet
+from warehouse.encryption import EncryptionKeyError, get_multi_fernet
+
 from .fields import encrypted_fields
 
 

@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from . import encryption
+from warehouse import encryption
 
 # Marks a serialised value as a Fernet token (see ``EncryptedTextField.value_to_string``), so
 # that loading a dump never mistakes ciphertext for a secret, or a secret for ciphertext.

@@ -2,7 +2,7 @@ import logging
 
 from django.shortcuts import render
 
-from .encryption import EncryptionKeyError
+from warehouse.encryption import EncryptionKeyError
 
 logger = logging.getLogger(__name__)
 

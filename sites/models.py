@@ -1,9 +1,19 @@
+import datetime
+from typing import Any
+
 from auditlog.models import AbstractLogEntry, LogEntryManager
 from django.conf import settings
-from django.db import models
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models, transaction
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.text import capfirst
 
-from .fields import EncryptedTextField
+from .fields import EncryptedTextField, encrypted_fields
+from .origin import current_origin
 from .validators import (
     API_KEY_MAX_LENGTH,
     validate_api_key,
@@ -12,6 +22,20 @@ from .validators import (
 )
 
 INTERCONNECT_ID = "IMAGATEC"
+
+# The audit trail's marker that stands for a secret: a row says "set", "changed" or
+# "cleared" and nothing else (no plaintext, no ciphertext, no partial mask).
+SECRET = "(secret)"  # noqa: S105 - the marker that stands for a secret, not one
+# Fields that change on every save and say nothing about the Xero link.
+UNTRACKED_SITE_FIELDS = ["id", "created_at", "updated_at"]
+
+
+def secret_marker(value: str) -> str:
+    """django-auditlog's ``mask_callable`` for secrets: whether there is one, never what.
+
+    auditlog hands over ``"None"`` for the side of a create or delete that has no value.
+    """
+    return "" if value in ("", "None") else SECRET
 
 
 def mask_secret(value: str) -> str:
@@ -27,15 +51,39 @@ def mask_secret(value: str) -> str:
 
 
 class SiteQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        """Update the rows and record each changed Site in the audit trail.
+    def update(self, **kwargs: Any) -> int:
+        """Update the rows and record each changed Site in the audit trail, one row per Site.
 
         ``QuerySet.update`` (and ``bulk_update``, which calls it) sends no signals, so
         django-auditlog cannot see it; reading the rows before and after closes that gap.
         """
-        from . import audit
-
-        return audit.audited_update(self, super().update, kwargs)
+        tracked = [name for name in tracked_site_fields() if name in kwargs]
+        if not tracked:
+            return super().update(**kwargs)
+        secret = {f.name for f in encrypted_fields(Site)}
+        with transaction.atomic(using=self.db):
+            before = {row["pk"]: row for row in self.values("pk", *tracked)}
+            count = super().update(**kwargs)
+            after = Site.objects.filter(pk__in=list(before)).values("pk", "code", "name", *tracked)
+            for row in after:
+                old = before[row["pk"]]
+                changes = {}
+                for name in tracked:
+                    if old[name] == row[name]:
+                        continue
+                    if name in secret:
+                        changes[name] = [
+                            secret_marker(old[name] or ""),
+                            secret_marker(row[name] or ""),
+                        ]
+                    else:
+                        changes[name] = [str(old[name]), str(row[name])]
+                if changes:
+                    site = Site(pk=row["pk"], code=row["code"], name=row["name"])
+                    AuditEntry.objects.record(
+                        kind=AuditEntry.Kind.SITE_CHANGED, site=site, changes=changes
+                    )
+        return count
 
     update.alters_data = True
 
@@ -139,21 +187,83 @@ class Site(models.Model):
         return self.connection_type == self.ConnectionType.PRIVATE_APP
 
 
+def tracked_site_fields() -> list[str]:
+    """The Site's columns the audit trail follows, in the model's order."""
+    return [f.name for f in Site._meta.concrete_fields if f.name not in UNTRACKED_SITE_FIELDS]
+
+
+def _site_fields(site: Site | None) -> dict[str, Any]:
+    if site is None:
+        return {}
+    return {"site_pk": site.pk, "site_code": site.code, "site_name": site.name}
+
+
 class AuditEntryManager(LogEntryManager):
     def log_create(self, instance, force_log: bool = False, **kwargs):
         """django-auditlog's entry for a Site or a user, with the trail's own fields."""
-        from . import audit
-
-        kwargs.update(audit.entry_fields_for(instance, kwargs.get("action")))
+        kwargs.update(self.fields_for(instance, kwargs.get("action")))
         return super().log_create(instance, force_log=force_log, **kwargs)
 
     def log_m2m_changes(self, changed_queryset, instance, operation, field_name, **kwargs):
         """django-auditlog's entry for a many-to-many change (a user's groups, a group's
         permissions), with the trail's own fields."""
-        from . import audit
-
-        kwargs.update(audit.entry_fields_for(instance, self.model.Action.UPDATE))
+        kwargs.update(self.fields_for(instance, self.model.Action.UPDATE))
         return super().log_m2m_changes(changed_queryset, instance, operation, field_name, **kwargs)
+
+    def fields_for(self, instance: models.Model, action: int | None) -> dict[str, Any]:
+        """The trail's own fields for a row django-auditlog writes about ``instance``."""
+        Kind = AuditEntry.Kind
+        fields = current_origin()
+        if isinstance(instance, Site):
+            fields.update(_site_fields(instance))
+            fields["kind"] = {
+                AuditEntry.Action.CREATE: Kind.SITE_CREATED,
+                AuditEntry.Action.UPDATE: Kind.SITE_CHANGED,
+                AuditEntry.Action.DELETE: Kind.SITE_DELETED,
+            }.get(action, Kind.SITE_CHANGED)
+            fields["summary"] = getattr(instance, "_audit_summary", "")[:300]
+        elif isinstance(instance, Group):
+            fields["kind"] = Kind.ROLE_CHANGED
+        elif isinstance(instance, AbstractBaseUser):
+            fields["kind"] = Kind.USER_CHANGED
+        return fields
+
+    def record(
+        self,
+        *,
+        kind: str,
+        site: Site | None = None,
+        target: models.Model | None = None,
+        actor: AbstractBaseUser | None = None,
+        summary: str = "",
+        changes: dict[str, Any] | None = None,
+        at: datetime.datetime | None = None,
+    ) -> "AuditEntry":
+        """Write one row of the trail about ``site`` (and ``target``, the object concerned).
+
+        ``actor`` overrides the request's user (a login records the user who just logged in).
+        ``changes`` maps a field name to ``[old, new]``; pass secrets through ``secret_marker``.
+        """
+        origin = current_origin()
+        if actor is not None:
+            origin["actor"] = actor
+            origin["actor_username"] = actor.get_username()
+        target = target if target is not None else site
+        entry = self.model(
+            kind=kind,
+            action=self.model.Action.UPDATE if target is not None else self.model.Action.ACCESS,
+            content_type=ContentType.objects.get_for_model(target) if target is not None else None,
+            object_pk=str(target.pk) if target is not None else "",
+            object_id=target.pk if target is not None and isinstance(target.pk, int) else None,
+            object_repr=str(target)[:300] if target is not None else "",
+            changes=changes,
+            summary=summary[:300],
+            timestamp=at or timezone.now(),
+            **_site_fields(site),
+            **origin,
+        )
+        entry.save()
+        return entry
 
 
 class AuditEntry(AbstractLogEntry):
@@ -242,11 +352,56 @@ class AuditEntry(AbstractLogEntry):
         """The user, else the command or process that did it."""
         return self.actor_username or self.via or "system"
 
-    def change_lines(self) -> list[tuple[str, str, str]]:
-        """Each changed field as (label, old, new), secrets already reduced to markers."""
-        from . import audit
+    def change_lines(self) -> list[dict[str, str]]:
+        """Each change as ``{"label", "old", "new", "text"}`` for pages and CSV, secrets
+        already reduced to markers."""
+        changes = self.changes if isinstance(self.changes, dict) else {}
+        lines = []
+        for name, pair in sorted(changes.items(), key=lambda item: _field_order(item[0])):
+            if isinstance(pair, dict) and pair.get("type") == "m2m":
+                lines.append(_m2m_line(name, pair))
+                continue
+            if not isinstance(pair, list | tuple) or len(pair) != 2:
+                continue
+            old, new = ("" if v in (None, "None") else str(v) for v in pair)
+            label = _field_label(name)
+            if SECRET in (old, new):
+                word = "changed" if old and new else ("set" if new else "cleared")
+                lines.append({"label": label, "old": "", "new": "", "text": f"{label}: {word}"})
+            elif old != new:
+                # (auditlog writes a missing side as "None": an empty field created or deleted
+                # is no change worth a line.)
+                shown_old = old if old else "(empty)"
+                shown_new = new if new else "(empty)"
+                lines.append(
+                    {
+                        "label": label,
+                        "old": old,
+                        "new": new,
+                        "text": f"{label}: {shown_old} → {shown_new}",
+                    }
+                )
+        return lines
 
-        return audit.change_lines(self)
+
+def _field_label(name: str) -> str:
+    try:
+        return str(capfirst(Site._meta.get_field(name).verbose_name))
+    except FieldDoesNotExist:
+        return str(capfirst(name.replace("_", " ")))
+
+
+def _field_order(name: str) -> tuple[int, str]:
+    order = tracked_site_fields()
+    return (order.index(name) if name in order else len(order), name)
+
+
+def _m2m_line(name: str, change: dict[str, Any]) -> dict[str, str]:
+    """django-auditlog's record of a many-to-many change, e.g. "Groups: added Admins"."""
+    label = _field_label(name)
+    word = "added" if change.get("operation") == "add" else "removed"
+    objects = ", ".join(str(item) for item in change.get("objects") or [])
+    return {"label": label, "old": "", "new": "", "text": f"{label}: {word} {objects}"}
 
 
 class AuditPruneWindow(models.Model):

@@ -7,10 +7,10 @@ import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group
 
+from customers.access import CUSTOMERS
 from sites.models import Site
 from sites.roles import ADMINS, STAFF, SUPPORT
 from tests.second_factor import NOT_ENROLLED, VERIFIED, add_device, pass_second_factor
-from warehouse.customers.access import CUSTOMERS
 
 # A Consumer Key and Secret shaped like Xero's (30 upper-case letters and digits).
 CONSUMER_KEY = "QZ7KJ1M2N3B4V5C6X7Z8L9K0J1H2YC"
@@ -37,9 +37,9 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 
 @pytest.fixture(autouse=True)
 def _metrics_counts_of_this_test_only():
-    """/metrics' counts are added up in the process until a flush (warehouse/operations/
+    """/metrics' counts are added up in the process until a flush (operations/
     counters.py): none may leak from one test into the next one's database."""
-    from warehouse.operations import counters
+    from operations import counters
 
     counters.discard()
     yield

@@ -5,7 +5,7 @@ import time
 
 from django.urls import reverse
 
-from warehouse.accounts.models import TOTP_STEP, TOTPDevice
+from accounts.models import TOTP_STEP, TOTPDevice
 
 VERIFY_URL = "admin:second_factor"
 # The password make_user gives everyone.

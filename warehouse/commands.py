@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, OperationalError
 
-from sites.encryption import EncryptionKeyError
+from warehouse.encryption import EncryptionKeyError
 
 DATABASE_BUSY = (
     "The Warehouse's database was busy (another process held a lock) or could not be "

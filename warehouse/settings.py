@@ -34,8 +34,8 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
 INSTALLED_APPS = [
     # The admin with the Warehouse's site (active + staff + second factor): its gate guards
-    # every page, the Xero ones included (warehouse/accounts/adminsite.py).
-    "warehouse.accounts.apps.WarehouseAdminConfig",
+    # every page, the Xero ones included (accounts/adminsite.py).
+    "accounts.apps.WarehouseAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -47,24 +47,24 @@ INSTALLED_APPS = [
     "sites",
     "xero",
     # After django.contrib.auth: its admin replaces the User admin.
-    "warehouse.accounts",
+    "accounts",
     "axes",
-    "warehouse.customers",
+    "customers",
     "django_tasks",
     # Probes, metrics and the workers' heartbeats (docs/production.md). Before
     # django_tasks_db: its db_worker command (with a heartbeat) replaces the library's.
-    "warehouse.operations",
+    "operations",
 ]
 
 MIDDLEWARE = [
     # First: every log line of the request carries its id (docs/production.md, "Logs").
-    "warehouse.operations.middleware.RequestIdMiddleware",
+    "operations.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Production (docs/production.md): the app serves /static/ itself, before anything else
     # reads the request (no session, no database for a stylesheet).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # /healthz and /readyz, before sessions, the login and the host check.
-    "warehouse.operations.middleware.ProbeMiddleware",
+    "operations.middleware.ProbeMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -73,9 +73,9 @@ MIDDLEWARE = [
     # Marks request.user verified when this session passed the second factor.
     "django_otp.middleware.OTPMiddleware",
     # After authentication: the audit trail records the request's user and address.
-    "sites.audit.AuditMiddleware",
+    "sites.origin.AuditMiddleware",
     # Once the user is known: a customer reaches their own Sites' pages only.
-    "warehouse.customers.middleware.CustomerFenceMiddleware",
+    "customers.middleware.CustomerFenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sites.middleware.EncryptionKeyErrorMiddleware",
@@ -179,11 +179,11 @@ AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "warehouse.accounts.lockout.lockout_response"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # Failed attempts keep the form's fields: never the codes (nor the password, always masked).
 AXES_SENSITIVE_PARAMETERS = ["code"]
-# Whose address a failure counts against: see warehouse/accounts/lockout.py.
-AXES_CLIENT_IP_CALLABLE = "warehouse.accounts.lockout.client_ip_address"
+# Whose address a failure counts against: see warehouse/addresses.py.
+AXES_CLIENT_IP_CALLABLE = "warehouse.addresses.client_ip_address"
 
 # Content-Security-Policy (django-csp): scripts, styles and images from our own static files
 # only; no inline script or style, no plugins, no framing.

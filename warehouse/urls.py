@@ -3,7 +3,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-# The admin site's titles are set on its class: warehouse/accounts/adminsite.py.
+# The admin site's titles are set on its class: accounts/adminsite.py.
 
 
 class FaviconRedirectView(RedirectView):
@@ -23,5 +23,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("xero.urls")),
     path("", include("sites.urls")),
-    path("", include("warehouse.customers.urls")),
+    path("", include("customers.urls")),
 ]

@@ -8,10 +8,10 @@ from django.contrib.admin.views.main import ChangeList
 from django.urls import reverse
 from django.utils.html import format_html
 
+from customers.selectors import site_customers_context, waiting_for_customer
 from sites.admin import SiteAdmin
 from sites.models import Site
 from warehouse.ages import ago
-from warehouse.customers.selectors import site_customers_context, waiting_for_customer
 
 from . import selectors
 from .models import ConnectionTest

@@ -34,7 +34,7 @@ from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 from requests_oauthlib import OAuth1
 
 from sites.models import Site
-from warehouse.operations import counters
+from warehouse import signals
 
 from . import certificates, exceptions, limits, values
 from .certificates import APPLICATION_NAME
@@ -158,7 +158,9 @@ class XeroSession(requests.Session):
             raise exceptions.XeroUnreachable(host=host, reason=_network_reason(error)) from None
         self.last_response = response
         # For /metrics: the latency histogram and the 429s, shared by every process.
-        counters.xero_call(seconds=time.monotonic() - sent, status=response.status_code)
+        signals.xero_call_answered.send(
+            sender=XeroSession, seconds=time.monotonic() - sent, status=response.status_code
+        )
         # A rate limit is raised even unchecked, so that a bulk check can wait it out.
         if response.status_code >= 300 and (check or response.status_code == 429):
             raise error_from_response(response)

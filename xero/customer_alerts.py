@@ -5,9 +5,9 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.urls import reverse
 
+from customers.selectors import waiting_for_customer
 from sites.models import Site
 from sites.roles import SUPPORT
-from warehouse.customers.selectors import waiting_for_customer
 
 from .models import ConnectionTest
 

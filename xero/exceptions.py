@@ -9,7 +9,7 @@ them, so a new outcome is a new class here, with its code, label, message and st
 from warehouse.ages import duration
 
 from .certificates import APPLICATION_NAME, KEY_SIZES_TEXT
-from .steps import STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST
+from .step_keys import STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST
 
 
 class XeroError(Exception):

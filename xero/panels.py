@@ -11,9 +11,9 @@ from django.conf import settings
 from django.contrib import admin
 from django.utils import timezone
 
+from customers.access import page_flags
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
-from warehouse.customers.access import page_flags
 
 from . import certificates, selectors, steps, web_app
 from .forms import CertificateIssueForm

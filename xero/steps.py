@@ -5,8 +5,8 @@ that fixes a failure, and each renders from ``templates/xero/steps/<key>.html``)
 words them its own way, after the customer's Xero integration procedure for private
 applications and Xero's developer portal for Custom Connections.
 
-This module reads no model of its own app: ``xero.exceptions`` imports the keys, and the
-models import the exceptions.
+The step keys live below in ``xero/step_keys.py``: ``xero.exceptions`` names them, and the
+models (read here) import the exceptions.
 """
 
 import datetime
@@ -17,15 +17,11 @@ from django.utils import timezone
 
 from sites.models import Site
 
+from .step_keys import STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST
+
 if TYPE_CHECKING:
     from .models import Certificate, ConnectionTest, TenantBinding
 
-# The step keys: each is the anchor of its section of the setup page, the name of its
-# template, and what a failure's ``step`` says fixes it.
-STEP_APP_CENTRE = "open_xero"
-STEP_APPLICATION = "create_application"
-STEP_DETAILS = "xero_details"
-STEP_TEST = "connection_test"
 
 DONE = "done"
 TODO = "todo"

@@ -15,11 +15,11 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from customers.access import Action, is_customer, site_for, sites_for
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 from sites.views import audit_timeline_context
-from warehouse.customers.access import Action, is_customer, site_for, sites_for
 
 from . import connect, panels, selectors, web_app
 from .audit import record_connection_test

@@ -9,7 +9,8 @@ prefix: a secret typed into a form is never taken for ciphertext.
 
 from django.core.serializers.base import DeserializationError
 
-from .. import encryption
+from warehouse import encryption
+
 from ..fields import SERIALISED_PREFIX, EncryptedTextField, encrypted_fields
 
 

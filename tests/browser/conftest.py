@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from accounts.models import TOTPDevice
 from tests.second_factor import totp_code
-from warehouse.accounts.models import TOTPDevice
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # Installed by `make test` (npm ci from tests/browser/package.json).

@@ -7,9 +7,9 @@ import re
 import pytest
 from django.utils import timezone
 
+from accounts.models import TOTPDevice
 from tests.browser.conftest import sign_in_with_password
 from tests.second_factor import totp_code, wrong_code
-from warehouse.accounts.models import TOTPDevice
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -4,12 +4,12 @@ by a customer on their own Site."""
 
 import pytest
 
+from accounts.models import TOTPDevice
+from customers.access import CUSTOMERS
+from customers.services import membership_add
 from tests.browser.conftest import PASSWORD, page_overflow, sign_in_with_password
 from tests.second_factor import totp_code
 from tests.xero.conftest import web_app_xero, web_site  # noqa: F401 - fixtures
-from warehouse.accounts.models import TOTPDevice
-from warehouse.customers.access import CUSTOMERS
-from warehouse.customers.services import membership_add
 from xero.models import TenantBinding, TokenSet
 
 pytestmark = [

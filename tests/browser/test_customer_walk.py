@@ -8,12 +8,12 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.management import call_command
 
+from accounts.models import TOTPDevice
+from customers.models import Invitation, Membership
+from customers.services import invitation_accept, invitation_create
 from sites.roles import SUPPORT
 from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET, restore_roles
 from tests.second_factor import totp_code
-from warehouse.accounts.models import TOTPDevice
-from warehouse.customers.models import Invitation, Membership
-from warehouse.customers.services import invitation_accept, invitation_create
 from xero.models import Certificate
 from xero.services import certificate_issue
 

@@ -3,11 +3,11 @@
 import pytest
 from playwright.sync_api import expect
 
+from customers.access import CUSTOMERS
+from customers.models import Membership
+from customers.services import membership_add
 from tests.browser.conftest import page_overflow
 from tests.conftest import CONSUMER_KEY
-from warehouse.customers.access import CUSTOMERS
-from warehouse.customers.models import Membership
-from warehouse.customers.services import membership_add
 from xero.models import Certificate, CertificateEvent, ConnectionTest
 from xero.sandbox import Organisation
 

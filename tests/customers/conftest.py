@@ -1,7 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from warehouse.customers.services import membership_add
+from customers.services import membership_add
 
 
 def client_user(client):

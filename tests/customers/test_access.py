@@ -7,10 +7,10 @@ only, and any other Site's URL answers 404, as if it did not exist.
 import pytest
 from django.urls import reverse
 
+from customers.access import CUSTOMERS, is_customer, page_flags
+from customers.models import Invitation
+from customers.services import invitation_create
 from tests.customers.conftest import client_user
-from warehouse.customers.access import CUSTOMERS, is_customer, page_flags
-from warehouse.customers.models import Invitation
-from warehouse.customers.services import invitation_create
 
 ROLES = ["staff", "admins", "support", "nobody", "superuser"]
 
@@ -246,8 +246,8 @@ def test_customers_group_holds_no_model_permission_connecting_included(db):
 def test_whoever_may_invite_may_remove_a_customer(
     client_for, make_user, target, role, status, method
 ):
-    from warehouse.customers.models import Membership
-    from warehouse.customers.services import membership_add
+    from customers.models import Membership
+    from customers.services import membership_add
 
     site, *_ = target()
     membership = membership_add(site=site, user=make_user(CUSTOMERS))
@@ -259,8 +259,8 @@ def test_whoever_may_invite_may_remove_a_customer(
 
 
 def test_a_customer_cannot_remove_anyone_even_on_their_own_site(customer_for, make_user, target):
-    from warehouse.customers.models import Membership
-    from warehouse.customers.services import membership_add
+    from customers.models import Membership
+    from customers.services import membership_add
 
     site, *_ = target()
     membership = membership_add(site=site, user=make_user(CUSTOMERS))

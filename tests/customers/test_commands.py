@@ -4,7 +4,7 @@ import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
 
-from warehouse.customers.models import Invitation, token_hash
+from customers.models import Invitation, token_hash
 
 
 def test_site_invite_prints_the_link_and_emails_it(site, capsys, settings):

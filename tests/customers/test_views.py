@@ -12,18 +12,18 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from sites.models import AuditEntry
-from sites.roles import STAFF
-from tests.conftest import CONSUMER_SECRET, audit_rows_text
-from warehouse.customers.access import CUSTOMERS
-from warehouse.customers.exceptions import InvitationNeedsPassword
-from warehouse.customers.models import Invitation, Membership, token_hash
-from warehouse.customers.services import (
+from customers.access import CUSTOMERS
+from customers.exceptions import InvitationNeedsPassword
+from customers.models import Invitation, Membership, token_hash
+from customers.services import (
     invitation_accept,
     invitation_create,
     invitation_revoke,
     membership_add,
 )
+from sites.models import AuditEntry
+from sites.roles import STAFF
+from tests.conftest import CONSUMER_SECRET, audit_rows_text
 
 PASSWORD = "a-long-customer-pass-42"
 INVITATION_KINDS = [

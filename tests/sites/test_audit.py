@@ -285,7 +285,7 @@ def test_a_failed_login_keeps_a_users_name_but_not_anything_else_typed(client, m
 
 
 def test_a_sign_in_with_a_recovery_code_is_recorded_with_how_many_are_left(make_user):
-    from warehouse.accounts.services import recovery_codes_replace, second_factor_verify
+    from accounts.services import recovery_codes_replace, second_factor_verify
 
     user = make_user(STAFF)
     code, *_ = recovery_codes_replace(user=user)

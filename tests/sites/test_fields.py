@@ -3,9 +3,9 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
 
-from sites.encryption import EncryptionKeyMalformed, EncryptionKeysMissing, SecretUndecryptable
 from sites.models import Site
 from tests.conftest import CONSUMER_SECRET, sqlite_files_bytes
+from warehouse.encryption import EncryptionKeyMalformed, EncryptionKeysMissing, SecretUndecryptable
 
 
 def raw_secret(site) -> str:

@@ -12,12 +12,12 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import TOTPDevice
+from accounts.services import recovery_codes_replace
 from sites.fields import SERIALISED_PREFIX
 from sites.models import Site
 from tests.conftest import CONSUMER_SECRET
 from tests.second_factor import totp_code, wrong_code
-from warehouse.accounts.models import TOTPDevice
-from warehouse.accounts.services import recovery_codes_replace
 from xero.models import AccessToken, Certificate
 
 ACCESS_TOKEN = "eyJhbGciOiJSUzI1NiJ9.an-access-token-for-tests.c2lnbmF0dXJl"

@@ -8,9 +8,9 @@ import logging
 import pytest
 from django_tasks import default_task_backend
 
+from operations.middleware import REQUEST_ID
 from tests.warehouse.test_settings import PRODUCTION, run_manage
 from warehouse import logs
-from warehouse.operations.middleware import REQUEST_ID
 
 ACCESS_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0LXVzZXIifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 FERNET = "gAAAAABnZ2xvcnktdG9rZW4tdGhhdC1pcy1lbmNyeXB0ZWQtZm9yLXRlc3RpbmctMTIzNDU2Nzg5MA=="
@@ -164,6 +164,9 @@ def test_the_request_id_travels_into_the_task_a_request_queues_and_its_log_lines
     client_for, site, settings
 ):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    # The chunk runs in this thread, inside the test's transaction (no fleet thread pool,
+    # whose connections would outlive the test).
+    settings.XERO_MAX_CONCURRENT_CALLS = 1
     response = client_for("support").post(
         "/xero/health/", {"action": "test_selected", "sites": [site.pk]}
     )

@@ -95,7 +95,7 @@ def test_the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_pro
 
 
 def test_lockouts_use_the_same_rule(rf, settings):
-    from warehouse.accounts.lockout import client_ip_address
+    from warehouse.addresses import client_ip_address
 
     settings.TRUSTED_PROXY_IPS = ["127.0.0.1"]
     request = rf.get("/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
@@ -136,7 +136,7 @@ def test_the_proxy_check_is_silent_without_a_proxy(settings):
 def test_a_client_cannot_pick_its_own_address_to_dodge_a_lockout_without_a_trusted_proxy(
     client, make_user, settings
 ):
-    from tests.warehouse.accounts.test_views import sign_in
+    from tests.accounts.test_views import sign_in
 
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     settings.TRUSTED_PROXY_IPS = []

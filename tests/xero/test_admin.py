@@ -108,7 +108,7 @@ def test_site_page_says_private_applications_are_retired_and_points_to_the_switc
 
 
 def test_the_site_list_does_not_decrypt_secrets(client_for, site, monkeypatch):
-    from sites import encryption
+    from warehouse import encryption
 
     def no_decrypt(*args, **kwargs):
         raise AssertionError("the list decrypted a secret")

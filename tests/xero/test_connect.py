@@ -8,9 +8,9 @@ import pytest
 import requests
 from django.core.management import call_command
 
+from customers.models import Membership
+from customers.services import membership_add
 from sites.models import AuditEntry, Site
-from warehouse.customers.models import Membership
-from warehouse.customers.services import membership_add
 from xero.connect import PENDING_KEY, STATE_LIFETIME
 from xero.models import TenantBinding, TokenSet
 

@@ -2,8 +2,8 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from customers.services import invitation_create
 from sites.roles import SUPPORT
-from warehouse.customers.services import invitation_create
 from xero.customer_alerts import FIRST_PASS, STARTED_FAILING, customer_test_alert_send
 from xero.models import ConnectionTest
 

@@ -5,10 +5,10 @@ from django.core.management.base import CommandError
 from django.db import transaction
 
 from sites.audit import record_secrets_reencrypted
-from sites.encryption import EncryptionKeyError
 from sites.fields import encrypted_fields
 from sites.models import Site
 from warehouse.commands import PlainErrorsCommand
+from warehouse.encryption import EncryptionKeyError
 
 ROTATE_BATCH = 500
 

@@ -1,7 +1,0 @@
-from django.apps import AppConfig
-
-
-class CustomersConfig(AppConfig):
-    name = "warehouse.customers"
-    label = "customers"
-    verbose_name = "Customers"
