@@ -193,3 +193,30 @@ def test_readyz_follows_a_real_db_worker_starting_stopping_and_dying(client, set
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_reads_rq_workers_heartbeats_from_redis(client, settings, rq_environment):
+    """The RQ variant: RQ keeps its workers' heartbeats in Redis; /readyz reads them."""
+    environment, _queue = rq_environment
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    settings.RQ_QUEUES = {"default": {"URL": environment["REDIS_URL"]}}
+    assert readyz(client)[1]["checks"]["workers"]["alive"] == 0
+
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "rqworker", "default", "--job-class", "django_tasks_rq.Job"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_status(client, 200, worker=worker)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        _wait_for_status(client, 503, worker=None, limit=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
