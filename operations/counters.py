@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from contextlib import nullcontext
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 
 from .models import Counter, SiteHealth
 
@@ -152,11 +152,11 @@ def flush_at_exit() -> None:
         connection.close()
 
 
-def _counters_upsert(amounts: Mapping[str, float]) -> tuple[str, list[object]]:
+def _counters_upsert(amounts: Mapping[str, float]) -> tuple[str, list[Any]]:
     quote = connection.ops.quote_name
     table, key_column, value_column = quote(Counter._meta.db_table), quote("key"), quote("value")
     rows = ", ".join(["(%s, %s)"] * len(amounts))
-    params: list[object] = []
+    params: list[Any] = []
     for counter_key, amount in amounts.items():
         params += [counter_key[:200], amount]
     sql = (
@@ -169,14 +169,15 @@ def _counters_upsert(amounts: Mapping[str, float]) -> tuple[str, list[object]]:
 
 def _health_upsert(
     health: Mapping[int, tuple[str, datetime.datetime, int | None, int | None]],
-) -> tuple[str, list[object]]:
+) -> tuple[str, list[Any]]:
     quote = connection.ops.quote_name
     table = quote(SiteHealth._meta.db_table)
     columns = ["site_id", "outcome", "tested_at", "minute_limit_remaining", "day_limit_remaining"]
     updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns[1:])
     rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(health))
     field = SiteHealth._meta.get_field("tested_at")
-    params: list[object] = []
+    assert isinstance(field, models.DateTimeField)
+    params: list[Any] = []
     for site_id, (outcome, tested_at, minute, day) in health.items():
         params += [site_id, outcome, field.get_db_prep_value(tested_at, connection), minute, day]
     sql = (

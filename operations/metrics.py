@@ -235,7 +235,7 @@ class WarehouseCollector:
             "warehouse_token_sets_needing_attention",
             "Connect to Xero token sets whose last refresh failed or whose refresh token is "
             "in its last 14 of 60 days.",
-            value=TokenSet.objects.needing_attention(now=self.now).count(),
+            value=TokenSet.objects.needing_attention(now=self.now).count(),  # type: ignore[attr-defined]
         )
         oldest = TokenSet.objects.aggregate(at=Min("refresh_token_issued_at"))["at"]
         if oldest is not None:

@@ -27,13 +27,13 @@ def encrypted_fields_decrypt() -> Iterator[str]:
     quote = connection.ops.quote_name
     for model in apps.get_models():
         for field in encrypted_fields(model):
-            table, pk = model._meta.db_table, model._meta.pk.column
+            table, pk = model._meta.db_table, str(model._meta.pk.column)
             bad = 0
             with connection.cursor() as cursor:
                 # The raw column: the field itself would decrypt (and stop at the first).
                 cursor.execute(
-                    f"SELECT {quote(pk)}, {quote(field.column)} FROM {quote(table)} "  # noqa: S608
-                    f"WHERE {quote(field.column)} <> '' ORDER BY {quote(pk)}"
+                    f"SELECT {quote(pk)}, {quote(str(field.column))} FROM {quote(table)} "  # noqa: S608
+                    f"WHERE {quote(str(field.column))} <> '' ORDER BY {quote(pk)}"
                 )
                 while rows := cursor.fetchmany(500):
                     for row_pk, token in rows:

@@ -62,16 +62,15 @@ def redact(text: str) -> str:
 @contextmanager
 def log_context(*, request: str = "", user: int | None = None, site: str = "") -> Iterator[None]:
     """Within this block, every record carries these (a task run for a request, say)."""
-    tokens = [
-        (request_id, request_id.set(request or request_id.get())),
-        (user_id, user_id.set(user if user is not None else user_id.get())),
-        (site_code, site_code.set(site or site_code.get())),
-    ]
+    request_token = request_id.set(request or request_id.get())
+    user_token = user_id.set(user if user is not None else user_id.get())
+    site_token = site_code.set(site or site_code.get())
     try:
         yield
     finally:
-        for variable, token in reversed(tokens):
-            variable.reset(token)
+        site_code.reset(site_token)
+        user_id.reset(user_token)
+        request_id.reset(request_token)
 
 
 class ContextFilter(logging.Filter):
@@ -154,9 +153,9 @@ class JSONFormatter(logging.Formatter):
             "site": getattr(record, "site_code", None),
         }
         if getattr(record, "duration_ms", None) is not None:
-            entry["duration_ms"] = record.duration_ms
+            entry["duration_ms"] = getattr(record, "duration_ms")  # noqa: B009 -- set by a filter
         if getattr(record, "access", None):
-            entry["http"] = record.access
+            entry["http"] = getattr(record, "access")  # noqa: B009
         if record.exc_text:
             entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False, default=str)
