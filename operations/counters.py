@@ -52,11 +52,20 @@ _lock = threading.Lock()
 _pending: dict[str, float] = {}
 _pending_health: dict[int, tuple[str, datetime.datetime, int | None, int | None]] = {}
 _last_flush = time.monotonic()
+# How many adds this process made: a request writes at its end only if it added (so a page
+# that counted nothing costs no statement).
+_adds = 0
+
+
+def adds() -> int:
+    return _adds
 
 
 def add_many(amounts: Mapping[str, float]) -> None:
     """Add each amount to its counter (written at the next flush)."""
+    global _adds
     with _lock:
+        _adds += 1
         for counter_key, amount in amounts.items():
             _pending[counter_key] = _pending.get(counter_key, 0.0) + float(amount)
     _flush_if_due()

@@ -54,10 +54,12 @@ class RequestIdMiddleware:
         inbound = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = inbound if REQUEST_ID.fullmatch(inbound) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
+        added = counters.adds()
         with logs.log_context(request=request_id):
             response = self.get_response(request)
-            # The request's counts for /metrics, in one statement (nothing when none).
-            counters.flush()
+            # The request's counts for /metrics, in one statement per table, if it counted.
+            if counters.adds() != added:
+                counters.flush()
         response["X-Request-ID"] = request_id
         return response
 
