@@ -11,6 +11,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
+        from warehouse import production  # noqa: F401  (the proxy settings' deploy check)
+
         from . import checks, lockout  # noqa: F401  (system checks; lockouts logged)
 
 

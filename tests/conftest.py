@@ -36,6 +36,17 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
 
 
 @pytest.fixture(autouse=True)
+def _metrics_counts_of_this_test_only():
+    """/metrics' counts are added up in the process until a flush (operations/
+    counters.py): none may leak from one test into the next one's database."""
+    from operations import counters
+
+    counters.discard()
+    yield
+    counters.discard()
+
+
+@pytest.fixture(autouse=True)
 def _encryption_keys(settings):
     """Every test runs with a key of its own, so no test can read another's secrets."""
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]

@@ -33,6 +33,9 @@ LAYERS = (
     "xero",
     # The Interconnect API: machine credentials, status, tokens and signatures, webhooks.
     "api",
+    # What an operator's tools ask (probes, metrics, restore_check) and the workers'
+    # heartbeats: it reads every app; xero tells it of tests and calls by signals.
+    "operations",
 )
 
 

@@ -5,11 +5,14 @@ This is the only module that reads the environment (through django-environ, and 
 ``django.conf.settings`` at call time.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+
+from warehouse.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -51,10 +54,20 @@ INSTALLED_APPS = [
     # The Interconnect API (docs/api.md); "ninja" serves its Swagger UI from our static files.
     "ninja",
     "api",
+    # Probes, metrics and the workers' heartbeats (docs/production.md). Before
+    # django_tasks_db: its db_worker command (with a heartbeat) replaces the library's.
+    "operations",
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request carries its id (docs/production.md, "Logs").
+    "operations.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Production (docs/production.md): the app serves /static/ itself, before anything else
+    # reads the request (no session, no database for a stylesheet).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /healthz and /readyz, before sessions, the login and the host check.
+    "operations.middleware.ProbeMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -102,6 +115,10 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 
+# Seconds a statement outside a connection test may wait for SQLite's write lock; the web
+# server's worker timeout allows for it (warehouse/production.py).
+DATABASE_LOCK_WAIT = env.int("DATABASE_LOCK_WAIT", default=20)
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Take the write lock when a transaction starts, so that concurrent writers queue
     # instead of failing with "database is locked" halfway through. Write-ahead logging
@@ -110,7 +127,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
+            "timeout": DATABASE_LOCK_WAIT,
             # secure_delete: a deleted row's bytes are overwritten with zeros, so a deleted
             # Site's encrypted secrets do not linger in the file's free pages.
             "init_command": (
@@ -135,6 +152,18 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Production (docs/production.md): `collectstatic` writes each file under a name with its
+# content's hash plus gzip and Brotli copies, and WhiteNoise serves the hashed names with a
+# ten-year Cache-Control (a changed file gets a new name). Development and the tests keep
+# the plain storage, which needs no `collectstatic` before a page renders.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 LOGIN_URL = "admin:login"
 
@@ -194,26 +223,34 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
-if env.bool("SECURE_PROXY_SSL", default=False):
+# The one place that says which reverse proxy is trusted (docs/production.md, "Behind a
+# proxy"): addresses or networks (comma-separated, e.g. 127.0.0.1,10.0.0.0/8) whose
+# X-Forwarded-For and X-Forwarded-Proto count. django-axes' lockouts and the audit trail take
+# the client's address from X-Forwarded-For only when the connection comes from one of these;
+# gunicorn.conf.py gives the same list to gunicorn's forwarded_allow_ips; SECURE_PROXY_SSL
+# follows it unless set. `check --deploy` warns when they disagree (warehouse/production.py).
+TRUSTED_PROXY_IPS = env.list("TRUSTED_PROXY_IPS", default=[])
+SECURE_PROXY_SSL = env.bool("SECURE_PROXY_SSL", default=bool(TRUSTED_PROXY_IPS))
+if SECURE_PROXY_SSL:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# The probes answer on plain HTTP too, so a load balancer on the private network reaches them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+
+# gunicorn (gunicorn.conf.py): where it listens, and how many processes and threads per
+# process. Requests mostly wait on Xero, so threads are cheap; one process per core plus one.
+WEB_BIND = env.str("WEB_BIND", default="127.0.0.1:8000")
+WEB_WORKERS = env.int("WEB_WORKERS", default=(os.cpu_count() or 1) + 1)
+WEB_THREADS = env.int("WEB_THREADS", default=4)
 
 # Tracebacks (DEBUG pages, error mails) never show secrets, whatever the variable's name.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "warehouse.reporting.SecretHidingExceptionReporterFilter"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # At DEBUG these print signature base strings, tokens and response bodies.
-        "oauthlib": {"level": "WARNING"},
-        "requests_oauthlib": {"level": "WARNING"},
-        "urllib3": {"level": "WARNING"},
-        # django-axes logs every sign-in at INFO; its warnings (failures, lockouts) stay.
-        "axes": {"level": "WARNING"},
-    },
-}
+# Logs (warehouse/logs.py): one line per record with the request id, user id and Site code
+# when known, secrets redacted; LOG_FORMAT=json writes one JSON object per line instead.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 
 # Xero certificates (see xero/certificates.py).
 XERO_CERTIFICATE_KEY_SIZE = env.int("XERO_CERTIFICATE_KEY_SIZE", default=2048)
@@ -275,6 +312,15 @@ XERO_MAX_CONCURRENT_CALLS = env.int("XERO_MAX_CONCURRENT_CALLS", default=20)
 XERO_RATE_LIMIT_RETRIES = env.int("XERO_RATE_LIMIT_RETRIES", default=5)
 # A queued check whose task never started after this many seconds may be queued again.
 XERO_CHECK_QUEUE_TIMEOUT = env.int("XERO_CHECK_QUEUE_TIMEOUT", default=3600)
+# /readyz (docs/production.md): a db_worker writes its heartbeat every
+# WORKER_HEARTBEAT_INTERVAL seconds; readiness wants one within WORKER_HEARTBEAT_WINDOW, and
+# the oldest queued check younger than READY_OLDEST_QUEUED_CHECK seconds.
+WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", default=15.0)
+WORKER_HEARTBEAT_WINDOW = env.float("WORKER_HEARTBEAT_WINDOW", default=60.0)
+READY_OLDEST_QUEUED_CHECK = env.int("READY_OLDEST_QUEUED_CHECK", default=XERO_CHECK_QUEUE_TIMEOUT)
+# /metrics (docs/production.md) answers only with `Authorization: Bearer $METRICS_TOKEN`;
+# without a token set it answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # A batch is split into tasks of this many Sites, so that every worker can take a share.
 XERO_CHECK_CHUNK_SIZE = env.int("XERO_CHECK_CHUNK_SIZE", default=50)
 # Seconds a worker's hold on its chunk lasts unless renewed (it renews every third of it):

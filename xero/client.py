@@ -35,6 +35,7 @@ from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 from requests_oauthlib import OAuth1
 
 from sites.models import Site
+from warehouse import signals
 
 from . import certificates, exceptions, limits, values
 from .certificates import APPLICATION_NAME
@@ -158,6 +159,7 @@ class XeroSession(requests.Session):
         kwargs["headers"] = {"Accept-Encoding": "gzip, deflate", **(kwargs.get("headers") or {})}
         self._watch_sockets()
         watchdog = _Watchdog(self.deadline)
+        sent = time.monotonic()
         try:
             with watchdog:
                 response = super().request(method, url, **kwargs)
@@ -172,6 +174,10 @@ class XeroSession(requests.Session):
                 raise exceptions.TLSFailure(host=host) from None
             raise exceptions.XeroUnreachable(host=host, reason=_network_reason(error)) from None
         self.last_response = response
+        # For /metrics: the latency histogram and the 429s, shared by every process.
+        signals.xero_call_answered.send(
+            sender=XeroSession, seconds=time.monotonic() - sent, status=response.status_code
+        )
         # A rate limit is raised even unchecked, so that a bulk check can wait it out.
         if response.status_code >= 300 and (check or response.status_code == 429):
             raise error_from_response(response)

@@ -75,6 +75,11 @@ class Certificate(models.Model):
 
     class Meta:
         ordering = ["-issued_at", "-pk"]
+        indexes = [
+            # /metrics asks for the soonest expiry of an active certificate at every scrape:
+            # without it, a scan of every certificate with its private key (86 ms at 10,000).
+            models.Index(fields=["state", "not_valid_after"], name="certificate_state_expiry"),
+        ]
         permissions = [
             ("issue_certificate", "Can issue and promote a Site's Xero certificate"),
             ("download_certificate", "Can download a Site's public certificate"),

@@ -9,7 +9,8 @@ from django.db import DatabaseError, IntegrityError, OperationalError, transacti
 from django.utils import timezone
 
 from sites.models import Site
-from warehouse import ages, database
+from warehouse import ages, database, signals
+from warehouse.logs import log_context
 
 from . import certificates, client, connection
 from .exceptions import (
@@ -162,7 +163,16 @@ def connection_test_run(
     deadline = time.monotonic() + budget
     # Waits for the database's locks come out of the test's budget too: a lock held
     # elsewhere makes the test warehouse_busy, never a long wait blamed on Xero.
-    with database.lock_waits_at_most(budget), client.calls_end_by(deadline):
+    # For /metrics: how the test was started, unless the caller said (operations).
+    origin = signals.test_started_by.get() or (
+        "fleet" if claimed is not None else "button" if user is not None else "command"
+    )
+    with (
+        database.lock_waits_at_most(budget),
+        client.calls_end_by(deadline),
+        signals.started_by(origin),
+        log_context(site=site.code),
+    ):
         test = claimed
         if test is None:
             try:
@@ -205,6 +215,9 @@ def _connection_test_finish(*, test, site, user, now, deadline) -> ConnectionTes
         max(deadline - time.monotonic(), SAVE_GRACE_SECONDS), slack=SAVE_GRACE_SECONDS
     )
     _connection_test_save(test)
+    signals.connection_test_recorded.send(
+        sender=ConnectionTest, test=test, started_by=signals.test_started_by.get()
+    )
     if test.passed:
         _connection_test_passed(site=site, test=test, user=user)
     logger.info(

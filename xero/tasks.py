@@ -10,6 +10,9 @@ import logging
 from django.utils import timezone
 from django_tasks import task
 
+from warehouse import logs
+from warehouse.logs import log_context
+
 from . import audit, connect, fleet
 from .exceptions import FleetEnqueueFailed
 
@@ -17,11 +20,17 @@ logger = logging.getLogger(__name__)
 
 
 @task()
-def check_chunk(*, chunk: str) -> dict[str, int]:
+def check_chunk(*, chunk: str, request_id: str = "") -> dict[str, int]:
     """Test the connection of the Sites queued in ``chunk``; how many ended each way.
 
-    Then, as any worker may, queue again the checks of a worker that died.
+    Then, as any worker may, queue again the checks of a worker that died. ``request_id``:
+    the request that queued it, so the worker's log lines carry it (warehouse/logs.py).
     """
+    with log_context(request=request_id):
+        return _check_chunk(chunk=chunk)
+
+
+def _check_chunk(*, chunk: str) -> dict[str, int]:
     outcomes = fleet.fleet_chunk_run(chunk=chunk)
     requeued = fleet.FleetQueued()
     if fleet.fleet_checks_requeue_lapsed(into=requeued):
@@ -58,7 +67,7 @@ def _enqueue_chunks(queued: fleet.FleetQueued) -> None:
     chunks = list(queued.chunks)
     for done, chunk in enumerate(chunks):
         try:
-            check_chunk.enqueue(chunk=chunk)
+            check_chunk.enqueue(chunk=chunk, request_id=logs.request_id.get())
         except Exception as error:
             # The rows would wait for a task that does not exist and block the next run:
             # remove them, so that nothing looks queued that is not.
