@@ -108,12 +108,15 @@ def test_site_page_says_private_applications_are_retired_and_points_to_the_switc
 
 
 def test_the_site_list_does_not_decrypt_secrets(client_for, site, monkeypatch):
-    from warehouse import encryption
+    from sites.fields import EncryptedTextField
 
-    def no_decrypt(*args, **kwargs):
+    def no_decrypt(self, value, *args, **kwargs):
+        if value in (None, ""):
+            return value
         raise AssertionError("the list decrypted a secret")
 
-    # Signed in first: passing the second factor decrypts the authenticator's key.
+    # Signed in first: passing the second factor decrypts the authenticator's key. The
+    # session's own data is encrypted too (accounts/sessions.py): only secret fields count.
     client = client_for("staff")
-    monkeypatch.setattr(encryption, "decrypt", no_decrypt)
+    monkeypatch.setattr(EncryptedTextField, "from_db_value", no_decrypt)
     assert client.get(CHANGELIST).status_code == 200

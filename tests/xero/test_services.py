@@ -129,7 +129,8 @@ def test_issue_takes_a_fixed_number_of_queries(site):
     certificate_issue(site=site)
     with CaptureQueriesContext(connection) as queries:
         certificate_issue(site=site)
-    assert len(queries) <= 10
+    # 11: the audit row's insert reads the chain's last hash first (sites/audit_chain.py).
+    assert len(queries) <= 11
 
 
 @pytest.mark.django_db(transaction=True)

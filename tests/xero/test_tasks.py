@@ -362,4 +362,7 @@ def test_each_site_of_a_chunk_costs_a_fixed_few_statements(
 
     small, large = statements_to_check(3), statements_to_check(13)
 
-    assert (large - small) / 10 <= (4 if connection.vendor == "sqlite" else 3)
+    # Plus the Interconnect API's `since` stamp of each result (api/receivers.py): one upsert
+    # after the result commits, with SQLite's BEGIN for it. Deriving the cursor without a
+    # write would take it back to 4 and 3 (issue 28).
+    assert (large - small) / 10 <= (6 if connection.vendor == "sqlite" else 4)
