@@ -48,14 +48,18 @@ def check_audit_retention(app_configs, **kwargs):
     return []
 
 
-@register(Tags.security, deploy=True)
-def check_runtime_database_role(app_configs, **kwargs):
+# Tagged database as well: like Django's own database checks it asks the database, so it runs
+# when a database is named (`check --deploy --database default`), never at every start-up.
+@register(Tags.security, Tags.database, deploy=True)
+def check_runtime_database_role(app_configs, databases=None, **kwargs):
     """On PostgreSQL, the Warehouse must not run as a role that can rewrite the audit trail."""
     from django.core.checks import Warning
     from django.db import connection
 
     from .database_roles import runtime_role_state
 
+    if not databases:
+        return []
     try:
         state = runtime_role_state(connection)
     except DatabaseError:

@@ -106,7 +106,9 @@ def test_the_deploy_check_passes_the_runtime_role_and_warns_of_the_owner(runtime
     assert (state.superuser, state.owns_audit_table) == (False, False)
 
     owner = runtime_role_state(connection)
-    found = {warning.id for warning in checks.check_runtime_database_role(None)}
+    found = {
+        warning.id for warning in checks.check_runtime_database_role(None, databases=["default"])
+    }
     assert owner.owns_audit_table and "sites.W002" in found
     assert ("sites.W001" in found) == owner.superuser
 
@@ -148,4 +150,4 @@ def test_database_grants_on_sqlite_says_what_to_do():
 def test_the_deploy_check_says_nothing_on_sqlite():
     if connection.vendor != "sqlite":
         pytest.skip("the SQLite answer")
-    assert checks.check_runtime_database_role(None) == []
+    assert checks.check_runtime_database_role(None, databases=["default"]) == []
