@@ -25,6 +25,8 @@ LAYERS = (
     "warehouse",
     # Sites, their encrypted fields and the audit trail.
     "sites",
+    # The outbox: every email a row, sent by a task with retries (EMAIL_BACKEND).
+    "outbox",
     # Who may sign in: the second factor, recovery codes, lockouts, the admin site's gate.
     "accounts",
     # Customers' memberships and invitations, and the fence around what they may see.

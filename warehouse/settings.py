@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "auditlog",
     # Labelled "sites": django.contrib.sites must never be installed beside it.
     "sites",
+    # Every email as a row sent by a task (EMAIL_BACKEND below).
+    "outbox",
     "xero",
     # After django.contrib.auth: its admin replaces the User admin.
     "accounts",
@@ -330,13 +332,32 @@ XERO_CHECK_LEASE = env.float("XERO_CHECK_LEASE", default=30.0)
 # set this (e.g. http://proxy.example.com:3128) when they must go through a proxy.
 XERO_HTTP_PROXY = env.str("XERO_HTTP_PROXY", default="")
 
-# Alerts to the Admins group (console by default: set EMAIL_BACKEND and EMAIL_HOST for real mail).
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Mail (docs/operating.md, "Mail"). Every email (invitations, alerts, notices) goes through
+# the outbox (outbox/services.py): send_mail stores a row, a task sends it through
+# OUTBOX_EMAIL_BACKEND and retries with back-off, so a request never fails because the
+# mail server is down. The real transport: SMTP; in development files in var/mail/ (never
+# the console, which would write invitation links to the server's log).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="outbox.backends.OutboxBackend")
+OUTBOX_EMAIL_BACKEND = env.str(
+    "OUTBOX_EMAIL_BACKEND",
+    default="django.core.mail.backends.filebased.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / "var" / "mail")
+# An email is tried this many times, the first retry this many seconds after the first
+# try and each next one twice as long after (at most 2 hours), before it is marked failed.
+OUTBOX_MAX_TRIES = env.int("OUTBOX_MAX_TRIES", default=8)
+OUTBOX_FIRST_RETRY_SECONDS = env.float("OUTBOX_FIRST_RETRY_SECONDS", default=60.0)
+# Days sent and failed emails are kept (`manage.py outbox_send --prune`, daily).
+OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=30)
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Seconds one try may wait for the mail server (it runs in a worker, never in a request).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="warehouse@localhost")
 
 # Customers' invitations: a link works once, for this many days.
