@@ -299,3 +299,33 @@ def assert_secret_not_recorded(*secrets: str) -> None:
         assert secret.encode() not in files
     # Fernet tokens start with the version byte 0x80, "gAAAAA" in base64.
     assert "gAAAAA" not in rows
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives in
+    ``.received`` (envelopes: ``mail_from``, ``rcpt_tos``, ``content``)."""
+    from tests.mailserver import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_through_outbox(settings, django_capture_on_commit_callbacks):
+    """Mail as production sends it: ``send_mail`` stores an outbox row and its task sends it
+    once the transaction commits. The suite's default is Django's test backend (locmem, set
+    by its test runner) straight, so ``mail.outbox`` fills at once; this fixture puts the
+    outbox in front of it (transport: locmem unless a test sets ``OUTBOX_EMAIL_BACKEND``),
+    and the tasks run in the process (ImmediateBackend). Use ``mail_through_outbox()`` as a
+    context: the transaction's commit callbacks (the tasks) run when it ends."""
+    settings.EMAIL_BACKEND = "outbox.backends.OutboxBackend"
+    settings.OUTBOX_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+    def committing():
+        return django_capture_on_commit_callbacks(execute=True)
+
+    return committing
