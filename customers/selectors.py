@@ -2,6 +2,7 @@
 
 from django.db.models import Exists, OuterRef, QuerySet
 
+from outbox.selectors import latest_states
 from sites.models import Site
 
 from .access import customer_sites, page_flags
@@ -14,13 +15,18 @@ INVITATIONS_SHOWN = 20
 
 def site_customers_context(request, site: Site) -> dict:
     """The Site page's *Customers* panel: who has access, the invitations, the invite form."""
+    invitations = list(
+        Invitation.objects.filter(site=site).select_related("invited_by")[:INVITATIONS_SHOWN]
+    )
+    emails = latest_states(invitations)
+    for invitation in invitations:
+        # How the sending of its email went (outbox/): none when sent before the outbox.
+        invitation.email_sending = emails.get(invitation.pk)
     return {
         "customer_memberships": list(
             Membership.objects.filter(site=site).select_related("user", "added_by")
         ),
-        "invitations": list(
-            Invitation.objects.filter(site=site).select_related("invited_by")[:INVITATIONS_SHOWN]
-        ),
+        "invitations": invitations,
         "invitation_form": InvitationForm(),
         "can_invite": page_flags(request.user, site)["can_invite"],
     }

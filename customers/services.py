@@ -9,12 +9,13 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from outbox.services import outbox_about
 from sites import audit
 from sites.models import AuditEntry, Site
 
@@ -126,19 +127,22 @@ def invitation_create(
         subject=f"Set up Xero for {site.name} in the Warehouse",
         email=email,
         context={"site": site, "link": link, "invitation": invitation},
+        about=invitation,
     )
     return invitation, link
 
 
-def _send(template: str, *, subject: str, email: str, context: dict) -> None:
-    """One plain-text email through Django's email framework. It carries a link, never a
-    Key, Secret or certificate: those are entered and fetched in the Warehouse."""
-    send_mail(
-        subject,
-        render_to_string(template, context),
-        settings.DEFAULT_FROM_EMAIL,
-        [email],
+def _send(template: str, *, subject: str, email: str, context: dict, about=None) -> None:
+    """One plain-text email through Django's email framework (the outbox: it is sent by a
+    task, so the mail server being down never fails the caller). It carries a link, never
+    a Key, Secret or certificate: those are entered and fetched in the Warehouse.
+    ``about``: the invitation it sends, whose row on the Site's page says how sending went."""
+    message = EmailMessage(
+        subject, render_to_string(template, context), settings.DEFAULT_FROM_EMAIL, [email]
     )
+    if about is not None:
+        outbox_about(message, about)
+    message.send()
 
 
 def invitation_open(*, token: str, now=None) -> Invitation:

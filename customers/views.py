@@ -53,7 +53,8 @@ def invite_view(request, code):
     else:
         messages.success(
             request,
-            f"Invitation emailed to {email}. The link works once, until "
+            f"Invitation emailed to {email}: the email is on its way (the invitations below say "
+            "when it is sent, or if it fails). The link works once, until "
             f"{invitation.expires_at:%d %b %Y %H:%M} UTC.",
         )
     return _site_page(site)
