@@ -5,6 +5,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Exists, OuterRef
 
+from warehouse.sudo import fresh_second_factor_required
+
 from .models import TOTPDevice
 from .services import second_factor_reset
 
@@ -30,6 +32,7 @@ class WarehouseUserAdmin(UserAdmin):
         permissions=["reset_second_factor"],
         description="Reset the second factor of the selected users (they enrol again)",
     )
+    @fresh_second_factor_required
     def reset_second_factor(self, request, queryset):
         reset = 0
         for user in queryset:

@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
+from warehouse import sudo
+
 from . import gate, lockout, selectors, services
 from .exceptions import (
     SecondFactorAlreadyEnrolled,
@@ -62,6 +64,7 @@ def verify_view(request):
             form.add_error("code", error.message)
         else:
             otp_login(request, device)
+            sudo.second_factor_passed(request)
             # A new key for the verified session: the one issued after the password alone
             # (which another tab, a log or a proxy may have seen) never becomes verified.
             request.session.cycle_key()
@@ -99,6 +102,7 @@ def enrol_view(request):
             form.add_error("code", error.message)
         else:
             otp_login(request, device)
+            sudo.second_factor_passed(request)
             request.session.cycle_key()
             logger.info("Second factor enrolled by %s", user.get_username())
             # Rendered in this answer and never again: the codes are stored only as hashes.

@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from sites.models import Site
+from warehouse.sudo import fresh_second_factor_required
 
 from . import credentials, webhooks
 from .models import ApiCredential, HandOut, Scope, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -83,10 +84,10 @@ class ApiCredentialAdmin(admin.ModelAdmin):
         )
         self.message_user(request, f"Revoked {revoked} API credential(s).", messages.SUCCESS)
 
+    @fresh_second_factor_required
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
-        # TODO(integrator): wrap in hsec2's fresh-second-factor ("sudo mode") decorator.
         if not self.has_add_permission(request):
             return HttpResponseRedirect(reverse("admin:index"))
         form = CredentialCreateForm(request.POST or None)

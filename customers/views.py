@@ -8,6 +8,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from warehouse.sudo import fresh_second_factor_required
+
 from .access import Action, customer_sites, site_for
 from .exceptions import InvitationError
 from .forms import AcceptInvitationForm, ExistingAccountForm, InvitationForm
@@ -28,6 +30,7 @@ def _site_page(site):
 
 
 @require_POST
+@fresh_second_factor_required
 def invite_view(request, code):
     site = site_for(request.user, code, Action.INVITE)
     form = InvitationForm(request.POST)

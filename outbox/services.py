@@ -66,7 +66,7 @@ def message_store(message: EmailMessage, *, now: datetime.datetime | None = None
     if message.attachments:
         raise OutboxAttachmentsRefused()
     now = now or timezone.now()
-    alternatives = [[content, mimetype] for content, mimetype in getattr(message, "alternatives", [])]
+    alternatives = [[c, mimetype] for c, mimetype in getattr(message, "alternatives", [])]
     row = OutboxMessage(
         created_at=now,
         subject=" ".join(str(message.subject).split())[:998],

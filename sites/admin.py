@@ -3,6 +3,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.shortcuts import redirect
 
+from warehouse.sudo import ask_unless_fresh, fresh_second_factor_required
+
 from .forms import SiteAddForm, SiteXeroDetailsForm
 from .models import Site
 from .services import site_delete, site_save
@@ -86,6 +88,10 @@ class SiteAdmin(admin.ModelAdmin):
         site_save(site=obj)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Changing the API Secret is dangerous; the other details are not.
+        changes_secret = request.method == "POST" and self.form.changes_api_secret(request.POST)
+        if changes_secret and (asked := ask_unless_fresh(request)) is not None:
+            return asked
         extra_context = extra_context or {}
         site = self.get_object(request, unquote(object_id))
         if site is not None:
@@ -98,6 +104,7 @@ class SiteAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
+    @fresh_second_factor_required
     def delete_view(self, request, object_id, extra_context=None):
         if request.method == "POST":
             site = self.get_object(request, unquote(object_id))

@@ -77,6 +77,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Marks request.user verified when this session passed the second factor.
     "django_otp.middleware.OTPMiddleware",
+    # After CSRF and the second factor: the code that completes a dangerous action asked for
+    # with a fresh second factor puts the kept form's data back (accounts/sudo.py).
+    "accounts.sudo.FreshSecondFactorMiddleware",
     # After authentication: the audit trail records the request's user and address.
     "sites.origin.AuditMiddleware",
     # Once the user is known: a customer reaches their own Sites' pages only.
@@ -180,6 +183,9 @@ SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
 # Access (docs/security.md, "Roles"). Every user must pass a TOTP second factor; only an explicit
 # False (development, some tests) turns it off, and `check --deploy` then warns.
 REQUIRE_TWO_FACTOR = env.bool("REQUIRE_TWO_FACTOR", default=True)
+# Dangerous actions (docs/security.md, "A fresh second factor") need a second factor passed
+# within this many minutes; an older one is asked for again, and the action then completes.
+FRESH_SECOND_FACTOR_MINUTES = env.int("FRESH_SECOND_FACTOR_MINUTES", default=10)
 # The name authenticator apps show beside the codes.
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Warehouse")
 # The first superuser's name for `manage.py ensure_initial_superuser` (or its --username).

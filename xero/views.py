@@ -21,6 +21,7 @@ from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 from sites.views import audit_timeline_context
+from warehouse.sudo import ask_unless_fresh, fresh_second_factor_required
 
 from . import connect, panels, selectors, web_app
 from .audit import record_connection_test
@@ -63,6 +64,7 @@ def _report_form_errors(request, form):
 
 @require_POST
 @login_required
+@fresh_second_factor_required
 def certificate_issue_view(request, code):
     site = site_for(request.user, code, Action.ISSUE_CERTIFICATE)
     form = CertificateIssueForm(request.POST)
@@ -87,6 +89,7 @@ def certificate_issue_view(request, code):
 
 @require_POST
 @login_required
+@fresh_second_factor_required
 def certificate_activate_view(request, code, pk):
     site = site_for(request.user, code, Action.ISSUE_CERTIFICATE)
     certificate = get_object_or_404(Certificate, site=site, pk=pk)
@@ -149,6 +152,9 @@ def setup_view(request, code):
     details_form = None
     if request.method == "POST":
         site = site_for(request.user, code, Action.CHANGE_DETAILS)
+        changes_secret = SiteXeroCredentialsForm.changes_api_secret(request.POST)
+        if changes_secret and (asked := ask_unless_fresh(request)) is not None:
+            return asked
         # A copy, so that a refused save leaves the page showing what is stored.
         details_form = SiteXeroCredentialsForm(request.POST, instance=Site.objects.get(pk=site.pk))
         if details_form.is_valid():
@@ -461,6 +467,7 @@ def connect_choose_view(request, code):
 
 @require_http_methods(["GET", "POST"])
 @login_required
+@fresh_second_factor_required
 def disconnect_view(request, code):
     """GET asks first, naming the organisation and whether its access is revoked; POST
     (from that page) disconnects."""

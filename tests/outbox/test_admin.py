@@ -14,7 +14,7 @@ LIST = "admin:outbox_outboxmessage_changelist"
 def failed_email(settings, smtp_settings):
     settings.OUTBOX_MAX_TRIES = 1
     with smtp_settings(free_port())():
-        send_mail("Set up Xero for Acme", "Open http://x/invitations/tok3n/", None, ["a@acme.example"])
+        send_mail("Set up Xero for Acme", "http://x/invitations/tok3n/", None, ["a@acme.example"])
     return OutboxMessage.objects.get()
 
 
