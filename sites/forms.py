@@ -58,6 +58,12 @@ class SiteXeroDetailsForm(forms.ModelForm):
             ),
         }
 
+    @staticmethod
+    def changes_api_secret(data) -> bool:
+        """Whether submitting ``data`` replaces or clears the API Secret (which needs a fresh
+        second factor, warehouse/sudo.py)."""
+        return bool(data.get("new_api_secret", "").strip() or data.get("clear_api_secret"))
+
     def clean(self):
         cleaned_data = super().clean() or {}
         posted_interconnect_id = self.data.get("interconnect_id")
