@@ -41,3 +41,13 @@ def answer(client, page, *, user, code: str | None = None, steps: int = 1):
             "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
         },
     )
+
+
+def make_stale_in_browser(page, *, seconds_past: float = 1.0) -> None:
+    """``make_stale`` for a Playwright page: its session, found by the browser's cookie."""
+    from importlib import import_module
+
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME]
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key=cookie["value"])
+    session[PASSED_AT_KEY] = time.time() - settings.FRESH_SECOND_FACTOR_MINUTES * 60 - seconds_past
+    session.save()

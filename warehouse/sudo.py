@@ -31,6 +31,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 # Session keys: when this session last passed a second factor (seconds since the epoch), and
 # the one request waiting for a fresh one.
@@ -88,6 +90,7 @@ def ask_for_second_factor(
         {
             "title": "Confirm it is you",
             "error": error,
+            "cancel_url": _came_from(request),
             "action": request.get_full_path(),
             "pending_field": PENDING_FIELD,
             "pending_id": pending_id,
@@ -97,6 +100,16 @@ def ask_for_second_factor(
             "has_permission": True,
         },
     )
+
+
+def _came_from(request: HttpRequest) -> str:
+    """Where *Cancel* goes: the page the request came from, if it is ours; else the index."""
+    referer = request.headers.get("referer", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, {request.get_host()}, request.is_secure()
+    ):
+        return referer
+    return reverse("admin:index")
 
 
 def fresh_second_factor_required(view: Callable[..., Any]) -> Callable[..., Any]:
