@@ -49,7 +49,9 @@ class FreshSecondFactorMiddleware:
         form = SecondFactorCodeForm(request.POST)
         if not form.is_valid():
             return ask_for_second_factor(
-                request, error=" ".join(str(e) for e in form.errors["code"]), pending_id=pending["id"]
+                request,
+                error=" ".join(str(e) for e in form.errors["code"]),
+                pending_id=pending["id"],
             )
         try:
             services.second_factor_verify(user=user, code=form.cleaned_data["code"])
