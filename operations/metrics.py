@@ -75,6 +75,7 @@ class WarehouseCollector:
         yield from self.counted()
         yield from self.calls_left()
         yield from self.queue()
+        yield from self.outbox()
         yield from self.workers()
         yield from self.expiries()
         yield GaugeMetricFamily(
@@ -199,6 +200,27 @@ class WarehouseCollector:
         yield GaugeMetricFamily(
             "warehouse_oldest_queued_check_age_seconds",
             "Age of the oldest queued check (0 when none).",
+            value=max(0.0, (self.now - oldest).total_seconds()) if oldest else 0.0,
+        )
+
+    def outbox(self) -> Iterator[Metric]:
+        from outbox.models import OutboxMessage
+
+        by_state = GaugeMetricFamily(
+            "warehouse_outbox_emails",
+            "Emails in the outbox by state (failed: given up after OUTBOX_MAX_TRIES).",
+            labels=["state"],
+        )
+        counts = dict(OutboxMessage.objects.values_list("state").annotate(n=Count("pk")).order_by())
+        for state in OutboxMessage.State:
+            by_state.add_metric([state.value], counts.get(state.value, 0))
+        yield by_state
+        oldest = OutboxMessage.objects.filter(state=OutboxMessage.State.QUEUED).aggregate(
+            at=Min("created_at")
+        )["at"]
+        yield GaugeMetricFamily(
+            "warehouse_outbox_oldest_queued_age_seconds",
+            "Age of the oldest email not sent yet (0 when none): the mail server may be down.",
             value=max(0.0, (self.now - oldest).total_seconds()) if oldest else 0.0,
         )
 
