@@ -8,13 +8,23 @@ from typing import Any
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.urls import reverse
 
 from warehouse.sudo import PENDING_FIELD, PENDING_KEY, ask_for_second_factor, second_factor_passed
 
 from . import lockout, selectors, services
 from .exceptions import SecondFactorCodeInvalid, SecondFactorThrottled
 from .forms import SecondFactorCodeForm
+
+
+PENDING_GONE = (
+    "Nothing was done with that code: what it was to confirm was already done, was asked again "
+    "in another tab, or waited too long. Check the page, then do it again if it is not done."
+)
+# The code page's form is urlencoded; a kept request may have been either.
+FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
 class FreshSecondFactorMiddleware:
@@ -29,7 +39,13 @@ class FreshSecondFactorMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any) -> Any:
-        if request.method != "POST" or PENDING_FIELD not in request.POST:
+        if (
+            request.method != "POST"
+            # The API's views (csrf_exempt, JSON) never read a form: their bodies stay theirs.
+            or getattr(view, "csrf_exempt", False)
+            or request.content_type not in FORM_CONTENT_TYPES
+            or PENDING_FIELD not in request.POST
+        ):
             return None
         user = request.user
         if not (user.is_authenticated and selectors.is_verified(user)):
@@ -40,9 +56,10 @@ class FreshSecondFactorMiddleware:
             or pending.get("path") != request.path
             or time.time() - pending.get("at", 0) > settings.FRESH_SECOND_FACTOR_MINUTES * 60
         ):
-            # Used, replaced by a later one, for another page, or lapsed: start again.
+            # Used (a second click), replaced by a later one, for another page, or lapsed.
             request.session.pop(PENDING_KEY, None)
-            return HttpResponseRedirect(request.get_full_path())
+            messages.warning(request, PENDING_GONE)
+            return HttpResponseRedirect(reverse("admin:index"))
         credentials = {"username": user.get_username()}
         if AxesProxyHandler.is_locked(request, credentials):
             return lockout.lockout_response(request, credentials=credentials)

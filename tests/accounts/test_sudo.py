@@ -199,6 +199,7 @@ def test_a_kept_request_is_used_once(client_for, site):
     replayed = answer(client, asked.text, user=client.user, steps=2)
 
     assert replayed.status_code == 302 and Invitation.objects.count() == 1
+    assert "Nothing was done with that code" in client.get(replayed["Location"], follow=True).text
 
 
 def test_asking_on_a_get_comes_back_to_the_page_after_the_code(client_for):
