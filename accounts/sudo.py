@@ -7,8 +7,8 @@ from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
-from django.contrib.auth.signals import user_login_failed
 from django.contrib import messages
+from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
 
@@ -17,7 +17,6 @@ from warehouse.sudo import PENDING_FIELD, PENDING_KEY, ask_for_second_factor, se
 from . import lockout, selectors, services
 from .exceptions import SecondFactorCodeInvalid, SecondFactorThrottled
 from .forms import SecondFactorCodeForm
-
 
 PENDING_GONE = (
     "Nothing was done with that code: what it was to confirm was already done, was asked again "
