@@ -222,3 +222,19 @@ def test_without_required_second_factor_nothing_is_asked(client_for, site, setti
     response = client.post(url, data)
 
     assert ASKED not in response.text and _invited(site)
+
+
+def test_a_recovery_code_works_too_and_is_used_up(client_for, site):
+    from accounts.services import recovery_codes_replace
+
+    client = client_for("admins")
+    codes = recovery_codes_replace(user=client.user)
+    make_stale(client)
+    url, data = _issue(site)
+
+    done = answer(client, client.post(url, data).text, user=client.user, code=codes[0])
+
+    assert done.status_code == 302 and _issued(site)
+    make_stale(client)
+    again = answer(client, client.post(url, data).text, user=client.user, code=codes[0])
+    assert ASKED in again.text and Certificate.objects.filter(site=site).count() == 1
