@@ -87,9 +87,10 @@ MIDDLEWARE = [
 ]
 
 # django-axes first: a locked-out username+address is refused before its password is checked.
+# Then Django's own, which also takes an email address in any case (accounts/backends.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.EmailAddressBackend",
 ]
 
 ROOT_URLCONF = "warehouse.urls"
