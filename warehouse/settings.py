@@ -192,8 +192,12 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
-# Failed attempts keep the form's fields: never the codes (nor the password, always masked).
-AXES_SENSITIVE_PARAMETERS = ["code"]
+# Failed attempts keep the form's fields: never the codes, the password (always masked) or the
+# name as typed, which may be a password typed into the wrong box.
+AXES_SENSITIVE_PARAMETERS = ["code", "username"]
+# The name a failure counts against and axes stores: the account's login name, or a keyed
+# hash of a name that is no account's (accounts/lockout.py).
+AXES_USERNAME_CALLABLE = "accounts.lockout.attempt_username"
 # Whose address a failure counts against: see warehouse/addresses.py.
 AXES_CLIENT_IP_CALLABLE = "warehouse.addresses.client_ip_address"
 
