@@ -63,6 +63,9 @@ MIDDLEWARE = [
     # First: every log line of the request carries its id (docs/production.md, "Logs").
     "operations.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Early, so that every answer carries X-Frame-Options: DENY, those of the middleware
+    # below too (the customer fence's 404 and redirects, the probes, static files).
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Production (docs/production.md): the app serves /static/ itself, before anything else
     # reads the request (no session, no database for a stylesheet).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -80,7 +83,6 @@ MIDDLEWARE = [
     # Once the user is known: a customer reaches their own Sites' pages only.
     "customers.middleware.CustomerFenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sites.middleware.EncryptionKeyErrorMiddleware",
     # Last, so it sees the lockouts flagged by the backend and the second-factor page.
     "axes.middleware.AxesMiddleware",

@@ -27,7 +27,7 @@ from .audit import record_connection_test
 from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
 from .exports import health_csv_write
-from .forms import CertificateIssueForm, FleetCheckForm
+from .forms import CertificateIssueForm, FleetCheckForm, is_record_id
 from .models import Certificate
 from .services import (
     certificate_activate,
@@ -295,8 +295,14 @@ def health_view(request):
 @permission_required("sites.view_site", raise_exception=True)
 def health_status_view(request):
     """The last test of the Sites in ``?site=<id>&site=<id>``, as the health page shows it:
-    its script polls this while tests are queued."""
-    ids = [int(value) for value in request.GET.getlist("site") if value.isdigit()]
+    its script polls this while tests are queued. Anything but a record's id (``²``, a
+    30-digit number) is refused plainly: the script never sends one."""
+    values = request.GET.getlist("site")
+    if not all(is_record_id(value) for value in values):
+        return JsonResponse(
+            {"error": "Each site parameter must be a Site's id (digits 0 to 9)."}, status=400
+        )
+    ids = [int(value) for value in values]
     sites = selectors.with_health(Site.objects.filter(pk__in=ids[:HEALTH_PAGE_SIZE]))
     return JsonResponse(
         {
