@@ -11,12 +11,29 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from warehouse.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class Env(environ.Env):
+    """django-environ's reader, whose malformed values (``AUDIT_RETENTION_DAYS=ten``) end in
+    ``ImproperlyConfigured`` naming the variable: manage.py says it in one line."""
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        try:
+            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+        except ValueError as error:
+            raise ImproperlyConfigured(
+                f"The environment variable {var} holds a value that is not what it must be "
+                f"({error}). Correct it in the environment or .env, or remove it for the "
+                "default (docs/operating.md)."
+            ) from None
+
+
+env = Env()
 # Variables already in the environment win over the .env file. READ_DOT_ENV_FILE=False
 # ignores the file: the tests' manage.py subprocesses and CI's checks run on an explicit
 # environment only (the suite itself reads fixed values: tests/environment.py).
@@ -41,10 +58,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    # The audit trail's library; its rows live in sites.AuditEntry (AUDITLOG_LOGENTRY_MODEL).
-    "auditlog",
     # Labelled "sites": django.contrib.sites must never be installed beside it.
     "sites",
+    # The audit trail's library; its rows live in sites.AuditEntry (AUDITLOG_LOGENTRY_MODEL).
+    # After "sites", whose auditlogflush and auditlogmigratejson replace the library's (an
+    # earlier app's command wins): the trail is append-only.
+    "auditlog",
     "xero",
     # After django.contrib.auth: its admin replaces the User admin.
     "accounts",
