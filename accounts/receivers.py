@@ -24,10 +24,12 @@ def staff_status_with_role(sender, instance, action, reverse, pk_set, **kwargs):
     if reverse:
         if instance.name not in GROUPS_NEEDING_STAFF_STATUS:
             return
-        users = User.objects.filter(pk__in=pk_set)
+        users = list(User.objects.filter(pk__in=pk_set, is_staff=False))
     else:
         if not Group.objects.filter(pk__in=pk_set, name__in=GROUPS_NEEDING_STAFF_STATUS).exists():
             return
-        users = User.objects.filter(pk=instance.pk)
-        instance.is_staff = True
-    users.filter(is_staff=False).update(is_staff=True)
+        users = [instance] if not instance.is_staff else []
+    for user in users:
+        # Saved (not a queryset update) so that the audit trail records the change.
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])

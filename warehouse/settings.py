@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     # After authentication: the audit trail records the request's user and address.
     "sites.origin.AuditMiddleware",
+    # A signed-in user's 403s and 404s in the audit trail, the customer fence's included.
+    "sites.middleware.RefusedAccessMiddleware",
     # Once the user is known: a customer reaches their own Sites' pages only.
     "customers.middleware.CustomerFenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
