@@ -1,6 +1,7 @@
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 
-from .models import INTERCONNECT_ID, AuditEntry, Site
+from .models import API_KEY_REFUSED, API_KEY_TAKEN, INTERCONNECT_ID, AuditEntry, Site
 from .validators import clean_pasted_credential, validate_api_key, validate_api_secret
 
 
@@ -96,8 +97,11 @@ class SiteXeroCredentialsForm(SiteXeroDetailsForm):
     class Meta(SiteXeroDetailsForm.Meta):
         fields = ["api_key", "payroll_enabled"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, customer: bool = False, **kwargs):
+        """``customer``: the form is a customer's, whose refusals never tell them that
+        another Site holds the API Key they typed."""
         super().__init__(*args, **kwargs)
+        self.customer = customer
         if self.instance.connection_type == Site.ConnectionType.CUSTOM_CONNECTION:
             self.fields[
                 "api_key"
@@ -110,6 +114,19 @@ class SiteXeroCredentialsForm(SiteXeroDetailsForm):
             self.fields[
                 "new_api_secret"
             ].help_text = "The Consumer Secret. Leave blank to keep the stored one."
+
+    def _post_clean(self):
+        super()._post_clean()
+        if not self.customer:
+            return
+        for field in list(self._errors or {}):
+            errors = self._errors[field].as_data()
+            if any(API_KEY_TAKEN in error.messages for error in errors):
+                self._errors[field] = self.error_class(
+                    [API_KEY_REFUSED if API_KEY_TAKEN in e.messages else e for e in errors],
+                    error_class="nonfield" if field == NON_FIELD_ERRORS else None,
+                    renderer=self.renderer,
+                )
 
 
 class AuditFilterForm(forms.Form):

@@ -89,6 +89,18 @@ class SiteQuerySet(models.QuerySet):
     update.alters_data = True  # type: ignore[attr-defined]  # Django's marker for templates
 
 
+# What Staff read when an API Key is another Site's (customers read ``API_KEY_REFUSED``, which
+# does not tell them that the key exists: sites/forms.py).
+API_KEY_TAKEN = (
+    "Another Site already uses this API Key. Each Xero application belongs to one Site: check "
+    "you copied this Site's Consumer Key (or Client ID)."
+)
+API_KEY_REFUSED = (
+    "This API Key cannot be used for this Site. Check you copied this Site's own Consumer Key "
+    "(or Client ID) from its Xero application; if it is right, ask Imagatec support."
+)
+
+
 class Site(models.Model):
     """A customer Site and the Xero details its integration uses."""
 
@@ -166,10 +178,7 @@ class Site(models.Model):
                 fields=["api_key"],
                 condition=~Q(api_key=""),
                 name="site_api_key_unique",
-                violation_error_message=(
-                    "Another Site already uses this API Key. Each Xero application belongs to "
-                    "one Site: check you copied this Site's Consumer Key (or Client ID)."
-                ),
+                violation_error_message=API_KEY_TAKEN,
             ),
         ]
 

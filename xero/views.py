@@ -150,7 +150,11 @@ def setup_view(request, code):
     if request.method == "POST":
         site = site_for(request.user, code, Action.CHANGE_DETAILS)
         # A copy, so that a refused save leaves the page showing what is stored.
-        details_form = SiteXeroCredentialsForm(request.POST, instance=Site.objects.get(pk=site.pk))
+        details_form = SiteXeroCredentialsForm(
+            request.POST,
+            instance=Site.objects.get(pk=site.pk),
+            customer=is_customer(request.user),
+        )
         if details_form.is_valid():
             site_save(site=details_form.instance)
             messages.success(request, "Xero Details saved.")
