@@ -23,7 +23,6 @@ from sites.services import site_save, site_switch_connection_type
 from sites.views import audit_timeline_context
 
 from . import connect, panels, selectors, web_app
-from .audit import record_connection_test
 from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
 from .exports import health_csv_write
@@ -115,7 +114,7 @@ def certificate_download_view(request, code, pk):
 def connection_test_view(request, code):
     site = site_for(request.user, code, Action.RUN_TEST)
     try:
-        test = connection_test_run(site=site, user=request.user)
+        test = connection_test_run(site=site, user=request.user, audited=True)
     except ConnectionTestCooldown as error:
         messages.warning(request, error.message)
         return _back(request, site)
@@ -127,7 +126,6 @@ def connection_test_view(request, code):
         logger.exception("Connection test of site %s: database error", site.code)
         messages.error(request, DATABASE_TROUBLE)
         return _back(request, site)
-    record_connection_test(test=test)
     if is_customer(request.user):
         customer_test_alert_send(test=test, link_base=request.build_absolute_uri("/").rstrip("/"))
     if test.passed:
