@@ -1,5 +1,5 @@
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError
 
 from .models import API_KEY_REFUSED, API_KEY_TAKEN, INTERCONNECT_ID, AuditEntry, Site
 from .validators import clean_pasted_credential, validate_api_key, validate_api_secret
@@ -115,18 +115,27 @@ class SiteXeroCredentialsForm(SiteXeroDetailsForm):
                 "new_api_secret"
             ].help_text = "The Consumer Secret. Leave blank to keep the stored one."
 
-    def _post_clean(self):
-        super()._post_clean()
-        if not self.customer:
-            return
-        for field in list(self._errors or {}):
-            errors = self._errors[field].as_data()
-            if any(API_KEY_TAKEN in error.messages for error in errors):
-                self._errors[field] = self.error_class(
-                    [API_KEY_REFUSED if API_KEY_TAKEN in e.messages else e for e in errors],
-                    error_class="nonfield" if field == NON_FIELD_ERRORS else None,
-                    renderer=self.renderer,
-                )
+    def add_error(self, field, error):
+        # The model's checks (the API Key's unique constraint) arrive here too.
+        if self.customer and isinstance(error, ValidationError):
+            error = _other_sites_hidden(error)
+        super().add_error(field, error)
+
+
+def _other_sites_hidden(error: ValidationError) -> ValidationError:
+    """``error`` with "another Site already uses this API Key" replaced by a refusal that does
+    not tell a customer the key exists."""
+
+    def hidden(one: ValidationError) -> ValidationError:
+        if API_KEY_TAKEN in one.messages:
+            return ValidationError(API_KEY_REFUSED, code="api_key_refused")
+        return one
+
+    if hasattr(error, "error_dict"):
+        return ValidationError(
+            {field: [hidden(one) for one in errors] for field, errors in error.error_dict.items()}
+        )
+    return ValidationError([hidden(one) for one in error.error_list])
 
 
 class AuditFilterForm(forms.Form):
