@@ -215,6 +215,10 @@ def invitation_accept(*, token: str, password: str | None = None, account=None, 
         # Rolled back with the rest: closed again now, outside the failed transaction.
         invitation_account(invitation=invitation_open(token=token, now=now))
         raise
+    except InvitationAddressRefused:
+        # No account can be made for the address: the link would fail the same way again.
+        invitation_revoke(invitation=invitation_open(token=token, now=now), revoked_by=None)
+        raise
     return invitation, user
 
 

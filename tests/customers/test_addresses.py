@@ -183,3 +183,20 @@ def test_twenty_invitations_at_once_against_a_limit_of_ten_make_exactly_ten(
         thread.join(timeout=60)
     assert sorted(outcomes) == ["limited"] * 10 + ["sent"] * 10
     assert Invitation.objects.filter(invited_by=inviter).count() == 10
+
+
+def test_an_address_no_account_can_be_made_for_closes_the_invitation_with_a_page(
+    client, site, monkeypatch
+):
+    # Unreachable with Django's validators today (every valid address makes a valid name):
+    # the login name is forced invalid to check the page and the closed link.
+    from customers import services
+
+    monkeypatch.setattr(services, "username_for", lambda address: "not a valid name!")
+    invitation, link = _invite(site, "anna@example.com")
+    response = _accept(client, link)
+    assert response.status_code == 400
+    assert "could not be made for anna@example.com" in response.text
+    invitation.refresh_from_db()
+    assert invitation.state() == Invitation.State.REVOKED
+    assert not get_user_model().objects.filter(email="anna@example.com").exists()
