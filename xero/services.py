@@ -223,9 +223,12 @@ def _connection_test_finish(*, test, site, user, now, deadline, audited=False) -
     # Every write from here waits only for what is left of the budget (a moment, when Xero
     # took all of it): what a lock keeps out is written once it is released instead.
     end = deadline
-    saved = _connection_test_save(test, end=end)
+    later: list = []
+    saved = _connection_test_save(test, end=end, later=later)
     if audited:
-        _connection_test_audit(test, end=end, saved=saved)
+        _connection_test_audit(test, end=end, saved=saved, later=later)
+    if later:
+        _write_later(test, later)
     if not saved:
         return test
     signals.connection_test_recorded.send(
@@ -266,13 +269,13 @@ def _wait_until(end: float) -> None:
     database.set_lock_wait(max(end - time.monotonic(), 0.001))
 
 
-def _connection_test_save(test: ConnectionTest, *, end: float) -> bool:
+def _connection_test_save(test: ConnectionTest, *, end: float, later: list) -> bool:
     """Save the result by ``end`` (``time.monotonic()``); if even that fails, the same row
     says ``internal_error``, or ``warehouse_busy`` when the database stayed locked.
 
     A row is never left running: a fault goes to the log with its traceback, and an outcome
-    the lock kept out is written once the lock is released. Returns whether the result is
-    in the database now.
+    the lock kept out is put on ``later`` (written once the lock is released). Returns
+    whether the result is in the database now.
     """
     test.make_safe_to_save()
     _wait_until(end)
@@ -285,7 +288,7 @@ def _connection_test_save(test: ConnectionTest, *, end: float) -> bool:
             "Saving the connection test of site %s: the database was busy", test.site.code
         )
         _record_failure(test, WarehouseBusy(seconds=f"{session_budget():g}"))
-        _outcome_write_when_free(test)
+        later.append(lambda: _outcome_write(test))
         return False
     except Exception:
         logger.exception("Saving the connection test of site %s failed", test.site.code)
@@ -295,7 +298,7 @@ def _connection_test_save(test: ConnectionTest, *, end: float) -> bool:
     try:
         _outcome_write(test)
     except OperationalError:
-        _outcome_write_when_free(test)
+        later.append(lambda: _outcome_write(test))
     except DatabaseError:
         # Still running in the database: it is marked interrupted once its budget and
         # margin have passed (ConnectionTest.objects.stale()).
@@ -304,6 +307,7 @@ def _connection_test_save(test: ConnectionTest, *, end: float) -> bool:
 
 
 def _outcome_write(test: ConnectionTest) -> None:
+    # Only a row still running: written again after a retry, it changes nothing.
     ConnectionTest.objects.filter(pk=test.pk, outcome=ConnectionTest.Outcome.RUNNING).update(
         outcome=test.outcome,
         message=test.message,
@@ -312,19 +316,9 @@ def _outcome_write(test: ConnectionTest) -> None:
     )
 
 
-def _outcome_write_when_free(test: ConnectionTest) -> None:
-    # Before ConnectionTest.objects.stale() would call it interrupted on the next look.
-    until = time.monotonic() + session_budget() + INTERRUPTED_MARGIN.total_seconds()
-    database.write_when_free(
-        lambda: _outcome_write(test),
-        until=until,
-        name=f"Recording the outcome of site {test.site.code}'s connection test",
-    )
-
-
-def _connection_test_audit(test: ConnectionTest, *, end: float, saved: bool) -> None:
-    """The trail's row of a test run by hand: now if the database lets it by ``end``,
-    else once the lock is released (after the test's own row)."""
+def _connection_test_audit(test: ConnectionTest, *, end: float, saved: bool, later: list):
+    """The trail's row of a test run by hand: now if the database lets it by ``end``, else
+    on ``later``, after the test's own row."""
     if saved:
         _wait_until(end)
         try:
@@ -333,11 +327,28 @@ def _connection_test_audit(test: ConnectionTest, *, end: float, saved: bool) -> 
             return
         except OperationalError:
             pass
-    until = time.monotonic() + session_budget() + INTERRUPTED_MARGIN.total_seconds()
+    written: list[bool] = []
+
+    def write() -> None:
+        if not written:
+            record_connection_test(test=test)
+            written.append(True)
+
+    later.append(write)
+
+
+def _write_later(test: ConnectionTest, writes: list) -> None:
+    """Do ``writes`` in order once the lock is released, in one thread: before
+    ``ConnectionTest.objects.stale()`` would call the row interrupted on the next look."""
+
+    def write_all() -> None:
+        for write in writes:
+            write()
+
     database.write_when_free(
-        lambda: record_connection_test(test=test),
-        until=until,
-        name=f"Recording site {test.site.code}'s connection test in the audit trail",
+        write_all,
+        until=time.monotonic() + session_budget() + INTERRUPTED_MARGIN.total_seconds(),
+        name=f"Recording site {test.site.code}'s connection test",
     )
 
 
