@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import Exists, OuterRef
 
+from sites.roles import GROUPS_NEEDING_STAFF_STATUS
 from warehouse.sudo import fresh_second_factor_required
 
 from .models import TOTPDevice
@@ -24,6 +25,18 @@ class WarehouseUserAdmin(UserAdmin):
     @admin.display(boolean=True, description="Second factor", ordering="has_second_factor")
     def second_factor(self, user):
         return user.has_second_factor
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and not obj.is_staff:
+            roles = obj.groups.filter(name__in=GROUPS_NEEDING_STAFF_STATUS)
+            names = ", ".join(roles.values_list("name", flat=True))
+            if names:
+                messages.warning(
+                    request,
+                    f"{obj.get_username()} is in {names} but lacks Staff status, so cannot "
+                    "sign in to the Warehouse. Tick Staff status and save.",
+                )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def has_reset_second_factor_permission(self, request):
         return request.user.is_superuser

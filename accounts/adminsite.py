@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 
 from . import gate
+from .forms import SignInForm
 from .selectors import awaits_second_factor, second_factor_satisfied
 
 
@@ -22,6 +23,7 @@ class WarehouseAdminSite(admin.AdminSite):
     site_header = "Warehouse"
     site_title = "Warehouse"
     index_title = "Xero integrations"
+    login_form = SignInForm
 
     def has_permission(self, request):
         return super().has_permission(request) and second_factor_satisfied(request.user)

@@ -13,7 +13,8 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from warehouse import production  # noqa: F401  (the proxy settings' deploy check)
 
-        from . import checks, lockout  # noqa: F401  (system checks; lockouts logged)
+        # System checks; lockouts logged; roles' groups give Staff status.
+        from . import checks, lockout, receivers  # noqa: F401
 
 
 class WarehouseAdminConfig(admin_apps.AdminConfig):

@@ -6,13 +6,58 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
+from django.contrib.auth import get_user_model
 from django.dispatch import receiver
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from .selectors import users_with_address
 
 logger = logging.getLogger("warehouse.accounts.lockout")
 
 LOCKOUT_STATUS = 429
+# What django-axes records instead of a sign-in name that is no account's.
+UNKNOWN_NAME_PREFIX = "unknown:"
+
+
+def attempt_username(request, credentials=None) -> str:
+    """``AXES_USERNAME_CALLABLE``: the name a failure counts against, and that axes stores.
+
+    The account's own login name when the typed name signs in to one (an email address in any
+    case and form is its account's: ``Anna@Example.com`` and ``anna@example.com`` share one
+    count). Anything else may be a password typed into the wrong box: it is stored and logged
+    only as a keyed hash (``unknown:`` and 20 hex digits), which counts the same string
+    together and tells nothing of it.
+    """
+    typed = str((credentials or {}).get("username") or request.POST.get("username") or "")
+    if not typed:
+        return ""
+    account = _account_name(typed)
+    if account is not None:
+        return account
+    digest = salted_hmac("warehouse.accounts.lockout.attempt_username", typed).hexdigest()
+    return UNKNOWN_NAME_PREFIX + digest[:20]
+
+
+def _account_name(typed: str) -> str | None:
+    User = get_user_model()
+    if "@" in typed:
+        users = users_with_address(typed)
+        if len(users) == 1:
+            return users[0].get_username()
+    if User.objects.filter(username=typed).exists():
+        return typed
+    return None
+
+
+def shown_name(request, username: str) -> str:
+    """The name the lockout page repeats: what was typed in this request, or the account's;
+    never the hash of an unknown name."""
+    typed = request.POST.get("username", "") if request.method == "POST" else ""
+    if typed:
+        return typed
+    return "" if username.startswith(UNKNOWN_NAME_PREFIX) else username
 
 
 def retry_at(*, username: str, ip_address: str):
@@ -33,7 +78,7 @@ def lockout_response(request, original_response=None, credentials=None):
     username = get_client_username(request, credentials) or ""
     context = {
         "title": "Too many failed attempts",
-        "username": username,
+        "username": shown_name(request, username),
         "retry_at": retry_at(username=username, ip_address=request.axes_ip_address),
         "now": timezone.now(),
     }

@@ -17,8 +17,8 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from sites.models import Site
+from sites.roles import CUSTOMERS as CUSTOMERS  # re-exported: customers' code names it here
 
-CUSTOMERS = "Customers"
 CUSTOMER_PERMISSION = "customers.own_sites_only"
 
 

@@ -80,3 +80,9 @@ class InvitationNeedsPassword(InvitationError):
     )
     fix = "Type the password of that account, or ask whoever invited you."
     status = 403
+
+
+class InvitationAddressRefused(InvitationError):
+    code = "invitation_address_refused"
+    message = "A Warehouse account could not be made for {email}."
+    fix = "Ask the person who invited you to invite another address of yours."

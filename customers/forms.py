@@ -1,8 +1,11 @@
 from django import forms
 from django.contrib.auth import authenticate, get_user_model, password_validation
 
-# A customer signs in with their email, which becomes the login name (at most 150 long).
-EMAIL_MAX_LENGTH = 150
+from warehouse.email_addresses import username_for
+
+# Any address email allows (RFC 5321's 254): customers sign in with it, not with the login
+# name made from it (warehouse/email_addresses.py).
+EMAIL_MAX_LENGTH = 254
 
 
 class InvitationForm(forms.Form):
@@ -43,7 +46,7 @@ class AcceptInvitationForm(forms.Form):
                     self.error_messages["password_mismatch"], code="password_mismatch"
                 )
             # Checked against the account to be (so "too similar to your email" works).
-            user = get_user_model()(username=self.email.lower(), email=self.email)
+            user = get_user_model()(username=username_for(self.email), email=self.email)
             password_validation.validate_password(password1, user)
         return cleaned
 

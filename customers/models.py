@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from sites.fields import done_by
 from sites.models import Site
+from warehouse.email_addresses import same_address
 
 
 def token_hash(token: str) -> str:
@@ -56,9 +57,11 @@ class InvitationQuerySet(models.QuerySet):
         )
 
     def open_to(self, *, site: Site, email: str, now: datetime.datetime | None = None):
-        """The open invitations of ``email`` (any case) to ``site``: the links that would give
-        that address the Site."""
-        return self.open(now=now).filter(site=site, email__iexact=email)
+        """The open invitations of ``email`` to ``site``, compared in the addresses' normal
+        form (``warehouse.email_addresses``): the links that would give that address the Site.
+        A Site has few open invitations, so they are compared here rather than in SQL."""
+        candidates = self.open(now=now).filter(site=site).values_list("pk", "email")
+        return self.filter(pk__in=[pk for pk, other in candidates if same_address(other, email)])
 
 
 class Invitation(models.Model):

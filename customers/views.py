@@ -16,8 +16,8 @@ from .forms import AcceptInvitationForm, ExistingAccountForm, InvitationForm
 from .models import Invitation, Membership
 from .selectors import membership_removal_context
 from .services import (
-    customer_for_email,
     invitation_accept,
+    invitation_account,
     invitation_create,
     invitation_open,
     invitation_revoke,
@@ -105,7 +105,7 @@ def accept_view(request, token):
     second factor's enrolment first, when the admin's gate requires one)."""
     try:
         invitation = invitation_open(token=token)
-        account = customer_for_email(invitation.email)
+        account = invitation_account(invitation=invitation)
     except InvitationError as error:
         return _problem(request, error)
     form: AcceptInvitationForm | ExistingAccountForm
@@ -123,7 +123,7 @@ def accept_view(request, token):
             )
         except InvitationError as error:
             return _problem(request, error)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        login(request, user, backend="accounts.backends.EmailAddressBackend")
         return redirect("xero:setup", code=invitation.site.code)
     context = {
         **admin.site.each_context(request),

@@ -25,6 +25,8 @@ from typing import Any
 
 from django.db import DatabaseError, connection, models, transaction
 
+from warehouse import database
+
 from .models import Counter, SiteHealth
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ def _escape(value: str) -> str:
 
 # Seconds after which an add writes what the process has added up, whatever else happens.
 FLUSH_SECONDS = 5.0
+# Seconds a flush waits for a lock another connection holds. Counts the database refuses are
+# kept for the next flush, so a flush never makes a request (or a connection test, whose
+# calls to Xero it counts) wait out a lock.
+FLUSH_LOCK_WAIT = 0.25
 
 _lock = threading.Lock()
 _pending: dict[str, float] = {}
@@ -122,6 +128,7 @@ def flush() -> None:
         return
     try:
         with (
+            database.lock_waits_at_most(FLUSH_LOCK_WAIT),
             transaction.atomic() if connection.in_atomic_block else nullcontext(),
             connection.cursor() as cursor,
         ):

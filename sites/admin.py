@@ -10,10 +10,15 @@ from .models import Site
 from .services import site_delete, site_save
 from .views import audit_timeline_context
 
-# The audit trail has its own pages (sites/views.py); django-auditlog's admin would offer
-# the rows to the admin's change and delete machinery, which nobody may use on them.
-if admin.site.is_registered(get_logentry_model()):
-    admin.site.unregister(get_logentry_model())
+
+def logentry_admin_unregister() -> None:
+    """The audit trail has its own pages (sites/views.py); django-auditlog's admin would offer
+    the rows to the admin's change and delete machinery, which nobody may use on them.
+    Called from ``SitesConfig.ready``: "auditlog" comes after "sites" in INSTALLED_APPS (so
+    that our commands replace its), and its admin module is imported after this one."""
+    if admin.site.is_registered(get_logentry_model()):
+        admin.site.unregister(get_logentry_model())
+
 
 DELETE_CODE_MISMATCH = (
     "The Site was not deleted: type its code exactly as shown to confirm the deletion."

@@ -10,6 +10,9 @@ class SitesConfig(AppConfig):
 
     def ready(self):
         from . import audit, checks  # noqa: F401  (checks registers the system checks)
+        from .admin import logentry_admin_unregister
+
+        logentry_admin_unregister()
 
         audit.register_site()
         audit.register_users()

@@ -22,6 +22,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from warehouse import signals as warehouse_signals
@@ -34,6 +35,7 @@ from .models import (
     AuditChainCheck,
     AuditEntry,
     AuditPruneWindow,
+    RefusedAccessCount,
     Site,
     secret_marker,
     tracked_site_fields,
@@ -151,6 +153,33 @@ def record_secrets_reencrypted(*, site_ids_and_fields: dict) -> None:
             summary="Re-encrypted under the newest key in FIELD_ENCRYPTION_KEYS; "
             "the values themselves did not change.",
         )
+
+
+# --- refused pages ---------------------------------------------------------------------------
+
+
+def record_refused_access(*, user, page_kind: str, status: int, path: str, now=None) -> bool:
+    """A signed-in ``user`` was refused a page (``status`` 403 or 404): the trail gets a row
+    for the first refusal of this user and page kind in the hour, and the ones after it are
+    counted in ``RefusedAccessCount``, so that a scan cannot flood the trail. Returns whether
+    a row was written."""
+    now = now or timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    page_kind = page_kind[:200]
+    with transaction.atomic():
+        counter, created = RefusedAccessCount.objects.get_or_create(
+            user=user, page_kind=page_kind, hour=hour
+        )
+        if not created:
+            RefusedAccessCount.objects.filter(pk=counter.pk).update(count=F("count") + 1)
+            return False
+        record(
+            kind=Kind.ACCESS_REFUSED,
+            actor=user,
+            summary=f"{status} for {path[:200]} ({page_kind}); more refusals of this kind "
+            "this hour are counted, not listed",
+        )
+    return True
 
 
 # --- logins and second factors --------------------------------------------------------------

@@ -1,6 +1,7 @@
 from django import forms
+from django.core.exceptions import ValidationError
 
-from .models import INTERCONNECT_ID, AuditEntry, Site
+from .models import API_KEY_REFUSED, API_KEY_TAKEN, INTERCONNECT_ID, AuditEntry, Site
 from .validators import clean_pasted_credential, validate_api_key, validate_api_secret
 
 
@@ -102,8 +103,11 @@ class SiteXeroCredentialsForm(SiteXeroDetailsForm):
     class Meta(SiteXeroDetailsForm.Meta):
         fields = ["api_key", "payroll_enabled"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, customer: bool = False, **kwargs):
+        """``customer``: the form is a customer's, whose refusals never tell them that
+        another Site holds the API Key they typed."""
         super().__init__(*args, **kwargs)
+        self.customer = customer
         if self.instance.connection_type == Site.ConnectionType.CUSTOM_CONNECTION:
             self.fields[
                 "api_key"
@@ -116,6 +120,28 @@ class SiteXeroCredentialsForm(SiteXeroDetailsForm):
             self.fields[
                 "new_api_secret"
             ].help_text = "The Consumer Secret. Leave blank to keep the stored one."
+
+    def add_error(self, field, error):
+        # The model's checks (the API Key's unique constraint) arrive here too.
+        if self.customer and isinstance(error, ValidationError):
+            error = _other_sites_hidden(error)
+        super().add_error(field, error)
+
+
+def _other_sites_hidden(error: ValidationError) -> ValidationError:
+    """``error`` with "another Site already uses this API Key" replaced by a refusal that does
+    not tell a customer the key exists."""
+
+    def hidden(one: ValidationError) -> ValidationError:
+        if API_KEY_TAKEN in one.messages:
+            return ValidationError(API_KEY_REFUSED, code="api_key_refused")
+        return one
+
+    if hasattr(error, "error_dict"):
+        return ValidationError(
+            {field: [hidden(one) for one in errors] for field, errors in error.error_dict.items()}
+        )
+    return ValidationError([hidden(one) for one in error.error_list])
 
 
 class AuditFilterForm(forms.Form):

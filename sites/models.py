@@ -89,6 +89,18 @@ class SiteQuerySet(models.QuerySet):
     update.alters_data = True  # type: ignore[attr-defined]  # Django's marker for templates
 
 
+# What Staff read when an API Key is another Site's (customers read ``API_KEY_REFUSED``, which
+# does not tell them that the key exists: sites/forms.py).
+API_KEY_TAKEN = (
+    "Another Site already uses this API Key. Each Xero application belongs to one Site: check "
+    "you copied this Site's Consumer Key (or Client ID)."
+)
+API_KEY_REFUSED = (
+    "This API Key cannot be used for this Site. Check you copied this Site's own Consumer Key "
+    "(or Client ID) from its Xero application; if it is right, ask Imagatec support."
+)
+
+
 class Site(models.Model):
     """A customer Site and the Xero details its integration uses."""
 
@@ -166,10 +178,7 @@ class Site(models.Model):
                 fields=["api_key"],
                 condition=~Q(api_key=""),
                 name="site_api_key_unique",
-                violation_error_message=(
-                    "Another Site already uses this API Key. Each Xero application belongs to "
-                    "one Site: check you copied this Site's Consumer Key (or Client ID)."
-                ),
+                violation_error_message=API_KEY_TAKEN,
             ),
         ]
 
@@ -334,6 +343,8 @@ class AuditEntry(AbstractLogEntry):
         API_CREDENTIAL_REVOKED = "api_credential_revoked", "API credential revoked"
         API_HANDOUT = "api_handout", "Xero credential handed out through the API"
         WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint_created", "Webhook endpoint created"
+        # A signed-in user refused a page (403 or 404): the first of each kind an hour.
+        ACCESS_REFUSED = "access_refused", "Access refused"
 
     # (Annotated: django-auditlog's base class is untyped, so its fields are not inferred.)
     content_type: "models.ForeignKey[ContentType | None, ContentType | None]" = models.ForeignKey(
@@ -503,3 +514,29 @@ class AuditChainCheck(models.Model):
     def __str__(self):
         state = "verified" if self.broken_pk is None else f"broken at #{self.broken_pk}"
         return f"audit chain {state} ({self.checked_at:%Y-%m-%d %H:%M})"
+
+
+class RefusedAccessCount(models.Model):
+    """How often one signed-in user was refused one kind of page (403 or 404) in one hour.
+
+    The trail gets a row for the first refusal of each user, page kind and hour only
+    (``sites.audit.record_refused_access``), so that a scan of a thousand addresses cannot
+    flood it; the refusals after the first are counted here. A counter, not part of the
+    append-only trail: it is updated in place.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The page's URL name (``xero:setup``), or "unknown" for an address that is no page.
+    page_kind = models.CharField(max_length=200)
+    hour = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "page_kind", "hour"], name="refused_access_once_per_hour"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} refused {self.page_kind} {self.count}× from {self.hour:%Y-%m-%d %H}:00"

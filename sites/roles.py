@@ -1,9 +1,14 @@
-"""The three roles, as groups created and granted by data migrations."""
+"""The three roles, as groups created and granted by data migrations, and the customers' group."""
 
 STAFF = "Staff"
 ADMINS = "Admins"
 SUPPORT = "Support"
 ROLES = (STAFF, ADMINS, SUPPORT)
+# Customers' group (customers/access.py): its members see their own Sites only.
+CUSTOMERS = "Customers"
+# Every page is behind the admin's gate, which wants *Staff status*: a member of any of these
+# groups needs it (accounts/receivers.py sets it when they join).
+GROUPS_NEEDING_STAFF_STATUS = (*ROLES, CUSTOMERS)
 
 
 def grant_role_permissions(apps, role_permissions: dict[str, list[str]]) -> None:

@@ -1,9 +1,15 @@
 """Bounding how long a statement may wait for a lock another process holds."""
 
+import logging
 import math
+import threading
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import OperationalError, connection
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -89,3 +95,39 @@ def _apply(vendor: str, value: int | str) -> None:
         else:
             cursor.execute("SELECT set_config('lock_timeout', %s, false)", [value])
     _remember(value)
+
+
+def write_when_free(write: Callable[[], object], *, until: float, name: str) -> threading.Thread:
+    """Run ``write`` in a thread of its own, again every half second while the database is
+    locked (``OperationalError``), until it succeeds or ``time.monotonic()`` passes ``until``.
+
+    For what a request must not wait for but must not lose either: a connection test's
+    outcome when another connection holds the lock past the test's budget. The thread has
+    its own connection, closed at the end; it is not a daemon, so a command that started it
+    exits once it is done (at ``until`` at the latest), never with the row left unwritten.
+    """
+
+    def run() -> None:
+        try:
+            while True:
+                try:
+                    with lock_waits_at_most(WRITE_WHEN_FREE_WAIT):
+                        write()
+                    return
+                except OperationalError:
+                    if time.monotonic() >= until:
+                        logger.error("%s: the database stayed locked; gave up", name)
+                        return
+                    time.sleep(0.5)
+        except Exception:
+            logger.exception("%s failed", name)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name=name, daemon=False)
+    thread.start()
+    return thread
+
+
+# How long each try of ``write_when_free`` waits for the lock.
+WRITE_WHEN_FREE_WAIT = 1.0

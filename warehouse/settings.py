@@ -11,12 +11,29 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from warehouse.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class Env(environ.Env):
+    """django-environ's reader, whose malformed values (``AUDIT_RETENTION_DAYS=ten``) end in
+    ``ImproperlyConfigured`` naming the variable: manage.py says it in one line."""
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        try:
+            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+        except ValueError as error:
+            raise ImproperlyConfigured(
+                f"The environment variable {var} holds a value that is not what it must be "
+                f"({error}). Correct it in the environment or .env, or remove it for the "
+                "default (docs/operating.md)."
+            ) from None
+
+
+env = Env()
 # Variables already in the environment win over the .env file. READ_DOT_ENV_FILE=False
 # ignores the file: the tests' manage.py subprocesses and CI's checks run on an explicit
 # environment only (the suite itself reads fixed values: tests/environment.py).
@@ -41,12 +58,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    # The audit trail's library; its rows live in sites.AuditEntry (AUDITLOG_LOGENTRY_MODEL).
-    "auditlog",
     # Labelled "sites": django.contrib.sites must never be installed beside it.
     "sites",
     # Every email as a row sent by a task (EMAIL_BACKEND below).
     "outbox",
+    # The audit trail's library; its rows live in sites.AuditEntry (AUDITLOG_LOGENTRY_MODEL).
+    # After "sites", whose auditlogflush and auditlogmigratejson replace the library's (an
+    # earlier app's command wins): the trail is append-only.
+    "auditlog",
     "xero",
     # After django.contrib.auth: its admin replaces the User admin.
     "accounts",
@@ -65,6 +84,9 @@ MIDDLEWARE = [
     # First: every log line of the request carries its id (docs/production.md, "Logs").
     "operations.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Early, so that every answer carries X-Frame-Options: DENY, those of the middleware
+    # below too (the customer fence's 404 and redirects, the probes, static files).
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Production (docs/production.md): the app serves /static/ itself, before anything else
     # reads the request (no session, no database for a stylesheet).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -82,19 +104,21 @@ MIDDLEWARE = [
     "accounts.sudo.FreshSecondFactorMiddleware",
     # After authentication: the audit trail records the request's user and address.
     "sites.origin.AuditMiddleware",
+    # A signed-in user's 403s and 404s in the audit trail, the customer fence's included.
+    "sites.middleware.RefusedAccessMiddleware",
     # Once the user is known: a customer reaches their own Sites' pages only.
     "customers.middleware.CustomerFenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "sites.middleware.EncryptionKeyErrorMiddleware",
     # Last, so it sees the lockouts flagged by the backend and the second-factor page.
     "axes.middleware.AxesMiddleware",
 ]
 
 # django-axes first: a locked-out username+address is refused before its password is checked.
+# Then Django's own, which also takes an email address in any case (accounts/backends.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.EmailAddressBackend",
 ]
 
 ROOT_URLCONF = "warehouse.urls"
@@ -199,8 +223,12 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
-# Failed attempts keep the form's fields: never the codes (nor the password, always masked).
-AXES_SENSITIVE_PARAMETERS = ["code"]
+# Failed attempts keep the form's fields: never the codes, the password (always masked) or the
+# name as typed, which may be a password typed into the wrong box.
+AXES_SENSITIVE_PARAMETERS = ["code", "username"]
+# The name a failure counts against and axes stores: the account's login name, or a keyed
+# hash of a name that is no account's (accounts/lockout.py).
+AXES_USERNAME_CALLABLE = "accounts.lockout.attempt_username"
 # Whose address a failure counts against: see warehouse/addresses.py.
 AXES_CLIENT_IP_CALLABLE = "warehouse.addresses.client_ip_address"
 

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from customers.access import is_customer
 from sites.models import Site
 
 from . import audit, client, exceptions, values, web_app
@@ -125,7 +126,7 @@ def _finish(*, site, pending, params, store, user, now) -> CallbackResult:
     if not connections:
         raise exceptions.ConnectNoOrganisation()
     if len(connections) == 1:
-        _check_tenant_free(site=site, connection=connections[0])
+        _check_tenant_free(site=site, connection=connections[0], user=user)
         token_set = _token_set_save(tokens=tokens, user=user, now=now)
         binding = _bind(site=site, token_set=token_set, connection=connections[0], user=user)
         unrevoked = replaced_tokens_revoke(
@@ -298,7 +299,7 @@ def state_invalid():
     return exceptions.ConnectStateInvalid(minutes=int(_lifetime() // 60))
 
 
-def _check_tenant_free(*, site: Site, connection) -> None:
+def _check_tenant_free(*, site: Site, connection, user) -> None:
     other = (
         TenantBinding.objects.filter(tenant_id=connection.tenant_id)
         .exclude(site=site)
@@ -306,9 +307,16 @@ def _check_tenant_free(*, site: Site, connection) -> None:
         .first()
     )
     if other is not None:
-        raise exceptions.TenantTaken(
-            organisation=connection.tenant_name or "This organisation", other=other.site.name
-        )
+        raise _tenant_taken(connection=connection, other=other.site.name, user=user)
+
+
+def _tenant_taken(*, connection, other: str, user) -> exceptions.TenantTaken:
+    """The refusal of an organisation bound elsewhere: Staff learn which Site holds it; a
+    customer (or an unknown user) is not told another customer's Site."""
+    organisation = connection.tenant_name or "This organisation"
+    if user is None or is_customer(user):
+        return exceptions.TenantTakenElsewhere(organisation=organisation)
+    return exceptions.TenantTaken(organisation=organisation, other=other)
 
 
 def _token_set_save(*, tokens, user, now) -> TokenSet:
@@ -351,7 +359,7 @@ def _token_set_save(*, tokens, user, now) -> TokenSet:
 
 
 def _bind(*, site: Site, token_set: TokenSet, connection, user) -> TenantBinding:
-    _check_tenant_free(site=site, connection=connection)
+    _check_tenant_free(site=site, connection=connection, user=user)
     try:
         with transaction.atomic():
             binding, _ = TenantBinding.objects.update_or_create(
@@ -369,9 +377,7 @@ def _bind(*, site: Site, token_set: TokenSet, connection, user) -> TenantBinding
             audit.record_connected(site=site, binding=binding, user=user)
     except IntegrityError:
         # Another Site took the organisation between the check and the write.
-        raise exceptions.TenantTaken(
-            organisation=connection.tenant_name or "This organisation", other="another Site"
-        ) from None
+        raise _tenant_taken(connection=connection, other="another Site", user=user) from None
     site.xero_organisation_name = connection.tenant_name
     logger.info("Site %s connected to a Xero organisation", site.code)
     return binding

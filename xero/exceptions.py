@@ -503,6 +503,16 @@ class TenantTaken(XeroError):
     )
 
 
+class TenantTakenElsewhere(TenantTaken):
+    """``TenantTaken`` as a customer reads it: another customer's Site is not named."""
+
+    message = (
+        "{organisation} is connected to another Site in the Warehouse, so it cannot be "
+        "connected to this one. Press “Connect to Xero” again and tick this Site's own "
+        "organisation; if this is it, ask Imagatec support to move it."
+    )
+
+
 class TenantNotOffered(XeroError):
     code = "tenant_not_offered"
     step = STEP_APPLICATION

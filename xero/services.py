@@ -13,6 +13,7 @@ from warehouse import ages, database, signals
 from warehouse.logs import log_context
 
 from . import certificates, client, connection
+from .audit import record_connection_test
 from .exceptions import (
     CertificateKeySizeInvalid,
     CertificateNotPending,
@@ -21,7 +22,7 @@ from .exceptions import (
     ConnectionTestFailed,
     WarehouseBusy,
 )
-from .models import Certificate, CertificateEvent, ConnectionTest
+from .models import INTERRUPTED_MARGIN, Certificate, CertificateEvent, ConnectionTest
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ def connection_test_run(
     user=None,
     now: datetime.datetime | None = None,
     claimed: ConnectionTest | None = None,
+    audited: bool = False,
 ):
     """Test whether ``site`` can talk to Xero, keep the result as a history row, return it.
 
@@ -156,7 +158,13 @@ def connection_test_run(
     certificate makes it the active one. The conversation with Xero is the connection
     type's (``xero/connection/``). ``claimed`` is a running row the caller already started
     past the cooldown (a fleet chunk claims its Sites' rows in one go,
-    ``fleet.fleet_chunk_run``).
+    ``fleet.fleet_chunk_run``). ``audited``: a test run by hand (the button, the command),
+    whose row in the audit trail is written here, within the same budget.
+
+    The whole call ends within the budget however the database is locked: what cannot be
+    written by then (the result, the trail's row) is written as soon as the lock is released
+    (``warehouse.database.write_when_free``), so no row stays running, and the page or the
+    command says "the database was busy".
     """
     now = now or timezone.now()
     budget = session_budget()
@@ -179,10 +187,12 @@ def connection_test_run(
                 test = _connection_test_claim(site=site, user=user, now=now)
             except OperationalError:
                 raise WarehouseBusy(seconds=f"{budget:g}") from None
-        return _connection_test_finish(test=test, site=site, user=user, now=now, deadline=deadline)
+        return _connection_test_finish(
+            test=test, site=site, user=user, now=now, deadline=deadline, audited=audited
+        )
 
 
-def _connection_test_finish(*, test, site, user, now, deadline) -> ConnectionTest:
+def _connection_test_finish(*, test, site, user, now, deadline, audited=False) -> ConnectionTest:
     started = time.monotonic()
     conversation = None
     try:
@@ -210,11 +220,18 @@ def _connection_test_finish(*, test, site, user, now, deadline) -> ConnectionTes
         calls_left = conversation.calls_left()
         test.minute_limit_remaining = calls_left.minute
         test.day_limit_remaining = calls_left.day
-    # The result is saved even when the budget is spent: it may wait a moment more.
-    database.set_lock_wait(
-        max(deadline - time.monotonic(), SAVE_GRACE_SECONDS), slack=SAVE_GRACE_SECONDS
-    )
-    _connection_test_save(test)
+    # Every write from here waits only for what is left of the budget (a moment, when Xero
+    # took all of it): what a lock keeps out is written once it is released instead.
+    end = deadline
+    later: list = []
+    slack = 0.0 if audited else WAIT_SLACK_SECONDS
+    saved = _connection_test_save(test, end=end, slack=slack, later=later)
+    if audited:
+        _connection_test_audit(test, end=end, saved=saved, later=later)
+    if later:
+        _write_later(test, later)
+    if not saved:
+        return test
     signals.connection_test_recorded.send(
         sender=ConnectionTest, test=test, started_by=signals.test_started_by.get()
     )
@@ -228,10 +245,6 @@ def _connection_test_finish(*, test, site, user, now, deadline) -> ConnectionTes
         test.latency_ms,
     )
     return test
-
-
-# How long saving a test's result may wait for a lock once its budget is spent.
-SAVE_GRACE_SECONDS = 1.0
 
 
 def session_budget() -> float:
@@ -253,33 +266,97 @@ INTERNAL_ERROR_MESSAGE = (
 )
 
 
-def _connection_test_save(test: ConnectionTest) -> None:
-    """Save the result; if even that fails, the same row says ``internal_error``.
+# A wait already set this much longer than what is left is kept as it is, for tests not run
+# by hand (a fleet chunk counts its statements per Site): they may end up to this much past
+# their budget when a lock comes at their very end. Tests run by hand wait exactly.
+WAIT_SLACK_SECONDS = 1.0
 
-    A row is never left running: the fault goes to the log with its traceback.
+
+def _wait_until(end: float, *, slack: float) -> None:
+    database.set_lock_wait(max(end - time.monotonic(), 0.001), slack=slack)
+
+
+def _connection_test_save(test: ConnectionTest, *, end: float, slack: float, later: list) -> bool:
+    """Save the result by ``end`` (``time.monotonic()``); if even that fails, the same row
+    says ``internal_error``, or ``warehouse_busy`` when the database stayed locked.
+
+    A row is never left running: a fault goes to the log with its traceback, and an outcome
+    the lock kept out is put on ``later`` (written once the lock is released). Returns
+    whether the result is in the database now.
     """
     test.make_safe_to_save()
+    _wait_until(end, slack=slack)
     try:
         with transaction.atomic():
             test.save()
-        return
+        return True
     except OperationalError:
         logger.warning(
             "Saving the connection test of site %s: the database was busy", test.site.code
         )
         _record_failure(test, WarehouseBusy(seconds=f"{session_budget():g}"))
+        later.append(lambda: _outcome_write(test))
+        return False
     except Exception:
         logger.exception("Saving the connection test of site %s failed", test.site.code)
         test.outcome = ConnectionTest.Outcome.INTERNAL_ERROR
         test.message = INTERNAL_ERROR_MESSAGE
+    _wait_until(end, slack=slack)
     try:
-        ConnectionTest.objects.filter(pk=test.pk).update(
-            outcome=test.outcome, message=test.message, latency_ms=test.latency_ms
-        )
+        _outcome_write(test)
+    except OperationalError:
+        later.append(lambda: _outcome_write(test))
     except DatabaseError:
         # Still running in the database: it is marked interrupted once its budget and
         # margin have passed (ConnectionTest.objects.stale()).
         logger.exception("Could not record the outcome of site %s's test", test.site.code)
+    return False
+
+
+def _outcome_write(test: ConnectionTest) -> None:
+    # Only a row still running: written again after a retry, it changes nothing.
+    ConnectionTest.objects.filter(pk=test.pk, outcome=ConnectionTest.Outcome.RUNNING).update(
+        outcome=test.outcome,
+        message=test.message,
+        step=test.step,
+        latency_ms=test.latency_ms,
+    )
+
+
+def _connection_test_audit(test: ConnectionTest, *, end: float, saved: bool, later: list):
+    """The trail's row of a test run by hand: now if the database lets it by ``end``, else
+    on ``later``, after the test's own row."""
+    if saved:
+        _wait_until(end, slack=0.0)
+        try:
+            with transaction.atomic():
+                record_connection_test(test=test)
+            return
+        except OperationalError:
+            pass
+    written: list[bool] = []
+
+    def write() -> None:
+        if not written:
+            record_connection_test(test=test)
+            written.append(True)
+
+    later.append(write)
+
+
+def _write_later(test: ConnectionTest, writes: list) -> None:
+    """Do ``writes`` in order once the lock is released, in one thread: before
+    ``ConnectionTest.objects.stale()`` would call the row interrupted on the next look."""
+
+    def write_all() -> None:
+        for write in writes:
+            write()
+
+    database.write_when_free(
+        write_all,
+        until=time.monotonic() + session_budget() + INTERRUPTED_MARGIN.total_seconds(),
+        name=f"Recording site {test.site.code}'s connection test",
+    )
 
 
 def connection_tests_interrupt_stale(*, site: Site | None = None, now=None) -> int:

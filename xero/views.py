@@ -24,11 +24,10 @@ from sites.views import audit_timeline_context
 from warehouse.sudo import ask_unless_fresh, fresh_second_factor_required
 
 from . import connect, panels, selectors, web_app
-from .audit import record_connection_test
 from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
 from .exports import health_csv_write
-from .forms import CertificateIssueForm, FleetCheckForm
+from .forms import CertificateIssueForm, FleetCheckForm, is_record_id
 from .models import Certificate
 from .services import (
     certificate_activate,
@@ -118,7 +117,7 @@ def certificate_download_view(request, code, pk):
 def connection_test_view(request, code):
     site = site_for(request.user, code, Action.RUN_TEST)
     try:
-        test = connection_test_run(site=site, user=request.user)
+        test = connection_test_run(site=site, user=request.user, audited=True)
     except ConnectionTestCooldown as error:
         messages.warning(request, error.message)
         return _back(request, site)
@@ -130,7 +129,6 @@ def connection_test_view(request, code):
         logger.exception("Connection test of site %s: database error", site.code)
         messages.error(request, DATABASE_TROUBLE)
         return _back(request, site)
-    record_connection_test(test=test)
     if is_customer(request.user):
         customer_test_alert_send(test=test, link_base=request.build_absolute_uri("/").rstrip("/"))
     if test.passed:
@@ -156,7 +154,11 @@ def setup_view(request, code):
         if changes_secret and (asked := ask_unless_fresh(request)) is not None:
             return asked
         # A copy, so that a refused save leaves the page showing what is stored.
-        details_form = SiteXeroCredentialsForm(request.POST, instance=Site.objects.get(pk=site.pk))
+        details_form = SiteXeroCredentialsForm(
+            request.POST,
+            instance=Site.objects.get(pk=site.pk),
+            customer=is_customer(request.user),
+        )
         if details_form.is_valid():
             site_save(site=details_form.instance)
             messages.success(request, "Xero Details saved.")
@@ -301,8 +303,14 @@ def health_view(request):
 @permission_required("sites.view_site", raise_exception=True)
 def health_status_view(request):
     """The last test of the Sites in ``?site=<id>&site=<id>``, as the health page shows it:
-    its script polls this while tests are queued."""
-    ids = [int(value) for value in request.GET.getlist("site") if value.isdigit()]
+    its script polls this while tests are queued. Anything but a record's id (``²``, a
+    30-digit number) is refused plainly: the script never sends one."""
+    values = request.GET.getlist("site")
+    if not all(is_record_id(value) for value in values):
+        return JsonResponse(
+            {"error": "Each site parameter must be a Site's id (digits 0 to 9)."}, status=400
+        )
+    ids = [int(value) for value in values]
     sites = selectors.with_health(Site.objects.filter(pk__in=ids[:HEALTH_PAGE_SIZE]))
     return JsonResponse(
         {

@@ -21,7 +21,7 @@ def test_site_invite_prints_the_link_and_emails_it(site, capsys, settings):
     [
         (["nope", "anna@example.com"], "No Site has the code"),
         (["acme", "not-an-address"], "is not an email address"),
-        (["acme", "a" * 140 + "@example.com"], "longer than 150"),
+        (["acme", "a" * 250 + "@example.com"], "longer than 254"),
     ],
 )
 def test_site_invite_refuses_bad_arguments_plainly(site, arguments, message):

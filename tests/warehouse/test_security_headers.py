@@ -51,3 +51,12 @@ def test_pages_name_the_favicon_and_the_old_address_leads_to_it(client, client_f
     assert 'rel="icon" href="/static/warehouse/favicon.svg"' in page
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response.url == "/static/warehouse/favicon.svg"
+
+
+def test_every_answer_to_staff_and_strangers_forbids_framing(client, client_for):
+    for response in [
+        client.get(reverse("admin:index")),
+        client.get(reverse("admin:login")),
+        client_for("staff").get(reverse("admin:index")),
+    ]:
+        assert response["X-Frame-Options"] == "DENY"

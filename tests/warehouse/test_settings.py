@@ -95,3 +95,19 @@ def test_only_database_url_passes_from_the_shell_into_the_suites_settings(monkey
     }
     monkeypatch.delenv("DATABASE_URL")
     assert settings_environment() == TEST_ENVIRONMENT
+
+
+def test_a_malformed_number_in_the_environment_is_said_in_one_line_not_a_traceback():
+    result = run_manage("prune_audit_trail", "--dry-run", **PRODUCTION, AUDIT_RETENTION_DAYS="ten")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Error: The environment variable AUDIT_RETENTION_DAYS")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_libraries_commands_that_would_rewrite_the_audit_trail_are_refused_plainly():
+    for command in (["auditlogflush", "-y"], ["auditlogmigratejson"]):
+        result = run_manage(*command, **PRODUCTION)
+        assert result.returncode == 1, command
+        assert "Traceback" not in result.stderr
+        assert "append-only" in result.stderr

@@ -700,3 +700,23 @@ def test_a_pending_state_and_verifier_are_in_no_dump_nor_database_file_and_still
     callback = answer(web_app_xero, page, web_app_xero.acme)
     assert client.get(callback).status_code == 302
     assert TenantBinding.objects.filter(site=web_site).exists()
+
+
+def test_a_customer_refused_an_organisation_bound_elsewhere_is_not_told_whose_site(
+    client_for, make_site, web_app_xero
+):
+    staff = client_for("staff")
+    first = make_site(name="Other Customer Pty", code="other-customer", connection_type="web_app")
+    second = make_site(code="second", connection_type="web_app")
+    connect(staff, web_app_xero, first, web_app_xero.acme)
+    staff.logout()
+    client = customer_of(client_for, second)
+
+    response = connect(client, web_app_xero, second, web_app_xero.acme)
+
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "connected to another Site in the Warehouse" in page
+    assert "ask Imagatec support" in page
+    assert "Other Customer" not in page and "other-customer" not in page
+    assert not TenantBinding.objects.filter(site=second).exists()

@@ -1,6 +1,7 @@
 """connection_test_run against the fake Xero: every outcome, its message, its history row."""
 
 import datetime
+import io
 import json
 import logging
 import re
@@ -11,9 +12,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.core.management import call_command
 from django.db import DatabaseError, connection
 from django.urls import reverse
 
+from sites.models import AuditEntry
 from xero import certificates
 from xero.exceptions import ConnectionTestCooldown, WarehouseBusy
 from xero.models import AccessToken, Certificate, ConnectionTest
@@ -823,3 +826,104 @@ def test_a_connection_type_the_code_does_not_know_is_a_fault_of_ours(private_sit
     Site.objects.filter(pk=private_site.pk).update(connection_type="carrier_pigeon")
     test = run(Site.objects.get(pk=private_site.pk))
     assert test.outcome == "internal_error" and not test.running
+
+
+def _lock_taken_after_the_claim(lock_held_elsewhere, fake_xero, site, *, seconds):
+    """The test claims its row, then (while it waits on Xero) another connection takes the
+    lock (SQLite: the database's write lock; PostgreSQL: the Site's and the test's rows) and
+    holds it for ``seconds``."""
+    fake_xero.fail_next("slow", seconds=0.6)
+
+    def take():
+        # Once the row is claimed: it is the lock the test meets when it records its result.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if ConnectionTest.objects.filter(site=site).exists():
+                break
+            time.sleep(0.02)
+        statement = None
+        if connection.vendor == "postgresql":
+            statement = (
+                f"SELECT 1 FROM sites_site s JOIN xero_connectiontest t ON t.site_id = s.id "
+                f"WHERE s.id = {site.pk} FOR UPDATE"
+            )
+        lock_held_elsewhere(seconds, statement=statement)
+
+    taker = threading.Thread(target=take, daemon=True)
+    taker.start()
+    return taker
+
+
+def _nothing_running_once_the_lock_is_gone(taker, seconds):
+    """The lock is released ``seconds`` after it was taken: by then (and a moment for the
+    write that waited for it) the test's row holds its outcome."""
+    taker.join()
+    deadline = time.monotonic() + seconds + 5
+    while time.monotonic() < deadline:
+        if not ConnectionTest.objects.filter(outcome=ConnectionTest.Outcome.RUNNING).exists():
+            return
+        time.sleep(0.2)
+    assert_nothing_running()
+
+
+LOCK_SECONDS = 2 * BUDGET + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_taken_after_the_claim_ends_within_the_budget_and_leaves_nothing_running(
+    private_site, fake_xero, budget, lock_held_elsewhere
+):
+    taker = _lock_taken_after_the_claim(
+        lock_held_elsewhere, fake_xero, private_site, seconds=LOCK_SECONDS
+    )
+
+    test, elapsed = timed_run(private_site)
+
+    assert elapsed < budget + 0.5
+    assert test.outcome == "warehouse_busy" and "database was busy" in test.message
+    _nothing_running_once_the_lock_is_gone(taker, LOCK_SECONDS)
+    assert ConnectionTest.objects.get().outcome == "warehouse_busy"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_button_with_a_lock_taken_after_the_claim_answers_within_the_budget(
+    private_site, fake_xero, budget, lock_held_elsewhere, client_for
+):
+    client = client_for("support")
+    taker = _lock_taken_after_the_claim(
+        lock_held_elsewhere, fake_xero, private_site, seconds=LOCK_SECONDS
+    )
+    started = time.monotonic()
+
+    response = client.post(reverse("xero:connection_test", args=[private_site.code]))
+
+    assert time.monotonic() - started < budget + 0.5
+    assert response.status_code == 302
+    _nothing_running_once_the_lock_is_gone(taker, LOCK_SECONDS)
+    page = client.get(response["Location"]).text
+    assert "database was busy" in page
+    # The trail's row, written once the lock was released (just after the test's row).
+    rows = AuditEntry.objects.filter(kind=AuditEntry.Kind.CONNECTION_TEST)
+    for _ in range(50):
+        if rows.exists():
+            break
+        time.sleep(0.1)
+    assert rows.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_command_with_a_lock_taken_after_the_claim_ends_within_the_budget(
+    private_site, fake_xero, budget, lock_held_elsewhere
+):
+    taker = _lock_taken_after_the_claim(
+        lock_held_elsewhere, fake_xero, private_site, seconds=LOCK_SECONDS
+    )
+    out = io.StringIO()
+    started = time.monotonic()
+
+    with pytest.raises(SystemExit):
+        call_command("xero_test_connection", private_site.code, stdout=out)
+
+    assert time.monotonic() - started < budget + 0.5
+    assert "warehouse_busy" in out.getvalue() and "database was busy" in out.getvalue()
+    _nothing_running_once_the_lock_is_gone(taker, LOCK_SECONDS)

@@ -4,6 +4,7 @@ Details form's rules. The browser walk is in tests/browser/."""
 import pytest
 from django.urls import reverse
 
+from customers.services import membership_add
 from sites.models import Site
 from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET
 
@@ -123,7 +124,24 @@ def test_bad_details_are_refused_clearly_and_lose_nothing(client_for, site, data
 def test_two_sites_cannot_share_a_key(client_for, site, make_site):
     other = make_site()
     response = client_for("staff").post(setup_url(other), {"api_key": CONSUMER_KEY})
-    assert "already" in response.content.decode()
+    assert "Another Site already uses this API Key" in response.content.decode()
+
+
+def test_a_customer_refused_another_sites_key_is_not_told_that_it_exists(
+    client_for, site, make_site
+):
+    other = make_site(name="Their Own Pty")
+    client = client_for("customer")
+    membership_add(site=other, user=client.user)
+    response = client.post(setup_url(other), {"api_key": CONSUMER_KEY})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "This API Key cannot be used for this Site" in page
+    assert "ask Imagatec support" in page
+    assert "already uses" not in page and "Another Site" not in page
+    assert site.name not in page and site.code not in page
+    other.refresh_from_db()
+    assert other.api_key != CONSUMER_KEY
 
 
 @pytest.mark.parametrize("role", ["support", "nobody"])

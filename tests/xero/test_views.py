@@ -269,12 +269,21 @@ def test_the_health_csv_names_only_known_filters_in_its_file_name(client_for, si
 def test_the_health_status_view_answers_for_the_asked_sites_only(client_for, site, make_site):
     other = make_site()
     response = client_for("support").get(
-        reverse("xero:health_status"), {"site": [str(site.pk), "junk", "-1"]}
+        reverse("xero:health_status"), {"site": [str(site.pk), str(10**9)]}
     )
     sites = response.json()["sites"]
     assert [entry["id"] for entry in sites] == [site.pk]
     assert sites[0]["queued"] is False and "Never tested" in sites[0]["last_test_html"]
     assert other.pk not in [entry["id"] for entry in sites]
+
+
+@pytest.mark.parametrize("value", ["²", "١", "1" * 30, str(2**63), "junk", "-1", ""])
+def test_the_health_status_view_refuses_anything_but_an_id_plainly(client_for, site, value):
+    response = client_for("support").get(
+        reverse("xero:health_status"), {"site": [str(site.pk), value]}
+    )
+    assert response.status_code == 400
+    assert "must be a Site's id" in response.json()["error"]
 
 
 @pytest.mark.parametrize(("role", "status"), [("staff", 200), ("support", 200), ("nobody", 403)])

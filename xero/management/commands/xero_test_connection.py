@@ -4,7 +4,6 @@ from django.core.management.base import CommandError
 
 from sites.models import Site
 from warehouse.commands import PlainErrorsCommand
-from xero.audit import record_connection_test
 from xero.exceptions import ConnectionTestCooldown, WarehouseBusy
 from xero.services import connection_test_run
 
@@ -38,13 +37,12 @@ class Command(PlainErrorsCommand):
         failed = 0
         for site in sites:
             try:
-                test = connection_test_run(site=site)
+                test = connection_test_run(site=site, audited=True)
             except (ConnectionTestCooldown, WarehouseBusy) as error:
                 # Not run: tested moments ago, or the database too busy to start a row.
                 failed += 1
                 self.report_not_run(site, error, as_json=as_json)
                 continue
-            record_connection_test(test=test)
             failed += not test.passed
             self.report(test, as_json=as_json)
         if failed:
