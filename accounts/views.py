@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
+from django_otp_webauthn.models import WebAuthnCredential
 
 from . import gate, lockout, passkeys, selectors, services
 from .exceptions import (
@@ -152,11 +153,17 @@ def passkeys_view(request):
 @require_POST
 def passkey_remove_view(request, passkey_id: int):
     """Remove one of the user's passkeys; back to the list."""
+    session_device = getattr(request.user, "otp_device", None)
     try:
         services.passkey_remove(user=request.user, passkey_id=passkey_id)
     except PasskeyNotFound as error:
         messages.error(request, error.message)
     else:
+        if isinstance(session_device, WebAuthnCredential) and session_device.pk == passkey_id:
+            # This session passed with the passkey just removed, and django-otp's middleware
+            # would find no device for it on the next page: it did pass, so it stays verified,
+            # under the authenticator (django-otp's login only records which device).
+            otp_login(request, selectors.confirmed_device(request.user))
         messages.success(
             request,
             "Passkey removed. Your authenticator app and recovery codes still work.",

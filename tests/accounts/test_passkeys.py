@@ -254,3 +254,17 @@ def test_the_code_still_passes_the_second_factor_for_a_user_with_a_passkey(
     sign_in_with_password(client, user)
     pass_second_factor(client, user, steps=1)
     assert is_verified(client)
+
+
+def test_removing_the_passkey_this_session_passed_with_keeps_the_session_signed_in(
+    client, user_with_passkey
+):
+    user, passkey = user_with_passkey
+    sign_in_with_password(client, user)
+    assert use_passkey(client, passkey).status_code == 200
+    credential = WebAuthnCredential.objects.get(user=user)
+
+    response = client.post(reverse("admin:passkey_remove", args=[credential.pk]))
+
+    assert response.status_code == 302 and response.url == PASSKEYS
+    assert is_verified(client)
