@@ -8,6 +8,7 @@ from axes.models import AccessAttempt
 from django.urls import reverse
 from django_otp_webauthn.models import WebAuthnCredential
 
+from accounts.checks import check_passkey_relying_party
 from accounts.models import RecoveryCode, TOTPDevice
 from accounts.services import second_factor_reset
 from sites.models import AuditEntry
@@ -268,3 +269,27 @@ def test_removing_the_passkey_this_session_passed_with_keeps_the_session_signed_
 
     assert response.status_code == 302 and response.url == PASSKEYS
     assert is_verified(client)
+
+
+# Settings
+
+
+def test_the_default_relying_party_is_localhost_which_browsers_take_unlike_127_0_0_1(settings):
+    assert settings.WAREHOUSE_URL == "http://127.0.0.1:8000"
+    assert settings.OTP_WEBAUTHN_RP_ID == "localhost"
+    assert settings.OTP_WEBAUTHN_ALLOWED_ORIGINS == ["http://localhost:8000"]
+    assert check_passkey_relying_party(None) == []
+
+
+@pytest.mark.parametrize(
+    ("rp_id", "origins", "expected"),
+    [
+        ("127.0.0.1", ["http://127.0.0.1:8000"], ["accounts.E001"]),
+        ("example.com", ["https://warehouse.example.net"], ["accounts.E002"]),
+        ("example.com", ["https://warehouse.example.com"], []),
+    ],
+)
+def test_a_relying_party_no_browser_would_sign_for_stops_startup(settings, rp_id, origins, expected):
+    settings.OTP_WEBAUTHN_RP_ID = rp_id
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = origins
+    assert [error.id for error in check_passkey_relying_party(None)] == expected

@@ -95,3 +95,20 @@ def test_only_database_url_passes_from_the_shell_into_the_suites_settings(monkey
     }
     monkeypatch.delenv("DATABASE_URL")
     assert settings_environment() == TEST_ENVIRONMENT
+
+
+def test_passkeys_work_at_warehouse_url_unless_set_otherwise():
+    show = "from django.conf import settings as s; print(s.OTP_WEBAUTHN_RP_ID, s.OTP_WEBAUTHN_ALLOWED_ORIGINS)"
+    derived = run_manage(
+        "shell", "-c", show, **PRODUCTION, WAREHOUSE_URL="https://warehouse.example.com"
+    )
+    assert derived.stdout.splitlines()[-1] == "warehouse.example.com ['https://warehouse.example.com']"
+    chosen = run_manage(
+        "shell",
+        "-c",
+        show,
+        **PRODUCTION,
+        WAREHOUSE_URL="https://warehouse.example.com:8443",
+        OTP_WEBAUTHN_RP_ID="example.com",
+    )
+    assert chosen.stdout.splitlines()[-1] == "example.com ['https://warehouse.example.com:8443']"
