@@ -151,7 +151,9 @@ def passkey_remove(*, user, passkey_id: int) -> None:
 
     The authenticator app and the recovery codes stay: a passkey is never the only factor.
     """
-    passkey = WebAuthnCredential.objects.select_for_update().filter(user=user, pk=passkey_id).first()
+    passkey = (
+        WebAuthnCredential.objects.select_for_update().filter(user=user, pk=passkey_id).first()
+    )
     if passkey is None:
         raise PasskeyNotFound()
     name = passkey.name

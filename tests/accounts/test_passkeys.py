@@ -289,7 +289,9 @@ def test_the_default_relying_party_is_localhost_which_browsers_take_unlike_127_0
         ("example.com", ["https://warehouse.example.com"], []),
     ],
 )
-def test_a_relying_party_no_browser_would_sign_for_stops_startup(settings, rp_id, origins, expected):
+def test_a_relying_party_no_browser_would_sign_for_stops_startup(
+    settings, rp_id, origins, expected
+):
     settings.OTP_WEBAUTHN_RP_ID = rp_id
     settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = origins
     assert [error.id for error in check_passkey_relying_party(None)] == expected

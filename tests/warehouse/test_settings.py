@@ -98,11 +98,16 @@ def test_only_database_url_passes_from_the_shell_into_the_suites_settings(monkey
 
 
 def test_passkeys_work_at_warehouse_url_unless_set_otherwise():
-    show = "from django.conf import settings as s; print(s.OTP_WEBAUTHN_RP_ID, s.OTP_WEBAUTHN_ALLOWED_ORIGINS)"
+    show = (
+        "from django.conf import settings as s; "
+        "print(s.OTP_WEBAUTHN_RP_ID, s.OTP_WEBAUTHN_ALLOWED_ORIGINS)"
+    )
     derived = run_manage(
         "shell", "-c", show, **PRODUCTION, WAREHOUSE_URL="https://warehouse.example.com"
     )
-    assert derived.stdout.splitlines()[-1] == "warehouse.example.com ['https://warehouse.example.com']"
+    assert (
+        derived.stdout.splitlines()[-1] == "warehouse.example.com ['https://warehouse.example.com']"
+    )
     chosen = run_manage(
         "shell",
         "-c",
