@@ -208,6 +208,19 @@ def test_malformed_answers_are_refused_plainly(client, user_with_passkey, body):
     assert not is_verified(client)
 
 
+@pytest.mark.parametrize(
+    "body",
+    ["not json", "[]", "{}", '{"id": 1}', '{"id": "AAAA", "rawId": "AAAA", "response": {}}'],
+)
+def test_malformed_new_passkeys_are_refused_plainly(client, make_user, log_in, body):
+    log_in(client, make_user("Staff"))
+    client.post(ADD_BEGIN)
+    response = client.post(ADD_COMPLETE, body, content_type="application/json")
+    assert 400 <= response.status_code < 500
+    assert response.json()["detail"]
+    assert not WebAuthnCredential.objects.exists()
+
+
 # Removing, and what stays
 
 
