@@ -59,10 +59,37 @@ class WarehouseAdminSite(admin.AdminSite):
         return update_wrapper(never_cache(csrf_protect(inner)), view)
 
     def get_urls(self):
-        from . import views
+        from . import passkeys, views
 
         pending = self.second_factor_view
+        verified = self.admin_view
         return [
+            path("passkeys/", verified(views.passkeys_view), name="passkeys"),
+            path(
+                "passkeys/<int:passkey_id>/remove/",
+                verified(views.passkey_remove_view),
+                name="passkey_remove",
+            ),
+            path(
+                "passkeys/add/begin/",
+                verified(passkeys.PasskeyRegistrationBeginView.as_view()),
+                name="passkey_register_begin",
+            ),
+            path(
+                "passkeys/add/complete/",
+                verified(passkeys.PasskeyRegistrationCompleteView.as_view()),
+                name="passkey_register_complete",
+            ),
+            path(
+                "second-factor/passkey/begin/",
+                pending(passkeys.PasskeyVerificationBeginView.as_view()),
+                name="passkey_verify_begin",
+            ),
+            path(
+                "second-factor/passkey/complete/",
+                pending(passkeys.PasskeyVerificationCompleteView.as_view()),
+                name="passkey_verify_complete",
+            ),
             path("second-factor/", pending(views.verify_view), name="second_factor"),
             path("second-factor/enrol/", pending(views.enrol_view), name="second_factor_enrol"),
             path(

@@ -40,3 +40,8 @@ class SecondFactorThrottled(SecondFactorError):
 
     def __init__(self, *, seconds: float):
         super().__init__(self.message.format(wait=duration(max(1, math.ceil(seconds)))))
+
+
+class PasskeyNotFound(SecondFactorError):
+    code = "passkey_not_found"
+    message = "That passkey is not one of yours (or it was removed already): see the list below."

@@ -8,7 +8,11 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_otp import login as otp_login
 
+from warehouse import sudo
+
+from . import lockout
 from .selectors import confirmed_device
 
 
@@ -33,3 +37,17 @@ def second_factor_redirect(
     if after:
         url += "?" + urlencode({REDIRECT_FIELD_NAME: after})
     return redirect(url)
+
+
+def second_factor_passed(request: HttpRequest, device) -> None:
+    """This session passed the second factor with ``device`` (a code or a passkey).
+
+    A new key for the verified session: the one issued after the password alone (which
+    another tab, a log or a proxy may have seen) never becomes verified. A full sign-in
+    forgets this username and address's failures.
+    """
+    otp_login(request, device)
+    # A passkey counts as a fresh second factor as much as a code does.
+    sudo.second_factor_passed(request)
+    request.session.cycle_key()
+    lockout.attempts_reset(request, username=request.user.get_username())

@@ -2,6 +2,8 @@
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django_otp_webauthn.models import WebAuthnCredential
 
 from warehouse.email_addresses import normal_form
 
@@ -10,6 +12,11 @@ from .models import RecoveryCode, TOTPDevice
 
 def confirmed_device(user) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def passkeys(user) -> QuerySet[WebAuthnCredential]:
+    """The user's passkeys, oldest first."""
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True).order_by("created_at", "pk")
 
 
 def unused_recovery_code_count(user) -> int:

@@ -4,10 +4,12 @@ from django.contrib.auth import SESSION_KEY
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django_otp_webauthn.models import WebAuthnCredential
 
 from warehouse import signals
 
 from .exceptions import (
+    PasskeyNotFound,
     SecondFactorAlreadyEnrolled,
     SecondFactorCodeInvalid,
     SecondFactorThrottled,
@@ -117,7 +119,7 @@ def second_factor_verify(*, user, code: str, now=None) -> tuple[TOTPDevice, bool
 
 @transaction.atomic
 def second_factor_reset(*, user, by) -> None:
-    """Remove ``user``'s authenticator and recovery codes, and sign out every session of
+    """Remove ``user``'s authenticator, passkeys and recovery codes, and sign out every session of
     theirs: they sign in with their password again, then enrol a new authenticator.
 
     Their sessions are ended because a reset usually follows a lost or stolen device, and
@@ -125,6 +127,8 @@ def second_factor_reset(*, user, by) -> None:
     """
     TOTPDevice.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
+    # A lost phone may hold a passkey as well: they add their passkeys again after enrolling.
+    WebAuthnCredential.objects.filter(user=user).delete()
     sessions_end(user=user)
     signals.second_factor_reset.send(sender=TOTPDevice, user=user, by=by)
 
@@ -139,3 +143,19 @@ def sessions_end(*, user) -> int:
     ]
     BrowserSession.objects.filter(pk__in=ended).delete()
     return len(ended)
+
+
+@transaction.atomic
+def passkey_remove(*, user, passkey_id: int) -> None:
+    """Remove one of ``user``'s passkeys (their own: anyone else's is ``PasskeyNotFound``).
+
+    The authenticator app and the recovery codes stay: a passkey is never the only factor.
+    """
+    passkey = (
+        WebAuthnCredential.objects.select_for_update().filter(user=user, pk=passkey_id).first()
+    )
+    if passkey is None:
+        raise PasskeyNotFound()
+    name = passkey.name
+    passkey.delete()
+    signals.passkey_removed.send(sender=WebAuthnCredential, user=user, by=user, name=name)

@@ -1,4 +1,5 @@
-"""The second-factor pages: the only ones a user who passed the password alone may open."""
+"""The second-factor pages (the only ones a user who passed the password alone may open) and
+the account's passkeys page."""
 
 import logging
 
@@ -11,11 +12,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
+from django_otp_webauthn.models import WebAuthnCredential
 
 from warehouse import sudo
 
-from . import gate, lockout, selectors, services
+from . import gate, lockout, passkeys, selectors, services
 from .exceptions import (
+    PasskeyNotFound,
     SecondFactorAlreadyEnrolled,
     SecondFactorCodeInvalid,
     SecondFactorThrottled,
@@ -63,12 +66,7 @@ def verify_view(request):
             user_login_failed.send(sender=__name__, credentials=credentials, request=request)
             form.add_error("code", error.message)
         else:
-            otp_login(request, device)
-            sudo.second_factor_passed(request)
-            # A new key for the verified session: the one issued after the password alone
-            # (which another tab, a log or a proxy may have seen) never becomes verified.
-            request.session.cycle_key()
-            lockout.attempts_reset(request, username=user.get_username())
+            gate.second_factor_passed(request, device)
             if used_recovery_code:
                 left = selectors.unused_recovery_code_count(user)
                 messages.warning(
@@ -77,10 +75,16 @@ def verify_view(request):
                     "If you lost your authenticator, ask a superuser to reset your second factor.",
                 )
             return redirect(gate.next_url(request))
+    has_passkey = selectors.passkeys(user).exists()
     return render(
         request,
         "accounts/second_factor.html",
-        _context(request, title="Second factor", form=form),
+        _context(
+            request,
+            title="Second factor",
+            form=form,
+            passkey_config=passkeys.passkey_script_config(request) if has_passkey else None,
+        ),
     )
 
 
@@ -135,3 +139,36 @@ def log_out_view(request):
     """A way out for a user who stopped at the second factor (the admin's is behind the gate)."""
     logout(request)
     return redirect(reverse("admin:login"))
+
+
+@require_http_methods(["GET"])
+def passkeys_view(request):
+    """The user's passkeys: add one (the browser's own dialog), see when each was used."""
+    context = {
+        **admin.site.each_context(request),
+        "title": "Passkeys",
+        "passkeys": selectors.passkeys(request.user),
+        "passkey_config": passkeys.passkey_script_config(request),
+    }
+    return render(request, "accounts/passkeys.html", context)
+
+
+@require_POST
+def passkey_remove_view(request, passkey_id: int):
+    """Remove one of the user's passkeys; back to the list."""
+    session_device = getattr(request.user, "otp_device", None)
+    try:
+        services.passkey_remove(user=request.user, passkey_id=passkey_id)
+    except PasskeyNotFound as error:
+        messages.error(request, error.message)
+    else:
+        if isinstance(session_device, WebAuthnCredential) and session_device.pk == passkey_id:
+            # This session passed with the passkey just removed, and django-otp's middleware
+            # would find no device for it on the next page: it did pass, so it stays verified,
+            # under the authenticator (django-otp's login only records which device).
+            otp_login(request, selectors.confirmed_device(request.user))
+        messages.success(
+            request,
+            "Passkey removed. Your authenticator app and recovery codes still work.",
+        )
+    return redirect("admin:passkeys")

@@ -33,6 +33,13 @@ CUSTOMER_PAGES = frozenset(
         "admin:second_factor_enrol",
         "admin:second_factor_log_out",
         "admin:recovery_codes",
+        # Passkeys: their own, added from the account and used at the second factor.
+        "admin:passkeys",
+        "admin:passkey_remove",
+        "admin:passkey_register_begin",
+        "admin:passkey_register_complete",
+        "admin:passkey_verify_begin",
+        "admin:passkey_verify_complete",
     }
 )
 

@@ -238,6 +238,23 @@ _on_second_factor_enrolled = _on_second_factor(Kind.SECOND_FACTOR_ENROLLED)
 _on_second_factor_reset = _on_second_factor(Kind.SECOND_FACTOR_RESET)
 
 
+def _on_passkey(kind):
+    def receiver(sender, user, name, by=None, **kwargs):
+        by_text = "" if by is None or by == user else f" by {by.get_username()}"
+        record(
+            kind=kind,
+            actor=by or user,
+            target=user,
+            summary=f"{Kind(kind).label} ({name!r}) for {user.get_username()}{by_text}",
+        )
+
+    return receiver
+
+
+_on_passkey_added = _on_passkey(Kind.PASSKEY_ADDED)
+_on_passkey_removed = _on_passkey(Kind.PASSKEY_REMOVED)
+
+
 def connect_receivers() -> None:
     """Connect the trail to Django's login signals, django-axes' lockout (when installed)
     and the second-factor signals of ``warehouse/signals.py``."""
@@ -251,6 +268,10 @@ def connect_receivers() -> None:
     )
     warehouse_signals.recovery_code_used.connect(
         _on_recovery_code_used, dispatch_uid="audit_recovery_code_used"
+    )
+    warehouse_signals.passkey_added.connect(_on_passkey_added, dispatch_uid="audit_passkey_added")
+    warehouse_signals.passkey_removed.connect(
+        _on_passkey_removed, dispatch_uid="audit_passkey_removed"
     )
     from django.apps import apps
 

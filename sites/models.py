@@ -327,6 +327,8 @@ class AuditEntry(AbstractLogEntry):
         LOCKED_OUT = "locked_out", "Locked out"
         SECOND_FACTOR_ENROLLED = "second_factor_enrolled", "Second factor enrolled"
         SECOND_FACTOR_RESET = "second_factor_reset", "Second factor reset"
+        PASSKEY_ADDED = "passkey_added", "Passkey added"
+        PASSKEY_REMOVED = "passkey_removed", "Passkey removed"
         AUDIT_PRUNED = "audit_pruned", "Old audit rows pruned"
         INVITATION_SENT = "invitation_sent", "Customer invited"
         INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"

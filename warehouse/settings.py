@@ -8,6 +8,7 @@ This is the only module that reads the environment (through django-environ, and 
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from csp.constants import NONE, SELF
@@ -67,6 +68,9 @@ INSTALLED_APPS = [
     # earlier app's command wins): the trail is append-only.
     "auditlog",
     "xero",
+    # Passkeys, a django-otp device (OTP_WEBAUTHN_* below); before accounts, whose pages
+    # are the only way to add, use and remove one.
+    "django_otp_webauthn",
     # After django.contrib.auth: its admin replaces the User admin.
     "accounts",
     "axes",
@@ -401,6 +405,28 @@ INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=10)
 # The Warehouse's address as customers reach it, for the links `site_invite` prints (the
 # invite form uses the address of the request it came in on).
 WAREHOUSE_URL = env.str("WAREHOUSE_URL", default="http://127.0.0.1:8000")
+
+# Passkeys (django-otp-webauthn; docs/security.md, "Passkeys"): a passkey belongs to one
+# relying party, a domain, and the browser signs only for pages of it. Both come from
+# WAREHOUSE_URL unless set: its host is the relying party, its origin the one page address a
+# signature is accepted from. Browsers take no IP address as a relying party, and treat
+# http://localhost as secure: a loopback WAREHOUSE_URL (development) means localhost, so
+# open the Warehouse at http://localhost:8000 to use passkeys there.
+_warehouse_address = urlsplit(WAREHOUSE_URL)
+_passkey_host = _warehouse_address.hostname or "localhost"
+if _passkey_host in {"127.0.0.1", "::1"}:
+    _passkey_host = "localhost"
+_passkey_origin = f"{_warehouse_address.scheme}://{_passkey_host}" + (
+    f":{_warehouse_address.port}" if _warehouse_address.port else ""
+)
+OTP_WEBAUTHN_RP_ID = env.str("OTP_WEBAUTHN_RP_ID", default=_passkey_host)
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list("OTP_WEBAUTHN_ALLOWED_ORIGINS", default=[_passkey_origin])
+# The name a browser shows when it asks for the passkey.
+OTP_WEBAUTHN_RP_NAME = env.str("OTP_WEBAUTHN_RP_NAME", default=OTP_TOTP_ISSUER)
+# A second factor only: the password always comes first.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+# Our session and helper: the ceremonies run behind the admin's gate (accounts/passkeys.py).
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.passkeys.PasskeyHelper"
 # The audit trail (sites/audit.py): django-auditlog writes into our own table.
 AUDITLOG_LOGENTRY_MODEL = "sites.AuditEntry"
 # django-auditlog's migrations only make its own log table, which sites.AuditEntry replaces;

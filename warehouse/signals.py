@@ -12,6 +12,9 @@ second_factor_reset = Signal()
 # Sent with ``user`` who signed in with one of their recovery codes (their authenticator is
 # often lost or stolen then), and ``left``, how many they have left.
 recovery_code_used = Signal()
+# Sent with ``user`` (whose passkey), ``by`` (who did it) and ``name`` (the passkey's).
+passkey_added = Signal()
+passkey_removed = Signal()
 
 # For /metrics (operations/receivers.py), sent by xero without knowing who counts:
 # ``seconds`` and ``status`` of every call Xero answered ...

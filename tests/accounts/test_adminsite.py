@@ -187,6 +187,8 @@ UNGATED = {
     "admin/second-factor/": "the second factor's own gate",
     "admin/second-factor/enrol/": "the second factor's own gate",
     "admin/second-factor/log-out/": "the second factor's own gate",
+    "admin/second-factor/passkey/begin/": "the second factor's own gate (a passkey)",
+    "admin/second-factor/passkey/complete/": "the second factor's own gate (a passkey)",
     # The Interconnect API (api/): machines with a Bearer API credential, never a session;
     # its own gate is tested in tests/api/test_credentials.py. The schema and its docs page
     # say nothing secret.

@@ -111,3 +111,25 @@ def test_the_libraries_commands_that_would_rewrite_the_audit_trail_are_refused_p
         assert result.returncode == 1, command
         assert "Traceback" not in result.stderr
         assert "append-only" in result.stderr
+
+
+def test_passkeys_work_at_warehouse_url_unless_set_otherwise():
+    show = (
+        "from django.conf import settings as s; "
+        "print(s.OTP_WEBAUTHN_RP_ID, s.OTP_WEBAUTHN_ALLOWED_ORIGINS)"
+    )
+    derived = run_manage(
+        "shell", "-c", show, **PRODUCTION, WAREHOUSE_URL="https://warehouse.example.com"
+    )
+    assert (
+        derived.stdout.splitlines()[-1] == "warehouse.example.com ['https://warehouse.example.com']"
+    )
+    chosen = run_manage(
+        "shell",
+        "-c",
+        show,
+        **PRODUCTION,
+        WAREHOUSE_URL="https://warehouse.example.com:8443",
+        OTP_WEBAUTHN_RP_ID="example.com",
+    )
+    assert chosen.stdout.splitlines()[-1] == "example.com ['https://warehouse.example.com:8443']"
