@@ -339,13 +339,13 @@ HISTORY_PAGE_SIZE = 50
 @require_GET
 @login_required
 def connection_tests_view(request, code):
-    """Every connection test of one Site, newest first, a page at a time (staff only: the
-    customers' fence does not list this page)."""
+    """Every connection test of one Site, newest first, a page at a time; a customer sees
+    their own Sites' (with Imagatec's people named "Imagatec support")."""
     site = site_for(request.user, code, Action.VIEW_TESTS)
-    tests = site.connection_tests.select_related("run_by")
+    tests = site.connection_tests.select_related("run_by", "certificate")
     page = Paginator(tests, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
-        **admin.site.each_context(request),
+        **_connect_page_context(request),
         "title": f"Connection tests: {site.name}",
         "site": site,
         "page": page,

@@ -22,6 +22,7 @@ MATRIX = {
     "save_details": ("post", 302, 302, 403, 403, 302, 302, 404),
     "download_certificate": ("get", 403, 200, 403, 403, 200, 200, 404),
     "run_test": ("post", 403, 302, 302, 403, 302, 302, 404),
+    "test_history": ("get", 200, 200, 200, 403, 200, 200, 404),
     "issue_certificate": ("post", 403, 302, 403, 403, 302, 404, 404),
     "activate_certificate": ("post", 403, 302, 403, 403, 302, 404, 404),
     "switch_connection_type": ("post", 302, 302, 403, 403, 302, 404, 404),
@@ -47,6 +48,7 @@ def _url(action, site, certificate, invitation):
             "xero:certificate_download", args=[site.code, certificate.pk]
         ),
         "run_test": reverse("xero:connection_test", args=[site.code]),
+        "test_history": reverse("xero:connection_tests", args=[site.code]),
         "issue_certificate": reverse("xero:certificate_issue", args=[site.code]),
         "activate_certificate": reverse(
             "xero:certificate_activate", args=[site.code, certificate.pk]
