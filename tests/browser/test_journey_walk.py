@@ -3,10 +3,14 @@ again in chromium at 1280 px and 390 px: each test fails on the page as the walk
 
 import pytest
 
+from sites.models import Site
 from sites.roles import SUPPORT
 from tests.browser.conftest import page_overflow
 from tests.browser.test_connect_walk import customer_signs_in
+from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET
 from tests.xero.conftest import (  # noqa: F401 - fixtures
+    CLIENT_ID,
+    CLIENT_SECRET,
     connected_site,
     private_site,
     web_app_xero,
@@ -52,3 +56,60 @@ def test_a_customer_reads_every_test_of_their_site_without_staff_usernames(
     assert page_overflow(customer) == []
     assert axe_violations(customer) == []
     screenshots(customer, "customer-history")
+
+
+# Item 3 -------------------------------------------------------------------------------------
+
+
+@VIEWS
+def test_a_secret_typed_before_a_validation_error_is_asked_for_again_not_dropped(
+    login_as, make_site, screenshots, axe_violations, width, scheme
+):
+    make_site(name="Taken Pty Ltd", code="taken")
+    admin = login_as("Admins", width=width, color_scheme=scheme)
+    admin.goto("/admin/sites/site/add/")
+    admin.get_by_label("Name").fill("New Pty Ltd")
+    admin.get_by_label("Code").fill("taken")
+    admin.get_by_label("Xero API Key").fill(CLIENT_ID)
+    admin.get_by_label("Xero API Secret").fill(CLIENT_SECRET)
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Save", exact=True).click()
+
+    # The box comes back empty, and says so beside it.
+    assert admin.get_by_label("Xero API Secret").input_value() == ""
+    secret_row = admin.locator(".form-row.field-new_api_secret").inner_text()
+    assert "Type the API Secret again" in secret_row
+    assert CLIENT_SECRET not in admin.content()
+    assert page_overflow(admin) == []
+    assert axe_violations(admin) == []
+    screenshots(admin, "secret-asked-again")
+
+    # Fixing the code and saving without typing it again does not create the Site secretless.
+    admin.get_by_label("Code").fill("newco")
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Save", exact=True).click()
+    assert not Site.objects.filter(code="newco").exists()
+    assert "was not kept: type it again" in admin.locator(".field-new_api_secret").inner_text()
+    screenshots(admin, "secret-still-missing")
+
+    admin.get_by_label("Xero API Secret").fill(CLIENT_SECRET)
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Save", exact=True).click()
+    assert Site.objects.get(code="newco").api_secret == CLIENT_SECRET
+
+
+def test_the_setup_pages_details_ask_for_the_secret_again_after_an_error(login_as, make_site):
+    site = make_site(name="Blank Pty Ltd", code="blank", api_key="", api_secret="")
+    staff = login_as("Staff", width=390)
+    staff.goto(f"/sites/{site.code}/xero/setup/")
+    staff.get_by_label("Xero API Key").fill("short")
+    staff.get_by_label("Xero API Secret").fill(CONSUMER_SECRET)
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Save Xero Details").click()
+    assert "Type the API Secret again" in staff.locator("#step-xero_details").inner_text()
+    staff.get_by_label("Xero API Key").fill(CONSUMER_KEY)
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Save Xero Details").click()
+    site.refresh_from_db()
+    assert site.api_key == "" and site.api_secret == ""
+    assert "was not kept: type it again" in staff.locator("#step-xero_details").inner_text()
