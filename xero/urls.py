@@ -42,6 +42,11 @@ urlpatterns = [
         name="connection_tests",
     ),
     path(
+        "sites/<slug:code>/xero/setup/switch-to-private-app/",
+        gate(views.switch_to_private_app_view),
+        name="switch_to_private_app",
+    ),
+    path(
         "sites/<slug:code>/xero/setup/switch-to-web-app/",
         gate(views.switch_to_web_app_view),
         name="switch_to_web_app",

@@ -169,9 +169,22 @@ def setup_view(request, code):
     return response
 
 
-# Each switch a Site's setup page offers: what the confirmation page calls the new type, what
-# it says of it, and the message once switched. Both clear the Key and Secret, so both ask first.
+# Each switch a Site's pages offer (its setup page and its admin page alike): what the
+# confirmation page calls the new type, what it says of it, and the message once switched.
+# Every switch clears the Key and Secret, so every switch asks first.
 SWITCHES = {
+    Site.ConnectionType.PRIVATE_APP: {
+        "target": "a private application",
+        "about": (
+            "A private application (OAuth 1.0a) works only against a Xero-compatible server "
+            "(Xero retired them): it has its own Consumer Key and Secret, copied after the "
+            "switch, and signs with a certificate the Warehouse issues."
+        ),
+        "done": (
+            "This Site is now a private application. Follow the steps below: issue a "
+            "certificate, then paste its Consumer Key and Secret."
+        ),
+    },
     Site.ConnectionType.CUSTOM_CONNECTION: {
         "target": "a Custom Connection",
         "about": (
@@ -197,11 +210,26 @@ SWITCHES = {
 }
 
 
+# What the cancel button of a switch keeps, by the Site's type now.
+KEEP_LABELS = {
+    Site.ConnectionType.PRIVATE_APP: "No, keep the private application",
+    Site.ConnectionType.CUSTOM_CONNECTION: "No, keep the Custom Connection",
+    Site.ConnectionType.WEB_APP: "No, keep Connect to Xero",
+}
+DISCONNECT_BEFORE_SWITCHING = (
+    "This Site is connected to Xero: disconnect it first (that removes its connection in "
+    "Xero), then switch its connection type."
+)
+
+
 def _switch_connection_type(request, code, connection_type):
     """GET asks first, naming what the switch clears; POST (from that page) switches."""
     site = site_for(request.user, code, Action.SWITCH_CONNECTION_TYPE)
     if site.connection_type == connection_type:
         return redirect("xero:setup", code=site.code)
+    if selectors.tenant_binding(site=site) is not None:
+        messages.error(request, DISCONNECT_BEFORE_SWITCHING)
+        return redirect(_setup_url(site, "open_xero"))
     switch = SWITCHES[connection_type]
     if request.method == "GET":
         context = {
@@ -209,6 +237,8 @@ def _switch_connection_type(request, code, connection_type):
             "title": f"Switch {site.name} to {switch['target']}?",
             "site": site,
             "switch": switch,
+            "keep_label": KEEP_LABELS[site.connection_type],
+            "private": site.connection_type == Site.ConnectionType.PRIVATE_APP,
         }
         return render(request, "xero/switch_confirm.html", context)
     site_switch_connection_type(site=site, connection_type=connection_type)
@@ -220,6 +250,12 @@ def _switch_connection_type(request, code, connection_type):
 @login_required
 def switch_to_custom_connection_view(request, code):
     return _switch_connection_type(request, code, Site.ConnectionType.CUSTOM_CONNECTION)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def switch_to_private_app_view(request, code):
+    return _switch_connection_type(request, code, Site.ConnectionType.PRIVATE_APP)
 
 
 @require_http_methods(["GET", "POST"])

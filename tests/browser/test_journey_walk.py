@@ -11,7 +11,10 @@ from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET
 from tests.xero.conftest import (  # noqa: F401 - fixtures
     CLIENT_ID,
     CLIENT_SECRET,
+    WEB_APP_CLIENT_ID,
+    WEB_APP_CLIENT_SECRET,
     connected_site,
+    custom_site,
     private_site,
     web_app_xero,
     web_site,
@@ -113,3 +116,88 @@ def test_the_setup_pages_details_ask_for_the_secret_again_after_an_error(login_a
     site.refresh_from_db()
     assert site.api_key == "" and site.api_secret == ""
     assert "was not kept: type it again" in staff.locator("#step-xero_details").inner_text()
+
+
+# Items 5 and 17 -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def xero(web_app_xero, live_server):  # noqa: F811 - the fixture, with the live server's callback
+    web_app_xero.register_web_app(
+        WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET, f"{live_server.url}/xero/callback/"
+    )
+    return web_app_xero
+
+
+@VIEWS
+def test_the_site_page_switches_the_connection_type_only_after_asking_and_clears_the_key(
+    login_as, site, screenshots, axe_violations, width, scheme
+):
+    staff = login_as("Staff", width=width, color_scheme=scheme)
+    staff.goto(f"/admin/sites/site/{site.pk}/change/")
+    # No select that saves the type at once, keeping the Key and Secret.
+    assert staff.locator("select[name=connection_type]").count() == 0
+    assert "Private application" in staff.locator(".field-connection_type").inner_text()
+    assert axe_violations(staff) == []
+    screenshots(staff, "site-page-type")
+    with staff.expect_navigation():
+        staff.get_by_role("link", name="Switch to a Custom Connection…").click()
+    asked = staff.locator("#content-main").inner_text()
+    assert "clears" in asked and CONSUMER_KEY in asked
+    site.refresh_from_db()
+    assert site.connection_type == "private_app"
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Switch and clear the Key and Secret").click()
+    site.refresh_from_db()
+    assert (site.connection_type, site.api_key, site.api_secret) == ("custom_connection", "", "")
+    assert page_overflow(staff) == []
+
+
+@VIEWS
+def test_a_connect_to_xero_sites_page_has_no_key_boxes_but_connects(
+    login_as,
+    web_site,  # noqa: F811
+    xero,
+    screenshots,
+    axe_violations,
+    width,
+    scheme,
+):
+    admin = login_as("Admins", width=width, color_scheme=scheme)
+    admin.goto(f"/admin/sites/site/{web_site.pk}/change/")
+    assert admin.get_by_label("Xero API Key").count() == 0
+    assert admin.get_by_label("Xero API Secret").count() == 0
+    assert admin.get_by_label("Clear the stored API Secret").count() == 0
+    assert page_overflow(admin) == []
+    assert axe_violations(admin) == []
+    screenshots(admin, "web-app-site-page")
+
+    admin.get_by_role("button", name="Connect to Xero").click()
+    admin.wait_for_url(f"{xero.url}/identity/connect/authorize*")
+    admin.get_by_label("Acme Pty Ltd").check()
+    admin.get_by_role("button", name="Allow access").click()
+    admin.wait_for_url("**/xero/setup/*")
+    assert "Connected to Xero: this Site reaches Acme Pty Ltd" in admin.content()
+
+    admin.goto(f"/admin/sites/site/{web_site.pk}/change/")
+    panel = admin.locator("#connect-to-xero").inner_text()
+    assert "Connected to Acme Pty Ltd" in panel
+    assert admin.get_by_role("button", name="Disconnect from Xero").count() == 1
+    # Saving the page's own form keeps the connection type.
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Save", exact=True).click()
+    web_site.refresh_from_db()
+    assert web_site.connection_type == "web_app"
+    screenshots(admin, "web-app-site-page-connected")
+
+
+def test_a_custom_connection_sites_page_shows_its_key_boxes_and_no_certificate_or_connect(
+    login_as,
+    custom_site,  # noqa: F811
+):
+    staff = login_as("Staff", width=390)
+    staff.goto(f"/admin/sites/site/{custom_site.pk}/change/")
+    assert staff.get_by_label("Xero API Key").count() == 1
+    assert staff.get_by_label("Xero API Secret").count() == 1
+    assert staff.get_by_role("button", name="Connect to Xero").count() == 0
+    assert staff.locator("#certificates").count() == 0
