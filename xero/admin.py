@@ -15,8 +15,8 @@ from sites.models import Site
 from warehouse.ages import ago
 
 from . import selectors
-from .models import ConnectionTest
 from .certificates import APPLICATION_NAME
+from .models import ConnectionTest
 from .panels import (
     certificate_context,
     certificate_summary,

@@ -38,7 +38,13 @@ def _fast_retests(settings):
 
 @VIEWS
 def test_a_customer_reads_every_test_of_their_site_without_staff_usernames(
-    open_browser, make_user, private_site, screenshots, axe_violations, width, scheme
+    open_browser,
+    make_user,
+    private_site,  # noqa: F811
+    screenshots,
+    axe_violations,
+    width,
+    scheme,
 ):
     support = make_user(SUPPORT)
     connection_test_run(site=private_site, user=support)
