@@ -21,6 +21,7 @@ from .panels import (
     certificate_context,
     certificate_summary,
     connection_test_context,
+    superseded_context,
     web_app_context,
 )
 from .templatetags.xero_display import outcome_badge
@@ -94,6 +95,9 @@ class XeroSiteAdmin(SiteAdmin):
     @admin.display(description="Last connection test", ordering="last_test_at")
     def last_test_column(self, site):
         """The last test's outcome and age."""
+        if site.not_connected:
+            # Disconnected (or never connected): the last test, if any, is moot.
+            return outcome_badge(ConnectionTest.Outcome.NOT_CONNECTED)
         if site.last_test_at is None:
             return "Never tested"
         return format_html("{}, {}", outcome_badge(site.last_test_outcome), ago(site.last_test_at))
@@ -151,6 +155,7 @@ class XeroSiteAdmin(SiteAdmin):
             extra_context.update(connection_test_context(request, site))
             extra_context.update(site_customers_context(request, site))
             extra_context.update(web_app_context(request, site))
+            extra_context.update(superseded_context(site, extra_context))
             flags = page_flags(request.user, site)
             extra_context["can_connect_xero"] = flags["can_connect_xero"]
             extra_context["can_disconnect_xero"] = flags["can_disconnect_xero"]

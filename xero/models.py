@@ -176,6 +176,7 @@ class _OutcomeChoices(models.TextChoices):
     COOLDOWN: str
     RATE_LIMITED: str
     WAREHOUSE_BUSY: str
+    NOT_CONNECTED: str
 
     @classmethod
     def not_a_verdict(cls) -> list[str]:

@@ -89,13 +89,28 @@ def setup_context(request, site: Site, details_form=None) -> dict:
         details_form = SiteXeroCredentialsForm(instance=site)
     context["details_form"] = details_form
     context.update(web_app_context(request, site))
+    context.update(superseded_context(site, context))
     context["steps"] = steps.setup_steps(
         site=site,
         certificate=context["certificate_to_paste"],
         last_test=context["last_connection_test"],
         binding=context["binding"],
+        superseded=context["last_test_superseded"],
     )
     return context
+
+
+def superseded_context(site: Site, context: dict) -> dict:
+    """Whether a change since the last test made its result obsolete, from the
+    certificates, tests and binding ``context`` already holds (no query)."""
+    return {
+        "last_test_superseded": steps.test_superseded(
+            site=site,
+            test=context["last_connection_test"],
+            certificates=context.get("certificates", ()),
+            binding=context.get("binding"),
+        )
+    }
 
 
 def web_app_context(request, site: Site) -> dict:

@@ -2,6 +2,7 @@
 again in chromium at 1280 px and 390 px: each test fails on the page as the walk found it."""
 
 import pytest
+from django.core import mail
 
 from sites.models import Site
 from sites.roles import SUPPORT
@@ -19,6 +20,7 @@ from tests.xero.conftest import (  # noqa: F401 - fixtures
     web_app_xero,
     web_site,
 )
+from xero.fleet import fleet_alerts_send
 from xero.services import connection_test_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -207,3 +209,118 @@ def test_a_custom_connection_sites_page_shows_its_key_boxes_and_no_certificate_o
     assert staff.get_by_label("Xero API Secret").count() == 1
     assert staff.get_by_role("button", name="Connect to Xero").count() == 0
     assert staff.locator("#certificates").count() == 0
+
+
+# Items 4 and 13 -----------------------------------------------------------------------------
+
+
+def connect_through_xero(page, site, xero, *, organisations=("Acme Pty Ltd",)):
+    """Press Connect to Xero on ``site``'s setup page and allow ``organisations``."""
+    page.goto(f"/sites/{site.code}/xero/setup/")
+    page.get_by_role("button", name="Connect to Xero").click()
+    page.wait_for_url(f"{xero.url}/identity/connect/authorize*")
+    for name in organisations:
+        page.get_by_label(name).check()
+    page.get_by_role("button", name="Allow access").click()
+
+
+def state_of(page, key):
+    return page.locator(f"#step-{key} h2 .xero-state").inner_text()
+
+
+def health_row(page, site):
+    return page.locator("tr", has_text=site.name).first.inner_text()
+
+
+@VIEWS
+def test_disconnecting_shows_not_connected_at_once_everywhere_and_alerts_nobody(
+    login_as,
+    web_site,  # noqa: F811
+    xero,
+    screenshots,
+    axe_violations,
+    width,
+    scheme,
+):
+    admin = login_as("Admins", width=width, color_scheme=scheme)
+    admin.user.email = "admin@imagatec.example"
+    admin.user.save()
+    connect_through_xero(admin, web_site, xero)
+    admin.wait_for_url("**/xero/setup/*")
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Test connection").click()
+    assert state_of(admin, "connection_test") == "Done"
+    admin.goto("/xero/health/")
+    assert "Passed" in health_row(admin, web_site)
+
+    admin.goto(f"/sites/{web_site.code}/xero/setup/")
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Disconnect from Xero").click()
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Disconnect from Xero").click()
+    assert "Disconnected from Xero" in admin.content()
+    # The steps start again, and the last result says it is moot.
+    assert [state_of(admin, key) for key in ("open_xero", "create_application", "connection_test")] == [
+        "To do", "To do", "To do"
+    ]  # fmt: skip
+    result = admin.locator("#connection-test").inner_text()
+    assert "The Site was disconnected since this test: test again to confirm." in result
+    assert axe_violations(admin) == []
+    screenshots(admin, "disconnected-setup")
+
+    for path in (
+        "/xero/health/",
+        "/xero/health/?filter=failing",
+        "/xero/health/?filter=not_connected",
+    ):
+        admin.goto(path)
+        row = health_row(admin, web_site)
+        assert "Not connected" in row and "Passed" not in row, path
+    assert page_overflow(admin) == []
+    assert axe_violations(admin) == []
+    screenshots(admin, "disconnected-health")
+    admin.goto("/admin/sites/site/?health=failing")
+    assert "Not connected" in health_row(admin, web_site)
+
+    # The hourly check finds it not connected; the Admin who disconnected it is not alerted.
+    mail.outbox.clear()
+    connection_test_run(site=web_site)
+    fleet_alerts_send(site=web_site)
+    assert mail.outbox == []
+
+
+@VIEWS
+def test_a_result_made_obsolete_by_a_later_change_says_to_test_again(
+    login_as, site, fake_xero_settings, screenshots, width, scheme
+):
+    connection_test_run(site=site)  # no certificate yet: "No certificate", at step 2
+    admin = login_as("Admins", width=width, color_scheme=scheme)
+    admin.goto(f"/sites/{site.code}/xero/setup/")
+    assert state_of(admin, "create_application") == "Problem"
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Issue certificate").click()
+    assert state_of(admin, "create_application") != "Problem"
+    assert (
+        "No certificate has been issued"
+        not in admin.locator("#step-create_application").inner_text()
+    )
+    result = admin.locator("#connection-test").inner_text()
+    assert "A new certificate was issued since this test: test again to confirm." in result
+    screenshots(admin, "certificate-issued-since")
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Test connection").click()
+    assert "test again to confirm" not in admin.locator("#connection-test").inner_text()
+
+
+def test_after_connecting_the_not_connected_result_says_to_test_again(
+    login_as,
+    web_site,  # noqa: F811
+    xero,
+):
+    connection_test_run(site=web_site)  # "Not connected"
+    staff = login_as("Staff", width=390)
+    connect_through_xero(staff, web_site, xero)
+    staff.wait_for_url("**/xero/setup/*")
+    assert state_of(staff, "open_xero") == "Done"
+    result = staff.locator("#connection-test").inner_text()
+    assert "The Site was connected to Xero since this test: test again to confirm." in result
