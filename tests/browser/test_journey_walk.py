@@ -260,9 +260,8 @@ def test_disconnecting_shows_not_connected_at_once_everywhere_and_alerts_nobody(
         admin.get_by_role("button", name="Disconnect from Xero").click()
     assert "Disconnected from Xero" in admin.content()
     # The steps start again, and the last result says it is moot.
-    assert [state_of(admin, key) for key in ("open_xero", "create_application", "connection_test")] == [
-        "To do", "To do", "To do"
-    ]  # fmt: skip
+    keys = ("open_xero", "create_application", "connection_test")
+    assert [state_of(admin, key) for key in keys] == ["To do", "To do", "To do"]
     result = admin.locator("#connection-test").inner_text()
     assert "The Site was disconnected since this test: test again to confirm." in result
     assert axe_violations(admin) == []
