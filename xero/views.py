@@ -24,6 +24,7 @@ from sites.views import audit_timeline_context
 
 from . import connect, panels, selectors, web_app
 from .audit import record_connection_test
+from .certificates import APPLICATION_NAME
 from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
 from .exports import health_csv_write
@@ -470,7 +471,7 @@ def connect_choose_view(request, code):
     error = None
     if request.method == "POST":
         try:
-            binding = connect.connect_choose(
+            chosen = connect.connect_choose(
                 site=site,
                 tenant_id=request.POST.get("tenant", ""),
                 store=request.session,
@@ -479,17 +480,27 @@ def connect_choose_view(request, code):
         except XeroError as problem:
             error = problem
         else:
+            disconnected = ""
+            if chosen.disconnected:
+                disconnected = (
+                    f" {', '.join(chosen.disconnected)} (also allowed in Xero) "
+                    f"{'was' if len(chosen.disconnected) == 1 else 'were'} disconnected "
+                    "from the Warehouse's app in Xero."
+                )
             messages.success(
                 request,
-                f"Connected to Xero: this Site reaches {binding.tenant_name}. "
-                "Test the connection to check it.",
+                f"Connected to Xero: this Site reaches {chosen.binding.tenant_name}."
+                f"{disconnected} Test the connection to check it.",
             )
+            if chosen.warning:
+                messages.warning(request, chosen.warning)
             return redirect(_setup_url(site, "connection_test"))
     context = {
         **_connect_page_context(request),
         "title": f"Choose {site.name}'s Xero organisation",
         "site": site,
         "choices": choices,
+        "application_name": APPLICATION_NAME,
         "error": error,
     }
     return render(request, "xero/connect_choose.html", context, status=400 if error else 200)

@@ -323,3 +323,56 @@ def test_after_connecting_the_not_connected_result_says_to_test_again(
     assert state_of(staff, "open_xero") == "Done"
     result = staff.locator("#connection-test").inner_text()
     assert "The Site was connected to Xero since this test: test again to confirm." in result
+
+
+# Item 14 ------------------------------------------------------------------------------------
+
+
+@VIEWS
+def test_choosing_one_organisation_disconnects_the_others_in_xero_and_says_so(
+    login_as,
+    web_site,  # noqa: F811
+    xero,
+    screenshots,
+    axe_violations,
+    width,
+    scheme,
+):
+    admin = login_as("Admins", width=width, color_scheme=scheme)
+    connect_through_xero(admin, web_site, xero, organisations=("Acme Pty Ltd", "Beta Holdings"))
+    admin.wait_for_url("**/xero/connect/choose/")
+    assert "The others are disconnected" in admin.locator("#content-main").inner_text()
+    assert page_overflow(admin) == []
+    assert axe_violations(admin) == []
+    assert len(xero.web_connections(WEB_APP_CLIENT_ID)) == 2
+    admin.get_by_label("Acme Pty Ltd").check()
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Connect this organisation").click()
+
+    said = admin.locator(".messagelist").inner_text()
+    assert "this Site reaches Acme Pty Ltd" in said
+    assert "Beta Holdings (also allowed in Xero) was disconnected" in said
+    assert [c.organisation.Name for c in xero.web_connections(WEB_APP_CLIENT_ID)] == [
+        "Acme Pty Ltd"
+    ]
+    screenshots(admin, "others-disconnected")
+
+
+def test_an_organisation_another_site_uses_stays_connected_when_choosing(
+    login_as,
+    make_site,
+    web_site,  # noqa: F811
+    xero,
+):
+    other = make_site(name="Beta Site", code="beta", connection_type="web_app")
+    staff = login_as("Staff")
+    connect_through_xero(staff, other, xero, organisations=("Beta Holdings",))
+    staff.wait_for_url("**/xero/setup/*")
+    connect_through_xero(staff, web_site, xero, organisations=("Acme Pty Ltd", "Beta Holdings"))
+    staff.wait_for_url("**/xero/connect/choose/")
+    staff.get_by_label("Acme Pty Ltd").check()
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Connect this organisation").click()
+    assert "was disconnected" not in staff.locator(".messagelist").inner_text()
+    names = sorted(c.organisation.Name for c in xero.web_connections(WEB_APP_CLIENT_ID))
+    assert names == ["Acme Pty Ltd", "Beta Holdings"]
