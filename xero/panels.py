@@ -37,10 +37,21 @@ def certificate_summary(*, expires_at: datetime.datetime | None, has_pending: bo
 def certificate_context(request, site: Site) -> dict:
     """What the certificate panel shows, in a fixed number of queries."""
     certificates = selectors.site_certificates(site=site)
+    now = timezone.now()
+    current = Certificate.current_order(certificates)
     return {
         "site": site,
         "certificates": certificates,
-        "current_certificates": Certificate.current_order(certificates),
+        "current_certificates": current,
+        "reactivatable_certificates": [c for c in certificates if c.can_be_reactivated(now)],
+        # Any of these may be the one pasted in Xero: the current ones, then every retired
+        # one not expired yet (a Signature invalid result compares them all with Xero's).
+        "fingerprint_certificates": current
+        + [
+            c
+            for c in certificates
+            if c.state == Certificate.State.RETIRED and c.not_valid_after > now
+        ],
         "certificate_issue_form": CertificateIssueForm(),
         "can_issue_certificate": request.user.has_perm("xero.issue_certificate"),
         "can_download_certificate": request.user.has_perm("xero.download_certificate"),

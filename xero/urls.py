@@ -27,6 +27,11 @@ urlpatterns = [
         name="certificate_activate",
     ),
     path(
+        "sites/<slug:code>/xero/certificates/<int:pk>/reactivate/",
+        gate(views.certificate_reactivate_view),
+        name="certificate_reactivate",
+    ),
+    path(
         "sites/<slug:code>/xero/certificates/<int:pk>/publickey.cer",
         gate(views.certificate_download_view),
         name="certificate_download",

@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
@@ -26,13 +27,20 @@ from . import connect, panels, selectors, web_app
 from .audit import record_connection_test
 from .certificates import APPLICATION_NAME
 from .customer_alerts import customer_test_alert_send
-from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
+from .exceptions import (
+    CertificateNotReactivatable,
+    ConnectionTestCooldown,
+    FleetEnqueueFailed,
+    WarehouseBusy,
+    XeroError,
+)
 from .exports import health_csv_write
 from .forms import CertificateIssueForm, FleetCheckForm
 from .models import Certificate
 from .services import (
     certificate_activate,
     certificate_issue,
+    certificate_reactivate,
     certificate_record_download,
     connection_test_run,
     connection_tests_interrupt_stale,
@@ -48,8 +56,9 @@ DATABASE_TROUBLE = (
 
 
 def _back(request, site):
-    """Where a POST returns to: the page it came from, else the Site's admin page."""
-    next_url = request.POST.get("next", "")
+    """Where a POST (or a confirmation page's answer) returns to: the page it came from,
+    else the Site's admin page."""
+    next_url = request.POST.get("next", "") or request.GET.get("next", "")
     if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
         return redirect(next_url)
     return redirect(reverse("admin:sites_site_change", args=[site.pk]))
@@ -86,17 +95,92 @@ def certificate_issue_view(request, code):
     return _back(request, site)
 
 
-@require_POST
+def _certificate_confirm(request, site, certificate, template, title):
+    """The page that asks before a certificate changes state, naming both certificates."""
+    active = Certificate.objects.filter(site=site).active().first()
+    context = {
+        **admin.site.each_context(request),
+        "title": title,
+        "site": site,
+        "certificate": certificate,
+        "active": active,
+        "has_pending": Certificate.objects.filter(site=site).pending().exists(),
+        "reactivation_hours": settings.XERO_CERTIFICATE_REACTIVATION_HOURS,
+        "next": _next_url(request),
+    }
+    return render(request, template, context)
+
+
+def _next_url(request) -> str:
+    """Where the confirmation page's answer returns: the page that asked, when it is ours."""
+    next_url = request.GET.get("next", "") or request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        return next_url
+    return ""
+
+
+@require_http_methods(["GET", "POST"])
 @login_required
 def certificate_activate_view(request, code, pk):
+    """GET asks first, saying what happens if Xero does not hold the new certificate yet;
+    POST (from that page) makes it active and retires the old one."""
     site = site_for(request.user, code, Action.ISSUE_CERTIFICATE)
     certificate = get_object_or_404(Certificate, site=site, pk=pk)
+    if request.method == "GET":
+        if certificate.state != Certificate.State.PENDING:
+            return _back(request, site)
+        return _certificate_confirm(
+            request,
+            site,
+            certificate,
+            "xero/certificate_activate_confirm.html",
+            f"Make {certificate.short_label} active now?",
+        )
     try:
         certificate_activate(certificate=certificate, user=request.user, note="promoted by hand")
     except XeroError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "The pending certificate is now active; the old one is retired.")
+        messages.success(
+            request,
+            f"The pending certificate is now active (…{certificate.serial_end}); the old one is "
+            "retired. Test the connection to check that Xero holds the new one.",
+        )
+    return _back(request, certificate.site)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def certificate_reactivate_view(request, code, pk):
+    """GET asks first; POST (from that page) makes a just-retired certificate active again."""
+    site = site_for(request.user, code, Action.ISSUE_CERTIFICATE)
+    certificate = get_object_or_404(Certificate, site=site, pk=pk)
+    if request.method == "GET":
+        if not certificate.can_be_reactivated():
+            messages.error(
+                request,
+                CertificateNotReactivatable(
+                    hours=settings.XERO_CERTIFICATE_REACTIVATION_HOURS
+                ).message,
+            )
+            return _back(request, site)
+        return _certificate_confirm(
+            request,
+            site,
+            certificate,
+            "xero/certificate_reactivate_confirm.html",
+            f"Make the retired certificate …{certificate.serial_end} active again?",
+        )
+    try:
+        certificate_reactivate(certificate=certificate, user=request.user)
+    except XeroError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            f"The certificate …{certificate.serial_end} is active again. Test the connection "
+            "to check that Xero holds it.",
+        )
     return _back(request, certificate.site)
 
 

@@ -1,6 +1,8 @@
 """Issue 22's walk, the items of the Site's pages and the connection's states, pressed
 again in chromium at 1280 px and 390 px: each test fails on the page as the walk found it."""
 
+import re
+
 import pytest
 from django.core import mail
 
@@ -21,7 +23,8 @@ from tests.xero.conftest import (  # noqa: F401 - fixtures
     web_site,
 )
 from xero.fleet import fleet_alerts_send
-from xero.services import connection_test_run
+from xero.models import Certificate
+from xero.services import certificate_activate, connection_test_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -376,3 +379,91 @@ def test_an_organisation_another_site_uses_stays_connected_when_choosing(
     assert "was disconnected" not in staff.locator(".messagelist").inner_text()
     names = sorted(c.organisation.Name for c in xero.web_connections(WEB_APP_CLIENT_ID))
     assert names == ["Acme Pty Ltd", "Beta Holdings"]
+
+
+# Item 7 -------------------------------------------------------------------------------------
+
+
+def open_certificates(page):
+    """Open the setup page's "Certificate details, rotation and history" (if closed)."""
+    details = page.locator("details.xero-certificate-details")
+    if details.get_attribute("open") is None:
+        details.locator("> summary").click()
+
+
+@VIEWS
+def test_certificate_rotation_names_the_signer_asks_first_and_has_a_way_back(
+    login_as,
+    private_site,  # noqa: F811
+    screenshots,
+    axe_violations,
+    width,
+    scheme,
+):
+    old = Certificate.objects.get(site=private_site)
+    admin = login_as("Admins", width=width, color_scheme=scheme)
+    admin.goto(f"/sites/{private_site.code}/xero/setup/")
+    open_certificates(admin)
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Issue a new certificate").click()
+    new = Certificate.objects.get(site=private_site, state=Certificate.State.PENDING)
+
+    # Xero still holds the old one: the test passes, and says it was the old one that signed.
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Test connection").click()
+    result = admin.locator("#connection-test .xero-result").inner_text()
+    assert "Passed" in result
+    assert f"Signed with the active certificate …{old.serial_end}" in result
+    assert new.serial_end not in result
+    screenshots(admin, "passed-with-the-old-one")
+
+    # Making the new one active asks first, saying what happens if Xero lacks it.
+    open_certificates(admin)
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Make active now (it is already in Xero)…").click()
+    asked = admin.locator("#content-main").inner_text()
+    assert "fails with “Signature invalid”" in asked and "72 hours" in asked
+    assert page_overflow(admin) == []
+    assert axe_violations(admin) == []
+    screenshots(admin, "make-active-asks")
+    new.refresh_from_db()
+    assert new.state == Certificate.State.PENDING
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Make it active now").click()
+    assert "/xero/setup/" in admin.url
+
+    # Xero lacks it: Signature invalid, and the table lists the retired one Xero still holds.
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Test connection").click()
+    table = admin.locator("table.xero-fingerprints").inner_text()
+    assert old.fingerprint_sha1 in table and new.fingerprint_sha1 in table
+    assert "Xero had this one at the last passing test" in table
+    assert axe_violations(admin) == []
+    screenshots(admin, "signature-invalid-lists-the-retired-one")
+
+    # The way back: the retired one is made active again (asked first), and the test passes.
+    with admin.expect_navigation():
+        admin.get_by_role("button", name=f"Make …{old.serial_end} active again…").click()
+    assert axe_violations(admin) == []
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Make it active again").click()
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.state, new.state) == (Certificate.State.ACTIVE, Certificate.State.PENDING)
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Test connection").click()
+    result = admin.locator("#connection-test .xero-result").inner_text()
+    assert "Passed" in result and f"the active certificate …{old.serial_end}" in result
+    assert page_overflow(admin) == []
+    screenshots(admin, "made-active-again")
+
+
+def test_a_certificate_retired_longer_ago_than_the_setting_cannot_be_made_active_again(
+    login_as, site, issue_certificate, settings
+):
+    settings.XERO_CERTIFICATE_REACTIVATION_HOURS = 0
+    issue_certificate(site)
+    certificate_activate(certificate=issue_certificate(site))
+    admin = login_as("Admins", width=390)
+    admin.goto(f"/sites/{site.code}/xero/setup/")
+    assert admin.get_by_role("button", name=re.compile("active again")).count() == 0
