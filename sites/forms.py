@@ -82,13 +82,13 @@ class SiteXeroDetailsForm(forms.ModelForm):
                 and not self.data.get(self.add_prefix("clear_api_secret"))
             )
             # The hidden flag of the page shown again: set when a secret was typed this time.
-            data = self.data.copy()
+            data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict, or a dict
             data[flag] = "1" if self.secret_typed else ""
             self.data = data
 
     def full_clean(self):
         super().full_clean()
-        if self.secret_typed and self._errors and "new_api_secret" not in self._errors:
+        if self.secret_typed and self.errors and "new_api_secret" not in self.errors:
             self.add_error(
                 "new_api_secret",
                 forms.ValidationError(

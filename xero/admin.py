@@ -169,7 +169,7 @@ class XeroSiteAdmin(SiteAdmin):
         response = super().change_view(request, object_id, form_url, extra_context)
         if site is not None and site.connection_type == Site.ConnectionType.WEB_APP:
             # Connect to Xero's answer redirects to Xero's sign-in page (as on the setup page).
-            response._csp_update = {"form-action": [authorize_origin()]}  # type: ignore[attr-defined]
+            response._csp_update = {"form-action": [authorize_origin()]}
         return response
 
 

@@ -296,7 +296,7 @@ SWITCHES = {
 
 
 # What the cancel button of a switch keeps, by the Site's type now.
-KEEP_LABELS = {
+KEEP_LABELS: dict[str, str] = {
     Site.ConnectionType.PRIVATE_APP: "No, keep the private application",
     Site.ConnectionType.CUSTOM_CONNECTION: "No, keep the Custom Connection",
     Site.ConnectionType.WEB_APP: "No, keep Connect to Xero",
