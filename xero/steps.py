@@ -126,11 +126,19 @@ def test_superseded(
     if site.updated_at > since:
         return "The Site's Xero Details were changed since this test"
     if site.signs_with_certificate:
+        certificates = list(certificates)
+        # A pass with the pending certificate makes it active and retires the old one: the
+        # test's own doing, which leaves its result standing.
+        promoted_at = next(
+            (c.activated_at for c in certificates if c.pk == test.certificate_id), None
+        )
         for certificate in certificates:
             if certificate.issued_at > since:
                 return "A new certificate was issued since this test"
-            if (certificate.activated_at and certificate.activated_at > since) or (
-                certificate.retired_at and certificate.retired_at > since
+            activated = certificate.activated_at
+            retired = certificate.retired_at
+            if (activated and activated > since and certificate.pk != test.certificate_id) or (
+                retired and retired > since and retired != promoted_at
             ):
                 return "The Site's active certificate was changed since this test"
     return ""
