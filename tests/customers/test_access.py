@@ -25,7 +25,9 @@ MATRIX = {
     "test_history": ("get", 200, 200, 200, 403, 200, 200, 404),
     "issue_certificate": ("post", 403, 302, 403, 403, 302, 404, 404),
     "activate_certificate": ("post", 403, 302, 403, 403, 302, 404, 404),
+    "reactivate_certificate": ("post", 403, 302, 403, 403, 302, 404, 404),
     "switch_connection_type": ("post", 302, 302, 403, 403, 302, 404, 404),
+    "switch_to_private_app": ("post", 302, 302, 403, 403, 302, 404, 404),
     # The Site is a private application's, so Connect goes back to its setup page saying so,
     # and with no consent under way the choice of organisation is a plain 400 page.
     "connect": ("post", 302, 302, 302, 403, 302, 302, 404),
@@ -53,7 +55,11 @@ def _url(action, site, certificate, invitation):
         "activate_certificate": reverse(
             "xero:certificate_activate", args=[site.code, certificate.pk]
         ),
+        "reactivate_certificate": reverse(
+            "xero:certificate_reactivate", args=[site.code, certificate.pk]
+        ),
         "switch_connection_type": reverse("xero:switch_to_custom_connection", args=[site.code]),
+        "switch_to_private_app": reverse("xero:switch_to_private_app", args=[site.code]),
         "connect": reverse("xero:connect", args=[site.code]),
         "connect_choose": reverse("xero:connect_choose", args=[site.code]),
         "ask_to_disconnect": reverse("xero:disconnect", args=[site.code]),
