@@ -17,6 +17,8 @@ CUSTOMER_PAGES = frozenset(
         "xero:setup",
         "xero:certificate_download",
         "xero:connection_test",
+        # Their own Site's whole test history (staff are named "Imagatec support" there).
+        "xero:connection_tests",
         # "Connect to Xero" for their own Sites; Disconnect stays with Admins.
         "xero:connect",
         "xero:connect_choose",

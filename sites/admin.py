@@ -55,7 +55,13 @@ class SiteAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             # Nothing is stored yet: no secret to keep or clear, no organisation, no history.
-            xero_fields = ["interconnect_id", "connection_type", "api_key", "new_api_secret"]
+            xero_fields = [
+                "interconnect_id",
+                "connection_type",
+                "api_key",
+                "new_api_secret",
+                "api_secret_retype",
+            ]
             return [
                 (None, {"fields": ["name", "code"]}),
                 ("Xero Details", {"fields": [*xero_fields, "payroll_enabled"]}),
@@ -64,7 +70,7 @@ class SiteAdmin(admin.ModelAdmin):
         if self.has_change_permission(request, obj) or self.has_add_permission(request):
             if obj is not None and obj.api_secret:
                 xero_fields.append("api_secret_display")
-            xero_fields += ["new_api_secret", "clear_api_secret"]
+            xero_fields += ["new_api_secret", "api_secret_retype", "clear_api_secret"]
         elif self._can_see_secret_mask(request):
             xero_fields.append("api_secret_display")
         xero_fields += ["payroll_enabled", "xero_organisation_name"]

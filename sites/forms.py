@@ -26,6 +26,14 @@ class SiteXeroDetailsForm(forms.ModelForm):
         "secret_new_and_clear": (
             "Either type a new API Secret or tick 'Clear the stored API Secret', not both."
         ),
+        "secret_not_kept": (
+            "Type the API Secret again: a secret is never sent back to the page, so this box "
+            "was emptied after the error."
+        ),
+        "secret_retype": (
+            "The API Secret typed before the last error was not kept: type it again. (To "
+            "save with this box blank after all, press Save once more.)"
+        ),
     }
 
     api_key = PastedCredentialField(
@@ -47,6 +55,10 @@ class SiteXeroDetailsForm(forms.ModelForm):
         label="Clear the stored API Secret",
         required=False,
     )
+    # Set on a page shown again after an error when a secret had been typed (the box comes
+    # back empty): the next save then asks for the secret instead of saving as if it had
+    # been left blank on purpose.
+    api_secret_retype = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Site
@@ -65,8 +77,39 @@ class SiteXeroDetailsForm(forms.ModelForm):
         second factor, warehouse/sudo.py)."""
         return bool(data.get("new_api_secret", "").strip() or data.get("clear_api_secret"))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.secret_typed = self.secret_retype_expected = False
+        if self.is_bound:
+            flag = self.add_prefix("api_secret_retype")
+            self.secret_typed = bool(self.data.get(self.add_prefix("new_api_secret"), "").strip())
+            self.secret_retype_expected = (
+                self.data.get(flag) in ("1", "True", "on")
+                and not self.secret_typed
+                and not self.data.get(self.add_prefix("clear_api_secret"))
+            )
+            # The hidden flag of the page shown again: set when a secret was typed this time.
+            data = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict, or a dict
+            data[flag] = "1" if self.secret_typed else ""
+            self.data = data
+
+    def full_clean(self):
+        super().full_clean()
+        if self.secret_typed and self.errors and "new_api_secret" not in self.errors:
+            self.add_error(
+                "new_api_secret",
+                forms.ValidationError(
+                    self.error_messages["secret_not_kept"], code="secret_not_kept"
+                ),
+            )
+
     def clean(self):
         cleaned_data = super().clean() or {}
+        if self.secret_retype_expected:
+            self.add_error(
+                "new_api_secret",
+                forms.ValidationError(self.error_messages["secret_retype"], code="secret_retype"),
+            )
         posted_interconnect_id = self.data.get("interconnect_id")
         if posted_interconnect_id is not None and posted_interconnect_id != INTERCONNECT_ID:
             raise forms.ValidationError(
@@ -98,7 +141,13 @@ class SiteAddForm(SiteXeroDetailsForm):
 class SiteXeroCredentialsForm(SiteXeroDetailsForm):
     """Step 3 of the setup page: only the Xero Details, not the Site's name or code."""
 
-    field_order = ["api_key", "new_api_secret", "clear_api_secret", "payroll_enabled"]
+    field_order = [
+        "api_key",
+        "new_api_secret",
+        "api_secret_retype",
+        "clear_api_secret",
+        "payroll_enabled",
+    ]
 
     class Meta(SiteXeroDetailsForm.Meta):
         fields = ["api_key", "payroll_enabled"]

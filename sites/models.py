@@ -319,6 +319,7 @@ class AuditEntry(AbstractLogEntry):
         CERTIFICATE_DOWNLOADED = "certificate_downloaded", "Certificate downloaded"
         CERTIFICATE_ACTIVATED = "certificate_activated", "Certificate activated"
         CERTIFICATE_RETIRED = "certificate_retired", "Certificate retired"
+        CERTIFICATE_PENDING_AGAIN = "certificate_pending_again", "Certificate pending again"
         CERTIFICATE_DELETED = "certificate_deleted", "Certificate deleted"
         CONNECTION_TEST = "connection_test", "Connection test run by hand"
         FLEET_CHECK_QUEUED = "fleet_check_queued", "Background check queued"

@@ -295,6 +295,9 @@ LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 # Xero certificates (see xero/certificates.py).
 XERO_CERTIFICATE_KEY_SIZE = env.int("XERO_CERTIFICATE_KEY_SIZE", default=2048)
 XERO_CERTIFICATE_DAYS = env.int("XERO_CERTIFICATE_DAYS", default=5 * 365)
+# How long a certificate retired by a newer one can be made active again: the way back when
+# the new one was made active by hand before the customer had pasted it into Xero.
+XERO_CERTIFICATE_REACTIVATION_HOURS = env.int("XERO_CERTIFICATE_REACTIVATION_HOURS", default=72)
 
 # Xero's addresses. Nothing else in the code names Xero's hosts; tests and the sandbox
 # (`manage.py xero_sandbox`) point these at a local fake Xero.

@@ -20,6 +20,7 @@ CERTIFICATE_KINDS: dict[str, str] = {
     CertificateEvent.Action.DOWNLOADED: Kind.CERTIFICATE_DOWNLOADED,
     CertificateEvent.Action.ACTIVATED: Kind.CERTIFICATE_ACTIVATED,
     CertificateEvent.Action.RETIRED: Kind.CERTIFICATE_RETIRED,
+    CertificateEvent.Action.PENDING_AGAIN: Kind.CERTIFICATE_PENDING_AGAIN,
 }
 
 

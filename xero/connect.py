@@ -24,6 +24,7 @@ from customers.access import is_customer
 from sites.models import Site
 
 from . import audit, client, exceptions, values, web_app
+from .certificates import APPLICATION_NAME
 from .models import ReplacedToken, TenantBinding, TokenSet
 
 logger = logging.getLogger(__name__)
@@ -153,8 +154,21 @@ def pending_choice(*, site: Site, store, now=None) -> tuple:
     return tuple(web_app.XeroConnection(*row) for row in choice.get("choices", []))
 
 
-def connect_choose(*, site: Site, tenant_id: str, store, user=None, now=None) -> TenantBinding:
-    """Bind ``site`` to the organisation the user chose among those the consent added."""
+@dataclass(frozen=True)
+class Chosen:
+    """What choosing did: bound ``binding``; disconnected in Xero the organisations named in
+    ``disconnected``; ``warning`` names those Xero did not confirm disconnecting."""
+
+    binding: TenantBinding
+    disconnected: tuple[str, ...] = ()
+    warning: str = ""
+
+
+def connect_choose(*, site: Site, tenant_id: str, store, user=None, now=None) -> Chosen:
+    """Bind ``site`` to the organisation the user chose among those the consent added, and
+    disconnect the others from the Warehouse's app in Xero (Xero counts, and prices, every
+    organisation connected to it), unless another Site uses one."""
+    now = now or timezone.now()
     choices = pending_choice(site=site, store=store, now=now)
     if not choices:
         raise state_invalid()
@@ -166,7 +180,56 @@ def connect_choose(*, site: Site, tenant_id: str, store, user=None, now=None) ->
         raise state_invalid()
     binding = _bind(site=site, token_set=token_set, connection=connection, user=user)
     store.pop(CHOICE_KEY, None)
-    return binding
+    others = [c for c in choices if c.tenant_id != connection.tenant_id]
+    used = set(
+        TenantBinding.objects.filter(tenant_id__in=[c.tenant_id for c in others]).values_list(
+            "tenant_id", flat=True
+        )
+    )
+    disconnected, left = _connections_delete(
+        site=site,
+        token_set=token_set,
+        connections=[c for c in others if c.tenant_id not in used],
+        now=now,
+    )
+    warning = ""
+    if left:
+        warning = (
+            f"Xero did not confirm disconnecting {', '.join(left)}: in Xero, open Settings → "
+            f"Connected apps and remove {APPLICATION_NAME} from "
+            f"{'it' if len(left) == 1 else 'them'}."
+        )
+    return Chosen(binding=binding, disconnected=tuple(disconnected), warning=warning)
+
+
+def _connections_delete(*, site, token_set, connections, now) -> tuple[list[str], list[str]]:
+    """Delete ``connections`` in Xero with ``token_set``; the names of the organisations
+    disconnected, and of those Xero did not confirm."""
+    names = [c.tenant_name or c.tenant_id for c in connections]
+    if not connections:
+        return [], []
+    session = client.XeroSession(site=site)
+    try:
+        access_token = web_app.access_token(token_set=token_set, session=session, now=now)
+    except exceptions.XeroError as error:
+        logger.warning(
+            "Unchosen organisations of site %s not disconnected: %s", site.code, error.code
+        )
+        return [], names
+    done, left = [], []
+    for connection, name in zip(connections, names, strict=True):
+        try:
+            web_app.delete_connection(
+                session=session, access_token=access_token, connection_id=connection.id
+            )
+        except exceptions.XeroError as error:
+            logger.warning(
+                "Connection %s of site %s not deleted: %s", connection.id, site.code, error.code
+            )
+            left.append(name)
+        else:
+            done.append(name)
+    return done, left
 
 
 def sites_sharing_consent(*, binding: TenantBinding) -> QuerySet[Site]:

@@ -50,6 +50,15 @@ class CertificateNotPending(XeroError):
     message = "Only a pending certificate can be made active; this one is {state}."
 
 
+class CertificateNotReactivatable(XeroError):
+    code = "certificate_not_reactivatable"
+    message = (
+        "This certificate can no longer be made active again: only one retired by a newer "
+        "certificate, within {hours} hours and before it expires, can. Issue a new certificate "
+        "instead."
+    )
+
+
 # How much of Xero's own words a test's history row keeps.
 PROBLEM_LENGTH = 300
 

@@ -48,16 +48,18 @@ def health_csv_write(out, *, sites, now: datetime.datetime) -> None:
         else:
             certificate = "Not used"
         tested = site.last_test_at
+        # A Connect to Xero Site with no organisation reads "Not connected", as on the page.
+        outcome = (
+            ConnectionTest.Outcome.NOT_CONNECTED if site.not_connected else site.last_test_outcome
+        )
         writer.writerow(
             csv_cell(value)
             for value in [
                 site.name,
                 site.code,
                 Site.ConnectionType(site.connection_type).label,
-                ConnectionTest.Outcome.label_of(site.last_test_outcome)
-                if site.last_test_outcome
-                else "Never tested",
-                site.last_test_outcome or "",
+                ConnectionTest.Outcome.label_of(outcome) if outcome else "Never tested",
+                outcome or "",
                 tested.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S") if tested else "",
                 "yes" if site.queued else "no",
                 site.xero_organisation_name,

@@ -551,7 +551,9 @@ def _alerts_due(*, site, last, active, now) -> list[tuple]:
     """The transitions to tell for ``site`` given its last verdict and active certificate,
     as (kind, key, subject, body); whether each was told already is ``_alert``'s to check."""
     due = []
-    if last is not None and last.failing:
+    # "Not connected" follows a disconnection made in the Warehouse, on purpose and in the
+    # audit trail (or a Site never connected): nothing broke, so nobody is alerted.
+    if last is not None and last.failing and last.outcome != Outcome.NOT_CONNECTED:
         last_pass = (
             ConnectionTest.objects.filter(site=site, outcome=Outcome.OK)
             .order_by("-started_at", "-pk")

@@ -116,6 +116,30 @@ class Certificate(models.Model):
         tell a rotation's two certificates apart in a Downloads folder."""
         return f"{self.site.code}-{self.state}-{self.serial_number[-6:].lower()}-publickey.cer"
 
+    @property
+    def serial_end(self) -> str:
+        """The serial's last six digits, as the download's name and the test results show."""
+        return self.serial_number[-6:].upper()
+
+    @property
+    def short_label(self) -> str:
+        """e.g. 'the pending certificate …3F9A1C': which certificate, in a sentence."""
+        return f"the {self.state} certificate …{self.serial_end}"
+
+    def reactivatable_until(self) -> datetime.datetime | None:
+        """Until when this certificate, retired by a newer one after being active, can be
+        made active again (``XERO_CERTIFICATE_REACTIVATION_HOURS``), or None."""
+        if self.state != self.State.RETIRED or self.activated_at is None or self.retired_at is None:
+            return None
+        return self.retired_at + datetime.timedelta(
+            hours=settings.XERO_CERTIFICATE_REACTIVATION_HOURS
+        )
+
+    def can_be_reactivated(self, now: datetime.datetime | None = None) -> bool:
+        until = self.reactivatable_until()
+        now = now or timezone.now()
+        return until is not None and now < until and now < self.not_valid_after
+
     def days_to_expiry(self, now: datetime.datetime | None = None) -> int:
         return (self.not_valid_after - (now or timezone.now())).days
 
@@ -131,6 +155,7 @@ class CertificateEvent(models.Model):
         DOWNLOADED = "downloaded", "Downloaded"
         ACTIVATED = "activated", "Activated"
         RETIRED = "retired", "Retired"
+        PENDING_AGAIN = "pending_again", "Pending again"
 
     certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=16, choices=Action.choices)
@@ -176,6 +201,7 @@ class _OutcomeChoices(models.TextChoices):
     COOLDOWN: str
     RATE_LIMITED: str
     WAREHOUSE_BUSY: str
+    NOT_CONNECTED: str
 
     @classmethod
     def not_a_verdict(cls) -> list[str]:

@@ -37,10 +37,21 @@ def certificate_summary(*, expires_at: datetime.datetime | None, has_pending: bo
 def certificate_context(request, site: Site) -> dict:
     """What the certificate panel shows, in a fixed number of queries."""
     certificates = selectors.site_certificates(site=site)
+    now = timezone.now()
+    current = Certificate.current_order(certificates)
     return {
         "site": site,
         "certificates": certificates,
-        "current_certificates": Certificate.current_order(certificates),
+        "current_certificates": current,
+        "reactivatable_certificates": [c for c in certificates if c.can_be_reactivated(now)],
+        # Any of these may be the one pasted in Xero: the current ones, then every retired
+        # one not expired yet (a Signature invalid result compares them all with Xero's).
+        "fingerprint_certificates": current
+        + [
+            c
+            for c in certificates
+            if c.state == Certificate.State.RETIRED and c.not_valid_after > now
+        ],
         "certificate_issue_form": CertificateIssueForm(),
         "can_issue_certificate": request.user.has_perm("xero.issue_certificate"),
         "can_download_certificate": request.user.has_perm("xero.download_certificate"),
@@ -89,13 +100,28 @@ def setup_context(request, site: Site, details_form=None) -> dict:
         details_form = SiteXeroCredentialsForm(instance=site)
     context["details_form"] = details_form
     context.update(web_app_context(request, site))
+    context.update(superseded_context(site, context))
     context["steps"] = steps.setup_steps(
         site=site,
         certificate=context["certificate_to_paste"],
         last_test=context["last_connection_test"],
         binding=context["binding"],
+        superseded=context["last_test_superseded"],
     )
     return context
+
+
+def superseded_context(site: Site, context: dict) -> dict:
+    """Whether a change since the last test made its result obsolete, from the
+    certificates, tests and binding ``context`` already holds (no query)."""
+    return {
+        "last_test_superseded": steps.test_superseded(
+            site=site,
+            test=context["last_connection_test"],
+            certificates=context.get("certificates", ()),
+            binding=context.get("binding"),
+        )
+    }
 
 
 def web_app_context(request, site: Site) -> dict:

@@ -7,7 +7,16 @@ builds the pages' contexts from these).
 
 import datetime
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils import timezone
 
 from sites.models import Site
@@ -26,17 +35,21 @@ from .models import (
 HISTORY_LENGTH = 10
 
 FAILING = "failing"
+NOT_CONNECTED = "not_connected"
 NEVER_TESTED = "never"
 EXPIRING = "expiring"
 HEALTH_FILTERS = {
     FAILING: "Failing",
+    NOT_CONNECTED: "Not connected",
     NEVER_TESTED: "Never tested",
     EXPIRING: f"Expiring within {EXPIRY_WARNING_DAYS} days",
 }
 
 
 def with_health(sites: QuerySet[Site]) -> QuerySet[Site]:
-    """``sites`` with their last test, active certificate's expiry and whether one is queued.
+    """``sites`` with their last test, active certificate's expiry, whether one is queued,
+    and whether it is a Connect to Xero Site with no organisation (``not_connected``: it
+    was never connected, or was disconnected since its last test, whose result is moot).
 
     Each is one correlated subquery that the (site, -started_at) index of ConnectionTest
     answers, so a page costs the same whatever the history holds.
@@ -44,6 +57,11 @@ def with_health(sites: QuerySet[Site]) -> QuerySet[Site]:
     certificates = Certificate.objects.filter(site=OuterRef("pk"))
     last_tests = ConnectionTest.objects.filter(site=OuterRef("pk")).order_by("-started_at", "-pk")
     return sites.annotate(
+        not_connected=ExpressionWrapper(
+            Q(connection_type=Site.ConnectionType.WEB_APP)
+            & ~Exists(TenantBinding.objects.filter(site=OuterRef("pk"))),
+            output_field=BooleanField(),
+        ),
         active_certificate_expires=Subquery(certificates.active().values("not_valid_after")[:1]),
         has_pending_certificate=Exists(certificates.pending()),
         last_test_outcome=Subquery(last_tests.values("outcome")[:1]),
@@ -79,10 +97,17 @@ def filter_health(
     now = now or timezone.now()
     if filter == FAILING:
         # (mypy: misc) the lookups name ``with_health``'s annotations, which django-stubs
-        # cannot follow from one function to another.
-        return sites.filter(last_test_outcome__isnull=False).exclude(  # type: ignore[misc]
-            last_test_outcome__in=ConnectionTest.Outcome.not_failing()
+        # cannot follow from one function to another. A Site tested, then disconnected, is
+        # failing whatever its last test said.
+        return sites.filter(
+            (
+                Q(last_test_outcome__isnull=False)
+                & ~Q(last_test_outcome__in=ConnectionTest.Outcome.not_failing())
+            )
+            | Q(not_connected=True, last_test_at__isnull=False)
         )
+    if filter == NOT_CONNECTED:
+        return sites.filter(not_connected=True)  # type: ignore[misc]  # as above
     if filter == NEVER_TESTED:
         return sites.filter(last_test_at__isnull=True)  # type: ignore[misc]  # as above
     if filter == EXPIRING:

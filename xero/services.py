@@ -17,6 +17,7 @@ from .audit import record_connection_test
 from .exceptions import (
     CertificateKeySizeInvalid,
     CertificateNotPending,
+    CertificateNotReactivatable,
     CertificateValidityInvalid,
     ConnectionTestCooldown,
     ConnectionTestFailed,
@@ -97,8 +98,10 @@ def certificate_issue(
     return certificate
 
 
-def _retire(queryset, *, now, user=None, note=""):
-    for old in queryset.select_for_update():
+def _retire(certificates, *, now, user=None, note=""):
+    if hasattr(certificates, "select_for_update"):
+        certificates = certificates.select_for_update()
+    for old in certificates:
         old.state = Certificate.State.RETIRED
         old.retired_at = now
         old.save(update_fields=["state", "retired_at"])
@@ -131,6 +134,47 @@ def certificate_activate(
             user=user,
             at=now,
             note=note,
+        )
+    return certificate
+
+
+def certificate_reactivate(
+    *, certificate: Certificate, user=None, now: datetime.datetime | None = None
+) -> Certificate:
+    """Make a certificate a newer one retired active again, within
+    ``XERO_CERTIFICATE_REACTIVATION_HOURS``: the way back when the newer one was made active
+    before Xero held it. The newer one goes back to pending (a pass with it makes it active
+    again), or is retired if another certificate is pending meanwhile."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        Site.objects.select_for_update().filter(pk=certificate.site_id).values_list("pk").first()
+        certificate = Certificate.objects.select_for_update().get(pk=certificate.pk)
+        if not certificate.can_be_reactivated(now):
+            raise CertificateNotReactivatable(hours=settings.XERO_CERTIFICATE_REACTIVATION_HOURS)
+        site_certificates = Certificate.objects.filter(site_id=certificate.site_id)
+        for newer in site_certificates.active().select_for_update():
+            if site_certificates.pending().exists():
+                _retire([newer], now=now, user=user, note="the one it replaced is active again")
+                continue
+            newer.state = Certificate.State.PENDING
+            newer.save(update_fields=["state"])
+            CertificateEvent.objects.create(
+                certificate=newer,
+                action=CertificateEvent.Action.PENDING_AGAIN,
+                user=user,
+                at=now,
+                note="the one it replaced is active again",
+            )
+        certificate.state = Certificate.State.ACTIVE
+        certificate.activated_at = now
+        certificate.retired_at = None
+        certificate.save(update_fields=["state", "activated_at", "retired_at"])
+        CertificateEvent.objects.create(
+            certificate=certificate,
+            action=CertificateEvent.Action.ACTIVATED,
+            user=user,
+            at=now,
+            note="made active again by hand",
         )
     return certificate
 

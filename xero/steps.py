@@ -9,7 +9,9 @@ The step keys live below in ``xero/step_keys.py``: ``xero.exceptions`` names the
 models (read here) import the exceptions.
 """
 
+import dataclasses
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,7 @@ from django.utils import timezone
 
 from sites.models import Site
 
+from .exceptions import NotConnected
 from .step_keys import STEP_APP_CENTRE, STEP_APPLICATION, STEP_DETAILS, STEP_TEST
 
 if TYPE_CHECKING:
@@ -87,6 +90,60 @@ def title(connection_type: str, key: str) -> str:
     return TITLES[connection_type].get(key, key)
 
 
+AGAIN = "test again to confirm"
+
+
+def test_superseded(
+    *,
+    site: Site,
+    test: "ConnectionTest | None",
+    certificates: "Iterable[Certificate]" = (),
+    binding: "TenantBinding | None" = None,
+) -> str:
+    """Why ``test``'s result no longer says how ``site`` stands, or "" if it still does: a
+    change made since (its type, its details, a certificate, its connection to Xero).
+
+    ``certificates`` are the Site's (any order), ``binding`` its organisation; both as the
+    page already loaded them, so the answer costs no query.
+    """
+    if test is None:
+        return ""
+    since = test.started_at
+    if test.connection_type != site.connection_type:
+        return "The Site's connection type was changed since this test"
+    if site.connection_type == Site.ConnectionType.WEB_APP:
+        if binding is None:
+            # A test of a Site not connected says so itself; any other result is of a
+            # connection that is gone.
+            return (
+                ""
+                if test.outcome == NotConnected.code
+                else "The Site was disconnected since this test"
+            )
+        if binding.connected_at > since:
+            return "The Site was connected to Xero since this test"
+        return ""
+    if site.updated_at > since:
+        return "The Site's Xero Details were changed since this test"
+    if site.signs_with_certificate:
+        certificates = list(certificates)
+        # A pass with the pending certificate makes it active and retires the old one: the
+        # test's own doing, which leaves its result standing.
+        promoted_at = next(
+            (c.activated_at for c in certificates if c.pk == test.certificate_id), None
+        )
+        for certificate in certificates:
+            if certificate.issued_at > since:
+                return "A new certificate was issued since this test"
+            activated = certificate.activated_at
+            retired = certificate.retired_at
+            if (activated and activated > since and certificate.pk != test.certificate_id) or (
+                retired and retired > since and retired != promoted_at
+            ):
+                return "The Site's active certificate was changed since this test"
+    return ""
+
+
 def setup_steps(
     *,
     site: Site,
@@ -94,13 +151,16 @@ def setup_steps(
     last_test: "ConnectionTest | None",
     binding: "TenantBinding | None" = None,
     now: datetime.datetime | None = None,
+    superseded: str = "",
 ) -> list[Step]:
     """The Site's steps with their states, worked out from what is stored.
 
     ``certificate`` is the one the customer should paste (pending, else active);
     ``last_test`` the latest connection test; ``binding`` a "Connect to Xero" Site's
     organisation. A failed test puts the problem at the step its outcome names; a test
-    that passed means every step before it is done.
+    that passed means every step before it is done. A test ``superseded`` (the reason,
+    from ``test_superseded``) by a change since says nothing about the steps now: the test
+    step says to test again.
     """
     now = now or timezone.now()
     private = site.connection_type == Site.ConnectionType.PRIVATE_APP
@@ -108,13 +168,19 @@ def setup_steps(
         # A test of the type the Site used before (a switch since) says nothing about its
         # steps now: the private application's "Problem" must not follow it.
         last_test = None
+    if superseded and last_test is not None:
+        last_test = None
+        superseded_note = f"{superseded}: {AGAIN}."
+    else:
+        superseded_note = ""
     passed = last_test is not None and last_test.passed
     failed_at = last_test.step if last_test is not None and not last_test.passed else None
     if last_test is not None and not last_test.passed and not last_test.step:
         # Failures no step fixes (network, clock) are shown at the test itself.
         failed_at = STEP_TEST
     if site.connection_type == Site.ConnectionType.WEB_APP:
-        return _web_app_steps(site=site, binding=binding, last_test=last_test, failed_at=failed_at)
+        steps = _web_app_steps(site=site, binding=binding, last_test=last_test, failed_at=failed_at)
+        return _noted(steps, STEP_TEST, superseded_note)
 
     states = {}
     notes = {}
@@ -161,18 +227,24 @@ def setup_steps(
             "under “Test the connection”, says what to fix.",
         )
 
+    if superseded_note:
+        notes[STEP_TEST] = superseded_note
     return _numbered(site=site, order=ORDER, states=states, notes=notes)
+
+
+def _noted(steps: list[Step], key: str, note: str) -> list[Step]:
+    """``steps`` with ``note`` as the note of step ``key`` (when there is a note)."""
+    if not note:
+        return steps
+    return [dataclasses.replace(s, note=note) if s.key == key else s for s in steps]
 
 
 def _web_app_steps(*, site, binding, last_test, failed_at) -> list[Step]:
     """Connect, choose the organisation, test: each state from the binding and the test.
 
-    A test older than the binding says nothing about it (the Site was connected since)."""
-    if (
-        last_test is not None
-        and binding is not None
-        and last_test.started_at < binding.connected_at
-    ):
+    A test older than the binding says nothing about it (the Site was connected since), and
+    with no binding there is nothing to have tested: the steps start again."""
+    if last_test is not None and (binding is None or last_test.started_at < binding.connected_at):
         last_test, failed_at = None, None
     passed = last_test is not None and last_test.passed
     notes = {}

@@ -27,6 +27,11 @@ urlpatterns = [
         name="certificate_activate",
     ),
     path(
+        "sites/<slug:code>/xero/certificates/<int:pk>/reactivate/",
+        gate(views.certificate_reactivate_view),
+        name="certificate_reactivate",
+    ),
+    path(
         "sites/<slug:code>/xero/certificates/<int:pk>/publickey.cer",
         gate(views.certificate_download_view),
         name="certificate_download",
@@ -40,6 +45,11 @@ urlpatterns = [
         "sites/<slug:code>/xero/connection-tests/",
         gate(views.connection_tests_view),
         name="connection_tests",
+    ),
+    path(
+        "sites/<slug:code>/xero/setup/switch-to-private-app/",
+        gate(views.switch_to_private_app_view),
+        name="switch_to_private_app",
     ),
     path(
         "sites/<slug:code>/xero/setup/switch-to-web-app/",

@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
@@ -24,14 +25,22 @@ from sites.views import audit_timeline_context
 from warehouse.sudo import ask_unless_fresh, fresh_second_factor_required
 
 from . import connect, panels, selectors, web_app
+from .certificates import APPLICATION_NAME
 from .customer_alerts import customer_test_alert_send
-from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
+from .exceptions import (
+    CertificateNotReactivatable,
+    ConnectionTestCooldown,
+    FleetEnqueueFailed,
+    WarehouseBusy,
+    XeroError,
+)
 from .exports import health_csv_write
 from .forms import CertificateIssueForm, FleetCheckForm, is_record_id
 from .models import Certificate
 from .services import (
     certificate_activate,
     certificate_issue,
+    certificate_reactivate,
     certificate_record_download,
     connection_test_run,
     connection_tests_interrupt_stale,
@@ -47,8 +56,9 @@ DATABASE_TROUBLE = (
 
 
 def _back(request, site):
-    """Where a POST returns to: the page it came from, else the Site's admin page."""
-    next_url = request.POST.get("next", "")
+    """Where a POST (or a confirmation page's answer) returns to: the page it came from,
+    else the Site's admin page."""
+    next_url = request.POST.get("next", "") or request.GET.get("next", "")
     if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
         return redirect(next_url)
     return redirect(reverse("admin:sites_site_change", args=[site.pk]))
@@ -86,18 +96,94 @@ def certificate_issue_view(request, code):
     return _back(request, site)
 
 
-@require_POST
+def _certificate_confirm(request, site, certificate, template, title):
+    """The page that asks before a certificate changes state, naming both certificates."""
+    active = Certificate.objects.filter(site=site).active().first()
+    context = {
+        **admin.site.each_context(request),
+        "title": title,
+        "site": site,
+        "certificate": certificate,
+        "active": active,
+        "has_pending": Certificate.objects.filter(site=site).pending().exists(),
+        "reactivation_hours": settings.XERO_CERTIFICATE_REACTIVATION_HOURS,
+        "next": _next_url(request),
+    }
+    return render(request, template, context)
+
+
+def _next_url(request) -> str:
+    """Where the confirmation page's answer returns: the page that asked, when it is ours."""
+    next_url = request.GET.get("next", "") or request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        return next_url
+    return ""
+
+
+@require_http_methods(["GET", "POST"])
 @login_required
 @fresh_second_factor_required
 def certificate_activate_view(request, code, pk):
+    """GET asks first, saying what happens if Xero does not hold the new certificate yet;
+    POST (from that page) makes it active and retires the old one."""
     site = site_for(request.user, code, Action.ISSUE_CERTIFICATE)
     certificate = get_object_or_404(Certificate, site=site, pk=pk)
+    if request.method == "GET":
+        if certificate.state != Certificate.State.PENDING:
+            return _back(request, site)
+        return _certificate_confirm(
+            request,
+            site,
+            certificate,
+            "xero/certificate_activate_confirm.html",
+            f"Make {certificate.short_label} active now?",
+        )
     try:
         certificate_activate(certificate=certificate, user=request.user, note="promoted by hand")
     except XeroError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "The pending certificate is now active; the old one is retired.")
+        messages.success(
+            request,
+            f"The pending certificate is now active (…{certificate.serial_end}); the old one is "
+            "retired. Test the connection to check that Xero holds the new one.",
+        )
+    return _back(request, certificate.site)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@fresh_second_factor_required
+def certificate_reactivate_view(request, code, pk):
+    """GET asks first; POST (from that page) makes a just-retired certificate active again."""
+    site = site_for(request.user, code, Action.ISSUE_CERTIFICATE)
+    certificate = get_object_or_404(Certificate, site=site, pk=pk)
+    if request.method == "GET":
+        if not certificate.can_be_reactivated():
+            messages.error(
+                request,
+                CertificateNotReactivatable(
+                    hours=settings.XERO_CERTIFICATE_REACTIVATION_HOURS
+                ).message,
+            )
+            return _back(request, site)
+        return _certificate_confirm(
+            request,
+            site,
+            certificate,
+            "xero/certificate_reactivate_confirm.html",
+            f"Make the retired certificate …{certificate.serial_end} active again?",
+        )
+    try:
+        certificate_reactivate(certificate=certificate, user=request.user)
+    except XeroError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            f"The certificate …{certificate.serial_end} is active again. Test the connection "
+            "to check that Xero holds it.",
+        )
     return _back(request, certificate.site)
 
 
@@ -177,9 +263,22 @@ def setup_view(request, code):
     return response
 
 
-# Each switch a Site's setup page offers: what the confirmation page calls the new type, what
-# it says of it, and the message once switched. Both clear the Key and Secret, so both ask first.
+# Each switch a Site's pages offer (its setup page and its admin page alike): what the
+# confirmation page calls the new type, what it says of it, and the message once switched.
+# Every switch clears the Key and Secret, so every switch asks first.
 SWITCHES = {
+    Site.ConnectionType.PRIVATE_APP: {
+        "target": "a private application",
+        "about": (
+            "A private application (OAuth 1.0a) works only against a Xero-compatible server "
+            "(Xero retired them): it has its own Consumer Key and Secret, copied after the "
+            "switch, and signs with a certificate the Warehouse issues."
+        ),
+        "done": (
+            "This Site is now a private application. Follow the steps below: issue a "
+            "certificate, then paste its Consumer Key and Secret."
+        ),
+    },
     Site.ConnectionType.CUSTOM_CONNECTION: {
         "target": "a Custom Connection",
         "about": (
@@ -205,11 +304,26 @@ SWITCHES = {
 }
 
 
+# What the cancel button of a switch keeps, by the Site's type now.
+KEEP_LABELS: dict[str, str] = {
+    Site.ConnectionType.PRIVATE_APP: "No, keep the private application",
+    Site.ConnectionType.CUSTOM_CONNECTION: "No, keep the Custom Connection",
+    Site.ConnectionType.WEB_APP: "No, keep Connect to Xero",
+}
+DISCONNECT_BEFORE_SWITCHING = (
+    "This Site is connected to Xero: disconnect it first (that removes its connection in "
+    "Xero), then switch its connection type."
+)
+
+
 def _switch_connection_type(request, code, connection_type):
     """GET asks first, naming what the switch clears; POST (from that page) switches."""
     site = site_for(request.user, code, Action.SWITCH_CONNECTION_TYPE)
     if site.connection_type == connection_type:
         return redirect("xero:setup", code=site.code)
+    if selectors.tenant_binding(site=site) is not None:
+        messages.error(request, DISCONNECT_BEFORE_SWITCHING)
+        return redirect(_setup_url(site, "open_xero"))
     switch = SWITCHES[connection_type]
     if request.method == "GET":
         context = {
@@ -217,6 +331,8 @@ def _switch_connection_type(request, code, connection_type):
             "title": f"Switch {site.name} to {switch['target']}?",
             "site": site,
             "switch": switch,
+            "keep_label": KEEP_LABELS[site.connection_type],
+            "private": site.connection_type == Site.ConnectionType.PRIVATE_APP,
         }
         return render(request, "xero/switch_confirm.html", context)
     site_switch_connection_type(site=site, connection_type=connection_type)
@@ -228,6 +344,12 @@ def _switch_connection_type(request, code, connection_type):
 @login_required
 def switch_to_custom_connection_view(request, code):
     return _switch_connection_type(request, code, Site.ConnectionType.CUSTOM_CONNECTION)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def switch_to_private_app_view(request, code):
+    return _switch_connection_type(request, code, Site.ConnectionType.PRIVATE_APP)
 
 
 @require_http_methods(["GET", "POST"])
@@ -353,13 +475,13 @@ HISTORY_PAGE_SIZE = 50
 @require_GET
 @login_required
 def connection_tests_view(request, code):
-    """Every connection test of one Site, newest first, a page at a time (staff only: the
-    customers' fence does not list this page)."""
+    """Every connection test of one Site, newest first, a page at a time; a customer sees
+    their own Sites' (with Imagatec's people named "Imagatec support")."""
     site = site_for(request.user, code, Action.VIEW_TESTS)
-    tests = site.connection_tests.select_related("run_by")
+    tests = site.connection_tests.select_related("run_by", "certificate")
     page = Paginator(tests, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
-        **admin.site.each_context(request),
+        **_connect_page_context(request),
         "title": f"Connection tests: {site.name}",
         "site": site,
         "page": page,
@@ -448,7 +570,7 @@ def connect_choose_view(request, code):
     error = None
     if request.method == "POST":
         try:
-            binding = connect.connect_choose(
+            chosen = connect.connect_choose(
                 site=site,
                 tenant_id=request.POST.get("tenant", ""),
                 store=request.session,
@@ -457,17 +579,27 @@ def connect_choose_view(request, code):
         except XeroError as problem:
             error = problem
         else:
+            disconnected = ""
+            if chosen.disconnected:
+                disconnected = (
+                    f" {', '.join(chosen.disconnected)} (also allowed in Xero) "
+                    f"{'was' if len(chosen.disconnected) == 1 else 'were'} disconnected "
+                    "from the Warehouse's app in Xero."
+                )
             messages.success(
                 request,
-                f"Connected to Xero: this Site reaches {binding.tenant_name}. "
-                "Test the connection to check it.",
+                f"Connected to Xero: this Site reaches {chosen.binding.tenant_name}."
+                f"{disconnected} Test the connection to check it.",
             )
+            if chosen.warning:
+                messages.warning(request, chosen.warning)
             return redirect(_setup_url(site, "connection_test"))
     context = {
         **_connect_page_context(request),
         "title": f"Choose {site.name}'s Xero organisation",
         "site": site,
         "choices": choices,
+        "application_name": APPLICATION_NAME,
         "error": error,
     }
     return render(request, "xero/connect_choose.html", context, status=400 if error else 200)

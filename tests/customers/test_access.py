@@ -22,9 +22,12 @@ MATRIX = {
     "save_details": ("post", 302, 302, 403, 403, 302, 302, 404),
     "download_certificate": ("get", 403, 200, 403, 403, 200, 200, 404),
     "run_test": ("post", 403, 302, 302, 403, 302, 302, 404),
+    "test_history": ("get", 200, 200, 200, 403, 200, 200, 404),
     "issue_certificate": ("post", 403, 302, 403, 403, 302, 404, 404),
     "activate_certificate": ("post", 403, 302, 403, 403, 302, 404, 404),
+    "reactivate_certificate": ("post", 403, 302, 403, 403, 302, 404, 404),
     "switch_connection_type": ("post", 302, 302, 403, 403, 302, 404, 404),
+    "switch_to_private_app": ("post", 302, 302, 403, 403, 302, 404, 404),
     # The Site is a private application's, so Connect goes back to its setup page saying so,
     # and with no consent under way the choice of organisation is a plain 400 page.
     "connect": ("post", 302, 302, 302, 403, 302, 302, 404),
@@ -47,11 +50,16 @@ def _url(action, site, certificate, invitation):
             "xero:certificate_download", args=[site.code, certificate.pk]
         ),
         "run_test": reverse("xero:connection_test", args=[site.code]),
+        "test_history": reverse("xero:connection_tests", args=[site.code]),
         "issue_certificate": reverse("xero:certificate_issue", args=[site.code]),
         "activate_certificate": reverse(
             "xero:certificate_activate", args=[site.code, certificate.pk]
         ),
+        "reactivate_certificate": reverse(
+            "xero:certificate_reactivate", args=[site.code, certificate.pk]
+        ),
         "switch_connection_type": reverse("xero:switch_to_custom_connection", args=[site.code]),
+        "switch_to_private_app": reverse("xero:switch_to_private_app", args=[site.code]),
         "connect": reverse("xero:connect", args=[site.code]),
         "connect_choose": reverse("xero:connect_choose", args=[site.code]),
         "ask_to_disconnect": reverse("xero:disconnect", args=[site.code]),

@@ -4,15 +4,17 @@ import threading
 import pytest
 from django.db import IntegrityError, close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tests.conftest import sqlite_files_bytes
 from xero.exceptions import (
     CertificateKeySizeInvalid,
     CertificateNotPending,
+    CertificateNotReactivatable,
     CertificateValidityInvalid,
 )
 from xero.models import Certificate, CertificateEvent
-from xero.services import certificate_activate, certificate_issue
+from xero.services import certificate_activate, certificate_issue, certificate_reactivate
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, tzinfo=datetime.UTC)
 
@@ -177,3 +179,39 @@ def test_private_key_plaintext_is_nowhere_in_the_sqlite_database_files(make_site
     assert certificate.fingerprint_sha256.encode() in data  # the row is in these files
     for line in key_lines:
         assert line.encode() not in data
+
+
+def test_a_just_retired_certificate_is_made_active_again_and_the_newer_one_waits_again(site):
+    old = certificate_issue(site=site)
+    new = certificate_activate(certificate=certificate_issue(site=site))
+    certificate_reactivate(certificate=old)
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.state, new.state) == (Certificate.State.ACTIVE, Certificate.State.PENDING)
+    assert CertificateEvent.objects.filter(
+        certificate=new, action=CertificateEvent.Action.PENDING_AGAIN
+    ).exists()
+
+
+def test_with_another_pending_certificate_the_newer_one_is_retired_instead(site):
+    old = certificate_issue(site=site)
+    new = certificate_activate(certificate=certificate_issue(site=site))
+    third = certificate_issue(site=site)
+    certificate_reactivate(certificate=old)
+    new.refresh_from_db()
+    third.refresh_from_db()
+    assert (new.state, third.state) == (Certificate.State.RETIRED, Certificate.State.PENDING)
+
+
+def test_a_certificate_retired_too_long_ago_or_never_active_is_not_made_active_again(
+    site, settings
+):
+    old = certificate_issue(site=site)
+    certificate_activate(certificate=certificate_issue(site=site))
+    later = timezone.now() + datetime.timedelta(hours=settings.XERO_CERTIFICATE_REACTIVATION_HOURS)
+    with pytest.raises(CertificateNotReactivatable):
+        certificate_reactivate(certificate=old, now=later)
+    replaced_pending = certificate_issue(site=site)
+    certificate_issue(site=site)  # retires the pending one, which was never active
+    with pytest.raises(CertificateNotReactivatable):
+        certificate_reactivate(certificate=replaced_pending)

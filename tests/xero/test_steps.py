@@ -114,3 +114,21 @@ def test_every_step_renders_from_its_own_template():
     for key in ORDER:
         step = Step(key=key, number=1, title="", state=TODO)
         assert get_template(step.template_name).origin.name.endswith(f"xero/steps/{key}.html")
+
+
+def test_a_pass_that_promoted_the_pending_certificate_is_not_obsolete(
+    private_site, issue_certificate, fake_xero_settings
+):
+    from xero.models import Certificate
+    from xero.services import connection_test_run
+    from xero.steps import test_superseded
+
+    pending = issue_certificate(private_site)
+    fake_xero_settings.register_private_app(private_site.api_key, pending.certificate_pem)
+    test = connection_test_run(site=private_site)
+    pending.refresh_from_db()
+    assert test.passed and pending.state == Certificate.State.ACTIVE
+    certificates = list(Certificate.objects.filter(site=private_site))
+    assert test_superseded(site=private_site, test=test, certificates=certificates) == ""
+    newer = issue_certificate(private_site)
+    assert test_superseded(site=private_site, test=test, certificates=[newer, *certificates])

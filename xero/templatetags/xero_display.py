@@ -4,6 +4,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from customers.access import is_customer
 from warehouse import ages
 from xero.models import ConnectionTest
 
@@ -25,3 +26,19 @@ def outcome_badge(outcome: str) -> SafeString:
         f"{icon} " if icon else "",
         Outcome.label_of(outcome),
     )
+
+
+# What a customer reads for a test someone at Imagatec ran: never a staff username.
+STAFF_AS_CUSTOMERS_SEE_THEM = "Imagatec support"
+
+
+@register.simple_tag(takes_context=True)
+def run_by_text(context, user) -> str:
+    """Who ran a test, as the reader may see it: Staff see the username; a customer sees
+    their own people by name and anyone of Imagatec as "Imagatec support"."""
+    if user is None:
+        return "—"
+    request = context.get("request")
+    if request is not None and is_customer(request.user) and not is_customer(user):
+        return STAFF_AS_CUSTOMERS_SEE_THEM
+    return str(user)
