@@ -10,6 +10,7 @@ from warehouse import signals
 from .exceptions import (
     SecondFactorAlreadyEnrolled,
     SecondFactorCodeInvalid,
+    SecondFactorFirstCodeInvalid,
     SecondFactorThrottled,
 )
 from .models import (
@@ -49,7 +50,7 @@ def second_factor_enrolment_confirm(*, device: TOTPDevice, code: str, now=None) 
     if device.confirmed:
         raise SecondFactorAlreadyEnrolled()
     if not device.verify_token(code, now=now):
-        raise SecondFactorCodeInvalid()
+        raise SecondFactorFirstCodeInvalid()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     TOTPDevice.objects.filter(user=device.user, confirmed=False).delete()

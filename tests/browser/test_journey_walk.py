@@ -1,6 +1,8 @@
 """The walk of issue 22, pressed again in chromium: the audit log, the header, the messages
 and the wording a role meets on the way, at 1280 px and 390 px."""
 
+import re
+
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,3 +46,56 @@ def test_axe_finds_no_serious_problem_on_the_admin_index(color_scheme, login_as,
     page = login_as("Admins", color_scheme=color_scheme)
     page.goto("/admin/")
     assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_test_all_failing_says_only_what_happened(size, login_as, make_site, settings):
+    settings.XERO_TEST_COOLDOWN = 0
+    make_site(name="Quiet Pty Ltd")
+    page = login_as("Support", **size)
+    page.goto("/xero/health/")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Test all failing").click()
+    said = page.locator(".messagelist").inner_text()
+    assert "No Site is failing: there is nothing to test." in said
+    assert "Queued 0" not in said and "already queued" not in said
+
+    page.get_by_label("Select Quiet Pty Ltd").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Test selected").click()
+    said = page.locator(".messagelist").inner_text()
+    assert "Queued 1 Site test." in said and "already queued" not in said
+    page.get_by_label("Select Quiet Pty Ltd").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Test selected").click()
+    said = page.locator(".messagelist").inner_text()
+    assert "1 Site was already queued." in said and "Queued" not in said
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_enrolment_shows_only_what_works_there(size, login_as):
+    page = login_as("Staff", second_factor=False, **size)
+    assert page.get_by_role("navigation", name="Warehouse").count() == 0
+    links = page.locator("#header a").evaluate_all("links => links.map(a => a.textContent)")
+    assert links == []
+    assert "customers' Xero organisations" not in page.content()
+    page.fill("#id_code", "000000")
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    error = page.locator(".errorlist").inner_text()
+    assert "That code is not right" in error and "recovery code" not in error
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_the_reset_message_says_the_user_is_signed_out(size, login_as):
+    boss = login_as("superuser", **size)
+    kim = login_as("Staff")
+    boss.goto("/admin/auth/user/")
+    boss.get_by_role("row", name=re.compile(kim.user.username)).get_by_role("checkbox").check()
+    boss.select_option("select[name=action]", "reset_second_factor")
+    with boss.expect_navigation():
+        boss.get_by_role("button", name="Go").click()
+    said = boss.locator(".messagelist").inner_text()
+    assert "They are signed out now" in said and "At their next page" not in said
+    kim.goto("/admin/sites/site/")
+    assert "/admin/login/" in kim.url
