@@ -99,3 +99,55 @@ def test_the_reset_message_says_the_user_is_signed_out(size, login_as):
     assert "They are signed out now" in said and "At their next page" not in said
     kim.goto("/admin/sites/site/")
     assert "/admin/login/" in kim.url
+
+
+def remember_busy_note(page):
+    """Keep what the page says while its request runs in the tab's sessionStorage, to read
+    once the next page is there (Playwright waits for that page before looking)."""
+    page.evaluate(
+        """() => new MutationObserver(() => {
+            const note = document.querySelector(".xero-busy-note");
+            if (note) sessionStorage.setItem(
+                "note", JSON.stringify([note.getAttribute("role"), note.textContent]));
+        }).observe(document.body, {childList: true, subtree: true, characterData: true})"""
+    )
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_a_running_test_says_so_and_a_timeout_says_one_true_number(
+    size, login_as, site, issue_certificate, fake_xero_settings, settings
+):
+    settings.XERO_TEST_COOLDOWN = 0
+    settings.XERO_CONNECT_TIMEOUT = 1
+    settings.XERO_READ_TIMEOUT = 2
+    certificate = issue_certificate(site)
+    fake_xero_settings.register_private_app(site.api_key, certificate.certificate_pem)
+    fake_xero_settings.fail_next("slow", seconds=5)
+    page = login_as("Support", **size)
+    page.goto("/sites/acme/xero/setup/")
+    remember_busy_note(page)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Test connection").click()
+    role, text = page.evaluate("JSON.parse(sessionStorage.getItem('note'))")
+    assert role == "status"
+    # It counts the seconds while the test runs (2 s here, the read timeout).
+    assert re.fullmatch(
+        r"Testing the connection with Xero: this takes 3 seconds at most\. \([12] s so far\)",
+        text,
+    )
+    message = page.locator("#connection-test .xero-result-message").inner_text()
+    assert "did not answer within 2 seconds" in message
+    assert len(re.findall(r"\d+(?:\.\d+)? seconds", message)) == 1
+    assert "waited" not in message
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_issuing_a_new_certificate_shows_it_is_working(size, login_as, site, issue_certificate):
+    issue_certificate(site)
+    page = login_as("Admins", **size)
+    page.goto(f"/admin/sites/site/{site.pk}/change/")
+    remember_busy_note(page)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Issue a new certificate").click()
+    role, text = page.evaluate("JSON.parse(sessionStorage.getItem('note'))")
+    assert role == "status" and "Making the key pair and the certificate" in text

@@ -6,6 +6,7 @@ from django.utils.safestring import SafeString
 
 from warehouse import ages
 from xero.models import ConnectionTest
+from xero.services import session_budget
 
 register = template.Library()
 
@@ -25,3 +26,9 @@ def outcome_badge(outcome: str) -> SafeString:
         f"{icon} " if icon else "",
         Outcome.label_of(outcome),
     )
+
+
+@register.simple_tag
+def connection_test_seconds() -> str:
+    """How long a connection test may take at most, in seconds ("20")."""
+    return f"{session_budget():g}"
