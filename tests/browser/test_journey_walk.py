@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from tests.browser.conftest import page_overflow
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WIDTHS = [pytest.param({"width": 1280, "height": 900}, id="1280"),
@@ -151,3 +153,44 @@ def test_issuing_a_new_certificate_shows_it_is_working(size, login_as, site, iss
         page.get_by_role("button", name="Issue a new certificate").click()
     role, text = page.evaluate("JSON.parse(sessionStorage.getItem('note'))")
     assert role == "status" and "Making the key pair and the certificate" in text
+
+
+RESULTS_SCROLL = """() => {
+    const results = document.querySelector("#changelist .results");
+    return results.scrollWidth - results.clientWidth;
+}"""
+
+
+@pytest.mark.parametrize(
+    "size, color_scheme",
+    [({"width": 1280, "height": 900}, "light"), ({"width": 390, "height": 844}, "dark")],
+    ids=["1280-light", "390-dark"],
+)
+def test_the_site_and_user_lists_fit_with_the_sidebar_open(
+    size, color_scheme, login_as, make_site, make_user, issue_certificate, fake_xero_settings
+):
+    from xero.services import connection_test_run
+
+    site = make_site(name="Acme Pty Ltd", code="acme", api_key="A" * 30, api_secret="s" * 30)
+    site.xero_organisation_name = "Acme Holdings Pty Ltd"
+    site.save()
+    issue_certificate(site)
+    issue_certificate(site)
+    connection_test_run(site=site)  # the fake Xero does not know its key: a failure
+    customer = make_user("Staff", username="carol.customer@example.com")
+    customer.email = "carol.customer@example.com"
+    customer.save()
+    page = login_as("superuser", color_scheme=color_scheme, **size)
+    for path, last_column in [
+        ("/admin/sites/site/", "Xero setup"),
+        ("/admin/auth/user/", "Second factor"),
+    ]:
+        page.goto(path)
+        if size["width"] == 1280:
+            assert page.locator("#nav-sidebar").is_visible()
+            assert page.evaluate(RESULTS_SCROLL) <= 0, path
+            header = page.locator("#result_list thead th").last
+            assert header.inner_text().strip().lower() == last_column.lower()
+            assert header.is_visible()
+        else:
+            assert page_overflow(page) == [], path
