@@ -1,11 +1,16 @@
 """The walk of issue 22, pressed again in chromium: the audit log, the header, the messages
 and the wording a role meets on the way, at 1280 px and 390 px."""
 
+import csv
 import re
 
 import pytest
 
-from tests.browser.conftest import page_overflow
+from customers.access import CUSTOMERS
+from customers.services import membership_add
+from sites.models import Site
+from tests.browser.conftest import page_overflow, sign_in_with_password
+from xero.services import certificate_issue, connection_test_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -169,8 +174,6 @@ RESULTS_SCROLL = """() => {
 def test_the_site_and_user_lists_fit_with_the_sidebar_open(
     size, color_scheme, login_as, make_site, make_user, issue_certificate, fake_xero_settings
 ):
-    from xero.services import connection_test_run
-
     site = make_site(name="Acme Pty Ltd", code="acme", api_key="A" * 30, api_secret="s" * 30)
     site.xero_organisation_name = "Acme Holdings Pty Ltd"
     site.save()
@@ -194,3 +197,103 @@ def test_the_site_and_user_lists_fit_with_the_sidebar_open(
             assert header.is_visible()
         else:
             assert page_overflow(page) == [], path
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_the_admin_pages_word_things_as_people_do(size, login_as, open_browser, screenshots):
+    page = login_as("Admins", **size)
+    page.goto("/admin/sites/site/")
+    assert page.locator(".breadcrumbs").inner_text().split() == ["Home", "›", "Sites"]
+    assert page.locator("#content h1").inner_text() == "Sites"
+    with page.expect_navigation():
+        page.get_by_role("link", name="Add Site").click()
+    page.fill("#id_name", "Acme Pty Ltd")
+    page.fill("#id_code", "acme")
+    page.select_option("#id_connection_type", "custom_connection")
+    page.get_by_label("Payroll enabled").uncheck()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save", exact=True).click()
+    said = page.locator(".messagelist").inner_text()
+    assert "The Site “Acme Pty Ltd (acme)” was added" in said
+    site = Site.objects.get(code="acme")
+
+    # The trail says what the page says: the type's label, "yes" and "no".
+    page.goto(f"/admin/sites/site/{site.pk}/change/")
+    trail = page.locator("#audit-trail").inner_text()
+    assert "Custom Connection (OAuth 2.0)" in trail and "custom_connection" not in trail
+    assert "Payroll enabled: yes → no" in trail or "Payroll enabled: (empty) → no" in trail
+    assert "True" not in trail and "False" not in trail
+    assert page.locator(".breadcrumbs").inner_text().split()[:3] == ["Home", "›", "Sites"]
+    assert "Sites › Sites" not in page.locator(".breadcrumbs").inner_text()
+
+    # A failed login (no user) reads "—" on the page and nothing in the CSV's User column.
+    stranger = open_browser(**size)
+    sign_in_with_password(stranger, "nobody-at-all", "wrong-password-1")
+    page.goto("/audit/?kind=login_failed")
+    row = page.locator("#audit-log tbody tr").first
+    assert row.locator(".audit-who").inner_text().strip() == "—"
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    table = list(csv.reader(open(download.value.path(), encoding="utf-8")))  # noqa: SIM115
+    assert table[0][4] == "User" and table[1][1] == "Login failed" and table[1][4] == ""
+
+    # A Site deleted with its one certificate: "1 certificate".
+    certificate_issue(site=site)
+    page.goto(f"/admin/sites/site/{site.pk}/delete/")
+    page.fill("#confirm-code", "acme")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Delete this Site").click()
+    page.goto("/audit/?site=acme&kind=site_deleted")
+    deleted = page.locator("#audit-log").inner_text()
+    assert re.search(r"Deleted with .*\b1 certificate[,.]", deleted)
+    assert not re.search(r"\b1 [a-z ]+s[,.]", deleted)
+
+    # Logging out says so, in the Warehouse's words.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log out").click()
+    assert "You are logged out of the Warehouse." in page.content()
+    assert "quality time" not in page.content()
+    screenshots(page, "logged-out")
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_confirmation_pages_open_at_clean_addresses_and_certificate_buttons_are_one_size(
+    size, login_as, site, issue_certificate, make_user
+):
+    issue_certificate(site)
+    issue_certificate(site)
+    membership_add(site=site, user=make_user(CUSTOMERS, username="anna@acme.example"))
+    page = login_as("Admins", **size)
+    page.goto(f"/admin/sites/site/{site.pk}/change/")
+    copies = page.locator("#certificates").get_by_role("button", name=re.compile("^Copy"))
+    assert sorted(copies.all_inner_texts()) == ["Copy active certificate", "Copy pending certificate"]
+    heights = page.locator("#certificates .xero-certificate .button").evaluate_all(
+        "buttons => buttons.map(b => Math.round(b.getBoundingClientRect().height))"
+    )
+    assert len(set(heights)) == 1, heights
+    # The invite form's label lines up with the panel's text.
+    label = page.locator("#customers label[for=id_email]").bounding_box()
+    text_starts = page.locator("#customers > p").first.evaluate(
+        "p => p.getBoundingClientRect().x + parseFloat(getComputedStyle(p).paddingLeft)"
+    )
+    assert abs(label["x"] - text_starts) <= 1
+    with page.expect_navigation():
+        page.locator("#customers").get_by_role("link", name=re.compile("^Remove")).click()
+    assert not page.url.endswith("?")
+    assert page.get_by_role("button", name="Remove their access").count() == 1
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_an_untested_call_budget_and_a_failed_connect_read_plainly(
+    size, login_as, site, issue_certificate, fake_xero_settings, settings
+):
+    settings.XERO_TEST_COOLDOWN = 0
+    issue_certificate(site)
+    connection_test_run(site=site)  # unknown to the fake Xero: no limits known
+    page = login_as("Admins", **size)
+    page.goto(f"/sites/{site.code}/xero/connection-tests/")
+    history = page.locator("table").filter(
+        has=page.get_by_role("columnheader", name="Calls left (min/day)")
+    )
+    cells = history.locator("tbody tr").first.locator("td")
+    assert cells.last.inner_text().strip() == "—"
