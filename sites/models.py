@@ -416,6 +416,13 @@ class AuditEntry(AbstractLogEntry):
         """Each change as ``{"label", "old", "new", "text"}`` for pages and CSV, secrets
         already reduced to markers."""
         changes = self.changes if isinstance(self.changes, dict) else {}
+        # The model the row is about (a Site, a user, a group): its fields word the values.
+        # get_for_id is cached per process: no query per row.
+        model = (
+            ContentType.objects.get_for_id(self.content_type_id).model_class()
+            if self.content_type_id
+            else None
+        ) or Site
         lines = []
         for name, pair in sorted(changes.items(), key=lambda item: _field_order(item[0])):
             if isinstance(pair, dict) and pair.get("type") == "m2m":
@@ -423,7 +430,7 @@ class AuditEntry(AbstractLogEntry):
                 continue
             if not isinstance(pair, list | tuple) or len(pair) != 2:
                 continue
-            old, new = ("" if v in (None, "None") else _field_value(name, str(v)) for v in pair)
+            old, new = ("" if v in (None, "None") else _field_value(model, name, str(v)) for v in pair)
             label = _field_label(name)
             if SECRET in (old, new):
                 word = "changed" if old and new else ("set" if new else "cleared")
@@ -456,12 +463,12 @@ def _field_label(name: str) -> str:
 BOOLEAN_WORDS = {"True": "yes", "False": "no"}
 
 
-def _field_value(name: str, value: str) -> str:
-    """A stored value as the Site page shows it: a choice's label, "yes" or "no"."""
+def _field_value(model: type[models.Model], name: str, value: str) -> str:
+    """A stored value as the model's page shows it: a choice's label, "yes" or "no"."""
     if value == SECRET:
         return value
     try:
-        field = Site._meta.get_field(name)
+        field = model._meta.get_field(name)
     except FieldDoesNotExist:
         return value
     if isinstance(field, models.BooleanField):
