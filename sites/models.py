@@ -430,7 +430,9 @@ class AuditEntry(AbstractLogEntry):
                 continue
             if not isinstance(pair, list | tuple) or len(pair) != 2:
                 continue
-            old, new = ("" if v in (None, "None") else _field_value(model, name, str(v)) for v in pair)
+            old, new = (
+                "" if v in (None, "None") else _field_value(model, name, str(v)) for v in pair
+            )
             label = _field_label(name)
             if SECRET in (old, new):
                 word = "changed" if old and new else ("set" if new else "cleared")

@@ -5,17 +5,23 @@ import csv
 import re
 
 import pytest
+from django.core import mail
 
+from accounts.models import TOTPDevice
 from customers.access import CUSTOMERS
+from customers.models import Membership
 from customers.services import membership_add
 from sites.models import Site
-from tests.browser.conftest import page_overflow, sign_in_with_password
+from tests.browser.conftest import PASSWORD, page_overflow, sign_in_with_password
+from tests.second_factor import totp_code
 from xero.services import certificate_issue, connection_test_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-WIDTHS = [pytest.param({"width": 1280, "height": 900}, id="1280"),
-          pytest.param({"width": 390, "height": 844}, id="390")]
+WIDTHS = [
+    pytest.param({"width": 1280, "height": 900}, id="1280"),
+    pytest.param({"width": 390, "height": 844}, id="390"),
+]
 
 
 @pytest.mark.parametrize("size", WIDTHS)
@@ -266,7 +272,10 @@ def test_confirmation_pages_open_at_clean_addresses_and_certificate_buttons_are_
     page = login_as("Admins", **size)
     page.goto(f"/admin/sites/site/{site.pk}/change/")
     copies = page.locator("#certificates").get_by_role("button", name=re.compile("^Copy"))
-    assert sorted(copies.all_inner_texts()) == ["Copy active certificate", "Copy pending certificate"]
+    assert sorted(copies.all_inner_texts()) == [
+        "Copy active certificate",
+        "Copy pending certificate",
+    ]
     heights = page.locator("#certificates .xero-certificate .button").evaluate_all(
         "buttons => buttons.map(b => Math.round(b.getBoundingClientRect().height))"
     )
@@ -297,3 +306,63 @@ def test_an_untested_call_budget_and_a_failed_connect_read_plainly(
     )
     cells = history.locator("tbody tr").first.locator("td")
     assert cells.last.inner_text().strip() == "—"
+
+
+def customer_of(site, *, open_browser, make_user, size, color_scheme="light"):
+    """A customer of ``site``, signed in past the second factor, on its setup page."""
+    customer = make_user(CUSTOMERS)
+    customer.set_password(PASSWORD)
+    customer.save()
+    membership_add(site=site, user=customer)
+    page = open_browser(color_scheme=color_scheme, **size)
+    sign_in_with_password(page, customer.username)
+    page.wait_for_url("**/admin/second-factor/**")
+    page.fill("#id_code", totp_code(TOTPDevice.objects.get(user=customer, confirmed=True)))
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    page.goto(f"/sites/{site.code}/xero/setup/")
+    return page
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_the_invitation_of_a_custom_connection_site_speaks_of_its_own_details(
+    size, login_as, make_site
+):
+    site = make_site(name="Acme Pty Ltd", code="acme", connection_type="custom_connection")
+    staff = login_as("Staff", **size)
+    staff.goto(f"/admin/sites/site/{site.pk}/change/")
+    staff.get_by_label("Customer's email address").fill("anna@acme.example")
+    with staff.expect_navigation():
+        staff.get_by_role("button", name="Send invitation").click()
+    (email,) = [m for m in mail.outbox if m.to == ["anna@acme.example"]]
+    assert "Client ID and Client Secret" in email.body
+    assert "certificate" not in email.body and "Key" not in email.body
+    assert staff.user.username not in email.body and "Imagatec support" in email.body
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_a_customer_is_spoken_to_about_their_own_connection(
+    size, open_browser, make_user, site, issue_certificate
+):
+    issue_certificate(site)
+    page = customer_of(site, open_browser=open_browser, make_user=make_user, size=size)
+    text = page.locator("#content").inner_text()
+    assert "your Xero login" in text and "the customer's" not in text
+    banner = page.locator(".xero-banner").inner_text()
+    assert "switch" not in banner.lower() and "ask them" in banner
+    assert page.get_by_role("link", name=re.compile("Switch this Site")).count() == 0
+
+    web = make_site_for_web(site)
+    page.goto(f"/sites/{web.code}/xero/setup/")
+    text = page.locator("#content").inner_text()
+    assert "Xero asks you" in text and "the customer" not in text
+
+
+def make_site_for_web(site):
+    """A second Site of the same customer, of the Connect to Xero type."""
+    web = Site(name="Acme Web Pty Ltd", code="acme-web", connection_type="web_app")
+    web.full_clean()
+    web.save()
+    for membership in Membership.objects.filter(site=site):
+        membership_add(site=web, user=membership.user)
+    return web
