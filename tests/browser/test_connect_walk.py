@@ -108,7 +108,7 @@ def test_connect_choose_test_and_disconnect(
         admin.get_by_role("link", name="Disconnect from Xero").click()
     assert "/xero/disconnect/" in admin.url
     with admin.expect_navigation():
-        admin.get_by_role("link", name="Disconnect from Xero").click()
+        admin.get_by_role("button", name="Disconnect from Xero").click()
     assert "Disconnected from Xero. Access revoked." in admin.content()
     assert state_of(admin, "open_xero") == "To do"
     assert not TenantBinding.objects.exists() and not TokenSet.objects.exists()
