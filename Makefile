@@ -6,6 +6,11 @@ STAMP := $(VENV)/.installed
 # axe-core, which the browser tests inject to check accessibility (tests/browser/package.json).
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
+# The port `make run` serves on (`make run PORT=8001` when 8000 is taken). It is passed on to
+# the Warehouse as PORT, so WAREHOUSE_URL (invitation links) and the sandbox's redirect URI
+# follow it (warehouse/settings.py).
+PORT ?= 8000
+
 # Extra pytest arguments, from make's command line only (`make test PYTEST_ARGS=-x`): set here,
 # so a PYTEST_ARGS in the shell is ignored.
 PYTEST_ARGS :=
@@ -32,7 +37,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP) .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_initial_superuser
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	PORT=$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 $(AXE): tests/browser/package.json tests/browser/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \

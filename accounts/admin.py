@@ -59,8 +59,9 @@ class WarehouseUserAdmin(UserAdmin):
         if reset:
             messages.success(
                 request,
-                f"Reset the second factor of {reset} user{'s' * (reset != 1)}. At their next "
-                "page they set up an authenticator again; their recovery codes no longer work.",
+                f"Reset the second factor of {reset} user{'s' * (reset != 1)}. They are signed "
+                "out now; after their password at the next sign-in they set up a new "
+                "authenticator. Their recovery codes no longer work.",
             )
 
 

@@ -24,6 +24,9 @@ class WarehouseAdminSite(admin.AdminSite):
     site_title = "Warehouse"
     index_title = "Xero integrations"
     login_form = SignInForm
+    # Django's "View site" would lead to the admin index: here a *Site* is a customer's Site,
+    # so a link of that name misleads. There is no public site to view.
+    site_url = None
 
     def has_permission(self, request):
         return super().has_permission(request) and second_factor_satisfied(request.user)

@@ -23,6 +23,15 @@ class SecondFactorCodeInvalid(SecondFactorError):
     )
 
 
+class SecondFactorFirstCodeInvalid(SecondFactorCodeInvalid):
+    # While enrolling there are no recovery codes yet: they come with the confirmation.
+    code = "second_factor_first_code_invalid"
+    message = (
+        "That code is not right. Type the six digits your authenticator app shows now for "
+        "this account (a new code appears every 30 seconds)."
+    )
+
+
 class SecondFactorAlreadyEnrolled(SecondFactorError):
     code = "second_factor_already_enrolled"
     message = (

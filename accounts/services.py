@@ -12,6 +12,7 @@ from .exceptions import (
     PasskeyNotFound,
     SecondFactorAlreadyEnrolled,
     SecondFactorCodeInvalid,
+    SecondFactorFirstCodeInvalid,
     SecondFactorThrottled,
 )
 from .models import (
@@ -51,7 +52,7 @@ def second_factor_enrolment_confirm(*, device: TOTPDevice, code: str, now=None) 
     if device.confirmed:
         raise SecondFactorAlreadyEnrolled()
     if not device.verify_token(code, now=now):
-        raise SecondFactorCodeInvalid()
+        raise SecondFactorFirstCodeInvalid()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     TOTPDevice.objects.filter(user=device.user, confirmed=False).delete()

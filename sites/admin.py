@@ -109,6 +109,10 @@ class SiteAdmin(admin.ModelAdmin):
             extra_context.update(audit_timeline_context(request, site))
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def changelist_view(self, request, extra_context=None):
+        # "Sites", not Django's "Select Site to change": the list is where Sites are found.
+        return super().changelist_view(request, {"title": "Sites", **(extra_context or {})})
+
     def get_actions(self, request):
         # A Site is deleted one at a time, its code typed to confirm: no bulk delete.
         actions = super().get_actions(request)

@@ -161,6 +161,9 @@ class Site(models.Model):
     objects = SiteQuerySet.as_manager()
 
     class Meta:
+        # Capitalised: a customer's Site, as every page names it ("The Site “Acme” was added").
+        verbose_name = "Site"
+        verbose_name_plural = "Sites"
         ordering = ["name"]
         permissions = [
             ("view_api_secret_mask", "Can see the masked Xero API Secret"),
@@ -423,15 +426,17 @@ class AuditEntry(AbstractLogEntry):
             self.chain_hash = audit_chain.link(self.chain_prev, audit_chain.values_of(self))
             return super().save(*args, **kwargs)
 
-    @property
-    def who(self) -> str:
-        """The user, else the command or process that did it."""
-        return self.actor_username or self.via or "system"
-
     def change_lines(self) -> list[dict[str, str]]:
         """Each change as ``{"label", "old", "new", "text"}`` for pages and CSV, secrets
         already reduced to markers."""
         changes = self.changes if isinstance(self.changes, dict) else {}
+        # The model the row is about (a Site, a user, a group): its fields word the values.
+        # get_for_id is cached per process: no query per row.
+        model = (
+            ContentType.objects.get_for_id(self.content_type_id).model_class()
+            if self.content_type_id
+            else None
+        ) or Site
         lines = []
         for name, pair in sorted(changes.items(), key=lambda item: _field_order(item[0])):
             if isinstance(pair, dict) and pair.get("type") == "m2m":
@@ -439,7 +444,9 @@ class AuditEntry(AbstractLogEntry):
                 continue
             if not isinstance(pair, list | tuple) or len(pair) != 2:
                 continue
-            old, new = ("" if v in (None, "None") else str(v) for v in pair)
+            old, new = (
+                "" if v in (None, "None") else _field_value(model, name, str(v)) for v in pair
+            )
             label = _field_label(name)
             if SECRET in (old, new):
                 word = "changed" if old and new else ("set" if new else "cleared")
@@ -466,6 +473,24 @@ def _field_label(name: str) -> str:
     except FieldDoesNotExist:
         return str(capfirst(name.replace("_", " ")))
     return str(capfirst(getattr(field, "verbose_name", name)))
+
+
+# How the trail shows a yes/no field's stored value (auditlog keeps Python's "True").
+BOOLEAN_WORDS = {"True": "yes", "False": "no"}
+
+
+def _field_value(model: type[models.Model], name: str, value: str) -> str:
+    """A stored value as the model's page shows it: a choice's label, "yes" or "no"."""
+    if value == SECRET:
+        return value
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return value
+    if isinstance(field, models.BooleanField):
+        return BOOLEAN_WORDS.get(value, value)
+    labels = {str(key): str(label) for key, label in getattr(field, "flatchoices", None) or ()}
+    return labels.get(value, value)
 
 
 def _field_order(name: str) -> tuple[int, str]:

@@ -45,12 +45,20 @@ def site_delete(*, site: Site) -> dict[str, int]:
         collector = Collector(using=router.db_for_write(Site))
         collector.collect([site])
         counts: Counter[str] = Counter()
+        singular = {}
         for model, instances in collector.data.items():
             counts[str(model._meta.verbose_name_plural)] += len(instances)
+            singular[str(model._meta.verbose_name_plural)] = str(model._meta.verbose_name)
         for queryset in collector.fast_deletes:
-            counts[str(queryset.model._meta.verbose_name_plural)] += queryset.count()
+            meta = queryset.model._meta
+            counts[str(meta.verbose_name_plural)] += queryset.count()
+            singular[str(meta.verbose_name_plural)] = str(meta.verbose_name)
         counts.pop(str(Site._meta.verbose_name_plural), None)
-        went = ", ".join(f"{count} {label}" for label, count in sorted(counts.items()) if count)
+        went = ", ".join(
+            f"{count} {singular[label] if count == 1 else label}"
+            for label, count in sorted(counts.items())
+            if count
+        )
         site._audit_summary = f"Deleted with {went}." if went else "Deleted; it owned nothing else."
         site.delete()
     transaction.on_commit(_empty_write_ahead_log)

@@ -71,7 +71,8 @@ def _audit_csv(entries) -> HttpResponse:
             entry.get_kind_display(),
             entry.site_code,
             entry.site_name,
-            entry.who,
+            # As the page: the user, none for a command or the system (the Via column says).
+            entry.actor_username,
             entry.via,
             entry.remote_addr or "",
             entry.summary,

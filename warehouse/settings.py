@@ -405,9 +405,12 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="warehouse@localhost"
 INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
 # At most this many invitations an hour per inviter, so the invite form cannot send spam.
 INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=10)
+# The development server's port (`make run PORT=8001`, which passes it on): the default
+# WAREHOUSE_URL follows it, and with it the sandbox's redirect URI (`xero_sandbox`).
+PORT = env.int("PORT", default=8000)
 # The Warehouse's address as customers reach it, for the links `site_invite` prints (the
 # invite form uses the address of the request it came in on).
-WAREHOUSE_URL = env.str("WAREHOUSE_URL", default="http://127.0.0.1:8000")
+WAREHOUSE_URL = env.str("WAREHOUSE_URL", default=f"http://127.0.0.1:{PORT}")
 
 # Passkeys (django-otp-webauthn; docs/security.md, "Passkeys"): a passkey belongs to one
 # relying party, a domain, and the browser signs only for pages of it. Both come from

@@ -202,9 +202,11 @@ class XeroSession(requests.Session):
             self.deadline = min(self.deadline, outer)
 
     def _timeout(self) -> exceptions.XeroTimeout:
-        """The timeout outcome, saying how long the session really waited."""
+        """The timeout outcome, saying how long the session really waited: one number, the
+        true one (a call cut at its read timeout waited less than the session's budget)."""
         waited = time.monotonic() - (self.deadline - self.budget)
-        return exceptions.XeroTimeout(seconds=_seconds(self.budget), waited=f"{waited:.1f}")
+        shown = round(waited) if waited >= 10 else round(waited, 1)
+        return exceptions.XeroTimeout(seconds=_seconds(shown))
 
     def _watch_sockets(self) -> None:
         # Mounted here rather than at construction so that every way of building a session

@@ -307,9 +307,8 @@ class XeroTimeout(ConnectionTestFailed):
     label = "Timed out"
     step = STEP_TEST
     message = (
-        "Xero did not answer within {seconds} seconds (the test waited {waited} seconds, "
-        "then gave up). Test again later; if it keeps timing out, Xero may be having trouble "
-        "(status.xero.com)."
+        "Xero did not answer within {seconds} seconds, so the test gave up. Test again "
+        "later; if it keeps timing out, Xero may be having trouble (status.xero.com)."
     )
 
 

@@ -363,6 +363,24 @@ HEALTH_PAGE_SIZE = 100
 HEALTH_POLL_SECONDS = 4
 
 
+def _sites(count: int) -> str:
+    return f"{count} Site{'s' * (count != 1)}"
+
+
+def _queued_message(result) -> str:
+    """What one press of *Test selected* or *Test all failing* did, and only that."""
+    said = []
+    if result.queued:
+        said.append(f"Queued {result.queued} Site test{'s' * (result.queued != 1)}")
+    if result.requeued:
+        said.append(f"queued {_sites(result.requeued)} again after a worker stopped")
+    if result.already_queued:
+        were = "was" if result.already_queued == 1 else "were"
+        said.append(f"{_sites(result.already_queued)} {were} already queued")
+    text = "; ".join(said)
+    return f"{text[0].upper()}{text[1:]}. The results appear here as the worker runs the tests."
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 @permission_required("sites.view_site", raise_exception=True)
@@ -380,15 +398,14 @@ def health_view(request):
         else:
             site_ids = form.cleaned_data["sites"]
         try:
-            queued = fleet_checks_enqueue(site_ids=site_ids, user=request.user).queued
+            result = fleet_checks_enqueue(site_ids=site_ids, user=request.user)
         except FleetEnqueueFailed as failure:
             messages.error(request, failure.message)
             return redirect(request.get_full_path())
-        messages.success(
-            request,
-            f"Queued {queued} Site test{'s' * (queued != 1)}; the results appear here as the "
-            "worker runs them. Sites already queued were not queued again.",
-        )
+        if result.queued or result.already_queued or result.requeued:
+            messages.success(request, _queued_message(result))
+        else:
+            messages.info(request, "No Site is failing: there is nothing to test.")
         return redirect(request.get_full_path())
 
     connection_tests_interrupt_stale()

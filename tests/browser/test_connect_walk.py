@@ -95,7 +95,7 @@ def test_connect_choose_test_and_disconnect(
     # Disconnecting asks first, naming the organisation and that the consent is revoked;
     # cancelling changes nothing.
     with admin.expect_navigation():
-        admin.get_by_role("button", name="Disconnect from Xero").click()
+        admin.get_by_role("link", name="Disconnect from Xero").click()
     asked = admin.locator("#content-main").inner_text()
     assert "Acme Pty Ltd" in asked and "revokes the consent" in asked
     assert no_horizontal_scroll(admin)
@@ -105,7 +105,7 @@ def test_connect_choose_test_and_disconnect(
     assert "/xero/setup/" in admin.url
     assert TenantBinding.objects.filter(site=web_site).exists() and xero.revoked_grants == []
     with admin.expect_navigation():
-        admin.get_by_role("button", name="Disconnect from Xero").click()
+        admin.get_by_role("link", name="Disconnect from Xero").click()
     assert "/xero/disconnect/" in admin.url
     with admin.expect_navigation():
         admin.get_by_role("button", name="Disconnect from Xero").click()
@@ -119,7 +119,7 @@ def test_connect_choose_test_and_disconnect(
 def test_refusing_consent_lands_on_a_plain_page(login_as, web_site, xero, screenshots):  # noqa: F811
     staff = login_as("Staff")
     staff.goto(f"/sites/{web_site.code}/xero/setup/")
-    assert staff.get_by_role("button", name="Disconnect from Xero").count() == 0
+    assert staff.get_by_role("link", name="Disconnect from Xero").count() == 0
 
     staff.get_by_role("button", name="Connect to Xero").click()
     staff.wait_for_url(f"{xero.url}/identity/connect/authorize*")
@@ -183,7 +183,7 @@ def test_the_disconnect_confirmation_fits_a_phone_in_dark_mode(
     admin.wait_for_url("**/xero/setup/*")
 
     with admin.expect_navigation():
-        admin.get_by_role("button", name="Disconnect from Xero").click()
+        admin.get_by_role("link", name="Disconnect from Xero").click()
 
     assert "/xero/disconnect/" in admin.url
     assert page_overflow(admin) == []
@@ -222,7 +222,7 @@ def test_a_customer_connects_their_own_site(
 ):
     customer = customer_signs_in(open_browser, make_user, web_site, width=width, scheme=scheme)
     assert state_of(customer, "open_xero") == "To do"
-    assert customer.get_by_role("button", name="Disconnect from Xero").count() == 0
+    assert customer.get_by_role("link", name="Disconnect from Xero").count() == 0
     assert no_horizontal_scroll(customer)
     screenshots(customer, "customer-not-connected")
 
@@ -245,7 +245,7 @@ def test_a_customer_connects_their_own_site(
     binding = TenantBinding.objects.get(site=web_site)
     assert binding.tenant_name == "Beta Holdings" and binding.connected_by == customer.user
     assert customer.get_by_role("button", name="Connect to Xero again").count() == 1
-    assert customer.get_by_role("button", name="Disconnect from Xero").count() == 0
+    assert customer.get_by_role("link", name="Disconnect from Xero").count() == 0
     with customer.expect_navigation():
         customer.get_by_role("button", name="Test connection").click()
     assert "Connection test passed. Connected to Beta Holdings" in customer.content()

@@ -219,7 +219,7 @@ def test_staff_remove_a_customer_from_the_site_page_after_a_confirmation(
     screenshots(staff, "customer-listed")
 
     # Removing asks first; cancelling changes nothing.
-    remove = panel.get_by_role("button", name=f"Remove {customer.email}")
+    remove = panel.get_by_role("link", name=f"Remove {customer.email}")
     with staff.expect_navigation():
         remove.click()
     asked = staff.locator("#content-main").inner_text()
@@ -232,7 +232,7 @@ def test_staff_remove_a_customer_from_the_site_page_after_a_confirmation(
     assert Membership.objects.filter(user=customer, site=site).exists()
 
     with staff.expect_navigation():
-        staff.locator("#customers").get_by_role("button", name=f"Remove {customer.email}").click()
+        staff.locator("#customers").get_by_role("link", name=f"Remove {customer.email}").click()
     with staff.expect_navigation():
         staff.get_by_role("button", name="Remove their access").click()
 

@@ -89,7 +89,10 @@ def test_switch_button_is_recorded_with_the_cleared_key_and_secret(client_for, s
     entry = latest(site_pk=site.pk, kind=Kind.SITE_CHANGED)
     assert f"Xero API Key: {CONSUMER_KEY} → (empty)" in texts(entry)
     assert "Xero API Secret: cleared" in texts(entry)
-    assert "Connection type: private_app → custom_connection" in texts(entry)
+    assert (
+        "Connection type: Private application (OAuth 1.0a, retired by Xero) → "
+        "Custom Connection (OAuth 2.0)"
+    ) in texts(entry)
     assert entry.actor_username.startswith("staff-")
     assert_secret_not_recorded(CONSUMER_SECRET)
 
@@ -257,7 +260,7 @@ def test_a_user_given_a_role_or_superuser_status_is_recorded_but_not_a_sign_in(
     rows = AuditEntry.objects.filter(kind=Kind.USER_CHANGED, object_pk=str(kim.pk))
     lines = [line for row in rows for line in texts(row)]
     assert "Groups: added Admins" in lines
-    assert "Is superuser: False → True" in lines
+    assert "Is superuser: no → yes" in lines
     assert AuditEntry.objects.filter(kind=Kind.USER_CHANGED).count() == before
     assert not any("pbkdf2" in line or "password" in line.lower() for line in lines)
 

@@ -133,3 +133,23 @@ def test_passkeys_work_at_warehouse_url_unless_set_otherwise():
         OTP_WEBAUTHN_RP_ID="example.com",
     )
     assert chosen.stdout.splitlines()[-1] == "example.com ['https://warehouse.example.com:8443']"
+
+
+def test_make_run_serves_on_the_port_it_is_given_and_passes_it_on():
+    ran = subprocess.run(
+        ["make", "-n", "run", "PORT=8001"], cwd=BASE_DIR, capture_output=True, text=True
+    )
+    assert "PORT=8001 .venv/bin/python manage.py runserver 127.0.0.1:8001" in ran.stdout
+
+
+def test_warehouse_url_follows_the_port_unless_set():
+    show = ["diffsettings", "--all"]
+
+    def warehouse_url(**variables):
+        out = run_manage(*show, **TEST_ENVIRONMENT, **variables).stdout
+        (line,) = [line for line in out.splitlines() if line.startswith("WAREHOUSE_URL = ")]
+        return line.removeprefix("WAREHOUSE_URL = ").removesuffix("###").strip()
+
+    assert warehouse_url(PORT="8001") == "'http://127.0.0.1:8001'"
+    assert warehouse_url() == "'http://127.0.0.1:8000'"
+    assert warehouse_url(PORT="8001", WAREHOUSE_URL="https://w.example") == "'https://w.example'"

@@ -120,6 +120,22 @@ def test_sandbox_register_says_how_to_start_the_sandbox(site, issue_certificate)
         call_command("xero_sandbox_register", "acme", "--url", "http://127.0.0.1:9")
 
 
+def test_sandbox_register_finds_the_sandbox_where_xero_api_url_points(
+    site, issue_certificate, fake_xero_settings, capsys
+):
+    issue_certificate(site)
+    call_command("xero_sandbox_register", "acme", "--organisation", "Acme")
+    assert "reaches “Acme”" in capsys.readouterr().out
+
+
+def test_sandbox_register_against_real_xero_says_to_put_the_sandbox_lines_in_env(
+    site, issue_certificate
+):
+    issue_certificate(site)
+    with pytest.raises(CommandError, match="not a local sandbox"):
+        call_command("xero_sandbox_register", "acme")
+
+
 def test_sandbox_register_needs_a_certificate_first(site):
     with pytest.raises(CommandError, match="Issue a certificate"):
         call_command("xero_sandbox_register", "acme")

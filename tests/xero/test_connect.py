@@ -421,7 +421,7 @@ def test_the_setup_pages_disconnect_leads_to_a_page_that_asks_first(
 
     page = client.get(f"/sites/{web_site.code}/xero/setup/").content.decode()
 
-    assert '<form method="get" action="/sites/webby/xero/disconnect/">' in page
+    assert '<a class="button" href="/sites/webby/xero/disconnect/">' in page
     assert '<form method="post" action="/sites/webby/xero/disconnect/">' not in page
 
 

@@ -303,7 +303,9 @@ def test_timeout_never_holds_longer_than_both_timeouts(private_site, fake_xero, 
     fake_xero.fail_next("slow", count=5, seconds=3)
     test = run(private_site)
     assert test.outcome == "timeout"
-    assert "did not answer within 0.6 seconds" in test.message
+    # One number, the true wait: the read timeout (0.4 s) cut the call, within the 0.6 s.
+    (waited,) = re.findall(r"([\d.]+) seconds", test.message)
+    assert "did not answer within" in test.message and 0.3 <= float(waited) <= 0.8
     # It gave up at its deadline rather than wait for the answer (3 s), and sent nothing
     # after it: one call reached Xero.
     assert test.latency_ms < 3000
@@ -452,8 +454,9 @@ def test_a_dripping_answer_times_out_at_the_deadline_saying_how_long_it_waited(
 
     assert test.outcome == "timeout"
     assert elapsed < budget + 1
-    assert "within 3 seconds" in test.message
-    assert re.search(r"waited 3\.\d seconds", test.message)
+    # One number, how long it really waited: the budget, give or take a scheduling slip.
+    assert re.search(r"within 3(\.\d)? seconds", test.message)
+    assert len(re.findall(r"seconds", test.message)) == 1
     assert_nothing_running()
 
 

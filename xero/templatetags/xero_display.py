@@ -7,6 +7,7 @@ from django.utils.safestring import SafeString
 from customers.access import is_customer
 from warehouse import ages
 from xero.models import ConnectionTest
+from xero.services import session_budget
 
 register = template.Library()
 
@@ -42,3 +43,9 @@ def run_by_text(context, user) -> str:
     if request is not None and is_customer(request.user) and not is_customer(user):
         return STAFF_AS_CUSTOMERS_SEE_THEM
     return str(user)
+
+
+@register.simple_tag
+def connection_test_seconds() -> str:
+    """How long a connection test may take at most, in seconds ("20")."""
+    return f"{session_budget():g}"

@@ -99,3 +99,15 @@ def test_management_command_prints_env_lines_and_stops_on_ctrl_c(monkeypatch, ca
     assert "stopped" in out
     with pytest.raises(requests.ConnectionError):
         requests.get(lines["XERO_CONNECTIONS_URL"], timeout=1)
+
+
+def test_the_sandboxs_redirect_uri_follows_warehouse_url(monkeypatch, capsys, settings):
+    def interrupt(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Command, "wait", interrupt)
+    settings.WAREHOUSE_URL = "http://127.0.0.1:8001"
+
+    call_command("xero_sandbox", "--port", "0")
+
+    assert "sends people back to http://127.0.0.1:8001/xero/callback/" in capsys.readouterr().out

@@ -2,6 +2,7 @@ import threading
 
 from django.conf import settings
 from django.core.management.base import CommandError
+from django.urls import reverse
 
 from warehouse.commands import PlainErrorsCommand
 from xero.sandbox import FakeXero
@@ -26,8 +27,9 @@ class Command(PlainErrorsCommand):
         )
         parser.add_argument(
             "--redirect-uri",
-            default="http://127.0.0.1:8000/xero/callback/",
-            help="the Warehouse's callback, registered for its Xero app (Connect to Xero)",
+            default=None,
+            help="the Warehouse's callback, registered for its Xero app (Connect to Xero); "
+            "default: WAREHOUSE_URL's /xero/callback/",
         )
 
     def handle(self, *args, port, latency, redirect_uri, **options):
@@ -47,6 +49,9 @@ class Command(PlainErrorsCommand):
         # to pick from on the consent page.
         client_id = settings.XERO_APP_CLIENT_ID or SANDBOX_APP_CLIENT_ID
         secret = settings.XERO_APP_CLIENT_SECRET or SANDBOX_APP_CLIENT_SECRET
+        redirect_uri = redirect_uri or (
+            settings.WAREHOUSE_URL.rstrip("/") + reverse("xero:callback")
+        )
         fake.register_web_app(client_id, secret, redirect_uri)
         fake.add_user_organisation("Demo Company (AU)")
         fake.add_user_organisation("Acme Pty Ltd")
@@ -61,6 +66,7 @@ class Command(PlainErrorsCommand):
         if not settings.XERO_APP_CLIENT_ID or not settings.XERO_APP_CLIENT_SECRET:
             self.stdout.write(f"XERO_APP_CLIENT_ID={client_id}")
             self.stdout.write(f"XERO_APP_CLIENT_SECRET={secret}")
+        self.stdout.write(f"Connect to Xero sends people back to {redirect_uri}.")
         self.stdout.write(f"Control API: {fake.url}/_sandbox/ . Press Ctrl-C to stop.")
         try:
             self.wait()

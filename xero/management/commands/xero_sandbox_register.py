@@ -1,4 +1,7 @@
+from urllib.parse import urlsplit
+
 import requests
+from django.conf import settings
 from django.core.management.base import CommandError
 
 from sites.models import Site
@@ -14,7 +17,12 @@ class Command(PlainErrorsCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("site_code")
-        parser.add_argument("--url", default="http://127.0.0.1:8765", help="the sandbox's URL")
+        parser.add_argument(
+            "--url",
+            default=None,
+            help="the sandbox's URL; default: where XERO_API_URL points (the lines "
+            "xero_sandbox prints for .env)",
+        )
         parser.add_argument("--organisation", default="", help="organisation name to answer")
         parser.add_argument("--no-payroll", action="store_true", help="leave payroll off")
 
@@ -39,6 +47,7 @@ class Command(PlainErrorsCommand):
                 raise CommandError("Issue a certificate for the Site first.")
             path = "private-apps"
             data.update(consumer_key=site.api_key, certificate_pem=certificate.certificate_pem)
+        url = url or _sandbox_url()
         try:
             response = requests.post(f"{url.rstrip('/')}/_sandbox/{path}", json=data, timeout=5)
             response.raise_for_status()
@@ -58,3 +67,14 @@ class Command(PlainErrorsCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Registered {site.code} with the sandbox; it reaches “{name}”.")
         )
+
+
+def _sandbox_url() -> str:
+    """The sandbox's address, from the XERO_API_URL it printed for .env."""
+    parts = urlsplit(settings.XERO_API_URL)
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise CommandError(
+            f"XERO_API_URL is {settings.XERO_API_URL}, not a local sandbox. Put the lines "
+            "`python manage.py xero_sandbox` prints in .env (or pass --url)."
+        )
+    return f"{parts.scheme}://{parts.netloc}"
