@@ -132,6 +132,8 @@ class _SlotTable:
 
     def delete_many(self, keys) -> None:
         keys = list(keys)
+        if not keys:
+            return  # ``IN ()`` is an error on PostgreSQL (SQLite allows it)
         # One statement: a queryset's delete() would wrap it in a transaction of its own.
         self._execute(
             f"DELETE FROM {self.table} WHERE holder = %s AND {self.key} IN "  # noqa: S608

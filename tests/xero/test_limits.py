@@ -164,3 +164,30 @@ def test_a_slot_has_one_holder_until_it_lapses(db, monkeypatch):
     monkeypatch.setattr(limits.time, "time", lambda: now + 61)
     assert second.add("xero:test:0", 60)
     assert not first.touch("xero:test:0", 60)  # its lease lapsed and the slot moved on
+
+
+def test_a_call_with_the_minute_full_and_every_concurrency_slot_held_is_rate_limited(
+    private_site, fake_xero_settings, monkeypatch
+):
+    # Both the minute window and the Site's concurrency slots are taken by others (other
+    # tests of the same Site at once): the call wins no slot, gives back none, and is told
+    # rate limited (on PostgreSQL a give-back of no slots was ``IN ()``, a syntax error).
+    monkeypatch.setattr(limits, "MINUTE_LIMIT", 2)
+    others = limits._SlotTable()
+    others.holder = "another process"
+    organisation = f"xero:site:{private_site.pk}"
+    for slot in range(2):
+        assert others.add(f"{organisation}:minute:{slot}", 60)
+    for slot in range(limits.CONCURRENT_PER_ORGANISATION):
+        assert others.add(f"{organisation}:concurrent:{slot}", 60)
+    # As a fleet thread does, holding a global slot for its run: only the Site's slots
+    # are asked for.
+    with limits.global_slot(), pytest.raises(RateLimited) as refused:
+        xero_session(private_site).get_json(organisation_url())
+    assert refused.value.retry_after >= 1
+    assert api_calls(fake_xero_settings) == []
+
+
+def test_giving_back_no_slots_sends_no_statement(db, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        limits._SlotTable().delete_many([])
