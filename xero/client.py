@@ -169,7 +169,10 @@ class XeroSession(requests.Session):
             raise
         except _TRANSPORT_ERRORS as error:
             if watchdog.fired or _is_timeout(error) or time.monotonic() >= self.deadline:
-                raise self._timeout() from None
+                timeout = self._timeout()
+                # Sent, then given up on: Xero may still be answering it (xero/limits.py).
+                timeout.abandoned = True
+                raise timeout from None
             if isinstance(error, requests.exceptions.SSLError):
                 raise exceptions.TLSFailure(host=host) from None
             raise exceptions.XeroUnreachable(host=host, reason=_network_reason(error)) from None
@@ -201,9 +204,18 @@ class XeroSession(requests.Session):
         if outer is not None:
             self.deadline = min(self.deadline, outer)
 
-    def _timeout(self) -> exceptions.XeroTimeout:
-        """The timeout outcome, saying how long the session really waited."""
-        waited = time.monotonic() - (self.deadline - self.budget)
+    def _timeout(self) -> exceptions.ConnectionTestFailed:
+        """The timeout outcome, saying how long the session really waited.
+
+        The deadline's watchdog ends a call at the deadline, so a time-out noticed long
+        after it means this process did not run meanwhile (paused, swapping): the
+        Warehouse stalled, and that is not blamed on Xero.
+        """
+        now = time.monotonic()
+        late = now - self.deadline
+        if late > STALL_SECONDS:
+            return exceptions.WarehouseStalled(seconds=f"{late:.0f}")
+        waited = now - (self.deadline - self.budget)
         return exceptions.XeroTimeout(seconds=_seconds(self.budget), waited=f"{waited:.1f}")
 
     def _watch_sockets(self) -> None:
@@ -218,6 +230,10 @@ class XeroSession(requests.Session):
         response = self.get(url, **kwargs)
         return json_from_response(response)
 
+
+# How late past its deadline a time-out may be noticed before it is the Warehouse's own
+# stall: the watchdog fires at the deadline, and a loaded machine delays it by far less.
+STALL_SECONDS = 5.0
 
 _test_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "xero_test_deadline", default=None

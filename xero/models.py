@@ -176,11 +176,12 @@ class _OutcomeChoices(models.TextChoices):
     COOLDOWN: str
     RATE_LIMITED: str
     WAREHOUSE_BUSY: str
+    WAREHOUSE_STALLED: str
 
     @classmethod
     def not_a_verdict(cls) -> list[str]:
         # Still running, cut short, not run, Xero asking us to slow down, or our own
-        # database too busy to ask Xero anything.
+        # database too busy (or our own process too stalled) to ask Xero anything.
         return [
             cls.RUNNING,
             cls.INTERRUPTED,
@@ -188,6 +189,7 @@ class _OutcomeChoices(models.TextChoices):
             cls.COOLDOWN,
             cls.RATE_LIMITED,
             cls.WAREHOUSE_BUSY,
+            cls.WAREHOUSE_STALLED,
         ]
 
     @classmethod

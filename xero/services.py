@@ -3,6 +3,7 @@
 import datetime
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
@@ -19,6 +20,7 @@ from .exceptions import (
     CertificateValidityInvalid,
     ConnectionTestCooldown,
     ConnectionTestFailed,
+    LeaseLost,
     WarehouseBusy,
 )
 from .models import Certificate, CertificateEvent, ConnectionTest
@@ -146,6 +148,7 @@ def connection_test_run(
     user=None,
     now: datetime.datetime | None = None,
     claimed: ConnectionTest | None = None,
+    fence: Callable[[], None] | None = None,
 ):
     """Test whether ``site`` can talk to Xero, keep the result as a history row, return it.
 
@@ -156,7 +159,9 @@ def connection_test_run(
     certificate makes it the active one. The conversation with Xero is the connection
     type's (``xero/connection/``). ``claimed`` is a running row the caller already started
     past the cooldown (a fleet chunk claims its Sites' rows in one go,
-    ``fleet.fleet_chunk_run``).
+    ``fleet.fleet_chunk_run``). ``fence`` runs in the transaction that saves the result
+    and raises ``LeaseLost`` when the caller's lease on the check lapsed: then nothing is
+    recorded (the row says interrupted) and ``LeaseLost`` is raised.
     """
     now = now or timezone.now()
     budget = session_budget()
@@ -179,10 +184,12 @@ def connection_test_run(
                 test = _connection_test_claim(site=site, user=user, now=now)
             except OperationalError:
                 raise WarehouseBusy(seconds=f"{budget:g}") from None
-        return _connection_test_finish(test=test, site=site, user=user, now=now, deadline=deadline)
+        return _connection_test_finish(
+            test=test, site=site, user=user, now=now, deadline=deadline, fence=fence
+        )
 
 
-def _connection_test_finish(*, test, site, user, now, deadline) -> ConnectionTest:
+def _connection_test_finish(*, test, site, user, now, deadline, fence) -> ConnectionTest:
     started = time.monotonic()
     conversation = None
     try:
@@ -214,7 +221,7 @@ def _connection_test_finish(*, test, site, user, now, deadline) -> ConnectionTes
     database.set_lock_wait(
         max(deadline - time.monotonic(), SAVE_GRACE_SECONDS), slack=SAVE_GRACE_SECONDS
     )
-    _connection_test_save(test)
+    _connection_test_save(test, fence=fence)
     signals.connection_test_recorded.send(
         sender=ConnectionTest, test=test, started_by=signals.test_started_by.get()
     )
@@ -253,16 +260,30 @@ INTERNAL_ERROR_MESSAGE = (
 )
 
 
-def _connection_test_save(test: ConnectionTest) -> None:
+def _connection_test_save(test: ConnectionTest, *, fence=None) -> None:
     """Save the result; if even that fails, the same row says ``internal_error``.
 
-    A row is never left running: the fault goes to the log with its traceback.
+    A row is never left running: the fault goes to the log with its traceback. With a
+    ``fence`` that refuses (``LeaseLost``), nothing is saved and the row says interrupted.
     """
     test.make_safe_to_save()
     try:
         with transaction.atomic():
+            if fence is not None:
+                fence()
             test.save()
         return
+    except LeaseLost:
+        logger.warning(
+            "Connection test of site %s: the worker's lease lapsed, result not recorded",
+            test.site.code,
+        )
+        test.outcome = ConnectionTest.Outcome.INTERRUPTED
+        test.message = LEASE_LOST_MESSAGE
+        ConnectionTest.objects.filter(pk=test.pk, outcome=ConnectionTest.Outcome.RUNNING).update(
+            outcome=test.outcome, message=test.message
+        )
+        raise
     except OperationalError:
         logger.warning(
             "Saving the connection test of site %s: the database was busy", test.site.code
@@ -280,6 +301,12 @@ def _connection_test_save(test: ConnectionTest) -> None:
         # Still running in the database: it is marked interrupted once its budget and
         # margin have passed (ConnectionTest.objects.stale()).
         logger.exception("Could not record the outcome of site %s's test", test.site.code)
+
+
+LEASE_LOST_MESSAGE = (
+    "The test did not count: the worker running it was paused past its lease, and the Site "
+    "was queued again for another worker; its result is the one that counts."
+)
 
 
 def connection_tests_interrupt_stale(*, site: Site | None = None, now=None) -> int:
