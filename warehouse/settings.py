@@ -356,6 +356,9 @@ AUDITLOG_LOGENTRY_MODEL = "sites.AuditEntry"
 MIGRATION_MODULES = {"auditlog": None}
 # Days an audit row is kept before `manage.py prune_audit_trail` may delete it (7 years);
 # the database triggers refuse to delete anything younger than a year whatever this says.
+# Connection tests and finished task rows older than this are deleted by
+# `manage.py xero_prune_history` (each Site's newest test, verdict and pass are kept).
+XERO_HISTORY_RETENTION_DAYS = env.int("XERO_HISTORY_RETENTION_DAYS", default=180)
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 365 + 2)
 
 # The Interconnect API (api/, docs/api.md).

@@ -285,6 +285,9 @@ class _ChunkRun:
         self.lock = threading.Lock()
         self.steal_lock = threading.Lock()
         self.stolen = 0
+        # Set when a result is refused (``fence``): the run was paused past its lease, so
+        # its other Sites are someone else's too; it tests no more of them.
+        self.lease_lost = False
         self.share, self.active, self.jobs = 1, 0, None
 
     def take(self, chunk) -> bool:
@@ -322,7 +325,11 @@ class _ChunkRun:
 
     def steal(self, workers: int) -> None:
         """Take the next chunk nobody started, if the queue runs low and time allows."""
-        if self.pending.qsize() >= workers or not self.steal_lock.acquire(blocking=False):
+        if (
+            self.lease_lost
+            or self.pending.qsize() >= workers
+            or not self.steal_lock.acquire(blocking=False)
+        ):
             return
         try:
             if (timezone.now() - self.started).total_seconds() > STEAL_FOR_SECONDS:
@@ -345,6 +352,12 @@ class _ChunkRun:
 
     def check(self, item) -> None:
         site, test, state = item
+        if self.lease_lost:
+            # Left to lapse and be queued again; its running row then says interrupted.
+            with self.lock:
+                self.outcomes[Outcome.INTERRUPTED.value] += 1
+            self.finished_without_verdict(item)
+            return
         test.started_at = timezone.now()
         try:
             with limits.waiting():
@@ -355,6 +368,7 @@ class _ChunkRun:
             # Paused past the lease: the Site is queued again for a worker holding one,
             # whose verdict (and alert) counts; this run tells nothing about it.
             test = None
+            self.lease_lost = True
         with self.lock:
             self.outcomes[str(test.outcome if test else Outcome.INTERRUPTED)] += 1
         if state.finished(site.pk, test):
@@ -363,18 +377,26 @@ class _ChunkRun:
             _alerts_for_chunk(state.sites, state.results)
             state.results.clear()
 
-    def fence(self, site_id: int) -> None:
+    def fence(self, site_id: int, test: ConnectionTest) -> None:
         """Remove the Site's queue row with its result, if this run still holds its lease.
 
         Called in the transaction that saves the result (``connection_test_run``), so the
         result and the row's removal commit together: a worker killed after it has neither
         (tested again) nor both (done). A run whose lease lapsed meanwhile (paused, or cut
         off from the database) raises ``LeaseLost`` and its result is rolled back. A result
-        whose save failed leaves the row, which lapses and is queued again.
+        whose save failed, or that shows the Warehouse stalled, leaves the row, which lapses
+        and is queued again.
         """
-        removed, _ = QueuedCheck.objects.filter(
+        held = QueuedCheck.objects.filter(
             site_id=site_id, worker=self.worker, lease_until__gt=timezone.now()
-        ).delete()
+        )
+        if test.outcome == Outcome.WAREHOUSE_STALLED:
+            # Recorded (never blamed on Xero), and the row stays: it lapses when the run
+            # ends (``finish``) and the Site is tested again for a verdict.
+            if not held.exists():
+                raise LeaseLost
+            return
+        removed, _ = held.delete()
         if not removed:
             raise LeaseLost
 
@@ -450,6 +472,11 @@ class _ChunkRun:
         # history row said interrupted.
         self.heartbeat.stop()
         self.heartbeat.forget_finished()
+        try:
+            # Lapsed at once, so the next sweep queues them again rather than a lease later.
+            QueuedCheck.objects.filter(worker=self.worker).update(lease_until=timezone.now())
+        except DatabaseError:
+            logger.warning("Could not give up the leases of %s; they lapse", self.worker)
 
 
 def _close_if_broken() -> None:

@@ -148,7 +148,7 @@ def connection_test_run(
     user=None,
     now: datetime.datetime | None = None,
     claimed: ConnectionTest | None = None,
-    fence: Callable[[], None] | None = None,
+    fence: Callable[[ConnectionTest], None] | None = None,
 ):
     """Test whether ``site`` can talk to Xero, keep the result as a history row, return it.
 
@@ -159,7 +159,7 @@ def connection_test_run(
     certificate makes it the active one. The conversation with Xero is the connection
     type's (``xero/connection/``). ``claimed`` is a running row the caller already started
     past the cooldown (a fleet chunk claims its Sites' rows in one go,
-    ``fleet.fleet_chunk_run``). ``fence`` runs in the transaction that saves the result
+    ``fleet.fleet_chunk_run``). ``fence(test)`` runs in the transaction that saves the result
     and raises ``LeaseLost`` when the caller's lease on the check lapsed: then nothing is
     recorded (the row says interrupted) and ``LeaseLost`` is raised.
     """
@@ -270,7 +270,7 @@ def _connection_test_save(test: ConnectionTest, *, fence=None) -> None:
     try:
         with transaction.atomic():
             if fence is not None:
-                fence()
+                fence(test)
             test.save()
         return
     except LeaseLost:

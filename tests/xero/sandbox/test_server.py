@@ -99,3 +99,18 @@ def test_management_command_prints_env_lines_and_stops_on_ctrl_c(monkeypatch, ca
     assert "stopped" in out
     with pytest.raises(requests.ConnectionError):
         requests.get(lines["XERO_CONNECTIONS_URL"], timeout=1)
+
+
+@pytest.mark.parametrize(("arguments", "enforced"), [((), True), (("--no-limits",), False)])
+def test_the_sandbox_command_enforces_xeros_limits_unless_told_not_to(
+    monkeypatch, arguments, enforced
+):
+    seen = []
+
+    def interrupt(self):
+        seen.append(self.fake.enforce_limits)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Command, "wait", interrupt)
+    call_command("xero_sandbox", "--port", "0", *arguments)
+    assert seen == [enforced]
