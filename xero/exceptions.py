@@ -317,6 +317,16 @@ class WarehouseBusy(ConnectionTestFailed):
     )
 
 
+class WarehouseStorageFailed(WarehouseBusy):
+    code = "warehouse_storage_failed"
+    label = "Warehouse database full or read-only"
+    message = (
+        "The Warehouse's database cannot store anything (its disk is full or it is "
+        "read-only), so the test could not be recorded; nothing is known about Xero. Tell "
+        "whoever runs the Warehouse server now: nothing can be saved until it is fixed."
+    )
+
+
 class WarehouseStalled(ConnectionTestFailed):
     code = "warehouse_stalled"
     label = "Warehouse stalled"

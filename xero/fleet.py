@@ -254,9 +254,11 @@ def fleet_chunk_run(*, chunk: str) -> dict[str, int]:
     task then finds nothing to do. Returns how many Sites ended with each outcome.
     """
     run = _ChunkRun(chunk)
-    if not run.take(chunk):
-        return {}
     try:
+        # Inside: a take that fails half-way (the database lost) has started the lease's
+        # heartbeat, which must stop, or it would renew those rows' lease for good.
+        if not run.take(chunk):
+            return {}
         with certificates.keys_loaded_once():
             run.run(workers=_fair_share(now=run.started))
     finally:
@@ -297,7 +299,7 @@ class _ChunkRun:
             worker=self.worker, lease_until=now + self.lease
         ):
             return False
-        if not self.heartbeat.is_alive():
+        if self.heartbeat.ident is None:  # never started (a thread starts only once)
             self.heartbeat.start()
         sites = list(
             Site.objects.filter(queued_check__chunk=chunk, queued_check__worker=self.worker)
@@ -471,8 +473,8 @@ class _ChunkRun:
         # a run that failed) keeps its lapsing lease: it is queued again and its running
         # history row said interrupted.
         self.heartbeat.stop()
-        self.heartbeat.forget_finished()
         try:
+            self.heartbeat.forget_finished()
             # Lapsed at once, so the next sweep queues them again rather than a lease later.
             QueuedCheck.objects.filter(worker=self.worker).update(lease_until=timezone.now())
         except DatabaseError:
@@ -560,7 +562,10 @@ class _Heartbeat(threading.Thread):
                     # lease that lapses meanwhile only means the chunk's other Sites are
                     # queued again (this run's results for them are refused: ``fence``).
                     logger.exception("Could not renew the lease of %s", self.worker)
-                    _close_if_broken()
+                    try:
+                        _close_if_broken()
+                    except Exception:
+                        logger.exception("Could not close the broken connection")
         finally:
             connection.close()
 

@@ -177,6 +177,7 @@ class _OutcomeChoices(models.TextChoices):
     RATE_LIMITED: str
     WAREHOUSE_BUSY: str
     WAREHOUSE_STALLED: str
+    WAREHOUSE_STORAGE_FAILED: str
 
     @classmethod
     def not_a_verdict(cls) -> list[str]:
@@ -190,6 +191,7 @@ class _OutcomeChoices(models.TextChoices):
             cls.RATE_LIMITED,
             cls.WAREHOUSE_BUSY,
             cls.WAREHOUSE_STALLED,
+            cls.WAREHOUSE_STORAGE_FAILED,
         ]
 
     @classmethod

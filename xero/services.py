@@ -22,6 +22,7 @@ from .exceptions import (
     ConnectionTestFailed,
     LeaseLost,
     WarehouseBusy,
+    WarehouseStorageFailed,
 )
 from .models import Certificate, CertificateEvent, ConnectionTest
 
@@ -182,8 +183,10 @@ def connection_test_run(
         if test is None:
             try:
                 test = _connection_test_claim(site=site, user=user, now=now)
-            except OperationalError:
-                raise WarehouseBusy(seconds=f"{budget:g}") from None
+            except DatabaseError as error:
+                if isinstance(error, OperationalError) or database.is_storage_failure(error):
+                    raise _database_failure(error) from None
+                raise
         return _connection_test_finish(
             test=test, site=site, user=user, now=now, deadline=deadline, fence=fence
         )
@@ -198,9 +201,9 @@ def _connection_test_finish(*, test, site, user, now, deadline, fence) -> Connec
     except ConnectionTestFailed as failure:
         _record_failure(test, failure)
         test.certificate = getattr(conversation, "certificate", None)
-    except OperationalError:
-        logger.warning("Connection test of site %s: the database was busy", site.code)
-        _record_failure(test, WarehouseBusy(seconds=f"{session_budget():g}"))
+    except OperationalError as error:
+        logger.warning("Connection test of site %s: the database failed: %s", site.code, error)
+        _record_failure(test, _database_failure(error))
     except Exception:
         # A fault of ours: the person pressing the button gets a plain answer, the
         # developers the traceback in the log.
@@ -239,6 +242,13 @@ def _connection_test_finish(*, test, site, user, now, deadline, fence) -> Connec
 
 # How long saving a test's result may wait for a lock once its budget is spent.
 SAVE_GRACE_SECONDS = 1.0
+
+
+def _database_failure(error: DatabaseError) -> WarehouseBusy:
+    """Our own database's failure as the test's outcome: full or read-only, else busy."""
+    if database.is_storage_failure(error):
+        return WarehouseStorageFailed()
+    return WarehouseBusy(seconds=f"{session_budget():g}")
 
 
 def session_budget() -> float:
@@ -284,11 +294,18 @@ def _connection_test_save(test: ConnectionTest, *, fence=None) -> None:
             outcome=test.outcome, message=test.message
         )
         raise
-    except OperationalError:
-        logger.warning(
-            "Saving the connection test of site %s: the database was busy", test.site.code
-        )
-        _record_failure(test, WarehouseBusy(seconds=f"{session_budget():g}"))
+    except DatabaseError as error:
+        if not (isinstance(error, OperationalError) or database.is_storage_failure(error)):
+            logger.exception("Saving the connection test of site %s failed", test.site.code)
+            test.outcome = ConnectionTest.Outcome.INTERNAL_ERROR
+            test.message = INTERNAL_ERROR_MESSAGE
+        else:
+            logger.warning(
+                "Saving the connection test of site %s: the database failed: %s",
+                test.site.code,
+                error,
+            )
+            _record_failure(test, _database_failure(error))
     except Exception:
         logger.exception("Saving the connection test of site %s failed", test.site.code)
         test.outcome = ConnectionTest.Outcome.INTERNAL_ERROR

@@ -15,7 +15,7 @@ from django.db import DatabaseError, connection
 from django.urls import reverse
 
 from xero import certificates
-from xero.exceptions import ConnectionTestCooldown, WarehouseBusy
+from xero.exceptions import ConnectionTestCooldown, WarehouseBusy, WarehouseStorageFailed
 from xero.models import AccessToken, Certificate, ConnectionTest
 from xero.sandbox import Organisation
 from xero.services import (
@@ -823,3 +823,26 @@ def test_a_connection_type_the_code_does_not_know_is_a_fault_of_ours(private_sit
     Site.objects.filter(pk=private_site.pk).update(connection_type="carrier_pigeon")
     test = run(Site.objects.get(pk=private_site.pk))
     assert test.outcome == "internal_error" and not test.running
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_only_database_is_its_own_outcome_not_busy(private_site):
+    # The database refuses every write (a disk remounted read-only, a full disk): the test
+    # says so, instead of "busy, test again in a minute".
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA query_only = ON")
+        else:
+            cursor.execute("SET default_transaction_read_only = on")
+    try:
+        with pytest.raises(WarehouseStorageFailed) as refused:
+            connection_test_run(site=private_site)
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA query_only = OFF")
+            else:
+                cursor.execute("SET default_transaction_read_only = off")
+    assert refused.value.code == "warehouse_storage_failed"
+    assert "disk is full or it is read-only" in refused.value.message
+    assert not ConnectionTest.objects.exists()
