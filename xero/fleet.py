@@ -274,6 +274,15 @@ def fleet_chunk_run(*, chunk: str) -> dict[str, int]:
 STEAL_FOR_SECONDS = 60
 
 
+# Outcomes that say the Warehouse itself could not test (its database busy or failing, its
+# process stalled): the Site is tested again, not left without a verdict until the next run.
+OUR_OWN_TROUBLE = {
+    Outcome.WAREHOUSE_BUSY,
+    Outcome.WAREHOUSE_STORAGE_FAILED,
+    Outcome.WAREHOUSE_STALLED,
+}
+
+
 class _ChunkRun:
     """One task's run: its chunk, and the chunks it takes on when its queue runs low."""
 
@@ -386,13 +395,13 @@ class _ChunkRun:
         result and the row's removal commit together: a worker killed after it has neither
         (tested again) nor both (done). A run whose lease lapsed meanwhile (paused, or cut
         off from the database) raises ``LeaseLost`` and its result is rolled back. A result
-        whose save failed, or that shows the Warehouse stalled, leaves the row, which lapses
-        and is queued again.
+        whose save failed, or that shows the Warehouse's own trouble (``OUR_OWN_TROUBLE``),
+        leaves the row, which lapses and is queued again.
         """
         held = QueuedCheck.objects.filter(
             site_id=site_id, worker=self.worker, lease_until__gt=timezone.now()
         )
-        if test.outcome == Outcome.WAREHOUSE_STALLED:
+        if test.outcome in OUR_OWN_TROUBLE:
             # Recorded (never blamed on Xero), and the row stays: it lapses when the run
             # ends (``finish``) and the Site is tested again for a verdict.
             if not held.exists():
