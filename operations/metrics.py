@@ -152,6 +152,15 @@ class WarehouseCollector:
         )
         yield self._counter(values, "xero_rate_limited", "Calls Xero answered 429 (rate limited).")
         yield self._counter(values, "lockouts", "Sign-in lockouts (django-axes).")
+        worker_errors = CounterMetricFamily(
+            "warehouse_worker_errors",
+            "Database or task-queue errors a worker met and outlived (tried again with a "
+            "growing pause), by part (loop: the task loop; sweep: the fleet queue's sweep).",
+            labels=["part"],
+        )
+        for labels, value in values["worker_errors_total"]:
+            worker_errors.add_metric([labels.get("part", "")], value)
+        yield worker_errors
         failures = CounterMetricFamily(
             "warehouse_sign_in_failures",
             "Failed sign-ins, by factor (password, second_factor).",

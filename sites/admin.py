@@ -75,7 +75,8 @@ class SiteAdmin(admin.ModelAdmin):
             xero_fields.append("api_secret_display")
         xero_fields += ["payroll_enabled", "xero_organisation_name"]
         return [
-            (None, {"fields": ["name", "code"]}),
+            # The version the form shows (hidden): a save from an older one is refused.
+            (None, {"fields": ["name", "code", "site_version"]}),
             ("Xero Details", {"fields": xero_fields}),
             ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
         ]

@@ -2,6 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .models import API_KEY_REFUSED, API_KEY_TAKEN, INTERCONNECT_ID, AuditEntry, Site
+from .services import SiteChangedElsewhere, site_edit_claim
 from .validators import clean_pasted_credential, validate_api_key, validate_api_secret
 
 
@@ -60,6 +61,10 @@ class SiteXeroDetailsForm(forms.ModelForm):
     # been left blank on purpose.
     api_secret_retype = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
+    # The Site's version this form showed: a save from an older one is refused.
+    # (Not named ``version``: the admin refuses a form field named as a non-editable column.)
+    site_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = Site
         fields = ["name", "code", "connection_type", "api_key", "payroll_enabled"]
@@ -79,6 +84,7 @@ class SiteXeroDetailsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["site_version"].initial = self.instance.version
         self.secret_typed = self.secret_retype_expected = False
         if self.is_bound:
             flag = self.add_prefix("api_secret_retype")
@@ -124,7 +130,28 @@ class SiteXeroDetailsForm(forms.ModelForm):
             self.instance.api_secret = ""
         elif new_secret:
             self.instance.api_secret = new_secret
+        if self.instance.pk is not None and not self.errors:
+            self._claim_version(cleaned_data.get("site_version"))
         return cleaned_data
+
+    def _claim_version(self, version) -> None:
+        # Last, once all else is valid; in the caller's transaction (the admin's, the
+        # setup page's), so the claim commits with the save.
+        try:
+            site_edit_claim(site=self.instance, version=version)
+        except SiteChangedElsewhere as changed:
+            # What this person typed stays on the page, now based on the version saved
+            # meanwhile: saving again applies it over the other person's change.
+            # A QueryDict (a post): its copy is mutable (mypy: bound data is a Mapping).
+            data = self.data.copy()  # type: ignore[attr-defined]
+            data[self.add_prefix("site_version")] = str(
+                type(self.instance)
+                .objects.filter(pk=self.instance.pk)
+                .values_list("version", flat=True)
+                .first()
+            )
+            self.data = data
+            raise forms.ValidationError(changed.message, code="changed_elsewhere") from None
 
 
 class SiteAddForm(SiteXeroDetailsForm):

@@ -28,7 +28,7 @@ INTERCONNECT_ID = "IMAGATEC"
 # "cleared" and nothing else (no plaintext, no ciphertext, no partial mask).
 SECRET = "(secret)"  # noqa: S105 - the marker that stands for a secret, not one
 # Fields that change on every save and say nothing about the Xero link.
-UNTRACKED_SITE_FIELDS = ["id", "created_at", "updated_at"]
+UNTRACKED_SITE_FIELDS = ["id", "created_at", "updated_at", "version"]
 
 
 def secret_marker(value: str) -> str:
@@ -157,6 +157,9 @@ class Site(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Goes up by one at every save through a form: a form carries the version it showed,
+    # and a save from an older one is refused (``sites.services.site_edit_claim``).
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     objects = SiteQuerySet.as_manager()
 

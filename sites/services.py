@@ -3,9 +3,11 @@
 from collections import Counter
 
 from django.db import connection, router, transaction
+from django.db.models import F
 from django.db.models.deletion import Collector
+from django.utils import timezone
 
-from .models import Site
+from .models import AuditEntry, Site
 
 
 def site_save(*, site: Site) -> Site:
@@ -13,6 +15,58 @@ def site_save(*, site: Site) -> Site:
     site.full_clean()
     site.save()
     return site
+
+
+class SiteChangedElsewhere(Exception):
+    """A save based on a version of the Site that someone else has saved over since."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+SITE_CHANGED_ELSEWHERE = (
+    "Not saved: {who} saved this Site after you opened it{when}{what}. Your changes are "
+    "still in the form below (type a new API Secret again if you gave one): check them "
+    "against theirs and save again."
+)
+
+
+def site_edit_claim(*, site: Site, version: int | None) -> None:
+    """Take the next version of ``site``, if it is still at ``version``, in the caller's
+    transaction (so that the claim and the save commit together).
+
+    One conditional UPDATE: of two saves from the same version, the second waits for the
+    first's transaction (its row lock, or SQLite's write lock) and then finds the version
+    gone. Raises ``SiteChangedElsewhere`` saying who changed what meanwhile. Without a
+    ``version`` (a post that did not come from the form's page) nothing is compared, but
+    the version still goes up, so that forms open elsewhere see the change.
+    """
+    current = Site.objects.filter(pk=site.pk)
+    if version is None:
+        current.update(version=F("version") + 1)
+        site.version = current.values_list("version", flat=True).get()
+        return
+    if current.filter(version=version).update(version=F("version") + 1):
+        site.version = version + 1
+        return
+    raise SiteChangedElsewhere(_changed_since(site))
+
+
+def _changed_since(site: Site) -> str:
+    latest = (
+        AuditEntry.objects.filter(site_pk=site.pk, kind=AuditEntry.Kind.SITE_CHANGED)
+        .order_by("-timestamp", "-pk")
+        .first()
+    )
+    if latest is None:
+        return SITE_CHANGED_ELSEWHERE.format(who="someone else", when="", what="")
+    changes = "; ".join(line["text"] for line in latest.change_lines())
+    return SITE_CHANGED_ELSEWHERE.format(
+        who=latest.who,
+        when=f" (at {timezone.localtime(latest.timestamp):%H:%M:%S})",
+        what=f" and changed: {changes}" if changes else "",
+    )
 
 
 def site_switch_connection_type(*, site: Site, connection_type: str) -> Site:

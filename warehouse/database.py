@@ -131,3 +131,20 @@ def write_when_free(write: Callable[[], object], *, until: float, name: str) -> 
 
 # How long each try of ``write_when_free`` waits for the lock.
 WRITE_WHEN_FREE_WAIT = 1.0
+
+
+# What a database says when it cannot write at all, as opposed to waiting for a lock: a
+# full disk, a read-only file or server (a replica promoted wrongly, a disk remounted
+# read-only). PostgreSQL's SQLSTATEs: disk_full, insufficient_resources, out_of_memory,
+# read_only_sql_transaction; SQLite's messages.
+_STORAGE_SQLSTATES = {"53100", "53000", "53200", "25006"}
+_STORAGE_MESSAGES = ("database or disk is full", "readonly database", "disk i/o error")
+
+
+def is_storage_failure(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot write (full or read-only), not "busy"."""
+    cause = error.__cause__ or error
+    if getattr(cause, "sqlstate", None) in _STORAGE_SQLSTATES:
+        return True
+    text = str(error).lower()
+    return any(message in text for message in _STORAGE_MESSAGES)

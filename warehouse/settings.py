@@ -327,6 +327,9 @@ XERO_APP_CLIENT_SECRET = env.str("XERO_APP_CLIENT_SECRET", default="")
 # Seconds. A whole connection test never takes longer than the two together.
 XERO_CONNECT_TIMEOUT = env.float("XERO_CONNECT_TIMEOUT", default=5.0)
 XERO_READ_TIMEOUT = env.float("XERO_READ_TIMEOUT", default=15.0)
+# Seconds Xero may go on answering a call the Warehouse gave up on (timed out): its slots of
+# Xero's limits stay taken that long, since Xero still counts the call (xero/limits.py).
+XERO_ABANDONED_CALL_SECONDS = env.float("XERO_ABANDONED_CALL_SECONDS", default=60.0)
 # The largest answer of Xero's the Warehouse reads, after decompression: its answers to a
 # connection test are a few KiB, and a fleet check runs many tests side by side.
 XERO_MAX_ANSWER_BYTES = env.int("XERO_MAX_ANSWER_BYTES", default=1 << 20)
@@ -440,6 +443,9 @@ AUDITLOG_LOGENTRY_MODEL = "sites.AuditEntry"
 MIGRATION_MODULES = {"auditlog": None}
 # Days an audit row is kept before `manage.py prune_audit_trail` may delete it (7 years);
 # the database triggers refuse to delete anything younger than a year whatever this says.
+# Connection tests and finished task rows older than this are deleted by
+# `manage.py xero_prune_history` (each Site's newest test, verdict and pass are kept).
+XERO_HISTORY_RETENTION_DAYS = env.int("XERO_HISTORY_RETENTION_DAYS", default=180)
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 365 + 2)
 
 # The Interconnect API (api/, docs/api.md).

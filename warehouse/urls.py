@@ -5,6 +5,9 @@ from django.views.generic import RedirectView
 
 # The admin site's titles are set on its class: accounts/adminsite.py.
 
+# A database that cannot be reached answers 503 with Retry-After, not 500 (warehouse/errors.py).
+handler500 = "warehouse.errors.server_error"
+
 
 class FaviconRedirectView(RedirectView):
     """The icon's address, looked up at request time: in production it is a hashed name

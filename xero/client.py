@@ -169,7 +169,10 @@ class XeroSession(requests.Session):
             raise
         except _TRANSPORT_ERRORS as error:
             if watchdog.fired or _is_timeout(error) or time.monotonic() >= self.deadline:
-                raise self._timeout() from None
+                timeout = self._timeout()
+                # Sent, then given up on: Xero may still be answering it (xero/limits.py).
+                timeout.abandoned = True
+                raise timeout from None
             if isinstance(error, requests.exceptions.SSLError):
                 raise exceptions.TLSFailure(host=host) from None
             raise exceptions.XeroUnreachable(host=host, reason=_network_reason(error)) from None
@@ -201,10 +204,19 @@ class XeroSession(requests.Session):
         if outer is not None:
             self.deadline = min(self.deadline, outer)
 
-    def _timeout(self) -> exceptions.XeroTimeout:
+    def _timeout(self) -> exceptions.ConnectionTestFailed:
         """The timeout outcome, saying how long the session really waited: one number, the
-        true one (a call cut at its read timeout waited less than the session's budget)."""
-        waited = time.monotonic() - (self.deadline - self.budget)
+        true one (a call cut at its read timeout waited less than the session's budget).
+
+        The deadline's watchdog ends a call at the deadline, so a time-out noticed long
+        after it means this process did not run meanwhile (paused, swapping): the
+        Warehouse stalled, and that is not blamed on Xero.
+        """
+        now = time.monotonic()
+        late = now - self.deadline
+        if late > STALL_SECONDS:
+            return exceptions.WarehouseStalled(seconds=f"{late:.0f}")
+        waited = now - (self.deadline - self.budget)
         shown = round(waited) if waited >= 10 else round(waited, 1)
         return exceptions.XeroTimeout(seconds=_seconds(shown))
 
@@ -220,6 +232,10 @@ class XeroSession(requests.Session):
         response = self.get(url, **kwargs)
         return json_from_response(response)
 
+
+# How late past its deadline a time-out may be noticed before it is the Warehouse's own
+# stall: the watchdog fires at the deadline, and a loaded machine delays it by far less.
+STALL_SECONDS = 5.0
 
 _test_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "xero_test_deadline", default=None

@@ -73,6 +73,8 @@ class ConnectionTestFailed(XeroError):
     code = "failed"
     label = "Failed"
     message = "The connection test failed."
+    # True when the call was sent and then given up on: Xero may still be answering it.
+    abandoned = False
 
     def __init__(self, message=None, *, http_status=None, problem="", **context):
         self.http_status = http_status
@@ -323,6 +325,27 @@ class WarehouseBusy(ConnectionTestFailed):
     )
 
 
+class WarehouseStorageFailed(WarehouseBusy):
+    code = "warehouse_storage_failed"
+    label = "Warehouse database full or read-only"
+    message = (
+        "The Warehouse's database cannot store anything (its disk is full or it is "
+        "read-only), so the test could not be recorded; nothing is known about Xero. Tell "
+        "whoever runs the Warehouse server now: nothing can be saved until it is fixed."
+    )
+
+
+class WarehouseStalled(ConnectionTestFailed):
+    code = "warehouse_stalled"
+    label = "Warehouse stalled"
+    step = STEP_TEST
+    message = (
+        "The Warehouse itself stopped running for {seconds} seconds during the test (its "
+        "server was paused or overloaded), so the test ran out of time; nothing is known "
+        "about Xero. Test again; if it keeps happening, tell whoever runs the Warehouse server."
+    )
+
+
 class XeroUnreachable(ConnectionTestFailed):
     code = "unreachable"
     label = "Xero unreachable"
@@ -547,6 +570,12 @@ class FleetEnqueueFailed(XeroError):
         "queued before it did, and the {removed} others were not left waiting. Check that "
         "the task queue (TASKS_BACKEND, REDIS_URL) answers, then run the checks again."
     )
+
+
+class LeaseLost(Exception):
+    """A fleet check's worker no longer holds the lease of the Site's queue row (it was
+    paused past the lease, and the Site was queued again): its result is not recorded.
+    Never shown to a person: the check that holds the lease now records the verdict."""
 
 
 def connection_test_failures() -> list[type[XeroError]]:

@@ -15,6 +15,7 @@ finishes a chunk, and the history rows it left ``running`` become ``interrupted`
 
 import contextvars
 import datetime
+import functools
 import logging
 import os
 import queue
@@ -28,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
@@ -37,6 +38,7 @@ from sites.roles import ADMINS
 from warehouse import database
 
 from . import certificates, limits, values
+from .exceptions import LeaseLost
 from .models import Alert, Certificate, ConnectionTest, QueuedCheck
 from .services import connection_test_run, session_budget
 
@@ -73,10 +75,39 @@ def _chunked(items, size):
 
 
 def _lapsed(now: datetime.datetime) -> Q:
-    """Queue rows whose check will not run: their worker died (the lease lapsed), or their
-    task never started within ``XERO_CHECK_QUEUE_TIMEOUT`` (a queue emptied)."""
+    """Queue rows whose check will not run: their worker died (the lease lapsed), their
+    task never started within ``XERO_CHECK_QUEUE_TIMEOUT`` (a queue emptied), or the
+    database task backend has no task waiting for their chunk any more (``_taskless``)."""
     lost = now - datetime.timedelta(seconds=settings.XERO_CHECK_QUEUE_TIMEOUT)
-    return Q(lease_until__lt=now) | Q(lease_until__isnull=True, queued_at__lt=lost)
+    return (
+        Q(lease_until__lt=now)
+        | Q(lease_until__isnull=True, queued_at__lt=lost)
+        | Q(lease_until__isnull=True, chunk__in=_taskless(now))
+    )
+
+
+def _taskless(now: datetime.datetime) -> list:
+    """Chunks waiting for a task that the database backend no longer has (its row lost,
+    failed or finished without running them), past a lease's grace for the enqueue that
+    follows the rows. RQ keeps its jobs in Redis, out of reach of one query: there a lost
+    job's rows wait ``XERO_CHECK_QUEUE_TIMEOUT``."""
+    if "django_tasks_db" not in settings.INSTALLED_APPS:
+        return []
+    from django_tasks_db.models import DBTaskResult
+
+    grace = now - datetime.timedelta(seconds=settings.XERO_CHECK_LEASE)
+    waiting = set(
+        QueuedCheck.objects.filter(lease_until__isnull=True, queued_at__lt=grace)
+        .values_list("chunk", flat=True)
+        .distinct()
+    )
+    if not waiting:
+        return []
+    alive = DBTaskResult.objects.filter(
+        task_path="xero.tasks.check_chunk", status__in=["READY", "RUNNING"]
+    ).values_list("args_kwargs", flat=True)
+    tasked = {str((args or {}).get("kwargs", {}).get("chunk")) for args in alive}
+    return [chunk for chunk in waiting if str(chunk) not in tasked]
 
 
 def fleet_checks_queue(
@@ -142,9 +173,8 @@ def fleet_checks_requeue_lapsed(
     are added to ``into`` (the caller enqueues their tasks).
     """
     now = now or timezone.now()
-    rows = list(
-        QueuedCheck.objects.filter(_lapsed(now)).values_list("site_id", "lease_until", "worker")
-    )
+    lapsed = _lapsed(now)
+    rows = list(QueuedCheck.objects.filter(lapsed).values_list("site_id", "lease_until", "worker"))
     if not rows:
         return set()
     leases = [lease for _, lease, _ in rows if lease is not None]
@@ -161,7 +191,7 @@ def fleet_checks_requeue_lapsed(
     for group in _chunked([site_id for site_id, _, _ in rows], _chunk_size()):
         chunk = uuid.uuid4()
         # Only rows still lapsed: another process may have queued them again meanwhile.
-        moved = QueuedCheck.objects.filter(_lapsed(now), site_id__in=group).update(
+        moved = QueuedCheck.objects.filter(lapsed, site_id__in=group).update(
             chunk=chunk, worker="", lease_until=None, queued_at=now
         )
         if moved:
@@ -224,15 +254,15 @@ def fleet_chunk_run(*, chunk: str) -> dict[str, int]:
     task then finds nothing to do. Returns how many Sites ended with each outcome.
     """
     run = _ChunkRun(chunk)
-    if not run.take(chunk):
-        return {}
-    completed = False
     try:
+        # Inside: a take that fails half-way (the database lost) has started the lease's
+        # heartbeat, which must stop, or it would renew those rows' lease for good.
+        if not run.take(chunk):
+            return {}
         with certificates.keys_loaded_once():
             run.run(workers=_fair_share(now=run.started))
-        completed = True
     finally:
-        run.finish(completed=completed)
+        run.finish()
     outcomes = {outcome: n for outcome, n in run.outcomes.items() if n}
     logger.info("Chunk %s and %s more checked %s Sites: %s", chunk, run.stolen,
                 sum(outcomes.values()), outcomes)  # fmt: skip
@@ -242,6 +272,15 @@ def fleet_chunk_run(*, chunk: str) -> dict[str, int]:
 # A run takes more chunks only this long, well within a task queue's job timeout (RQ's
 # default is 180 s).
 STEAL_FOR_SECONDS = 60
+
+
+# Outcomes that say the Warehouse itself could not test (its database busy or failing, its
+# process stalled): the Site is tested again, not left without a verdict until the next run.
+OUR_OWN_TROUBLE = {
+    Outcome.WAREHOUSE_BUSY,
+    Outcome.WAREHOUSE_STORAGE_FAILED,
+    Outcome.WAREHOUSE_STALLED,
+}
 
 
 class _ChunkRun:
@@ -257,6 +296,9 @@ class _ChunkRun:
         self.lock = threading.Lock()
         self.steal_lock = threading.Lock()
         self.stolen = 0
+        # Set when a result is refused (``fence``): the run was paused past its lease, so
+        # its other Sites are someone else's too; it tests no more of them.
+        self.lease_lost = False
         self.share, self.active, self.jobs = 1, 0, None
 
     def take(self, chunk) -> bool:
@@ -266,7 +308,7 @@ class _ChunkRun:
             worker=self.worker, lease_until=now + self.lease
         ):
             return False
-        if not self.heartbeat.is_alive():
+        if self.heartbeat.ident is None:  # never started (a thread starts only once)
             self.heartbeat.start()
         sites = list(
             Site.objects.filter(queued_check__chunk=chunk, queued_check__worker=self.worker)
@@ -294,7 +336,11 @@ class _ChunkRun:
 
     def steal(self, workers: int) -> None:
         """Take the next chunk nobody started, if the queue runs low and time allows."""
-        if self.pending.qsize() >= workers or not self.steal_lock.acquire(blocking=False):
+        if (
+            self.lease_lost
+            or self.pending.qsize() >= workers
+            or not self.steal_lock.acquire(blocking=False)
+        ):
             return
         try:
             if (timezone.now() - self.started).total_seconds() > STEAL_FOR_SECONDS:
@@ -317,17 +363,53 @@ class _ChunkRun:
 
     def check(self, item) -> None:
         site, test, state = item
+        if self.lease_lost:
+            # Left to lapse and be queued again; its running row then says interrupted.
+            with self.lock:
+                self.outcomes[Outcome.INTERRUPTED.value] += 1
+            self.finished_without_verdict(item)
+            return
         test.started_at = timezone.now()
-        with limits.waiting():
-            test = connection_test_run(site=site, claimed=test)
+        try:
+            with limits.waiting():
+                test = connection_test_run(
+                    site=site, claimed=test, fence=functools.partial(self.fence, site.pk)
+                )
+        except LeaseLost:
+            # Paused past the lease: the Site is queued again for a worker holding one,
+            # whose verdict (and alert) counts; this run tells nothing about it.
+            test = None
+            self.lease_lost = True
         with self.lock:
-            self.outcomes[str(test.outcome)] += 1
-        self.heartbeat.done(site.pk)
+            self.outcomes[str(test.outcome if test else Outcome.INTERRUPTED)] += 1
         if state.finished(site.pk, test):
             # The chunk's last Site: tell its alerts, then let its results go (memory
             # stays flat however many chunks the run takes).
             _alerts_for_chunk(state.sites, state.results)
             state.results.clear()
+
+    def fence(self, site_id: int, test: ConnectionTest) -> None:
+        """Remove the Site's queue row with its result, if this run still holds its lease.
+
+        Called in the transaction that saves the result (``connection_test_run``), so the
+        result and the row's removal commit together: a worker killed after it has neither
+        (tested again) nor both (done). A run whose lease lapsed meanwhile (paused, or cut
+        off from the database) raises ``LeaseLost`` and its result is rolled back. A result
+        whose save failed, or that shows the Warehouse's own trouble (``OUR_OWN_TROUBLE``),
+        leaves the row, which lapses and is queued again.
+        """
+        held = QueuedCheck.objects.filter(
+            site_id=site_id, worker=self.worker, lease_until__gt=timezone.now()
+        )
+        if test.outcome in OUR_OWN_TROUBLE:
+            # Recorded (never blamed on Xero), and the row stays: it lapses when the run
+            # ends (``finish``) and the Site is tested again for a verdict.
+            if not held.exists():
+                raise LeaseLost
+            return
+        removed, _ = held.delete()
+        if not removed:
+            raise LeaseLost
 
     def run(self, *, workers: int) -> None:
         self.share = workers
@@ -369,26 +451,50 @@ class _ChunkRun:
                     return
                 try:
                     self.check(item)
+                except DatabaseError:
+                    # Our database, not the Site: the row stays and lapses, so the Site is
+                    # queued again once the database answers (its history row then says
+                    # interrupted).
+                    logger.exception("A fleet check could not reach the database")
+                    self.finished_without_verdict(item)
+                    _close_if_broken()
                 except Exception:
                     # Not queued again (it would fail again); its row says what happened.
                     logger.exception("A fleet check failed unexpectedly")
                     site, test, state = item
-                    ConnectionTest.objects.filter(pk=test.pk, outcome=Outcome.RUNNING).update(
-                        outcome=Outcome.INTERRUPTED, message=INTERRUPTED_MESSAGE
-                    )
+                    try:
+                        ConnectionTest.objects.filter(pk=test.pk, outcome=Outcome.RUNNING).update(
+                            outcome=Outcome.INTERRUPTED, message=INTERRUPTED_MESSAGE
+                        )
+                    except DatabaseError:
+                        logger.exception("Could not record the interrupted check")
                     self.heartbeat.done(site.pk)
-                    if state.finished(site.pk, test):
-                        state.results.clear()
+                    self.finished_without_verdict(item)
 
-    def finish(self, *, completed: bool) -> None:
+    def finished_without_verdict(self, item) -> None:
+        site, _, state = item
+        if state.finished(site.pk, None):
+            state.results.clear()
+
+    def finish(self) -> None:
+        # A Site's row went with its result (``fence``), or goes here when it is settled
+        # without one (cooldown, a fault of ours). Any other row left (a save that failed,
+        # a run that failed) keeps its lapsing lease: it is queued again and its running
+        # history row said interrupted.
         self.heartbeat.stop()
-        if completed:
-            # Every row taken is done with.
-            QueuedCheck.objects.filter(worker=self.worker).delete()
-        else:
-            # The run itself failed: the Sites it did not finish keep their lapsing lease,
-            # so they are queued again and their running rows said interrupted.
+        try:
             self.heartbeat.forget_finished()
+            # Lapsed at once, so the next sweep queues them again rather than a lease later.
+            QueuedCheck.objects.filter(worker=self.worker).update(lease_until=timezone.now())
+        except DatabaseError:
+            logger.warning("Could not give up the leases of %s; they lapse", self.worker)
+
+
+def _close_if_broken() -> None:
+    # A connection the database dropped (restarted, terminated) is never usable again:
+    # closed, the thread's next statement opens a new one.
+    if not connection.in_atomic_block and not connection.is_usable():
+        connection.close()
 
 
 @dataclass
@@ -461,16 +567,24 @@ class _Heartbeat(threading.Thread):
                 try:
                     self.beat()
                 except Exception:
-                    # The next beat tries again; a lease that lapses meanwhile only means
-                    # the rest of the chunk may be tested twice.
+                    # The next beat tries again, on a new connection if this one broke; a
+                    # lease that lapses meanwhile only means the chunk's other Sites are
+                    # queued again (this run's results for them are refused: ``fence``).
                     logger.exception("Could not renew the lease of %s", self.worker)
+                    try:
+                        _close_if_broken()
+                    except Exception:
+                        logger.exception("Could not close the broken connection")
         finally:
             connection.close()
 
     def beat(self):
         self.forget_finished()
-        QueuedCheck.objects.filter(worker=self.worker).update(
-            lease_until=timezone.now() + self.lease
+        # Only a lease still held is renewed: one that lapsed (this process was paused)
+        # may be another worker's now, and this run's results are refused (``fence``).
+        now = timezone.now()
+        QueuedCheck.objects.filter(worker=self.worker, lease_until__gt=now).update(
+            lease_until=now + self.lease
         )
 
     def forget_finished(self):
@@ -503,6 +617,8 @@ def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
             ),
             None,
         )
+        if site.pk in results and results[site.pk] is None:
+            continue  # no verdict recorded by this run (lease lost, a fault of ours)
         try:
             if test is not None and test.outcome not in Outcome.not_a_verdict():
                 # The verdict is the test just recorded: no query for the last one.

@@ -134,6 +134,8 @@ class _SlotTable:
 
     def delete_many(self, keys) -> None:
         keys = list(keys)
+        if not keys:
+            return  # ``IN ()`` is an error on PostgreSQL (SQLite allows it)
         # One statement: a queryset's delete() would wrap it in a transaction of its own.
         self._execute(
             f"DELETE FROM {self.table} WHERE holder = %s AND {self.key} IN "  # noqa: S608
@@ -143,6 +145,20 @@ class _SlotTable:
 
     def delete(self, key: str) -> None:
         self.delete_many([key])
+
+    def release(self, lapses: dict[str, float]) -> None:
+        """Set when each of this holder's slots lapses (Unix time), in one statement: now
+        to give one back, later to keep it counted (a minute window, an abandoned call)."""
+        if not lapses:
+            return
+        rows = ", ".join(["(%s, %s, %s)"] * len(lapses))
+        upsert = (
+            f"INSERT INTO {self.table} ({self.key}, holder, expires_at) VALUES {rows} "  # noqa: S608
+            f"ON CONFLICT ({self.key}) DO UPDATE SET expires_at = excluded.expires_at "
+            f"WHERE {self.table}.holder = excluded.holder"
+        )
+        params = [value for key, at in lapses.items() for value in (key, self.holder, at)]
+        self._execute(upsert, params)
 
     def earliest_expiry(self, keys) -> float | None:
         """When the first of ``keys`` still held lapses (Unix time), or None."""
@@ -212,12 +228,14 @@ def call_slot(*, site_id, deadline: float | None = None):
     minute_key = _next_key(minute_prefix, MINUTE_LIMIT)
     won = slots.add_many([(minute_key, WINDOW_SECONDS), *((key, lease) for key in first_try)])
     held = [key for key in first_try if key in won]
+    minute_taken = minute_key if minute_key in won else None
+    abandoned = False
     try:
-        if minute_key not in won:
+        if minute_taken is None:
             # Never sit on concurrency slots while waiting for the minute window.
             slots.delete_many(held)
             held, won = [], set()
-            while not _take(slots, minute_prefix, MINUTE_LIMIT, WINDOW_SECONDS):
+            while not (minute_taken := _take(slots, minute_prefix, MINUTE_LIMIT, WINDOW_SECONDS)):
                 pause = _minute_wait(slots, minute_prefix)
                 if not wait:
                     raise RateLimited(limit="minute", retry_after=max(1, math.ceil(pause)))
@@ -231,21 +249,50 @@ def call_slot(*, site_id, deadline: float | None = None):
                 time.sleep(POLL_SECONDS)
             held.append(taken)
         yield time.monotonic() - started
+    except Exception as error:
+        abandoned = getattr(error, "abandoned", False)
+        raise
     finally:
-        if held:
-            _give_back(slots, held, deadline=None if wait else deadline)
+        _release(
+            slots,
+            minute_taken,
+            held,
+            abandoned=abandoned,
+            deadline=None if wait else deadline,
+        )
 
 
-def _give_back(slots, held: list[str], *, deadline: float | None) -> None:
-    """Give the concurrency slots back. A test with a ``deadline`` waits for the database's
-    lock only until then, and a lock held past it leaves the slots to lapse with their lease
-    (``_lease``): the test's own result matters more than a slot freed a little sooner."""
+def _release(
+    slots, minute_key: str | None, held: list[str], *, abandoned: bool, deadline: float | None
+) -> None:
+    """Give back a call's slots, or keep them while Xero may still count the call.
+
+    Xero counts a call in its minute window from when it arrives, which is after we took
+    the slot (we may have waited for a concurrency slot since): the minute slot lapses a
+    window after the call ended instead. A call we gave up on goes on at Xero: its
+    concurrency slots, and the global slot its thread holds, stay taken for
+    ``XERO_ABANDONED_CALL_SECONDS``.
+
+    A test with a ``deadline`` waits for the database's lock only until then, and a lock held
+    past it leaves the slots to lapse with their lease (``_lease``): the test's own result
+    matters more than a slot freed a little sooner.
+    """
+    now = time.time()
+    keep_until = now + settings.XERO_ABANDONED_CALL_SECONDS if abandoned else now
+    lapses = {key: keep_until for key in held}
+    if minute_key is not None:
+        lapses[minute_key] = max(now + WINDOW_SECONDS, keep_until)
+    thread_slot = _held_global_slot.get()
+    if abandoned and thread_slot is not None and thread_slot[0] is not None:
+        # The abandoned call keeps the thread's slot; its next calls take one each.
+        lapses[thread_slot[0]] = keep_until
+        thread_slot[0] = None
     if deadline is None:
-        slots.delete_many(held)
+        slots.release(lapses)
         return
     database.set_lock_wait(max(deadline - time.monotonic(), 0.001))
     with suppress(OperationalError):
-        slots.delete_many(held)
+        slots.release(lapses)
 
 
 def _take_free(slots, prefix: str, size: int, timeout: float) -> str | None:
@@ -280,18 +327,20 @@ def global_slot():
     while (key := _take_free(slots, GLOBAL_CONCURRENT, size, _lease())) is None:
         time.sleep(pause)
         pause = min(pause * 2, GLOBAL_POLL_MAX_SECONDS)
-    token = _held_global_slot.set([key, time.monotonic()])
+    held = [key, time.monotonic()]
+    token = _held_global_slot.set(held)
     try:
         yield key
     finally:
         _held_global_slot.reset(token)
-        slots.delete(key)
+        if held[0] is not None:  # None: handed to a call Xero may still be answering
+            slots.delete(key)
 
 
 def _renew_held_global_slot(slots) -> bool:
     """Keep the slot this thread holds; False if it holds none any more."""
     held = _held_global_slot.get()
-    if held is None:
+    if held is None or held[0] is None:
         return False
     key, renewed = held
     # Renewed only when what is left of the lease might not outlast this call.

@@ -202,11 +202,13 @@ class _OutcomeChoices(models.TextChoices):
     RATE_LIMITED: str
     WAREHOUSE_BUSY: str
     NOT_CONNECTED: str
+    WAREHOUSE_STALLED: str
+    WAREHOUSE_STORAGE_FAILED: str
 
     @classmethod
     def not_a_verdict(cls) -> list[str]:
         # Still running, cut short, not run, Xero asking us to slow down, or our own
-        # database too busy to ask Xero anything.
+        # database too busy (or our own process too stalled) to ask Xero anything.
         return [
             cls.RUNNING,
             cls.INTERRUPTED,
@@ -214,6 +216,8 @@ class _OutcomeChoices(models.TextChoices):
             cls.COOLDOWN,
             cls.RATE_LIMITED,
             cls.WAREHOUSE_BUSY,
+            cls.WAREHOUSE_STALLED,
+            cls.WAREHOUSE_STORAGE_FAILED,
         ]
 
     @classmethod

@@ -3,6 +3,7 @@
 import datetime
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, transaction
@@ -21,7 +22,9 @@ from .exceptions import (
     CertificateValidityInvalid,
     ConnectionTestCooldown,
     ConnectionTestFailed,
+    LeaseLost,
     WarehouseBusy,
+    WarehouseStorageFailed,
 )
 from .models import INTERRUPTED_MARGIN, Certificate, CertificateEvent, ConnectionTest
 
@@ -192,6 +195,7 @@ def connection_test_run(
     now: datetime.datetime | None = None,
     claimed: ConnectionTest | None = None,
     audited: bool = False,
+    fence: Callable[[ConnectionTest], None] | None = None,
 ):
     """Test whether ``site`` can talk to Xero, keep the result as a history row, return it.
 
@@ -204,6 +208,10 @@ def connection_test_run(
     past the cooldown (a fleet chunk claims its Sites' rows in one go,
     ``fleet.fleet_chunk_run``). ``audited``: a test run by hand (the button, the command),
     whose row in the audit trail is written here, within the same budget.
+
+    ``fence(test)`` runs in the transaction that saves the result
+    and raises ``LeaseLost`` when the caller's lease on the check lapsed: then nothing is
+    recorded (the row says interrupted) and ``LeaseLost`` is raised.
 
     The whole call ends within the budget however the database is locked: what cannot be
     written by then (the result, the trail's row) is written as soon as the lock is released
@@ -229,14 +237,24 @@ def connection_test_run(
         if test is None:
             try:
                 test = _connection_test_claim(site=site, user=user, now=now)
-            except OperationalError:
-                raise WarehouseBusy(seconds=f"{budget:g}") from None
+            except DatabaseError as error:
+                if isinstance(error, OperationalError) or database.is_storage_failure(error):
+                    raise _database_failure(error) from None
+                raise
         return _connection_test_finish(
-            test=test, site=site, user=user, now=now, deadline=deadline, audited=audited
+            test=test,
+            site=site,
+            user=user,
+            now=now,
+            deadline=deadline,
+            audited=audited,
+            fence=fence,
         )
 
 
-def _connection_test_finish(*, test, site, user, now, deadline, audited=False) -> ConnectionTest:
+def _connection_test_finish(
+    *, test, site, user, now, deadline, audited=False, fence=None
+) -> ConnectionTest:
     started = time.monotonic()
     conversation = None
     try:
@@ -245,9 +263,9 @@ def _connection_test_finish(*, test, site, user, now, deadline, audited=False) -
     except ConnectionTestFailed as failure:
         _record_failure(test, failure)
         test.certificate = getattr(conversation, "certificate", None)
-    except OperationalError:
-        logger.warning("Connection test of site %s: the database was busy", site.code)
-        _record_failure(test, WarehouseBusy(seconds=f"{session_budget():g}"))
+    except OperationalError as error:
+        logger.warning("Connection test of site %s: the database failed: %s", site.code, error)
+        _record_failure(test, _database_failure(error))
     except Exception:
         # A fault of ours: the person pressing the button gets a plain answer, the
         # developers the traceback in the log.
@@ -269,7 +287,7 @@ def _connection_test_finish(*, test, site, user, now, deadline, audited=False) -
     end = deadline
     later: list = []
     slack = 0.0 if audited else WAIT_SLACK_SECONDS
-    saved = _connection_test_save(test, end=end, slack=slack, later=later)
+    saved = _connection_test_save(test, end=end, slack=slack, later=later, fence=fence)
     if audited:
         _connection_test_audit(test, end=end, saved=saved, later=later)
     if later:
@@ -289,6 +307,13 @@ def _connection_test_finish(*, test, site, user, now, deadline, audited=False) -
         test.latency_ms,
     )
     return test
+
+
+def _database_failure(error: DatabaseError) -> WarehouseBusy:
+    """Our own database's failure as the test's outcome: full or read-only, else busy."""
+    if database.is_storage_failure(error):
+        return WarehouseStorageFailed()
+    return WarehouseBusy(seconds=f"{session_budget():g}")
 
 
 def session_budget() -> float:
@@ -320,27 +345,56 @@ def _wait_until(end: float, *, slack: float) -> None:
     database.set_lock_wait(max(end - time.monotonic(), 0.001), slack=slack)
 
 
-def _connection_test_save(test: ConnectionTest, *, end: float, slack: float, later: list) -> bool:
+def _connection_test_save(
+    test: ConnectionTest, *, end: float, slack: float, later: list, fence=None
+) -> bool:
     """Save the result by ``end`` (``time.monotonic()``); if even that fails, the same row
     says ``internal_error``, or ``warehouse_busy`` when the database stayed locked.
 
     A row is never left running: a fault goes to the log with its traceback, and an outcome
     the lock kept out is put on ``later`` (written once the lock is released). Returns
     whether the result is in the database now.
+    With a ``fence`` that refuses (``LeaseLost``), nothing is saved, the row says
+    interrupted, and ``LeaseLost`` is raised.
     """
     test.make_safe_to_save()
     _wait_until(end, slack=slack)
     try:
         with transaction.atomic():
+            if fence is not None:
+                fence(test)
             test.save()
         return True
-    except OperationalError:
+    except LeaseLost:
         logger.warning(
-            "Saving the connection test of site %s: the database was busy", test.site.code
+            "Connection test of site %s: the worker's lease lapsed, result not recorded",
+            test.site.code,
         )
-        _record_failure(test, WarehouseBusy(seconds=f"{session_budget():g}"))
+        test.outcome = ConnectionTest.Outcome.INTERRUPTED
+        test.message = LEASE_LOST_MESSAGE
+        ConnectionTest.objects.filter(pk=test.pk, outcome=ConnectionTest.Outcome.RUNNING).update(
+            outcome=test.outcome, message=test.message
+        )
+        raise
+    except OperationalError as error:
+        logger.warning(
+            "Saving the connection test of site %s: the database failed: %s", test.site.code, error
+        )
+        _record_failure(test, _database_failure(error))
         later.append(lambda: _outcome_write(test))
         return False
+    except DatabaseError as error:
+        if database.is_storage_failure(error):
+            logger.warning(
+                "Saving the connection test of site %s: the database cannot write: %s",
+                test.site.code,
+                error,
+            )
+            _record_failure(test, WarehouseStorageFailed())
+        else:
+            logger.exception("Saving the connection test of site %s failed", test.site.code)
+            test.outcome = ConnectionTest.Outcome.INTERNAL_ERROR
+            test.message = INTERNAL_ERROR_MESSAGE
     except Exception:
         logger.exception("Saving the connection test of site %s failed", test.site.code)
         test.outcome = ConnectionTest.Outcome.INTERNAL_ERROR
@@ -401,6 +455,12 @@ def _write_later(test: ConnectionTest, writes: list) -> None:
         until=time.monotonic() + session_budget() + INTERRUPTED_MARGIN.total_seconds(),
         name=f"Recording site {test.site.code}'s connection test",
     )
+
+
+LEASE_LOST_MESSAGE = (
+    "The test did not count: the worker running it was paused past its lease, and the Site "
+    "was queued again for another worker; its result is the one that counts."
+)
 
 
 def connection_tests_interrupt_stale(*, site: Site | None = None, now=None) -> int:

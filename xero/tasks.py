@@ -41,6 +41,17 @@ def _check_chunk(*, chunk: str) -> dict[str, int]:
     return outcomes
 
 
+def fleet_checks_heal() -> int:
+    """Queue again, in new tasks, the checks that would otherwise never run: those of a
+    worker that died or was paused past its lease, and those whose task the queue lost.
+    Every ``db_worker`` calls this while it runs (``operations/sweep.py``), so a batch
+    finishes without waiting for the next ``xero_check_fleet``. Returns how many."""
+    requeued = fleet.FleetQueued()
+    if fleet.fleet_checks_requeue_lapsed(into=requeued):
+        _enqueue_chunks(requeued)
+    return requeued.requeued
+
+
 @task()
 def check_sites(*, batch: str) -> dict[str, int]:
     """The task of checks queued before batches were split into chunks: the migration

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -245,8 +245,13 @@ def setup_view(request, code):
             instance=Site.objects.get(pk=site.pk),
             customer=is_customer(request.user),
         )
-        if details_form.is_valid():
-            site_save(site=details_form.instance)
+        # One transaction: the form claims the Site's next version (refusing a stale save)
+        # and the save commits with it.
+        with transaction.atomic():
+            saved = details_form.is_valid()
+            if saved:
+                site_save(site=details_form.instance)
+        if saved:
             messages.success(request, "Xero Details saved.")
             return redirect(reverse("xero:setup", args=[site.code]) + "#step-xero_details")
         messages.error(request, "The Xero Details were not saved: see the errors below.")

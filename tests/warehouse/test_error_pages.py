@@ -1,6 +1,7 @@
 """403, 404, 500 and CSRF failure pages: in the admin's look, a way back, nothing internal."""
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -51,3 +52,27 @@ def test_a_form_without_its_csrf_token_gets_the_styled_csrf_page(make_user, log_
 def test_the_error_pages_carry_the_content_security_policy(client_for):
     response = client_for("staff").get("/no/such/page/")
     assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_while_the_database_is_unreachable_gets_the_styled_503_with_retry_after(
+    client_for,
+):
+    client = client_for("staff")
+    client.raise_request_exception = False
+    database = connection.settings_dict
+    saved = dict(database)
+    connection.close()
+    # The database's server gone (restarting): nothing answers where it was.
+    if connection.vendor == "sqlite":
+        database["NAME"] = "/nonexistent-directory/warehouse.sqlite3"
+    else:
+        database["PORT"] = "1"
+    try:
+        response = client.get(SITES)
+    finally:
+        connection.close()
+        database.update(saved)
+    assert_friendly(response, 503, "The Warehouse's database is not answering")
+    assert response["Retry-After"] == "30"
+    assert "try again in half a minute" in response.text

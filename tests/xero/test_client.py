@@ -319,8 +319,13 @@ def test_a_call_slot_lease_outlives_the_call_it_guards(private_site, fake_xero, 
 
     # While the call lasted, no other caller could take its slot: the lease ran past its end.
     assert leases and min(leases) > ended
-    # And the slots were handed back when it ended.
-    assert not CallSlot.objects.filter(key__contains=":concurrent:").exists()
+    # It timed out, so Xero may still be answering it: its slots stay taken as long as Xero
+    # may go on (issue 29), and then lapse.
+    kept = CallSlot.objects.filter(key__contains=":concurrent:", expires_at__gt=time.time())
+    assert kept.count() == 2  # the Site's and the global one
+    assert min(kept.values_list("expires_at", flat=True)) >= (
+        ended + settings.XERO_ABANDONED_CALL_SECONDS - 1
+    )
 
 
 @pytest.fixture

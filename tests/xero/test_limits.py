@@ -10,7 +10,7 @@ from django.db.models import Max
 
 from xero import limits
 from xero.connection import xero_session
-from xero.exceptions import RateLimited
+from xero.exceptions import ConnectionTestFailed, RateLimited
 from xero.models import CallSlot
 
 
@@ -164,3 +164,73 @@ def test_a_slot_has_one_holder_until_it_lapses(db, monkeypatch):
     monkeypatch.setattr(limits.time, "time", lambda: now + 61)
     assert second.add("xero:test:0", 60)
     assert not first.touch("xero:test:0", 60)  # its lease lapsed and the slot moved on
+
+
+def test_a_call_with_the_minute_full_and_every_concurrency_slot_held_is_rate_limited(
+    private_site, fake_xero_settings, monkeypatch
+):
+    # Both the minute window and the Site's concurrency slots are taken by others (other
+    # tests of the same Site at once): the call wins no slot, gives back none, and is told
+    # rate limited (on PostgreSQL a give-back of no slots was ``IN ()``, a syntax error).
+    monkeypatch.setattr(limits, "MINUTE_LIMIT", 2)
+    others = limits._SlotTable()
+    others.holder = "another process"
+    organisation = f"xero:site:{private_site.pk}"
+    for slot in range(2):
+        assert others.add(f"{organisation}:minute:{slot}", 60)
+    for slot in range(limits.CONCURRENT_PER_ORGANISATION):
+        assert others.add(f"{organisation}:concurrent:{slot}", 60)
+    # As a fleet thread does, holding a global slot for its run: only the Site's slots
+    # are asked for.
+    with limits.global_slot(), pytest.raises(RateLimited) as refused:
+        xero_session(private_site).get_json(organisation_url())
+    assert refused.value.retry_after >= 1
+    assert api_calls(fake_xero_settings) == []
+
+
+def test_giving_back_no_slots_sends_no_statement(db, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        limits._SlotTable().delete_many([])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_calls_given_up_on_still_count_at_xero_and_no_limit_is_exceeded_there(
+    private_site, make_site, issue_certificate, fake_xero_settings, settings
+):
+    # Xero answers after 1.5 s; we give up after 0.5 s, and Xero goes on with the call
+    # until it answers (the fake counts it in flight, as Xero does). Our slots must count
+    # it as long as Xero may.
+    settings.XERO_MAX_CONCURRENT_CALLS = 6
+    settings.XERO_CONNECT_TIMEOUT = 0.25
+    settings.XERO_READ_TIMEOUT = 0.25
+    settings.XERO_ABANDONED_CALL_SECONDS = 2.0
+    fake = fake_xero_settings
+    fake.latency = 1.5
+    fake.enforce_limits = True
+    other = make_site(api_key="OTHERKEY1234567890ABCDEFGHIJ", api_secret="x" * 30)
+    fake.register_private_app(other.api_key, issue_certificate(other).certificate_pem)
+    outcomes = []
+
+    def calls(site):
+        try:
+            for _ in range(3):
+                try:
+                    xero_session(site).get_json(organisation_url())
+                except ConnectionTestFailed as failure:
+                    outcomes.append(failure.code)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=calls, args=(site,))
+        for site in (private_site, other)
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert "timeout" in outcomes  # the calls were given up on
+    assert 429 not in [call.status for call in fake.calls]  # Xero never refused one
+    assert max(fake.max_concurrent_per_organisation.values()) <= 5
+    assert fake.max_concurrent <= 6

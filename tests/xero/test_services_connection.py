@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from sites.models import AuditEntry
 from xero import certificates
-from xero.exceptions import ConnectionTestCooldown, WarehouseBusy
+from xero.exceptions import ConnectionTestCooldown, WarehouseBusy, WarehouseStorageFailed
 from xero.models import AccessToken, Certificate, ConnectionTest
 from xero.sandbox import Organisation
 from xero.services import (
@@ -930,3 +930,26 @@ def test_the_command_with_a_lock_taken_after_the_claim_ends_within_the_budget(
     assert time.monotonic() - started < budget + 0.5
     assert "warehouse_busy" in out.getvalue() and "database was busy" in out.getvalue()
     _nothing_running_once_the_lock_is_gone(taker, LOCK_SECONDS)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_only_database_is_its_own_outcome_not_busy(private_site):
+    # The database refuses every write (a disk remounted read-only, a full disk): the test
+    # says so, instead of "busy, test again in a minute".
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA query_only = ON")
+        else:
+            cursor.execute("SET default_transaction_read_only = on")
+    try:
+        with pytest.raises(WarehouseStorageFailed) as refused:
+            connection_test_run(site=private_site)
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA query_only = OFF")
+            else:
+                cursor.execute("SET default_transaction_read_only = off")
+    assert refused.value.code == "warehouse_storage_failed"
+    assert "disk is full or it is read-only" in refused.value.message
+    assert not ConnectionTest.objects.exists()

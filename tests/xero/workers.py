@@ -76,7 +76,8 @@ def wait_for(condition, *, what: str, process=None, limit: float = 120) -> None:
     give_up = time.monotonic() + limit
     while not condition():
         if process is not None and process.poll() is not None:
-            raise AssertionError(f"the worker exited before {what}: {process.stderr.read()}")
+            log = process.stderr.read() if process.stderr else "(its log is in a file)"
+            raise AssertionError(f"the worker exited before {what}: {log}")
         if time.monotonic() > give_up:
             raise AssertionError(f"never saw {what}")
         time.sleep(0.05)

@@ -111,3 +111,18 @@ def test_the_sandboxs_redirect_uri_follows_warehouse_url(monkeypatch, capsys, se
     call_command("xero_sandbox", "--port", "0")
 
     assert "sends people back to http://127.0.0.1:8001/xero/callback/" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("arguments", "enforced"), [((), True), (("--no-limits",), False)])
+def test_the_sandbox_command_enforces_xeros_limits_unless_told_not_to(
+    monkeypatch, arguments, enforced
+):
+    seen = []
+
+    def interrupt(self):
+        seen.append(self.fake.enforce_limits)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Command, "wait", interrupt)
+    call_command("xero_sandbox", "--port", "0", *arguments)
+    assert seen == [enforced]

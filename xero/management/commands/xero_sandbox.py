@@ -1,3 +1,4 @@
+import argparse
 import threading
 
 from django.conf import settings
@@ -26,18 +27,28 @@ class Command(PlainErrorsCommand):
             "--latency", type=float, default=0.0, help="seconds every request sleeps"
         )
         parser.add_argument(
+            "--limits",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="refuse calls past Xero's limits (60 a minute and 5 at once per "
+            "organisation, 5,000 a day) as Xero does (default); --no-limits never refuses",
+        )
+        parser.add_argument(
             "--redirect-uri",
             default=None,
             help="the Warehouse's callback, registered for its Xero app (Connect to Xero); "
             "default: WAREHOUSE_URL's /xero/callback/",
         )
 
-    def handle(self, *args, port, latency, redirect_uri, **options):
+    def handle(self, *args, port, latency, limits, redirect_uri, **options):
         if not 0 <= port <= MAX_PORT:
             raise CommandError(f"--port must be 0 to {MAX_PORT} (0 picks a free port); not {port}.")
         if latency < 0:
             raise CommandError(f"--latency must be 0 seconds or more; not {latency:g}.")
-        fake = FakeXero(port=port, latency=latency, verbose=options["verbosity"] > 1)
+        fake = FakeXero(
+            port=port, latency=latency, enforce_limits=limits, verbose=options["verbosity"] > 1
+        )
+        self.fake = fake
         try:
             fake.start()
         except OSError as error:

@@ -1,0 +1,234 @@
+"""The fleet queue heals itself after real faults (issue 29): real ``db_worker`` processes
+on the test database, the fake Xero over HTTP, and no ``xero_check_fleet`` after the fault.
+
+Each test asserts that every Site ends with exactly one passing verdict, with nothing left
+running or queued, and no alert. Times are polled for, never slept: the limits are generous
+because the machine running them may be loaded.
+"""
+
+import datetime
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from xero.models import Alert, ConnectionTest, QueuedCheck
+from xero.tasks import fleet_checks_enqueue
+
+from .test_tasks_workers import counted_tests, nothing_left_running_or_queued
+from .workers import ROOT, private_fleet, wait_for, worker_environment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LEASE = 2
+# Polled for, under load: a batch of 40 Sites takes seconds on an idle machine.
+LIMIT = 50
+WORKER = ("db_worker", "--no-startup-delay", "--no-reload", "--interval", "0.2")
+
+
+@pytest.fixture
+def fleet(make_site, issue_certificate, fake_xero_settings, settings, tmp_path):
+    """40 Sites that passed an hour ago, in chunks of 4; each call 0.3 s."""
+    settings.XERO_CHECK_CHUNK_SIZE = 4
+    settings.XERO_CHECK_LEASE = LEASE
+    fake_xero_settings.latency = 0.3
+    fake_xero_settings.enforce_limits = True
+    sites = private_fleet(make_site, issue_certificate, fake_xero_settings, 40)
+    an_hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    ConnectionTest.objects.bulk_create(
+        ConnectionTest(site=site, outcome="ok", started_at=an_hour_ago) for site in sites
+    )
+    workers = []
+
+    def worker(name, **extra):
+        environment = worker_environment(
+            fake_xero_settings,
+            **{
+                "XERO_CHECK_CHUNK_SIZE": 4,
+                "XERO_MAX_CONCURRENT_CALLS": 4,
+                "XERO_CHECK_LEASE": LEASE,
+                "XERO_CONNECT_TIMEOUT": 1,
+                "XERO_READ_TIMEOUT": 2,
+                # The fake answers within a second or two of a call we gave up on.
+                "XERO_ABANDONED_CALL_SECONDS": 3,
+                # The sweeps' and back-offs' warnings, for a failure's message.
+                "LOG_LEVEL": "WARNING",
+                **extra,
+            },
+        )
+        # Its log to a file: a fault's tracebacks would fill a pipe nobody reads, and
+        # block the worker writing them.
+        log = open(tmp_path / f"{name}.log", "w+")  # noqa: SIM115 (closed below)
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *WORKER, "--worker-id", name],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        workers.append((process, log))
+        LOGS[process.pid] = log.name
+        return process
+
+    yield sites, worker
+    for process, log in workers:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def fresh_verdicts(since) -> dict:
+    return counted_tests(started_at__gt=since, outcome="ok")
+
+
+def batch_done():
+    return (
+        not QueuedCheck.objects.exists()
+        and not DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists()
+    )
+
+
+# Each worker's log file, by process id: a failure's message ends with its last lines.
+LOGS: dict[int, str] = {}
+
+
+def wait_for_the_batch(process):
+    try:
+        wait_for(batch_done, what="the batch finished", process=process, limit=LIMIT)
+    except AssertionError as error:
+        left = list(QueuedCheck.objects.values_list("chunk", "worker", "lease_until"))
+        tasks = list(DBTaskResult.objects.values_list("status", "args_kwargs", "worker_ids"))
+        with open(LOGS[process.pid]) as log:
+            tail = log.read()[-4000:]
+        raise AssertionError(
+            f"{error} at {timezone.now()}; queued {left}; tasks {tasks}; log: {tail}"
+        ) from None
+
+
+def stop(process):
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=LIMIT) == 0
+
+
+def assert_each_site_passed_once(sites, since):
+    assert fresh_verdicts(since) == {site.pk: 1 for site in sites}
+    outcomes = set(
+        ConnectionTest.objects.filter(started_at__gt=since).values_list("outcome", flat=True)
+    )
+    # Whatever else a fault left (interrupted, our own database's trouble) blames no Site.
+    assert not [o for o in outcomes if ConnectionTest.Outcome.is_failing(o)], outcomes
+    assert not Alert.objects.exists()
+    nothing_left_running_or_queued()
+
+
+def test_a_worker_killed_late_in_a_batch_is_healed_by_the_next_worker_without_cron(fleet):
+    sites, worker = fleet
+    started = timezone.now()
+    fleet_checks_enqueue()
+    first = worker("first")
+    wait_for(lambda: len(fresh_verdicts(started)) >= 30, what="30 Sites tested", process=first)
+    first.kill()
+    first.wait()
+    assert QueuedCheck.objects.exists()  # the kill left work behind
+    # What systemd does: start the worker again. No xero_check_fleet.
+    second = worker("second")
+    killed = time.monotonic()
+    wait_for_the_batch(second)
+    healed_in = time.monotonic() - killed
+    stop(second)
+    assert_each_site_passed_once(sites, started)
+    print(f"healed {healed_in:.1f} s after the kill (lease {LEASE} s)")
+
+
+def test_a_worker_frozen_past_its_lease_records_nothing_and_blames_no_one(fleet):
+    sites, worker = fleet
+    started = timezone.now()
+    fleet_checks_enqueue()
+    frozen = worker("frozen")
+    wait_for(lambda: len(fresh_verdicts(started)) >= 4, what="4 Sites tested", process=frozen)
+    # What a VM pause or a swap storm does: the whole process stops, its calls mid-way.
+    frozen.send_signal(signal.SIGSTOP)
+    other = worker("other")
+    wait_for_the_batch(other)
+    # It wakes past its lease and its calls' deadline: its results must not count.
+    frozen.send_signal(signal.SIGCONT)
+    stop(frozen)
+    stop(other)
+    assert_each_site_passed_once(sites, started)
+
+
+def test_a_worker_frozen_within_its_lease_calls_it_a_stall_of_ours_not_a_timeout(
+    fleet, fake_xero_settings, settings
+):
+    sites, worker = fleet
+    fake_xero_settings.latency = 1.0
+    started = timezone.now()
+    fleet_checks_enqueue(site_ids=[site.pk for site in sites[:16]])
+    # A lease far longer than the freeze: this run still holds its Sites when it wakes.
+    paused = worker("paused", XERO_CHECK_LEASE=120)
+    wait_for(lambda: len(fresh_verdicts(started)) >= 1, what="a Site tested", process=paused)
+    # Frozen while the fake Xero (in this process) holds one of its calls.
+    wait_for(lambda: fake_xero_settings.in_flight >= 1, what="a call out", process=paused)
+    paused.send_signal(signal.SIGSTOP)
+    # Past the calls' 3 s budget and the 5 s a late time-out may take.
+    time.sleep(10)
+    paused.send_signal(signal.SIGCONT)
+    wait_for_the_batch(paused)
+    stop(paused)
+
+    outcomes = Counter(
+        ConnectionTest.objects.filter(started_at__gt=started).values_list("outcome", flat=True)
+    )
+    assert outcomes["warehouse_stalled"] >= 1, outcomes  # calls were out when it froze
+    # Never blamed on Xero: every outcome is a pass or says nothing about the Site.
+    assert set(outcomes) <= {"ok", *ConnectionTest.Outcome.not_a_verdict()}, outcomes
+    assert fresh_verdicts(started) == {site.pk: 1 for site in sites[:16]}
+    assert not Alert.objects.exists()
+    nothing_left_running_or_queued()
+
+
+def test_checks_whose_tasks_the_queue_lost_are_queued_again_by_a_worker(fleet):
+    sites, worker = fleet
+    started = timezone.now()
+    fleet_checks_enqueue()
+    DBTaskResult.objects.all().delete()  # the queue lost its jobs while no worker ran
+    alone = worker("alone")
+    wait_for_the_batch(alone)
+    stop(alone)
+    assert_each_site_passed_once(sites, started)
+
+
+def terminate_other_connections() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_worker_outlives_its_database_connections_terminated_again_and_again(fleet):
+    if connection.vendor != "postgresql":
+        pytest.skip("pg_terminate_backend is PostgreSQL's")
+    sites, worker = fleet
+    started = timezone.now()
+    fleet_checks_enqueue()
+    survivor = worker("survivor")
+    wait_for(lambda: len(fresh_verdicts(started)) >= 4, what="4 Sites tested", process=survivor)
+    terminated = 0
+    for _ in range(10):  # a database restarting under it, 10 times in 3 s
+        terminated += terminate_other_connections()
+        time.sleep(0.3)
+    assert terminated
+    wait_for_the_batch(survivor)
+    assert survivor.poll() is None  # still running
+    stop(survivor)
+    assert_each_site_passed_once(sites, started)
