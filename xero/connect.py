@@ -82,7 +82,8 @@ def connect_callback(
 
     Checks the state, exchanges the code with the PKCE verifier, reads the organisations
     this consent added (matched on ``authEventId``) and binds the Site to its one
-    organisation; when the consent added several, they are offered to choose from.
+    organisation; when the consent added several, or one that is not the organisation the
+    Site reached until now, they are offered to choose from (naming the one it reached).
     ``sites`` are those the user may connect now: a state for any other Site (deleted, or a
     customer's no longer) is refused like a made-up one, before Xero is asked anything.
     """
@@ -124,7 +125,11 @@ def _finish(*, site, pending, params, store, user, now) -> CallbackResult:
     )
     if not connections:
         raise exceptions.ConnectNoOrganisation()
-    if len(connections) == 1:
+    previous = TenantBinding.objects.filter(site=site).first()
+    # Connecting again must bring back the same organisation: a consent that reaches
+    # another one asks first (the choose page names both), never swaps it silently.
+    other = previous is not None and connections[0].tenant_id != previous.tenant_id
+    if len(connections) == 1 and not other:
         _check_tenant_free(site=site, connection=connections[0])
         token_set = _token_set_save(tokens=tokens, user=user, now=now)
         binding = _bind(site=site, token_set=token_set, connection=connections[0], user=user)
@@ -139,6 +144,7 @@ def _finish(*, site, pending, params, store, user, now) -> CallbackResult:
         "token_set": token_set.pk,
         "at": now.timestamp(),
         "choices": [[c.id, c.tenant_id, c.tenant_name, c.auth_event_id] for c in connections],
+        "replacing": (previous.tenant_name or previous.tenant_id) if previous else "",
     }
     return CallbackResult(site=site, choices=tuple(connections), revocations_pending=unrevoked)
 
@@ -150,6 +156,12 @@ def pending_choice(*, site: Site, store, now=None) -> tuple:
     if choice.get("site") != site.pk or now.timestamp() - choice.get("at", 0) > _lifetime():
         return ()
     return tuple(web_app.XeroConnection(*row) for row in choice.get("choices", []))
+
+
+def pending_replacing(*, site: Site, store) -> str:
+    """The organisation ``site`` reaches now, when the pending choice would replace it."""
+    choice = store.get(CHOICE_KEY) or {}
+    return str(choice.get("replacing") or "") if choice.get("site") == site.pk else ""
 
 
 def connect_choose(*, site: Site, tenant_id: str, store, user=None, now=None) -> TenantBinding:

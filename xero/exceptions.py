@@ -407,13 +407,24 @@ class WebAppScopeMissing(InsufficientScope):
     )
 
 
-class OrganisationDisconnected(NoOrganisation):
-    # The same outcome as NoOrganisation, worded for a Site that connected through its app.
-    label = NoOrganisation.label
+class DisconnectedInXero(ConnectionTestFailed):
+    """The organisation this Site reached is gone from Xero's ``/connections``: someone
+    removed the app in Xero (*Settings › Connected apps*) or revoked its consent there.
+    Its own outcome, so that a disconnect made in Xero reads apart from a broken link, is
+    told to the customer (only they can connect again) and is never mistaken for one made
+    in the Warehouse, which removes the binding instead."""
+
+    code = "disconnected_in_xero"
+    label = "Disconnected in Xero"
     step = STEP_APP_CENTRE
     message = (
-        "The organisation was disconnected in Xero: the Warehouse's app is no longer "
-        "connected to {tenant}. Press “Connect to Xero” again and choose it."
+        "{tenant} was disconnected in Xero (Settings › Connected apps), so this Site no "
+        "longer reaches it. It was connected by {connected_by} on {connected_at}. {fix}"
+    )
+    fix_web_app = "Press “Connect to Xero” again and choose {tenant}."
+    fix_custom_connection = (
+        "In Xero's developer portal, send the Custom Connection's authorisation link to the "
+        "organisation's admin again and have them approve it, then test again."
     )
 
 

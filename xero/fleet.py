@@ -36,7 +36,7 @@ from sites.models import Site
 from sites.roles import ADMINS
 from warehouse import database
 
-from . import certificates, limits, values
+from . import certificates, limits, link_alerts, values
 from .models import Alert, Certificate, ConnectionTest, QueuedCheck
 from .services import connection_test_run, session_budget
 
@@ -513,6 +513,9 @@ def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
             for kind, key, subject, body in alerts:
                 if (site.pk, kind, str(key)) not in told:
                     _alert(site=site, kind=kind, key=key, now=now, subject=subject, body=body)
+            if test is not None:
+                # The people who can act (customers, Support), and "works again".
+                link_alerts.link_alerts_send(site=site, test=test, now=now)
         except Exception:
             # The alert is not recorded, so the next check sends it.
             logger.exception("Could not send the alerts of site %s", site.code)

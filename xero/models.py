@@ -400,15 +400,20 @@ class QueuedCheck(models.Model):
 
 
 class Alert(models.Model):
-    """An email to the Admins about a Site, kept so that each transition is told once."""
+    """An email about a Site, kept so that each transition is told once (the Admins' by
+    ``fleet.py``, the customers' and the "works again" by ``link_alerts.py``)."""
 
     class Kind(models.TextChoices):
         FAILING = "failing", "Connection test failing after passing"
         EXPIRING = "expiring", "Certificate in its last days"
+        DISCONNECTED = "disconnected", "Disconnected in Xero (told to the customers)"
+        BROKEN = "broken", "Link broken (told to the customers)"
+        RECOVERED = "recovered", "Link works again"
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="xero_alerts")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    # Which transition: the last passing test before the failure, or the expiring certificate.
+    # Which transition: the last passing test before the failure (or, for a Site that never
+    # passed, ``test-<pk>`` of the failure), or the expiring certificate.
     key = models.CharField(max_length=64)
     subject = models.CharField(max_length=255)
     recipients = models.PositiveIntegerField(default=0)

@@ -22,7 +22,7 @@ from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 from sites.views import audit_timeline_context
 
-from . import connect, panels, selectors, web_app
+from . import connect, link_alerts, panels, selectors, web_app
 from .audit import record_connection_test
 from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
@@ -128,8 +128,14 @@ def connection_test_view(request, code):
         messages.error(request, DATABASE_TROUBLE)
         return _back(request, site)
     record_connection_test(test=test)
+    link_base = request.build_absolute_uri("/").rstrip("/")
     if is_customer(request.user):
-        customer_test_alert_send(test=test, link_base=request.build_absolute_uri("/").rstrip("/"))
+        customer_test_alert_send(test=test, link_base=link_base)
+    try:
+        link_alerts.link_alerts_send(site=site, test=test, link_base=link_base)
+    except Exception:
+        # Not recorded, so the next check sends it; the test's result is shown regardless.
+        logger.exception("Could not send the link alerts of site %s", site.code)
     if test.passed:
         messages.success(request, f"Connection test passed. {test.message}")
     else:
@@ -454,6 +460,7 @@ def connect_choose_view(request, code):
         "title": f"Choose {site.name}'s Xero organisation",
         "site": site,
         "choices": choices,
+        "replacing": connect.pending_replacing(site=site, store=request.session),
         "error": error,
     }
     return render(request, "xero/connect_choose.html", context, status=400 if error else 200)
