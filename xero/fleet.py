@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
@@ -515,7 +513,7 @@ def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
                     _alert(site=site, kind=kind, key=key, now=now, subject=subject, body=body)
             if test is not None:
                 # The people who can act (customers, Support), and "works again".
-                link_alerts.link_alerts_send(site=site, test=test, now=now)
+                link_alerts.link_alerts_send(site=site, test=test, now=now, told=told)
         except Exception:
             # The alert is not recorded, so the next check sends it.
             logger.exception("Could not send the alerts of site %s", site.code)
@@ -593,14 +591,7 @@ def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
     subject = values.text(subject, Alert._meta.get_field("subject").max_length)
     if Alert.objects.filter(site=site, kind=kind, key=str(key)).exists():
         return None
-    recipients = sorted(
-        set(
-            get_user_model()
-            .objects.filter(groups__name=ADMINS, is_active=True)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-    )
+    recipients = link_alerts.role_users(ADMINS)
     if not recipients:
         logger.warning("No Admin has an email address to tell: %s", subject)
     try:
@@ -615,8 +606,8 @@ def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
                 recipients=len(recipients),
                 sent_at=now,
             )
-            if recipients:
-                send_mail(f"[Warehouse] {subject}", body, None, recipients)
+            # Each Admin as they chose (at once, in the daily digest, or off).
+            link_alerts.deliver(alert=alert, users=recipients, body=body, now=now)
     except IntegrityError:
         return None
     return alert

@@ -28,12 +28,13 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from customers.access import is_customer
 from sites.models import Site
 from sites.roles import ADMINS, SUPPORT
 
 from . import values
 from .exceptions import DisconnectedInXero, NotConnected
-from .models import Alert, ConnectionTest
+from .models import Alert, AlertPreference, ConnectionTest, DigestEntry
 from .step_keys import STEP_TEST
 
 logger = logging.getLogger(__name__)
@@ -49,26 +50,24 @@ def fixing_step_url(*, site: Site, step: str, link_base: str | None = None) -> s
     return f"{base}{reverse('xero:setup', args=[site.code])}#step-{step or STEP_TEST}"
 
 
-def customer_emails(site: Site, *, exclude=None) -> list[str]:
+def _users():
+    return get_user_model().objects.filter(is_active=True).exclude(email="")
+
+
+def customer_users(site: Site, *, exclude=None) -> set:
     """The Site's customers who can be emailed (active, with an address)."""
-    users = (
-        get_user_model()
-        .objects.filter(site_memberships__site=site, is_active=True)
-        .exclude(email="")
-    )
+    users = _users().filter(site_memberships__site=site)
     if exclude is not None:
         users = users.exclude(pk=exclude.pk)
-    return sorted(set(users.values_list("email", flat=True)))
+    return set(users)
 
 
-def role_emails(*roles: str, exclude=None) -> list[str]:
+def role_users(*roles: str, exclude=None) -> set:
     """The users of ``roles`` who can be emailed (active, with an address)."""
-    users = (
-        get_user_model().objects.filter(groups__name__in=roles, is_active=True).exclude(email="")
-    )
+    users = _users().filter(groups__name__in=roles)
     if exclude is not None:
         users = users.exclude(pk=exclude.pk)
-    return sorted(set(users.values_list("email", flat=True)))
+    return set(users)
 
 
 def _last_pass_before(test: ConnectionTest) -> ConnectionTest | None:
@@ -83,13 +82,25 @@ def _last_pass_before(test: ConnectionTest) -> ConnectionTest | None:
     )
 
 
+BREAK_KINDS = (Alert.Kind.FAILING, Alert.Kind.BROKEN, Alert.Kind.DISCONNECTED)
+
+
 def link_alerts_send(
-    *, site: Site, test: ConnectionTest, link_base: str | None = None, now=None
+    *, site: Site, test: ConnectionTest, link_base: str | None = None, now=None, told=None
 ) -> list[Alert]:
     """Tell what ``test`` (the Site's latest verdict, just recorded) changed, to the people
-    who can act on it; return the alerts sent (none when already told)."""
+    who can act on it; return the alerts sent (none when already told).
+
+    ``told``: the (site id, kind, key) of the alerts already sent about the Site, when the
+    caller read them (a fleet chunk reads its Sites' in one query): a pass with no break
+    told and not yet recovered then costs no query at all."""
     if test.outcome in Outcome.not_a_verdict():
         return []
+    if test.passed and told is not None:
+        mine = {(kind, key) for site_id, kind, key in told if site_id == site.pk}
+        broken = {key for kind, key in mine if kind in BREAK_KINDS}
+        if not broken - {key for kind, key in mine if kind == Alert.Kind.RECOVERED}:
+            return []
     now = now or timezone.now()
     ran_it = test.run_by
     if test.passed:
@@ -111,7 +122,7 @@ def link_alerts_send(
             "If it was disconnected on purpose, reply to Support, who can pause the Site's "
             "checks.\n"
         )
-        recipients = customer_emails(site, exclude=ran_it) + role_emails(SUPPORT, exclude=ran_it)
+        recipients = customer_users(site, exclude=ran_it) | role_users(SUPPORT, exclude=ran_it)
         alert = _send(
             site=site,
             kind=Alert.Kind.DISCONNECTED,
@@ -137,7 +148,7 @@ def link_alerts_send(
         key=last_pass.pk,
         subject=subject,
         body=body,
-        recipients=customer_emails(site, exclude=ran_it),
+        recipients=customer_users(site, exclude=ran_it),
         now=now,
     )
     return [alert] if alert else []
@@ -160,20 +171,20 @@ def _recovered(*, site, test, ran_it, now) -> list[Alert]:
     )
     told = Alert.objects.filter(
         site=site,
-        kind__in=[Alert.Kind.FAILING, Alert.Kind.BROKEN, Alert.Kind.DISCONNECTED],
+        kind__in=BREAK_KINDS,
         key__in=keys,
     )
     break_key = told.values_list("key", flat=True).first()
     kinds = set(told.values_list("kind", flat=True))
     if not kinds:
         return []
-    recipients = []
+    recipients: set = set()
     if Alert.Kind.FAILING in kinds:
-        recipients += role_emails(ADMINS, exclude=ran_it)
+        recipients |= role_users(ADMINS, exclude=ran_it)
     if kinds & {Alert.Kind.BROKEN, Alert.Kind.DISCONNECTED}:
-        recipients += customer_emails(site, exclude=ran_it)
+        recipients |= customer_users(site, exclude=ran_it)
     if Alert.Kind.DISCONNECTED in kinds:
-        recipients += role_emails(SUPPORT, exclude=ran_it)
+        recipients |= role_users(SUPPORT, exclude=ran_it)
     subject = f"{name}: the link to Xero works again"
     body = (
         f"Hello,\n\nThe Warehouse's link from {name} to Xero works again: the connection "
@@ -193,10 +204,9 @@ def _recovered(*, site, test, ran_it, now) -> list[Alert]:
 
 
 def _send(*, site, kind, key, subject, body, recipients, now) -> Alert | None:
-    """Record the alert and send it together (``fleet._alert``'s rule): if sending fails
+    """Record the alert and deliver it together (``fleet._alert``'s rule): if sending fails
     nothing is recorded and the next check tries again; told already, nothing is sent."""
     subject = values.text(subject, Alert._meta.get_field("subject").max_length)
-    recipients = sorted(set(recipients))
     if Alert.objects.filter(site=site, kind=kind, key=str(key)).exists():
         return None
     try:
@@ -209,8 +219,84 @@ def _send(*, site, kind, key, subject, body, recipients, now) -> Alert | None:
                 recipients=len(recipients),
                 sent_at=now,
             )
-            if recipients:
-                send_mail(f"[Warehouse] {subject}", body, None, recipients)
+            deliver(alert=alert, users=recipients, body=body, now=now)
     except IntegrityError:
         return None
     return alert
+
+
+def deliver(*, alert: Alert, users, body: str, now=None) -> list[str]:
+    """Send ``alert`` to each of ``users`` as they chose for its kind (``AlertPreference``):
+    one email to those who want it at once, a digest entry for those who want the digest,
+    nothing for those who turned it off. Returns the addresses emailed now."""
+    now = now or timezone.now()
+    by_pk = {user.pk: user for user in users}
+    deliveries = AlertPreference.deliveries(by_pk, alert.kind)
+    Delivery = AlertPreference.Delivery
+    DigestEntry.objects.bulk_create(
+        DigestEntry(user_id=pk, alert=alert, body=body, queued_at=now)
+        for pk, delivery in deliveries.items()
+        if delivery == Delivery.DIGEST
+    )
+    emails = sorted(
+        {by_pk[pk].email for pk, delivery in deliveries.items() if delivery == Delivery.IMMEDIATELY}
+    )
+    if emails:
+        send_mail(f"[Warehouse] {alert.subject}", body, None, emails)
+    return emails
+
+
+def digest_send(*, now=None) -> int:
+    """Send each person with alerts kept for the digest one email of them all, and forget
+    them; returns how many emails were sent. Run daily (``xero_alert_digest``)."""
+    now = now or timezone.now()
+    sent = 0
+    user_ids = DigestEntry.objects.filter(queued_at__lte=now).values_list("user_id", flat=True)
+    for user in get_user_model().objects.filter(pk__in=set(user_ids), is_active=True):
+        entries = list(
+            DigestEntry.objects.filter(user=user, queued_at__lte=now).select_related("alert")
+        )
+        if user.email:
+            parts = [
+                f"{entry.alert.subject}\n{'-' * min(len(entry.alert.subject), 72)}\n{entry.body}"
+                for entry in entries
+            ]
+            count = len(entries)
+            send_mail(
+                f"[Warehouse] Your Xero alerts: {count} since the last digest",
+                "\n\n".join(parts)
+                + "\n\nChoose which alerts you get, and how, on your alert settings page: "
+                + f"{settings.WAREHOUSE_URL.rstrip('/')}{reverse('xero:alert_preferences')}\n",
+                None,
+                [user.email],
+            )
+            sent += 1
+        DigestEntry.objects.filter(pk__in=[entry.pk for entry in entries]).delete()
+    DigestEntry.objects.filter(queued_at__lte=now, user__is_active=False).delete()
+    return sent
+
+
+# Which kinds a person can get: a customer only hears of their own Sites' links.
+CUSTOMER_KINDS = (Alert.Kind.DISCONNECTED, Alert.Kind.BROKEN, Alert.Kind.RECOVERED)
+
+
+def alert_kinds_for(user) -> list[tuple[str, str]]:
+    """(kind, label) of the alerts ``user`` can get, for their alert settings page."""
+    kinds = CUSTOMER_KINDS if is_customer(user) else tuple(Alert.Kind)
+    return [(kind.value, kind.label) for kind in kinds]
+
+
+def alert_preferences(user) -> dict[str, str]:
+    """The deliveries ``user`` chose, by kind (kinds not chosen are at once)."""
+    return dict(user.xero_alert_preferences.values_list("kind", "delivery"))
+
+
+def alert_preferences_save(*, user, choices: dict[str, str]) -> None:
+    """Store ``user``'s delivery for each kind in ``choices`` (validated by the form)."""
+    with transaction.atomic():
+        for kind, delivery in choices.items():
+            preference = AlertPreference(user=user, kind=kind, delivery=delivery)
+            preference.full_clean(validate_unique=False, validate_constraints=False)
+            AlertPreference.objects.update_or_create(
+                user=user, kind=kind, defaults={"delivery": delivery}
+            )

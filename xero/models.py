@@ -431,6 +431,59 @@ class Alert(models.Model):
         return self.subject
 
 
+class AlertPreference(models.Model):
+    """How one person wants one kind of alert: at once, in the daily digest, or not at all.
+    No row is the safe default, at once (``AlertPreference.delivery_for``)."""
+
+    class Delivery(models.TextChoices):
+        IMMEDIATELY = "immediately", "Immediately"
+        DIGEST = "digest", "In a daily digest"
+        OFF = "off", "Off"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="xero_alert_preferences"
+    )
+    kind = models.CharField(max_length=16, choices=Alert.Kind.choices)
+    delivery = models.CharField(
+        max_length=16, choices=Delivery.choices, default=Delivery.IMMEDIATELY
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="alert_preference_once")
+        ]
+
+    def __str__(self):
+        return f"{self.user}: {self.kind} {self.delivery}"
+
+    @classmethod
+    def deliveries(cls, user_ids, kind: str) -> dict[int, str]:
+        """Each user's delivery of ``kind`` (the default where they chose none)."""
+        chosen = dict(
+            cls.objects.filter(user_id__in=list(user_ids), kind=kind).values_list(
+                "user_id", "delivery"
+            )
+        )
+        return {pk: chosen.get(pk, cls.Delivery.IMMEDIATELY) for pk in user_ids}
+
+
+class DigestEntry(models.Model):
+    """An alert kept for someone's daily digest (``xero_alert_digest`` sends and deletes it)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="xero_digest_entries"
+    )
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="digest_entries")
+    body = models.TextField()
+    queued_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["queued_at", "pk"]
+
+    def __str__(self):
+        return f"{self.user}: {self.alert}"
+
+
 class CallSlot(models.Model):
     """One slot of one of Xero's call limits, held until ``expires_at`` (xero/limits.py)."""
 

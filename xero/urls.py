@@ -55,6 +55,7 @@ urlpatterns = [
     path("sites/<slug:code>/xero/disconnect/", gate(views.disconnect_view), name="disconnect"),
     path("xero/callback/", gate(views.callback_view), name="callback"),
     path("xero/health/", gate(views.health_view), name="health"),
+    path("account/alerts/", gate(views.alert_preferences_view), name="alert_preferences"),
     path("xero/health.csv", gate(views.health_csv_view), name="health_csv"),
     path("xero/health/status.json", gate(views.health_status_view), name="health_status"),
 ]

@@ -27,7 +27,7 @@ from .audit import record_connection_test
 from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
 from .exports import health_csv_write
-from .forms import CertificateIssueForm, FleetCheckForm
+from .forms import AlertPreferencesForm, CertificateIssueForm, FleetCheckForm
 from .models import Certificate
 from .services import (
     certificate_activate,
@@ -495,3 +495,25 @@ def disconnect_view(request, code):
     if result.warning:
         messages.warning(request, result.warning)
     return redirect(_setup_url(site, "open_xero"))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def alert_preferences_view(request):
+    """Your alert settings: for each kind of alert you can get, at once, daily or off."""
+    kinds = link_alerts.alert_kinds_for(request.user)
+    current = link_alerts.alert_preferences(request.user)
+    form = AlertPreferencesForm(request.POST or None, kinds=kinds, current=current)
+    if request.method == "POST" and form.is_valid():
+        link_alerts.alert_preferences_save(user=request.user, choices=form.cleaned_data)
+        messages.success(request, "Your alert settings are saved.")
+        return redirect("xero:alert_preferences")
+    context = {
+        **_connect_page_context(request),
+        "title": "Your alert settings",
+        "form": form,
+        "email": request.user.email,
+    }
+    return render(
+        request, "xero/alert_preferences.html", context, status=400 if form.errors else 200
+    )

@@ -199,3 +199,45 @@ def test_the_person_whose_click_found_the_break_is_not_emailed_it(
 
     assert Alert.objects.filter(kind="disconnected").exists()
     assert sent_to(mailoutbox, "cara@example.com") == []
+
+
+def test_each_person_chooses_immediately_digest_or_off_per_kind_on_their_settings_page(
+    connected_site, web_app_xero, people, mailoutbox, client_for, log_in, django_user_model
+):
+    from django.core.management import call_command
+
+    customer = django_user_model.objects.get(email=people["customer"])
+    support = django_user_model.objects.get(email=people["support"])
+    for user, choice in ((customer, "digest"), (support, "off")):
+        client = log_in(client_for("nobody"), user)
+        page = client.get("/account/alerts/").content.decode()
+        assert "Disconnected in Xero (told to the customers)" in page
+        assert client.post("/account/alerts/", {"disconnected": choice}).status_code == 400
+        fields = {kind: "immediately" for kind in ("disconnected", "broken", "recovered")}
+        if user == support:
+            fields |= {"failing": "immediately", "expiring": "immediately"}
+        response = client.post("/account/alerts/", {**fields, "disconnected": choice})
+        assert response.status_code == 302, response.content
+    fleet_check()
+    web_app_xero.disconnect_in_xero(web_app_xero.acme.tenant_id)
+
+    fleet_check()
+
+    assert sent_to(mailoutbox, people["customer"]) == []  # kept for the digest
+    assert sent_to(mailoutbox, people["support"]) == []  # off
+    call_command("xero_alert_digest")
+    [digest] = sent_to(mailoutbox, people["customer"])
+    assert digest.subject == "[Warehouse] Your Xero alerts: 1 since the last digest"
+    assert "Webby Pty Ltd: disconnected in Xero, connect it again" in digest.body
+    assert "https://warehouse.example.com/sites/webby/xero/setup/#step-open_xero" in digest.body
+    call_command("xero_alert_digest")
+    assert len(sent_to(mailoutbox, people["customer"])) == 1  # sent once
+
+
+def test_a_made_up_delivery_is_refused_plainly(client_for):
+    client = client_for("admins")
+
+    response = client.post("/account/alerts/", {"failing": "<script>", "expiring": "off"})
+
+    assert response.status_code == 400
+    assert "Choose immediately, daily digest or off." in response.content.decode()

@@ -5,7 +5,8 @@ user's consent gave and that other Sites may share (``TokenSet``). It authentica
 the token set's access token, refreshed under a lock when it has expired or when Xero
 calls it expired (``xero.web_app``), and every call names the organisation in
 ``Xero-Tenant-Id``. A test first reads ``/connections``: the organisation gone is
-``DisconnectedInXero`` (naming who connected it and when); a pass names the Xero user who connected it.
+``DisconnectedInXero`` (naming who connected it and when); a pass names the Xero user
+who connected it.
 """
 
 from django.utils import timezone

@@ -14,9 +14,7 @@ def test_the_connection_test_names_the_organisation_and_who_connected(connected_
     assert "Connected in Xero by Bea Keeper (bookkeeper@example.com)" in test.message
 
 
-def test_an_organisation_disconnected_in_xero_is_disconnected_in_xero(
-    connected_site, web_app_xero
-):
+def test_an_organisation_disconnected_in_xero_is_disconnected_in_xero(connected_site, web_app_xero):
     web_app_xero.disconnect_in_xero(web_app_xero.acme.tenant_id)
 
     test = connection_test_run(site=connected_site)
