@@ -289,6 +289,11 @@ XERO_READ_TIMEOUT = env.float("XERO_READ_TIMEOUT", default=15.0)
 XERO_MAX_ANSWER_BYTES = env.int("XERO_MAX_ANSWER_BYTES", default=1 << 20)
 # Seconds between two tests of one Site, so double clicks do not spend Xero's call budget.
 XERO_TEST_COOLDOWN = env.int("XERO_TEST_COOLDOWN", default=5)
+# A Xero incident: at least XERO_INCIDENT_SITES Sites whose latest test, within the last
+# XERO_INCIDENT_WINDOW seconds, failed the way an outage of Xero's does (unavailable, timed
+# out, 5xx). One alert for all of them instead of one per Site (docs/fleet-health.md).
+XERO_INCIDENT_SITES = env.int("XERO_INCIDENT_SITES", default=10)
+XERO_INCIDENT_WINDOW = env.int("XERO_INCIDENT_WINDOW", default=900)
 # The scopes a Custom Connection asks for; payroll ones are added for Sites with payroll.
 XERO_SCOPES = env.list("XERO_SCOPES", default=["accounting.settings.read"])
 XERO_PAYROLL_SCOPES = env.list(

@@ -34,7 +34,7 @@ from sites.models import Site
 from sites.roles import ADMINS
 from warehouse import database
 
-from . import certificates, limits, link_alerts, values
+from . import certificates, incidents, limits, link_alerts, values
 from .models import Alert, Certificate, ConnectionTest, QueuedCheck
 from .services import connection_test_run, session_budget
 
@@ -486,6 +486,12 @@ class _Heartbeat(threading.Thread):
 def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
     """Send the alerts of a chunk's Sites, reading what is already told in one query."""
     now = timezone.now()
+    try:
+        # Many Sites failing as a Xero outage does: one incident alert, the Sites' held.
+        incident = incidents.incident_review(now=now)
+    except Exception:
+        logger.exception("Could not review the Xero incident")
+        incident = None
     told = set(
         Alert.objects.filter(site_id__in=[site.pk for site in sites]).values_list(
             "site_id", "kind", "key"
@@ -508,10 +514,13 @@ def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
                 alerts = _alerts_due(site=site, last=last, active=active, now=now)
             else:
                 alerts = _alerts_due(site=site, last=_last_verdict(site), active=active, now=now)
+            held = incident is not None and test is not None and incidents.is_outage_like(test)
             for kind, key, subject, body in alerts:
+                if held and kind == Alert.Kind.FAILING:
+                    continue  # told by the incident; told as usual if it still fails after
                 if (site.pk, kind, str(key)) not in told:
                     _alert(site=site, kind=kind, key=key, now=now, subject=subject, body=body)
-            if test is not None:
+            if test is not None and not held:
                 # The people who can act (customers, Support), and "works again".
                 link_alerts.link_alerts_send(site=site, test=test, now=now, told=told)
         except Exception:
@@ -607,7 +616,9 @@ def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
                 sent_at=now,
             )
             # Each Admin as they chose (at once, in the daily digest, or off).
-            link_alerts.deliver(alert=alert, users=recipients, body=body, now=now)
+            link_alerts.deliver(
+                kind=kind, subject=subject, alert=alert, users=recipients, body=body, now=now
+            )
     except IntegrityError:
         return None
     return alert

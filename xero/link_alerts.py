@@ -219,22 +219,24 @@ def _send(*, site, kind, key, subject, body, recipients, now) -> Alert | None:
                 recipients=len(recipients),
                 sent_at=now,
             )
-            deliver(alert=alert, users=recipients, body=body, now=now)
+            deliver(kind=kind, subject=subject, alert=alert, users=recipients, body=body, now=now)
     except IntegrityError:
         return None
     return alert
 
 
-def deliver(*, alert: Alert, users, body: str, now=None) -> list[str]:
-    """Send ``alert`` to each of ``users`` as they chose for its kind (``AlertPreference``):
+def deliver(
+    *, kind: str, subject: str, users, body: str, alert: Alert | None = None, now=None
+) -> list[str]:
+    """Send an alert of ``kind`` to each of ``users`` as they chose (``AlertPreference``):
     one email to those who want it at once, a digest entry for those who want the digest,
     nothing for those who turned it off. Returns the addresses emailed now."""
     now = now or timezone.now()
     by_pk = {user.pk: user for user in users}
-    deliveries = AlertPreference.deliveries(by_pk, alert.kind)
+    deliveries = AlertPreference.deliveries(by_pk, kind)
     Delivery = AlertPreference.Delivery
     DigestEntry.objects.bulk_create(
-        DigestEntry(user_id=pk, alert=alert, body=body, queued_at=now)
+        DigestEntry(user_id=pk, alert=alert, subject=subject, body=body, queued_at=now)
         for pk, delivery in deliveries.items()
         if delivery == Delivery.DIGEST
     )
@@ -242,7 +244,7 @@ def deliver(*, alert: Alert, users, body: str, now=None) -> list[str]:
         {by_pk[pk].email for pk, delivery in deliveries.items() if delivery == Delivery.IMMEDIATELY}
     )
     if emails:
-        send_mail(f"[Warehouse] {alert.subject}", body, None, emails)
+        send_mail(f"[Warehouse] {subject}", body, None, emails)
     return emails
 
 
@@ -253,12 +255,10 @@ def digest_send(*, now=None) -> int:
     sent = 0
     user_ids = DigestEntry.objects.filter(queued_at__lte=now).values_list("user_id", flat=True)
     for user in get_user_model().objects.filter(pk__in=set(user_ids), is_active=True):
-        entries = list(
-            DigestEntry.objects.filter(user=user, queued_at__lte=now).select_related("alert")
-        )
+        entries = list(DigestEntry.objects.filter(user=user, queued_at__lte=now))
         if user.email:
             parts = [
-                f"{entry.alert.subject}\n{'-' * min(len(entry.alert.subject), 72)}\n{entry.body}"
+                f"{entry.subject}\n{'-' * min(len(entry.subject), 72)}\n{entry.body}"
                 for entry in entries
             ]
             count = len(entries)

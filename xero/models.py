@@ -409,6 +409,7 @@ class Alert(models.Model):
         DISCONNECTED = "disconnected", "Disconnected in Xero (told to the customers)"
         BROKEN = "broken", "Link broken (told to the customers)"
         RECOVERED = "recovered", "Link works again"
+        INCIDENT = "incident", "Xero incident opened or over"
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="xero_alerts")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -473,7 +474,11 @@ class DigestEntry(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="xero_digest_entries"
     )
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="digest_entries")
+    # The Site's alert it tells; none for a Xero incident, which is about every Site.
+    alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="digest_entries"
+    )
+    subject = models.CharField(max_length=255)
     body = models.TextField()
     queued_at = models.DateTimeField(default=timezone.now)
 
@@ -481,7 +486,33 @@ class DigestEntry(models.Model):
         ordering = ["queued_at", "pk"]
 
     def __str__(self):
-        return f"{self.user}: {self.alert}"
+        return f"{self.user}: {self.subject}"
+
+
+class XeroIncident(models.Model):
+    """Many Sites failing as an outage of Xero's does, at once: one alert for all of them,
+    per-Site alerts held while it lasts (``xero/incidents.py``)."""
+
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # True until closed; unique while true, so two workers never open two incidents.
+    open = models.BooleanField(default=True)
+    sites_failing = models.PositiveIntegerField(
+        default=0, help_text="The most Sites failing at once while it lasted."
+    )
+    outcomes = models.JSONField(default=dict, help_text="Outcome → Sites, when it opened.")
+
+    class Meta:
+        ordering = ["-opened_at", "-pk"]
+        constraints = [
+            # At most one open incident, whatever workers race to open one.
+            models.UniqueConstraint(
+                fields=["open"], condition=models.Q(open=True), name="one_open_xero_incident"
+            )
+        ]
+
+    def __str__(self):
+        return f"Xero incident {self.opened_at:%Y-%m-%d %H:%M}"
 
 
 class CallSlot(models.Model):

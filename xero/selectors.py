@@ -20,6 +20,7 @@ from .models import (
     QueuedCheck,
     TenantBinding,
     TokenSet,
+    XeroIncident,
 )
 
 # How many connection tests a Site's pages list.
@@ -121,3 +122,16 @@ def token_sets_needing_attention(*, now: datetime.datetime | None = None) -> lis
         )
         .order_by("refresh_token_issued_at", "pk")
     )
+
+
+def xero_incidents(*, now: datetime.datetime | None = None) -> dict:
+    """The open Xero incident, if any, else the last one if it closed within a day, for the
+    health page (one query: the latest incident)."""
+    now = now or timezone.now()
+    latest = XeroIncident.objects.order_by("-opened_at", "-pk").first()
+    if latest is None:
+        return {"open": None, "closed": None}
+    if latest.open:
+        return {"open": latest, "closed": None}
+    recent = latest.closed_at and latest.closed_at >= now - datetime.timedelta(days=1)
+    return {"open": None, "closed": latest if recent else None}

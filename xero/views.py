@@ -292,6 +292,7 @@ def health_view(request):
         "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
         "poll_seconds": HEALTH_POLL_SECONDS,
         "token_sets_needing_attention": selectors.token_sets_needing_attention(),
+        "incidents": selectors.xero_incidents(now=now),
     }
     return render(request, "xero/health.html", context)
 

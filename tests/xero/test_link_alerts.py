@@ -4,7 +4,6 @@ HTTP: who is told what when a Site's link breaks, is disconnected in Xero, works
 import re
 
 import pytest
-from django_tasks import default_task_backend
 
 from api import webhooks
 from api.models import WebhookDelivery
@@ -12,31 +11,11 @@ from customers.services import membership_add
 from tests.xero.connecting import answer, connect, start
 from xero.models import Alert, TenantBinding
 from xero.services import connection_test_run
-from xero.tasks import check_chunk, fleet_checks_enqueue
 
 
 @pytest.fixture(autouse=True)
-def _retests(settings):
-    settings.XERO_TEST_COOLDOWN = 0
+def _links(settings):
     settings.WAREHOUSE_URL = "https://warehouse.example.com"
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
-    settings.XERO_MAX_CONCURRENT_CALLS = 1
-
-
-@pytest.fixture(autouse=True)
-def _pool_threads_end():
-    yield
-    from xero import fleet
-
-    fleet._pool.stop()
-
-
-def fleet_check():
-    """What the hourly ``xero_check_fleet`` and a worker do, in this thread."""
-    default_task_backend.clear()
-    fleet_checks_enqueue()
-    for result in list(default_task_backend.results):
-        check_chunk.call(chunk=result.kwargs["chunk"])
 
 
 @pytest.fixture
@@ -76,8 +55,9 @@ def test_a_disconnect_in_xero_is_its_own_outcome_naming_who_connected_it_and_whe
 
 
 def test_a_custom_connection_removed_in_xero_after_passing_is_disconnected_in_xero(
-    custom_site, fake_xero_settings
+    custom_site, fake_xero_settings, settings
 ):
+    settings.XERO_TEST_COOLDOWN = 0
     from tests.xero.conftest import CLIENT_ID, CLIENT_SECRET
 
     organisation = fake_xero_settings.register_custom_connection(CLIENT_ID, CLIENT_SECRET)
@@ -92,7 +72,7 @@ def test_a_custom_connection_removed_in_xero_after_passing_is_disconnected_in_xe
 
 
 def test_the_fleet_check_tells_the_customer_how_to_reconnect_with_a_working_link_once(
-    connected_site, web_app_xero, people, mailoutbox, client_for, log_in
+    fleet_check, connected_site, web_app_xero, people, mailoutbox, client_for, log_in
 ):
     fleet_check()
     assert mailoutbox == []  # passing: nothing to tell
@@ -128,7 +108,7 @@ def test_the_fleet_check_tells_the_customer_how_to_reconnect_with_a_working_link
 
 
 def test_reconnecting_the_same_organisation_sends_works_again_to_those_told(
-    connected_site, web_app_xero, people, mailoutbox, client_for
+    fleet_check, connected_site, web_app_xero, people, mailoutbox, client_for
 ):
     fleet_check()
     web_app_xero.disconnect_in_xero(web_app_xero.acme.tenant_id)
@@ -172,7 +152,7 @@ def test_a_consent_binding_another_organisation_asks_first_naming_both(
 
 
 def test_a_consent_revoked_in_xero_tells_the_customer_to_connect_again(
-    connected_site, web_app_xero, people, mailoutbox
+    fleet_check, connected_site, web_app_xero, people, mailoutbox
 ):
     fleet_check()
     assert web_app_xero.revoke_consent_in_xero() == 1
@@ -186,8 +166,9 @@ def test_a_consent_revoked_in_xero_tells_the_customer_to_connect_again(
 
 
 def test_the_person_whose_click_found_the_break_is_not_emailed_it(
-    connected_site, web_app_xero, mailoutbox, client_for
+    connected_site, web_app_xero, mailoutbox, client_for, settings
 ):
+    settings.XERO_TEST_COOLDOWN = 0
     client = client_for("customer")
     client.user.email = "cara@example.com"
     client.user.save()
@@ -202,7 +183,14 @@ def test_the_person_whose_click_found_the_break_is_not_emailed_it(
 
 
 def test_each_person_chooses_immediately_digest_or_off_per_kind_on_their_settings_page(
-    connected_site, web_app_xero, people, mailoutbox, client_for, log_in, django_user_model
+    fleet_check,
+    connected_site,
+    web_app_xero,
+    people,
+    mailoutbox,
+    client_for,
+    log_in,
+    django_user_model,
 ):
     from django.core.management import call_command
 
@@ -215,7 +203,7 @@ def test_each_person_chooses_immediately_digest_or_off_per_kind_on_their_setting
         assert client.post("/account/alerts/", {"disconnected": choice}).status_code == 400
         fields = {kind: "immediately" for kind in ("disconnected", "broken", "recovered")}
         if user == support:
-            fields |= {"failing": "immediately", "expiring": "immediately"}
+            fields = {kind: "immediately" for kind in Alert.Kind.values}
         response = client.post("/account/alerts/", {**fields, "disconnected": choice})
         assert response.status_code == 302, response.content
     fleet_check()

@@ -371,6 +371,8 @@ class FakeXero(webapp.WebAppMixin):
 
     def _clear(self) -> None:
         with self._lock:
+            # A Xero outage: every API call of every organisation answers 503 until cleared.
+            self.outage = False
             self.clock_offset = 0.0
             self.latency = self._initial_latency
             self._private_apps: dict[str, PrivateApp] = {}
@@ -888,6 +890,8 @@ class _Handler(BaseHTTPRequestHandler):
             return client_id, answer
 
     def _api_answer(self, principal: _Principal, scope: str, payroll: bool) -> _Answer | None:
+        if self.fake.outage:
+            return self._text(503, bodies.UNAVAILABLE_TEXT, "text/plain; charset=utf-8")
         failure = self.fake._take_failure(token=False)
         kind = failure.kind if failure else None
         options = failure.options if failure else {}
@@ -1080,6 +1084,9 @@ class _Handler(BaseHTTPRequestHandler):
         if action == ("POST", "/_sandbox/disconnect"):
             fake.disconnect_in_xero(str(data["tenant_id"]))
             return self._json(200, {"disconnected": data["tenant_id"]})
+        if action == ("POST", "/_sandbox/outage"):
+            fake.outage = bool(data.get("on", True))
+            return self._json(200, {"outage": fake.outage})
         if action == ("POST", "/_sandbox/revoke-consent"):
             return self._json(200, {"revoked": fake.revoke_consent_in_xero()})
         if action == ("GET", "/_sandbox/calls"):
