@@ -294,6 +294,11 @@ XERO_TEST_COOLDOWN = env.int("XERO_TEST_COOLDOWN", default=5)
 # out, 5xx). One alert for all of them instead of one per Site (docs/fleet-health.md).
 XERO_INCIDENT_SITES = env.int("XERO_INCIDENT_SITES", default=10)
 XERO_INCIDENT_WINDOW = env.int("XERO_INCIDENT_WINDOW", default=900)
+# A Site failing with the same non-transient outcome (reconnect needed, invalid client, …)
+# at this many checks in a row is tested daily, not hourly, until someone acts: hourly
+# tests of a link only a person can mend spend Xero's calls and nobody's attention.
+XERO_CIRCUIT_BREAKER_CHECKS = env.int("XERO_CIRCUIT_BREAKER_CHECKS", default=5)
+XERO_CIRCUIT_BREAKER_RETRY = env.int("XERO_CIRCUIT_BREAKER_RETRY", default=86_400)
 # The scopes a Custom Connection asks for; payroll ones are added for Sites with payroll.
 XERO_SCOPES = env.list("XERO_SCOPES", default=["accounting.settings.read"])
 XERO_PAYROLL_SCOPES = env.list(

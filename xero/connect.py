@@ -23,7 +23,7 @@ from django.utils import timezone
 from sites.models import Site
 
 from . import audit, client, exceptions, values, web_app
-from .models import ReplacedToken, TenantBinding, TokenSet
+from .models import CircuitBreaker, ReplacedToken, TenantBinding, TokenSet
 
 logger = logging.getLogger(__name__)
 
@@ -379,6 +379,8 @@ def _bind(*, site: Site, token_set: TokenSet, connection, user) -> TenantBinding
             )
             Site.objects.filter(pk=site.pk).update(xero_organisation_name=connection.tenant_name)
             audit.record_connected(site=site, binding=binding, user=user)
+            # Someone acted: a circuit-broken Site is tested hourly again.
+            CircuitBreaker.objects.filter(site=site).delete()
     except IntegrityError:
         # Another Site took the organisation between the check and the write.
         raise exceptions.TenantTaken(

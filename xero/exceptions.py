@@ -428,6 +428,14 @@ class DisconnectedInXero(ConnectionTestFailed):
     )
 
 
+class PauseReasonMissing(XeroError):
+    code = "pause_reason_missing"
+    message = (
+        "Say why the Site's checks are paused (e.g. “Closed for the season until March”), "
+        "so that whoever sees it paused knows when to resume it."
+    )
+
+
 class WebAppNotConfigured(XeroError):
     code = "web_app_not_configured"
     step = STEP_APP_CENTRE

@@ -34,8 +34,8 @@ from sites.models import Site
 from sites.roles import ADMINS
 from warehouse import database
 
-from . import certificates, incidents, limits, link_alerts, values
-from .models import Alert, Certificate, ConnectionTest, QueuedCheck
+from . import certificates, incidents, limits, link_alerts, pausing, values
+from .models import Alert, Certificate, CircuitBreaker, ConnectionTest, QueuedCheck
 from .services import connection_test_run, session_budget
 
 logger = logging.getLogger(__name__)
@@ -56,12 +56,21 @@ class FleetQueued:
     already_queued: int = 0
     requeued: int = 0
     chunks: dict[str, int] = field(default_factory=dict)
+    # Not queued: paused by Staff, or tested daily by the circuit breaker (``pausing``).
+    paused: int = 0
+    held: int = 0
 
     def summary(self) -> str:
+        skipped = ""
+        if self.paused or self.held:
+            skipped = (
+                f" Skipped {self.paused} paused and {self.held} tested daily after failing "
+                "the same way (circuit breaker)."
+            )
         return (
             f"Queued {self.queued} Site check{'s' * (self.queued != 1)}; "
             f"{self.already_queued} already queued; {self.requeued} re-queued after a "
-            "worker stopped."
+            f"worker stopped.{skipped}"
         )
 
 
@@ -89,7 +98,11 @@ def fleet_checks_queue(
     result = FleetQueued()
     requeued_ids = fleet_checks_requeue_lapsed(now=now, into=result)
     sites = Site.objects.all() if site_ids is None else Site.objects.filter(pk__in=site_ids)
+    paused, held = pausing.fleet_skipped(now=now, explicit=site_ids is not None)
     selected = _token_sets_spread(sites.values_list("pk", "xero_tenant__token_set_id"))
+    result.paused = len([pk for pk in selected if pk in paused])
+    result.held = len([pk for pk in selected if pk in held])
+    selected = [pk for pk in selected if pk not in paused and pk not in held]
     waiting = set(QueuedCheck.objects.values_list("site_id", flat=True))
     batch = uuid.uuid4()
     rows = []
@@ -492,11 +505,9 @@ def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
     except Exception:
         logger.exception("Could not review the Xero incident")
         incident = None
-    told = set(
-        Alert.objects.filter(site_id__in=[site.pk for site in sites]).values_list(
-            "site_id", "kind", "key"
-        )
-    )
+    ids = [site.pk for site in sites]
+    told = set(Alert.objects.filter(site_id__in=ids).values_list("site_id", "kind", "key"))
+    breakers = set(CircuitBreaker.objects.filter(site_id__in=ids).values_list("site_id", flat=True))
     for site in sites:
         test = results.get(site.pk)
         active = next(
@@ -523,6 +534,7 @@ def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
             if test is not None and not held:
                 # The people who can act (customers, Support), and "works again".
                 link_alerts.link_alerts_send(site=site, test=test, now=now, told=told)
+                pausing.circuit_review(site=site, test=test, now=now, breakers=breakers)
         except Exception:
             # The alert is not recorded, so the next check sends it.
             logger.exception("Could not send the alerts of site %s", site.code)

@@ -123,7 +123,7 @@ def link_alerts_send(
             "checks.\n"
         )
         recipients = customer_users(site, exclude=ran_it) | role_users(SUPPORT, exclude=ran_it)
-        alert = _send(
+        alert = send_once(
             site=site,
             kind=Alert.Kind.DISCONNECTED,
             key=key,
@@ -142,7 +142,7 @@ def link_alerts_send(
         f"{test.outcome_label}.\n\n{test.message}\n\n"
         f"This page shows what to do, at the step that fixes it:\n{url}\n"
     )
-    alert = _send(
+    alert = send_once(
         site=site,
         kind=Alert.Kind.BROKEN,
         key=last_pass.pk,
@@ -191,7 +191,7 @@ def _recovered(*, site, test, ran_it, now) -> list[Alert]:
         f"test of {timezone.localtime(test.started_at):%-d %b %Y %H:%M} passed.\n\n"
         f"{test.message}\n"
     )
-    alert = _send(
+    alert = send_once(
         site=site,
         kind=Alert.Kind.RECOVERED,
         key=break_key,
@@ -203,7 +203,7 @@ def _recovered(*, site, test, ran_it, now) -> list[Alert]:
     return [alert] if alert else []
 
 
-def _send(*, site, kind, key, subject, body, recipients, now) -> Alert | None:
+def send_once(*, site, kind, key, subject, body, recipients, now) -> Alert | None:
     """Record the alert and deliver it together (``fleet._alert``'s rule): if sending fails
     nothing is recorded and the next check tries again; told already, nothing is sent."""
     subject = values.text(subject, Alert._meta.get_field("subject").max_length)

@@ -373,6 +373,33 @@ class ConnectionTest(models.Model):
         }
 
 
+class SitePause(models.Model):
+    """Staff paused a Site's background checks and alerts (a customer who left, a Site
+    closed for the season), with the reason; resuming deletes the row (``pausing.py``)."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="xero_pause")
+    reason = models.CharField(max_length=200)
+    paused_by = done_by()
+    paused_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.site.code} paused: {self.reason}"
+
+
+class CircuitBreaker(models.Model):
+    """A Site that failed with the same non-transient outcome at the last
+    ``XERO_CIRCUIT_BREAKER_CHECKS`` checks: tested daily, not hourly, until someone acts
+    (``pausing.py``); deleted by its next pass or by a change made to the Site."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="xero_circuit")
+    outcome = models.CharField(max_length=40)
+    opened_at = models.DateTimeField(default=timezone.now)
+    next_check_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.site.code} tested daily after {self.outcome}"
+
+
 class QueuedCheck(models.Model):
     """A Site waiting for its background connection test, owned by one task (a chunk).
 
@@ -410,6 +437,7 @@ class Alert(models.Model):
         BROKEN = "broken", "Link broken (told to the customers)"
         RECOVERED = "recovered", "Link works again"
         INCIDENT = "incident", "Xero incident opened or over"
+        CIRCUIT = "circuit", "Tested daily after failing the same way"
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="xero_alerts")
     kind = models.CharField(max_length=16, choices=Kind.choices)

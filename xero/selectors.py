@@ -7,7 +7,7 @@ builds the pages' contexts from these).
 
 import datetime
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from sites.models import Site
@@ -16,8 +16,10 @@ from .models import (
     EXPIRY_WARNING_DAYS,
     Certificate,
     CertificateEvent,
+    CircuitBreaker,
     ConnectionTest,
     QueuedCheck,
+    SitePause,
     TenantBinding,
     TokenSet,
     XeroIncident,
@@ -61,6 +63,9 @@ def site_health_list(
     """
     sites = filter_health(
         with_health(Site.objects.all()).order_by("name", "pk"), filter=filter, now=now
+    ).annotate(
+        paused=Exists(SitePause.objects.filter(site=OuterRef("pk"))),
+        tested_daily=Exists(CircuitBreaker.objects.filter(site=OuterRef("pk"))),
     )
     search = search.strip()
     if search:
@@ -135,3 +140,12 @@ def xero_incidents(*, now: datetime.datetime | None = None) -> dict:
         return {"open": latest, "closed": None}
     recent = latest.closed_at and latest.closed_at >= now - datetime.timedelta(days=1)
     return {"open": None, "closed": latest if recent else None}
+
+
+def fleet_skipped_counts() -> dict[str, int]:
+    """How many Sites are paused, and how many tested daily by the circuit breaker (and not
+    paused), counted apart from the others on the health page; one query."""
+    return Site.objects.aggregate(
+        paused=Count("pk", filter=Q(xero_pause__isnull=False)),
+        tested_daily=Count("pk", filter=Q(xero_circuit__isnull=False, xero_pause__isnull=True)),
+    )

@@ -22,7 +22,7 @@ from sites.models import Site
 from sites.services import site_save, site_switch_connection_type
 from sites.views import audit_timeline_context
 
-from . import connect, link_alerts, panels, selectors, web_app
+from . import connect, link_alerts, panels, pausing, selectors, web_app
 from .audit import record_connection_test
 from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
@@ -131,8 +131,10 @@ def connection_test_view(request, code):
     link_base = request.build_absolute_uri("/").rstrip("/")
     if is_customer(request.user):
         customer_test_alert_send(test=test, link_base=link_base)
+    pausing.someone_acted(site=site)
     try:
-        link_alerts.link_alerts_send(site=site, test=test, link_base=link_base)
+        if not pausing.is_paused(site):
+            link_alerts.link_alerts_send(site=site, test=test, link_base=link_base)
     except Exception:
         # Not recorded, so the next check sends it; the test's result is shown regardless.
         logger.exception("Could not send the link alerts of site %s", site.code)
@@ -293,6 +295,7 @@ def health_view(request):
         "poll_seconds": HEALTH_POLL_SECONDS,
         "token_sets_needing_attention": selectors.token_sets_needing_attention(),
         "incidents": selectors.xero_incidents(now=now),
+        "skipped": selectors.fleet_skipped_counts(),
     }
     return render(request, "xero/health.html", context)
 
@@ -518,3 +521,31 @@ def alert_preferences_view(request):
     return render(
         request, "xero/alert_preferences.html", context, status=400 if form.errors else 200
     )
+
+
+@require_POST
+@login_required
+def pause_view(request, code):
+    """Staff pause a Site's background checks and alerts, saying why."""
+    site = site_for(request.user, code, Action.VIEW)
+    if is_customer(request.user) or not request.user.has_perm("sites.change_site"):
+        raise PermissionDenied
+    try:
+        pausing.site_pause(site=site, reason=request.POST.get("reason", ""), user=request.user)
+    except XeroError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Paused: the fleet check skips this Site and nothing alerts.")
+    return redirect(reverse("xero:setup", args=[site.code]) + "#xero-checks")
+
+
+@require_POST
+@login_required
+def resume_view(request, code):
+    """Resume a paused Site's background checks and alerts."""
+    site = site_for(request.user, code, Action.VIEW)
+    if is_customer(request.user) or not request.user.has_perm("sites.change_site"):
+        raise PermissionDenied
+    if pausing.site_resume(site=site, user=request.user):
+        messages.success(request, "Resumed: the next fleet check tests this Site again.")
+    return redirect(reverse("xero:setup", args=[site.code]) + "#xero-checks")
