@@ -299,6 +299,13 @@ XERO_INCIDENT_WINDOW = env.int("XERO_INCIDENT_WINDOW", default=900)
 # tests of a link only a person can mend spend Xero's calls and nobody's attention.
 XERO_CIRCUIT_BREAKER_CHECKS = env.int("XERO_CIRCUIT_BREAKER_CHECKS", default=5)
 XERO_CIRCUIT_BREAKER_RETRY = env.int("XERO_CIRCUIT_BREAKER_RETRY", default=86_400)
+# The fleet check skips a Site whose last answer from Xero left fewer calls than this for
+# the day (Xero: 5,000 a day per organisation, 1,000 on the Starter tier), so that checks
+# never starve the Interconnect, which needs them for the customer's actual work.
+XERO_DAY_CALLS_RESERVE = env.int("XERO_DAY_CALLS_RESERVE", default=200)
+# The Warehouse's Xero app's pricing tier, which caps its connected organisations
+# (xero/tiers.py): starter, core, plus, advanced or enterprise.
+XERO_APP_TIER = env.str("XERO_APP_TIER", default="starter")
 # The scopes a Custom Connection asks for; payroll ones are added for Sites with payroll.
 XERO_SCOPES = env.list("XERO_SCOPES", default=["accounting.settings.read"])
 XERO_PAYROLL_SCOPES = env.list(

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from sites.models import Site
 
-from . import audit, client, exceptions, values, web_app
-from .models import CircuitBreaker, ReplacedToken, TenantBinding, TokenSet
+from . import audit, client, exceptions, tiers, values, web_app
+from .models import CircuitBreaker, ReplacedToken, TenantBinding, TokenSet, UnboundConnection
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ def connect_start(*, site: Site, store, redirect_uri: str, now=None) -> str:
     if site.connection_type != Site.ConnectionType.WEB_APP:
         raise exceptions.WrongConnectionType(connection_type=site.get_connection_type_display())
     web_app.app_credentials()
+    # Past the tier's cap Xero would refuse the connection: say so before sending anyone.
+    tiers.check_room(site=site)
     verifier, challenge = web_app.new_pkce_pair()
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
@@ -138,6 +140,7 @@ def _finish(*, site, pending, params, store, user, now) -> CallbackResult:
         )
         return CallbackResult(site=site, binding=binding, revocations_pending=unrevoked)
     token_set = _token_set_save(tokens=tokens, user=user, now=now)
+    _unbound_record(token_set=token_set, connections=connections, now=now)
     unrevoked = replaced_tokens_revoke(session=session, xero_user_id=tokens.xero_user_id, now=now)
     store[CHOICE_KEY] = {
         "site": site.pk,
@@ -147,6 +150,27 @@ def _finish(*, site, pending, params, store, user, now) -> CallbackResult:
         "replacing": (previous.tenant_name or previous.tenant_id) if previous else "",
     }
     return CallbackResult(site=site, choices=tuple(connections), revocations_pending=unrevoked)
+
+
+def _unbound_record(*, token_set, connections, now) -> None:
+    """The organisations this consent connected that no Site uses (yet): they count
+    against the tier's cap until one is chosen or they are disconnected."""
+    bound = set(
+        TenantBinding.objects.filter(tenant_id__in=[c.tenant_id for c in connections]).values_list(
+            "tenant_id", flat=True
+        )
+    )
+    for connection in connections:
+        if connection.tenant_id not in bound:
+            UnboundConnection.objects.update_or_create(
+                tenant_id=connection.tenant_id,
+                defaults={
+                    "token_set": token_set,
+                    "tenant_name": connection.tenant_name,
+                    "connection_id": connection.id,
+                    "seen_at": now,
+                },
+            )
 
 
 def pending_choice(*, site: Site, store, now=None) -> tuple:
@@ -381,6 +405,7 @@ def _bind(*, site: Site, token_set: TokenSet, connection, user) -> TenantBinding
             audit.record_connected(site=site, binding=binding, user=user)
             # Someone acted: a circuit-broken Site is tested hourly again.
             CircuitBreaker.objects.filter(site=site).delete()
+            UnboundConnection.objects.filter(tenant_id=connection.tenant_id).delete()
     except IntegrityError:
         # Another Site took the organisation between the check and the write.
         raise exceptions.TenantTaken(
@@ -388,4 +413,9 @@ def _bind(*, site: Site, token_set: TokenSet, connection, user) -> TenantBinding
         ) from None
     site.xero_organisation_name = connection.tenant_name
     logger.info("Site %s connected to a Xero organisation", site.code)
+    try:
+        tiers.tier_review()
+    except Exception:
+        # The connection stands; the warning is tried again at the next one.
+        logger.exception("Could not review the Xero app's tier")
     return binding

@@ -428,6 +428,18 @@ class DisconnectedInXero(ConnectionTestFailed):
     )
 
 
+class TierFull(XeroError):
+    code = "tier_full"
+    step = STEP_APP_CENTRE
+    message = (
+        "The Warehouse's Xero app is on Xero's {tier} tier, which allows {cap} connected "
+        "organisations, and all {cap} are in use, so Xero would refuse another. Nothing was "
+        "sent to Xero. An Admin can disconnect an organisation no Site uses (listed on the "
+        "health page), or move the app to a higher tier in Xero's developer portal and set "
+        "XERO_APP_TIER to match; then press Connect to Xero again."
+    )
+
+
 class PauseReasonMissing(XeroError):
     code = "pause_reason_missing"
     message = (

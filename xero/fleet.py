@@ -34,7 +34,7 @@ from sites.models import Site
 from sites.roles import ADMINS
 from warehouse import database
 
-from . import certificates, incidents, limits, link_alerts, pausing, values
+from . import certificates, incidents, limits, link_alerts, pausing, selectors, values
 from .models import Alert, Certificate, CircuitBreaker, ConnectionTest, QueuedCheck
 from .services import connection_test_run, session_budget
 
@@ -59,13 +59,15 @@ class FleetQueued:
     # Not queued: paused by Staff, or tested daily by the circuit breaker (``pausing``).
     paused: int = 0
     held: int = 0
+    reserve: int = 0
 
     def summary(self) -> str:
         skipped = ""
-        if self.paused or self.held:
+        if self.paused or self.held or self.reserve:
             skipped = (
-                f" Skipped {self.paused} paused and {self.held} tested daily after failing "
-                "the same way (circuit breaker)."
+                f" Skipped {self.paused} paused, {self.held} tested daily after failing "
+                f"the same way (circuit breaker), and {self.reserve} with fewer than "
+                f"{settings.XERO_DAY_CALLS_RESERVE} of Xero's calls left today."
             )
         return (
             f"Queued {self.queued} Site check{'s' * (self.queued != 1)}; "
@@ -99,10 +101,14 @@ def fleet_checks_queue(
     requeued_ids = fleet_checks_requeue_lapsed(now=now, into=result)
     sites = Site.objects.all() if site_ids is None else Site.objects.filter(pk__in=site_ids)
     paused, held = pausing.fleet_skipped(now=now, explicit=site_ids is not None)
+    # Checks never starve the Interconnect of the day's calls.
+    reserve = selectors.sites_under_day_reserve(now=now, reserve=settings.XERO_DAY_CALLS_RESERVE)
+    reserve -= paused | held
     selected = _token_sets_spread(sites.values_list("pk", "xero_tenant__token_set_id"))
     result.paused = len([pk for pk in selected if pk in paused])
     result.held = len([pk for pk in selected if pk in held])
-    selected = [pk for pk in selected if pk not in paused and pk not in held]
+    result.reserve = len([pk for pk in selected if pk in reserve])
+    selected = [pk for pk in selected if pk not in paused | held | reserve]
     waiting = set(QueuedCheck.objects.values_list("site_id", flat=True))
     batch = uuid.uuid4()
     rows = []

@@ -400,6 +400,35 @@ class CircuitBreaker(models.Model):
         return f"{self.site.code} tested daily after {self.outcome}"
 
 
+class UnboundConnection(models.Model):
+    """An organisation connected to the Warehouse's Xero app that no Site uses (a consent
+    ticked several and one was chosen): it still counts against the tier's cap
+    (``xero/tiers.py``), so it is listed with *Disconnect*."""
+
+    token_set = models.ForeignKey("TokenSet", on_delete=models.CASCADE, related_name="unbound")
+    tenant_id = models.CharField(max_length=64, unique=True)
+    tenant_name = models.CharField(max_length=255, blank=True)
+    connection_id = models.CharField(max_length=64)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["tenant_name", "pk"]
+
+    def __str__(self):
+        return self.tenant_name or self.tenant_id
+
+
+class AppNotice(models.Model):
+    """A warning about the Warehouse's Xero app told once (the tier nearly full, the
+    certification line crossed), keyed by what it is about."""
+
+    key = models.CharField(max_length=80, unique=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.key
+
+
 class QueuedCheck(models.Model):
     """A Site waiting for its background connection test, owned by one task (a chunk).
 
@@ -438,6 +467,7 @@ class Alert(models.Model):
         RECOVERED = "recovered", "Link works again"
         INCIDENT = "incident", "Xero incident opened or over"
         CIRCUIT = "circuit", "Tested daily after failing the same way"
+        TIER = "tier", "Xero app tier nearly full or past certification"
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="xero_alerts")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -66,6 +66,7 @@ def site_health_list(
     ).annotate(
         paused=Exists(SitePause.objects.filter(site=OuterRef("pk"))),
         tested_daily=Exists(CircuitBreaker.objects.filter(site=OuterRef("pk"))),
+        **calls_left_annotations(),
     )
     search = search.strip()
     if search:
@@ -148,4 +149,34 @@ def fleet_skipped_counts() -> dict[str, int]:
     return Site.objects.aggregate(
         paused=Count("pk", filter=Q(xero_pause__isnull=False)),
         tested_daily=Count("pk", filter=Q(xero_circuit__isnull=False, xero_pause__isnull=True)),
+    )
+
+
+def calls_left_annotations() -> dict:
+    """Calls left today and this minute, from the Site's last answer of Xero that said so,
+    and when (annotations: subqueries, no query of their own)."""
+    answered = ConnectionTest.objects.filter(
+        site=OuterRef("pk"), day_limit_remaining__isnull=False
+    ).order_by("-started_at", "-pk")
+    return {
+        "calls_left_day": Subquery(answered.values("day_limit_remaining")[:1]),
+        "calls_left_minute": Subquery(answered.values("minute_limit_remaining")[:1]),
+        "calls_left_at": Subquery(answered.values("started_at")[:1]),
+    }
+
+
+def sites_under_day_reserve(*, now: datetime.datetime, reserve: int) -> set[int]:
+    """Sites whose last answer of Xero, within the last day, left fewer than ``reserve``
+    calls for the day (Xero's day limit is a rolling 24 hours); one query."""
+    latest = (
+        ConnectionTest.objects.filter(site=OuterRef("site"), day_limit_remaining__isnull=False)
+        .order_by("-started_at", "-pk")
+        .values("pk")[:1]
+    )
+    return set(
+        ConnectionTest.objects.filter(
+            started_at__gte=now - datetime.timedelta(days=1),
+            day_limit_remaining__lt=reserve,
+            pk=Subquery(latest),
+        ).values_list("site_id", flat=True)
     )

@@ -19,16 +19,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from customers.access import Action, is_customer, site_for, sites_for
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
+from sites.roles import ADMINS
 from sites.services import site_save, site_switch_connection_type
 from sites.views import audit_timeline_context
 
-from . import connect, link_alerts, panels, pausing, selectors, web_app
+from . import connect, link_alerts, panels, pausing, selectors, tiers, web_app
 from .audit import record_connection_test
 from .customer_alerts import customer_test_alert_send
 from .exceptions import ConnectionTestCooldown, FleetEnqueueFailed, WarehouseBusy, XeroError
 from .exports import health_csv_write
 from .forms import AlertPreferencesForm, CertificateIssueForm, FleetCheckForm
-from .models import Certificate
+from .models import Certificate, UnboundConnection
 from .services import (
     certificate_activate,
     certificate_issue,
@@ -296,6 +297,8 @@ def health_view(request):
         "token_sets_needing_attention": selectors.token_sets_needing_attention(),
         "incidents": selectors.xero_incidents(now=now),
         "skipped": selectors.fleet_skipped_counts(),
+        "tier": tiers.tier_summary(),
+        "can_disconnect_unbound": _is_admin(request.user),
     }
     return render(request, "xero/health.html", context)
 
@@ -549,3 +552,23 @@ def resume_view(request, code):
     if pausing.site_resume(site=site, user=request.user):
         messages.success(request, "Resumed: the next fleet check tests this Site again.")
     return redirect(reverse("xero:setup", args=[site.code]) + "#xero-checks")
+
+
+def _is_admin(user) -> bool:
+    return user.is_superuser or user.groups.filter(name=ADMINS).exists()
+
+
+@require_POST
+@login_required
+def unbound_disconnect_view(request, pk):
+    """Admins disconnect an organisation connected to the app that no Site uses."""
+    if not _is_admin(request.user):
+        raise PermissionDenied
+    unbound = get_object_or_404(UnboundConnection, pk=pk)
+    try:
+        tiers.unbound_disconnect(unbound=unbound)
+    except XeroError as error:
+        messages.error(request, f"{unbound} was not disconnected: {error.message}")
+    else:
+        messages.success(request, f"Disconnected {unbound} from the Warehouse's Xero app.")
+    return redirect(reverse("xero:health") + "#xero-tier")

@@ -79,7 +79,8 @@ def test_the_fleet_summary_says_what_it_skipped(make_private_site, settings):
 
     assert fleet_checks_queue().summary() == (
         "Queued 1 Site check; 0 already queued; 0 re-queued after a worker stopped. "
-        "Skipped 1 paused and 0 tested daily after failing the same way (circuit breaker)."
+        "Skipped 1 paused, 0 tested daily after failing the same way (circuit breaker), "
+        "and 0 with fewer than 200 of Xero's calls left today."
     )
 
 

@@ -318,6 +318,13 @@ class FakeXero(webapp.WebAppMixin):
             )
         return organisation
 
+    def spend_day_calls(self, tenant_id: str, count: int) -> None:
+        """Count ``count`` calls against an organisation's day limit, as if made earlier
+        today: the next answer's ``X-DayLimit-Remaining`` counts down from there."""
+        now = time.monotonic()
+        with self._lock:
+            self._day[tenant_id].extend([now] * count)
+
     def disconnect_in_xero(self, tenant_id: str) -> None:
         """What an organisation's admin does in Xero's "Connected apps": remove every app's
         connection to it, a web app's and a Custom Connection's alike."""
@@ -1087,6 +1094,9 @@ class _Handler(BaseHTTPRequestHandler):
         if action == ("POST", "/_sandbox/outage"):
             fake.outage = bool(data.get("on", True))
             return self._json(200, {"outage": fake.outage})
+        if action == ("POST", "/_sandbox/day-calls"):
+            fake.spend_day_calls(str(data["tenant_id"]), int(data["count"]))
+            return self._json(200, {"spent": int(data["count"])})
         if action == ("POST", "/_sandbox/revoke-consent"):
             return self._json(200, {"revoked": fake.revoke_consent_in_xero()})
         if action == ("GET", "/_sandbox/calls"):
