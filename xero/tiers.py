@@ -23,7 +23,8 @@ from .models import Alert, AppNotice, TenantBinding, UnboundConnection
 
 logger = logging.getLogger(__name__)
 
-# Connected organisations each tier allows; None is no cap.
+# Connected organisations each tier allows; None is no cap (``checks.APP_TIERS`` names the
+# same tiers for the startup check).
 TIER_CAPS: dict[str, int | None] = {
     "starter": 5,
     "core": 50,
