@@ -82,6 +82,8 @@ def _last_pass_before(test: ConnectionTest) -> ConnectionTest | None:
     )
 
 
+# The key of a break told about a Site that never passed before it.
+NEVER_PASSED = "never-passed"
 BREAK_KINDS = (Alert.Kind.FAILING, Alert.Kind.BROKEN, Alert.Kind.DISCONNECTED)
 
 
@@ -111,7 +113,8 @@ def link_alerts_send(
     last_pass = _last_pass_before(test)
     url = fixing_step_url(site=site, step=test.step, link_base=link_base)
     if test.outcome == DisconnectedInXero.code:
-        key = last_pass.pk if last_pass else f"test-{test.pk}"
+        # Once per disconnect: the pass before it keys it (a Site that never passed, once).
+        key = last_pass.pk if last_pass else NEVER_PASSED
         organisation = test.site.xero_organisation_name or "your Xero organisation"
         subject = f"{name}: disconnected in Xero, connect it again"
         body = (
@@ -164,11 +167,7 @@ def _recovered(*, site, test, ran_it, now) -> list[Alert]:
         failures = failures.filter(started_at__gte=last_pass.started_at)
     if not failures.exclude(outcome__in=Outcome.not_failing()).exists():
         return []
-    keys = (
-        {str(last_pass.pk)}
-        if last_pass
-        else {f"test-{pk}" for pk in failures.values_list("pk", flat=True)}
-    )
+    keys = {str(last_pass.pk) if last_pass else NEVER_PASSED}
     told = Alert.objects.filter(
         site=site,
         kind__in=BREAK_KINDS,

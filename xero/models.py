@@ -472,7 +472,7 @@ class Alert(models.Model):
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="xero_alerts")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # Which transition: the last passing test before the failure (or, for a Site that never
-    # passed, ``test-<pk>`` of the failure), or the expiring certificate.
+    # passed, ``never-passed``), or the expiring certificate.
     key = models.CharField(max_length=64)
     subject = models.CharField(max_length=255)
     recipients = models.PositiveIntegerField(default=0)

@@ -229,3 +229,14 @@ def test_a_made_up_delivery_is_refused_plainly(client_for):
 
     assert response.status_code == 400
     assert "Choose immediately, daily digest or off." in response.content.decode()
+
+
+def test_a_site_disconnected_in_xero_before_any_pass_is_told_once_not_at_every_check(
+    fleet_check, connected_site, web_app_xero, people, mailoutbox
+):
+    web_app_xero.disconnect_in_xero(web_app_xero.acme.tenant_id)
+
+    fleet_check()
+    fleet_check()
+
+    assert len(sent_to(mailoutbox, people["customer"])) == 1
