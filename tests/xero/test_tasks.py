@@ -53,6 +53,20 @@ def refusing_tasks(settings):
     return RefusingBackend
 
 
+@pytest.fixture
+def make_private_site(make_site, issue_certificate, fake_xero_settings):
+    """Private-application Sites the fake Xero knows, one organisation each."""
+    numbers = iter(range(10**6))
+
+    def make_private_site(**fields):
+        key = f"FLEETKEY{next(numbers):022d}"
+        site = make_site(api_key=key, api_secret="s" * 30, payroll_enabled=False, **fields)
+        fake_xero_settings.register_private_app(key, issue_certificate(site).certificate_pem)
+        return site
+
+    return make_private_site
+
+
 def chunks(backend):
     return [result.kwargs["chunk"] for result in backend.results]
 
