@@ -37,7 +37,7 @@ Outcome = ConnectionTest.Outcome
 # The outcome codes this module tells apart (members of ``Outcome``, built from the
 # exceptions' codes, so named here by value).
 OK, RUNNING, RECONNECT_NEEDED = "ok", "running", "reconnect_needed"
-DISCONNECTED_OUTCOMES = {"no_organisation", "not_connected"}
+DISCONNECTED_OUTCOMES = {"no_organisation", "not_connected", "disconnected_in_xero"}
 
 
 def stamp_after_commit(site_id: int) -> None:

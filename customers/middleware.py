@@ -23,6 +23,8 @@ CUSTOMER_PAGES = frozenset(
         "xero:connect",
         "xero:connect_choose",
         "xero:callback",
+        # Their own alert settings (which of their Sites' alerts reach them, and how).
+        "xero:alert_preferences",
         "customers:home",
         "customers:accept",
         "admin:login",

@@ -335,6 +335,23 @@ XERO_ABANDONED_CALL_SECONDS = env.float("XERO_ABANDONED_CALL_SECONDS", default=6
 XERO_MAX_ANSWER_BYTES = env.int("XERO_MAX_ANSWER_BYTES", default=1 << 20)
 # Seconds between two tests of one Site, so double clicks do not spend Xero's call budget.
 XERO_TEST_COOLDOWN = env.int("XERO_TEST_COOLDOWN", default=5)
+# A Xero incident: at least XERO_INCIDENT_SITES Sites whose latest test, within the last
+# XERO_INCIDENT_WINDOW seconds, failed the way an outage of Xero's does (unavailable, timed
+# out, 5xx). One alert for all of them instead of one per Site (docs/fleet-health.md).
+XERO_INCIDENT_SITES = env.int("XERO_INCIDENT_SITES", default=10)
+XERO_INCIDENT_WINDOW = env.int("XERO_INCIDENT_WINDOW", default=900)
+# A Site failing with the same non-transient outcome (reconnect needed, invalid client, …)
+# at this many checks in a row is tested daily, not hourly, until someone acts: hourly
+# tests of a link only a person can mend spend Xero's calls and nobody's attention.
+XERO_CIRCUIT_BREAKER_CHECKS = env.int("XERO_CIRCUIT_BREAKER_CHECKS", default=5)
+XERO_CIRCUIT_BREAKER_RETRY = env.int("XERO_CIRCUIT_BREAKER_RETRY", default=86_400)
+# The fleet check skips a Site whose last answer from Xero left fewer calls than this for
+# the day (Xero: 5,000 a day per organisation, 1,000 on the Starter tier), so that checks
+# never starve the Interconnect, which needs them for the customer's actual work.
+XERO_DAY_CALLS_RESERVE = env.int("XERO_DAY_CALLS_RESERVE", default=200)
+# The Warehouse's Xero app's pricing tier, which caps its connected organisations
+# (xero/tiers.py): starter, core, plus, advanced or enterprise.
+XERO_APP_TIER = env.str("XERO_APP_TIER", default="starter")
 # The scopes a Custom Connection asks for; payroll ones are added for Sites with payroll.
 XERO_SCOPES = env.list("XERO_SCOPES", default=["accounting.settings.read"])
 XERO_PAYROLL_SCOPES = env.list(

@@ -53,3 +53,21 @@ def check_xero_app_credentials(app_configs, **kwargs):
             id="xero.W002",
         )
     ]
+
+
+# The tiers xero/tiers.py knows (named here too: checks load before the models).
+APP_TIERS = ("starter", "core", "plus", "advanced", "enterprise")
+
+
+@register()
+def check_xero_app_tier(app_configs, **kwargs):
+    """An unknown tier would leave the cap on connected organisations unknown."""
+    if str(settings.XERO_APP_TIER).strip().lower() in APP_TIERS:
+        return []
+    return [
+        Error(
+            f"XERO_APP_TIER must be one of {', '.join(APP_TIERS)} (the Xero app's pricing "
+            "tier, which caps its connected organisations).",
+            id="xero.E002",
+        )
+    ]

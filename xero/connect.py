@@ -23,9 +23,9 @@ from django.utils import timezone
 from customers.access import is_customer
 from sites.models import Site
 
-from . import audit, client, exceptions, values, web_app
+from . import audit, client, exceptions, tiers, values, web_app
 from .certificates import APPLICATION_NAME
-from .models import ReplacedToken, TenantBinding, TokenSet
+from .models import CircuitBreaker, ReplacedToken, TenantBinding, TokenSet, UnboundConnection
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ def connect_start(*, site: Site, store, redirect_uri: str, now=None) -> str:
     if site.connection_type != Site.ConnectionType.WEB_APP:
         raise exceptions.WrongConnectionType(connection_type=site.get_connection_type_display())
     web_app.app_credentials()
+    # Past the tier's cap Xero would refuse the connection: say so before sending anyone.
+    tiers.check_room(site=site)
     verifier, challenge = web_app.new_pkce_pair()
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
@@ -84,7 +86,8 @@ def connect_callback(
 
     Checks the state, exchanges the code with the PKCE verifier, reads the organisations
     this consent added (matched on ``authEventId``) and binds the Site to its one
-    organisation; when the consent added several, they are offered to choose from.
+    organisation; when the consent added several, or one that is not the organisation the
+    Site reached until now, they are offered to choose from (naming the one it reached).
     ``sites`` are those the user may connect now: a state for any other Site (deleted, or a
     customer's no longer) is refused like a made-up one, before Xero is asked anything.
     """
@@ -126,7 +129,11 @@ def _finish(*, site, pending, params, store, user, now) -> CallbackResult:
     )
     if not connections:
         raise exceptions.ConnectNoOrganisation()
-    if len(connections) == 1:
+    previous = TenantBinding.objects.filter(site=site).first()
+    # Connecting again must bring back the same organisation: a consent that reaches
+    # another one asks first (the choose page names both), never swaps it silently.
+    other = previous is not None and connections[0].tenant_id != previous.tenant_id
+    if len(connections) == 1 and not other:
         _check_tenant_free(site=site, connection=connections[0], user=user)
         token_set = _token_set_save(tokens=tokens, user=user, now=now)
         binding = _bind(site=site, token_set=token_set, connection=connections[0], user=user)
@@ -135,14 +142,37 @@ def _finish(*, site, pending, params, store, user, now) -> CallbackResult:
         )
         return CallbackResult(site=site, binding=binding, revocations_pending=unrevoked)
     token_set = _token_set_save(tokens=tokens, user=user, now=now)
+    _unbound_record(token_set=token_set, connections=connections, now=now)
     unrevoked = replaced_tokens_revoke(session=session, xero_user_id=tokens.xero_user_id, now=now)
     store[CHOICE_KEY] = {
         "site": site.pk,
         "token_set": token_set.pk,
         "at": now.timestamp(),
         "choices": [[c.id, c.tenant_id, c.tenant_name, c.auth_event_id] for c in connections],
+        "replacing": (previous.tenant_name or previous.tenant_id) if previous else "",
     }
     return CallbackResult(site=site, choices=tuple(connections), revocations_pending=unrevoked)
+
+
+def _unbound_record(*, token_set, connections, now) -> None:
+    """The organisations this consent connected that no Site uses (yet): they count
+    against the tier's cap until one is chosen or they are disconnected."""
+    bound = set(
+        TenantBinding.objects.filter(tenant_id__in=[c.tenant_id for c in connections]).values_list(
+            "tenant_id", flat=True
+        )
+    )
+    for connection in connections:
+        if connection.tenant_id not in bound:
+            UnboundConnection.objects.update_or_create(
+                tenant_id=connection.tenant_id,
+                defaults={
+                    "token_set": token_set,
+                    "tenant_name": connection.tenant_name,
+                    "connection_id": connection.id,
+                    "seen_at": now,
+                },
+            )
 
 
 def pending_choice(*, site: Site, store, now=None) -> tuple:
@@ -162,6 +192,12 @@ class Chosen:
     binding: TenantBinding
     disconnected: tuple[str, ...] = ()
     warning: str = ""
+
+
+def pending_replacing(*, site: Site, store) -> str:
+    """The organisation ``site`` reaches now, when the pending choice would replace it."""
+    choice = store.get(CHOICE_KEY) or {}
+    return str(choice.get("replacing") or "") if choice.get("site") == site.pk else ""
 
 
 def connect_choose(*, site: Site, tenant_id: str, store, user=None, now=None) -> Chosen:
@@ -192,6 +228,11 @@ def connect_choose(*, site: Site, tenant_id: str, store, user=None, now=None) ->
         connections=[c for c in others if c.tenant_id not in used],
         now=now,
     )
+    if disconnected:
+        gone = {c.tenant_name or c.tenant_id: c.tenant_id for c in others}
+        UnboundConnection.objects.filter(
+            tenant_id__in=[gone[name] for name in disconnected if name in gone]
+        ).delete()
     warning = ""
     if left:
         warning = (
@@ -438,9 +479,17 @@ def _bind(*, site: Site, token_set: TokenSet, connection, user) -> TenantBinding
             )
             Site.objects.filter(pk=site.pk).update(xero_organisation_name=connection.tenant_name)
             audit.record_connected(site=site, binding=binding, user=user)
+            # Someone acted: a circuit-broken Site is tested hourly again.
+            CircuitBreaker.objects.filter(site=site).delete()
+            UnboundConnection.objects.filter(tenant_id=connection.tenant_id).delete()
     except IntegrityError:
         # Another Site took the organisation between the check and the write.
         raise _tenant_taken(connection=connection, other="another Site", user=user) from None
     site.xero_organisation_name = connection.tenant_name
     logger.info("Site %s connected to a Xero organisation", site.code)
+    try:
+        tiers.tier_review()
+    except Exception:
+        # The connection stands; the warning is tried again at the next one.
+        logger.exception("Could not review the Xero app's tier")
     return binding

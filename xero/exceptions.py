@@ -438,13 +438,44 @@ class WebAppScopeMissing(InsufficientScope):
     )
 
 
-class OrganisationDisconnected(NoOrganisation):
-    # The same outcome as NoOrganisation, worded for a Site that connected through its app.
-    label = NoOrganisation.label
+class DisconnectedInXero(ConnectionTestFailed):
+    """The organisation this Site reached is gone from Xero's ``/connections``: someone
+    removed the app in Xero (*Settings › Connected apps*) or revoked its consent there.
+    Its own outcome, so that a disconnect made in Xero reads apart from a broken link, is
+    told to the customer (only they can connect again) and is never mistaken for one made
+    in the Warehouse, which removes the binding instead."""
+
+    code = "disconnected_in_xero"
+    label = "Disconnected in Xero"
     step = STEP_APP_CENTRE
     message = (
-        "The organisation was disconnected in Xero: the Warehouse's app is no longer "
-        "connected to {tenant}. Press “Connect to Xero” again and choose it."
+        "{tenant} was disconnected in Xero (Settings › Connected apps), so this Site no "
+        "longer reaches it. It was connected by {connected_by} on {connected_at}. {fix}"
+    )
+    fix_web_app = "Press “Connect to Xero” again and choose {tenant}."
+    fix_custom_connection = (
+        "In Xero's developer portal, send the Custom Connection's authorisation link to the "
+        "organisation's admin again and have them approve it, then test again."
+    )
+
+
+class TierFull(XeroError):
+    code = "tier_full"
+    step = STEP_APP_CENTRE
+    message = (
+        "The Warehouse's Xero app is on Xero's {tier} tier, which allows {cap} connected "
+        "organisations, and all {cap} are in use, so Xero would refuse another. Nothing was "
+        "sent to Xero. An Admin can disconnect an organisation no Site uses (listed on the "
+        "health page), or move the app to a higher tier in Xero's developer portal and set "
+        "XERO_APP_TIER to match; then press Connect to Xero again."
+    )
+
+
+class PauseReasonMissing(XeroError):
+    code = "pause_reason_missing"
+    message = (
+        "Say why the Site's checks are paused (e.g. “Closed for the season until March”), "
+        "so that whoever sees it paused knows when to resume it."
     )
 
 

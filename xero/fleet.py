@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
@@ -37,9 +35,9 @@ from sites.models import Site
 from sites.roles import ADMINS
 from warehouse import database
 
-from . import certificates, limits, values
+from . import certificates, incidents, limits, link_alerts, pausing, selectors, values
 from .exceptions import LeaseLost
-from .models import Alert, Certificate, ConnectionTest, QueuedCheck
+from .models import Alert, Certificate, CircuitBreaker, ConnectionTest, QueuedCheck
 from .services import connection_test_run, session_budget
 
 logger = logging.getLogger(__name__)
@@ -60,12 +58,23 @@ class FleetQueued:
     already_queued: int = 0
     requeued: int = 0
     chunks: dict[str, int] = field(default_factory=dict)
+    # Not queued: paused by Staff, or tested daily by the circuit breaker (``pausing``).
+    paused: int = 0
+    held: int = 0
+    reserve: int = 0
 
     def summary(self) -> str:
+        skipped = ""
+        if self.paused or self.held or self.reserve:
+            skipped = (
+                f" Skipped {self.paused} paused, {self.held} tested daily after failing "
+                f"the same way (circuit breaker), and {self.reserve} with fewer than "
+                f"{settings.XERO_DAY_CALLS_RESERVE} of Xero's calls left today."
+            )
         return (
             f"Queued {self.queued} Site check{'s' * (self.queued != 1)}; "
             f"{self.already_queued} already queued; {self.requeued} re-queued after a "
-            "worker stopped."
+            f"worker stopped.{skipped}"
         )
 
 
@@ -122,7 +131,15 @@ def fleet_checks_queue(
     result = FleetQueued()
     requeued_ids = fleet_checks_requeue_lapsed(now=now, into=result)
     sites = Site.objects.all() if site_ids is None else Site.objects.filter(pk__in=site_ids)
+    paused, held = pausing.fleet_skipped(now=now, explicit=site_ids is not None)
+    # Checks never starve the Interconnect of the day's calls.
+    reserve = selectors.sites_under_day_reserve(now=now, reserve=settings.XERO_DAY_CALLS_RESERVE)
+    reserve -= paused | held
     selected = _token_sets_spread(sites.values_list("pk", "xero_tenant__token_set_id"))
+    result.paused = len([pk for pk in selected if pk in paused])
+    result.held = len([pk for pk in selected if pk in held])
+    result.reserve = len([pk for pk in selected if pk in reserve])
+    selected = [pk for pk in selected if pk not in paused | held | reserve]
     waiting = set(QueuedCheck.objects.values_list("site_id", flat=True))
     batch = uuid.uuid4()
     rows = []
@@ -602,11 +619,15 @@ class _Heartbeat(threading.Thread):
 def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
     """Send the alerts of a chunk's Sites, reading what is already told in one query."""
     now = timezone.now()
-    told = set(
-        Alert.objects.filter(site_id__in=[site.pk for site in sites]).values_list(
-            "site_id", "kind", "key"
-        )
-    )
+    try:
+        # Many Sites failing as a Xero outage does: one incident alert, the Sites' held.
+        incident = incidents.incident_review(now=now)
+    except Exception:
+        logger.exception("Could not review the Xero incident")
+        incident = None
+    ids = [site.pk for site in sites]
+    told = set(Alert.objects.filter(site_id__in=ids).values_list("site_id", "kind", "key"))
+    breakers = set(CircuitBreaker.objects.filter(site_id__in=ids).values_list("site_id", flat=True))
     for site in sites:
         test = results.get(site.pk)
         active = next(
@@ -626,9 +647,16 @@ def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
                 alerts = _alerts_due(site=site, last=last, active=active, now=now)
             else:
                 alerts = _alerts_due(site=site, last=_last_verdict(site), active=active, now=now)
+            held = incident is not None and test is not None and incidents.is_outage_like(test)
             for kind, key, subject, body in alerts:
+                if held and kind == Alert.Kind.FAILING:
+                    continue  # told by the incident; told as usual if it still fails after
                 if (site.pk, kind, str(key)) not in told:
                     _alert(site=site, kind=kind, key=key, now=now, subject=subject, body=body)
+            if test is not None and not held:
+                # The people who can act (customers, Support), and "works again".
+                link_alerts.link_alerts_send(site=site, test=test, now=now, told=told)
+                pausing.circuit_review(site=site, test=test, now=now, breakers=breakers)
         except Exception:
             # The alert is not recorded, so the next check sends it.
             logger.exception("Could not send the alerts of site %s", site.code)
@@ -708,14 +736,7 @@ def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
     subject = values.text(subject, Alert._meta.get_field("subject").max_length)
     if Alert.objects.filter(site=site, kind=kind, key=str(key)).exists():
         return None
-    recipients = sorted(
-        set(
-            get_user_model()
-            .objects.filter(groups__name=ADMINS, is_active=True)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-    )
+    recipients = link_alerts.role_users(ADMINS)
     if not recipients:
         logger.warning("No Admin has an email address to tell: %s", subject)
     try:
@@ -730,8 +751,10 @@ def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
                 recipients=len(recipients),
                 sent_at=now,
             )
-            if recipients:
-                send_mail(f"[Warehouse] {subject}", body, None, recipients)
+            # Each Admin as they chose (at once, in the daily digest, or off).
+            link_alerts.deliver(
+                kind=kind, subject=subject, alert=alert, users=recipients, body=body, now=now
+            )
     except IntegrityError:
         return None
     return alert

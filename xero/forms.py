@@ -71,3 +71,19 @@ def is_record_id(value) -> bool:
     """Whether ``value`` (as posted) is a primary key a table could hold."""
     text = str(value)
     return bool(_RECORD_ID.fullmatch(text)) and int(text) <= MAX_RECORD_ID
+
+
+class AlertPreferencesForm(forms.Form):
+    """One choice per kind of alert the person can get: at once, daily digest, or off."""
+
+    def __init__(self, *args, kinds, current: dict[str, str], **kwargs):
+        from .models import AlertPreference
+
+        super().__init__(*args, **kwargs)
+        for kind, label in kinds:
+            self.fields[kind] = forms.ChoiceField(
+                label=label,
+                choices=AlertPreference.Delivery.choices,
+                initial=current.get(kind, AlertPreference.Delivery.IMMEDIATELY),
+                error_messages={"invalid_choice": "Choose immediately, daily digest or off."},
+            )

@@ -403,6 +403,62 @@ class ConnectionTest(models.Model):
         }
 
 
+class SitePause(models.Model):
+    """Staff paused a Site's background checks and alerts (a customer who left, a Site
+    closed for the season), with the reason; resuming deletes the row (``pausing.py``)."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="xero_pause")
+    reason = models.CharField(max_length=200)
+    paused_by = done_by()
+    paused_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.site.code} paused: {self.reason}"
+
+
+class CircuitBreaker(models.Model):
+    """A Site that failed with the same non-transient outcome at the last
+    ``XERO_CIRCUIT_BREAKER_CHECKS`` checks: tested daily, not hourly, until someone acts
+    (``pausing.py``); deleted by its next pass or by a change made to the Site."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="xero_circuit")
+    outcome = models.CharField(max_length=40)
+    opened_at = models.DateTimeField(default=timezone.now)
+    next_check_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.site.code} tested daily after {self.outcome}"
+
+
+class UnboundConnection(models.Model):
+    """An organisation connected to the Warehouse's Xero app that no Site uses (a consent
+    ticked several and one was chosen): it still counts against the tier's cap
+    (``xero/tiers.py``), so it is listed with *Disconnect*."""
+
+    token_set = models.ForeignKey("TokenSet", on_delete=models.CASCADE, related_name="unbound")
+    tenant_id = models.CharField(max_length=64, unique=True)
+    tenant_name = models.CharField(max_length=255, blank=True)
+    connection_id = models.CharField(max_length=64)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["tenant_name", "pk"]
+
+    def __str__(self):
+        return self.tenant_name or self.tenant_id
+
+
+class AppNotice(models.Model):
+    """A warning about the Warehouse's Xero app told once (the tier nearly full, the
+    certification line crossed), keyed by what it is about."""
+
+    key = models.CharField(max_length=80, unique=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.key
+
+
 class QueuedCheck(models.Model):
     """A Site waiting for its background connection test, owned by one task (a chunk).
 
@@ -430,15 +486,23 @@ class QueuedCheck(models.Model):
 
 
 class Alert(models.Model):
-    """An email to the Admins about a Site, kept so that each transition is told once."""
+    """An email about a Site, kept so that each transition is told once (the Admins' by
+    ``fleet.py``, the customers' and the "works again" by ``link_alerts.py``)."""
 
     class Kind(models.TextChoices):
         FAILING = "failing", "Connection test failing after passing"
         EXPIRING = "expiring", "Certificate in its last days"
+        DISCONNECTED = "disconnected", "Disconnected in Xero (told to the customers)"
+        BROKEN = "broken", "Link broken (told to the customers)"
+        RECOVERED = "recovered", "Link works again"
+        INCIDENT = "incident", "Xero incident opened or over"
+        CIRCUIT = "circuit", "Tested daily after failing the same way"
+        TIER = "tier", "Xero app tier nearly full or past certification"
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="xero_alerts")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    # Which transition: the last passing test before the failure, or the expiring certificate.
+    # Which transition: the last passing test before the failure (or, for a Site that never
+    # passed, ``never-passed``), or the expiring certificate.
     key = models.CharField(max_length=64)
     subject = models.CharField(max_length=255)
     recipients = models.PositiveIntegerField(default=0)
@@ -454,6 +518,89 @@ class Alert(models.Model):
 
     def __str__(self):
         return self.subject
+
+
+class AlertPreference(models.Model):
+    """How one person wants one kind of alert: at once, in the daily digest, or not at all.
+    No row is the safe default, at once (``AlertPreference.delivery_for``)."""
+
+    class Delivery(models.TextChoices):
+        IMMEDIATELY = "immediately", "Immediately"
+        DIGEST = "digest", "In a daily digest"
+        OFF = "off", "Off"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="xero_alert_preferences"
+    )
+    kind = models.CharField(max_length=16, choices=Alert.Kind.choices)
+    delivery = models.CharField(
+        max_length=16, choices=Delivery.choices, default=Delivery.IMMEDIATELY
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="alert_preference_once")
+        ]
+
+    def __str__(self):
+        return f"{self.user}: {self.kind} {self.delivery}"
+
+    @classmethod
+    def deliveries(cls, user_ids, kind: str) -> dict[int, str]:
+        """Each user's delivery of ``kind`` (the default where they chose none)."""
+        chosen = dict(
+            cls.objects.filter(user_id__in=list(user_ids), kind=kind).values_list(
+                "user_id", "delivery"
+            )
+        )
+        return {pk: chosen.get(pk, cls.Delivery.IMMEDIATELY) for pk in user_ids}
+
+
+class DigestEntry(models.Model):
+    """An alert kept for someone's daily digest (``xero_alert_digest`` sends and deletes it)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="xero_digest_entries"
+    )
+    # The Site's alert it tells; none for a Xero incident, which is about every Site.
+    alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="digest_entries"
+    )
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    queued_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["queued_at", "pk"]
+
+    def __str__(self):
+        return f"{self.user}: {self.subject}"
+
+
+class XeroIncident(models.Model):
+    """Many Sites failing as an outage of Xero's does, at once: one alert for all of them,
+    per-Site alerts held while it lasts (``xero/incidents.py``)."""
+
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # True until closed; unique while true, so two workers never open two incidents.
+    open = models.BooleanField(default=True)
+    sites_failing = models.PositiveIntegerField(
+        default=0, help_text="The most Sites failing at once while it lasted."
+    )
+    outcomes = models.JSONField(default=dict, help_text="Outcome → Sites, when it opened.")
+
+    class Meta:
+        ordering = ["-opened_at", "-pk"]
+        constraints = [
+            # At most one open incident, whatever workers race to open one.
+            models.UniqueConstraint(
+                fields=["open"], condition=models.Q(open=True), name="one_open_xero_incident"
+            )
+        ]
+
+    def __str__(self):
+        return f"Xero incident {self.opened_at:%Y-%m-%d %H:%M}"
 
 
 class CallSlot(models.Model):

@@ -17,7 +17,7 @@ from sites.models import Site
 
 from . import certificates, selectors, steps, web_app
 from .forms import CertificateIssueForm
-from .models import EXPIRY_WARNING_DAYS, Certificate
+from .models import EXPIRY_WARNING_DAYS, Certificate, CircuitBreaker, SitePause
 
 
 def certificate_summary(*, expires_at: datetime.datetime | None, has_pending: bool, now=None):
@@ -101,6 +101,9 @@ def setup_context(request, site: Site, details_form=None) -> dict:
     context["details_form"] = details_form
     context.update(web_app_context(request, site))
     context.update(superseded_context(site, context))
+    context["pause"] = SitePause.objects.select_related("paused_by").filter(site=site).first()
+    context["circuit"] = CircuitBreaker.objects.filter(site=site).first()
+    context["can_pause"] = not context["is_customer"] and request.user.has_perm("sites.change_site")
     context["steps"] = steps.setup_steps(
         site=site,
         certificate=context["certificate_to_paste"],

@@ -9,6 +9,7 @@ import datetime
 
 from django.db.models import (
     BooleanField,
+    Count,
     Exists,
     ExpressionWrapper,
     OuterRef,
@@ -25,10 +26,13 @@ from .models import (
     EXPIRY_WARNING_DAYS,
     Certificate,
     CertificateEvent,
+    CircuitBreaker,
     ConnectionTest,
     QueuedCheck,
+    SitePause,
     TenantBinding,
     TokenSet,
+    XeroIncident,
 )
 
 # How many connection tests a Site's pages list.
@@ -78,6 +82,10 @@ def site_health_list(
     """
     sites = filter_health(
         with_health(Site.objects.all()).order_by("name", "pk"), filter=filter, now=now
+    ).annotate(
+        paused=Exists(SitePause.objects.filter(site=OuterRef("pk"))),
+        tested_daily=Exists(CircuitBreaker.objects.filter(site=OuterRef("pk"))),
+        **calls_left_annotations(),
     )
     search = search.strip()
     if search:
@@ -145,4 +153,56 @@ def token_sets_needing_attention(*, now: datetime.datetime | None = None) -> lis
             Prefetch("bindings", queryset=TenantBinding.objects.select_related("site"))
         )
         .order_by("refresh_token_issued_at", "pk")
+    )
+
+
+def xero_incidents(*, now: datetime.datetime | None = None) -> dict:
+    """The open Xero incident, if any, else the last one if it closed within a day, for the
+    health page (one query: the latest incident)."""
+    now = now or timezone.now()
+    latest = XeroIncident.objects.order_by("-opened_at", "-pk").first()
+    if latest is None:
+        return {"open": None, "closed": None}
+    if latest.open:
+        return {"open": latest, "closed": None}
+    recent = latest.closed_at and latest.closed_at >= now - datetime.timedelta(days=1)
+    return {"open": None, "closed": latest if recent else None}
+
+
+def fleet_skipped_counts() -> dict[str, int]:
+    """How many Sites are paused, and how many tested daily by the circuit breaker (and not
+    paused), counted apart from the others on the health page; one query."""
+    return Site.objects.aggregate(
+        paused=Count("pk", filter=Q(xero_pause__isnull=False)),
+        tested_daily=Count("pk", filter=Q(xero_circuit__isnull=False, xero_pause__isnull=True)),
+    )
+
+
+def calls_left_annotations() -> dict:
+    """Calls left today and this minute, from the Site's last answer of Xero that said so,
+    and when (annotations: subqueries, no query of their own)."""
+    answered = ConnectionTest.objects.filter(
+        site=OuterRef("pk"), day_limit_remaining__isnull=False
+    ).order_by("-started_at", "-pk")
+    return {
+        "calls_left_day": Subquery(answered.values("day_limit_remaining")[:1]),
+        "calls_left_minute": Subquery(answered.values("minute_limit_remaining")[:1]),
+        "calls_left_at": Subquery(answered.values("started_at")[:1]),
+    }
+
+
+def sites_under_day_reserve(*, now: datetime.datetime, reserve: int) -> set[int]:
+    """Sites whose last answer of Xero, within the last day, left fewer than ``reserve``
+    calls for the day (Xero's day limit is a rolling 24 hours); one query."""
+    latest = (
+        ConnectionTest.objects.filter(site=OuterRef("site"), day_limit_remaining__isnull=False)
+        .order_by("-started_at", "-pk")
+        .values("pk")[:1]
+    )
+    return set(
+        ConnectionTest.objects.filter(
+            started_at__gte=now - datetime.timedelta(days=1),
+            day_limit_remaining__lt=reserve,
+            pk=Subquery(latest),
+        ).values_list("site_id", flat=True)
     )

@@ -63,8 +63,16 @@ urlpatterns = [
         name="connect_choose",
     ),
     path("sites/<slug:code>/xero/disconnect/", gate(views.disconnect_view), name="disconnect"),
+    path("sites/<slug:code>/xero/pause/", gate(views.pause_view), name="pause"),
+    path("sites/<slug:code>/xero/resume/", gate(views.resume_view), name="resume"),
     path("xero/callback/", gate(views.callback_view), name="callback"),
+    path(
+        "xero/organisations/<int:pk>/disconnect/",
+        gate(views.unbound_disconnect_view),
+        name="unbound_disconnect",
+    ),
     path("xero/health/", gate(views.health_view), name="health"),
+    path("account/alerts/", gate(views.alert_preferences_view), name="alert_preferences"),
     path("xero/health.csv", gate(views.health_csv_view), name="health_csv"),
     path("xero/health/status.json", gate(views.health_status_view), name="health_status"),
 ]

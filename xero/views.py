@@ -20,11 +20,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from customers.access import Action, is_customer, site_for, sites_for
 from sites.forms import SiteXeroCredentialsForm
 from sites.models import Site
+from sites.roles import ADMINS
 from sites.services import site_save, site_switch_connection_type
 from sites.views import audit_timeline_context
 from warehouse.sudo import ask_unless_fresh, fresh_second_factor_required
 
-from . import connect, panels, selectors, web_app
+from . import connect, link_alerts, panels, pausing, selectors, tiers, web_app
 from .certificates import APPLICATION_NAME
 from .customer_alerts import customer_test_alert_send
 from .exceptions import (
@@ -35,8 +36,8 @@ from .exceptions import (
     XeroError,
 )
 from .exports import health_csv_write
-from .forms import CertificateIssueForm, FleetCheckForm, is_record_id
-from .models import Certificate
+from .forms import AlertPreferencesForm, CertificateIssueForm, FleetCheckForm, is_record_id
+from .models import Certificate, UnboundConnection
 from .services import (
     certificate_activate,
     certificate_issue,
@@ -215,8 +216,16 @@ def connection_test_view(request, code):
         logger.exception("Connection test of site %s: database error", site.code)
         messages.error(request, DATABASE_TROUBLE)
         return _back(request, site)
+    link_base = request.build_absolute_uri("/").rstrip("/")
     if is_customer(request.user):
-        customer_test_alert_send(test=test, link_base=request.build_absolute_uri("/").rstrip("/"))
+        customer_test_alert_send(test=test, link_base=link_base)
+    pausing.someone_acted(site=site)
+    try:
+        if not pausing.is_paused(site):
+            link_alerts.link_alerts_send(site=site, test=test, link_base=link_base)
+    except Exception:
+        # Not recorded, so the next check sends it; the test's result is shown regardless.
+        logger.exception("Could not send the link alerts of site %s", site.code)
     if test.passed:
         messages.success(request, f"Connection test passed. {test.message}")
     else:
@@ -438,6 +447,10 @@ def health_view(request):
         "can_run_connection_test": request.user.has_perm("xero.run_connection_test"),
         "poll_seconds": HEALTH_POLL_SECONDS,
         "token_sets_needing_attention": selectors.token_sets_needing_attention(),
+        "incidents": selectors.xero_incidents(now=now),
+        "skipped": selectors.fleet_skipped_counts(),
+        "tier": tiers.tier_summary(),
+        "can_disconnect_unbound": _is_admin(request.user),
     }
     return render(request, "xero/health.html", context)
 
@@ -622,6 +635,7 @@ def connect_choose_view(request, code):
         "site": site,
         "choices": choices,
         "application_name": APPLICATION_NAME,
+        "replacing": connect.pending_replacing(site=site, store=request.session),
         "error": error,
     }
     return render(request, "xero/connect_choose.html", context, status=400 if error else 200)
@@ -657,3 +671,73 @@ def disconnect_view(request, code):
     if result.warning:
         messages.warning(request, result.warning)
     return redirect(_setup_url(site, "open_xero"))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def alert_preferences_view(request):
+    """Your alert settings: for each kind of alert you can get, at once, daily or off."""
+    kinds = link_alerts.alert_kinds_for(request.user)
+    current = link_alerts.alert_preferences(request.user)
+    form = AlertPreferencesForm(request.POST or None, kinds=kinds, current=current)
+    if request.method == "POST" and form.is_valid():
+        link_alerts.alert_preferences_save(user=request.user, choices=form.cleaned_data)
+        messages.success(request, "Your alert settings are saved.")
+        return redirect("xero:alert_preferences")
+    context = {
+        **_connect_page_context(request),
+        "title": "Your alert settings",
+        "form": form,
+        "email": request.user.email,
+    }
+    return render(
+        request, "xero/alert_preferences.html", context, status=400 if form.errors else 200
+    )
+
+
+@require_POST
+@login_required
+def pause_view(request, code):
+    """Staff pause a Site's background checks and alerts, saying why."""
+    site = site_for(request.user, code, Action.VIEW)
+    if is_customer(request.user) or not request.user.has_perm("sites.change_site"):
+        raise PermissionDenied
+    try:
+        pausing.site_pause(site=site, reason=request.POST.get("reason", ""), user=request.user)
+    except XeroError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Paused: the fleet check skips this Site and nothing alerts.")
+    return redirect(reverse("xero:setup", args=[site.code]) + "#xero-checks")
+
+
+@require_POST
+@login_required
+def resume_view(request, code):
+    """Resume a paused Site's background checks and alerts."""
+    site = site_for(request.user, code, Action.VIEW)
+    if is_customer(request.user) or not request.user.has_perm("sites.change_site"):
+        raise PermissionDenied
+    if pausing.site_resume(site=site, user=request.user):
+        messages.success(request, "Resumed: the next fleet check tests this Site again.")
+    return redirect(reverse("xero:setup", args=[site.code]) + "#xero-checks")
+
+
+def _is_admin(user) -> bool:
+    return user.is_superuser or user.groups.filter(name=ADMINS).exists()
+
+
+@require_POST
+@login_required
+def unbound_disconnect_view(request, pk):
+    """Admins disconnect an organisation connected to the app that no Site uses."""
+    if not _is_admin(request.user):
+        raise PermissionDenied
+    unbound = get_object_or_404(UnboundConnection, pk=pk)
+    try:
+        tiers.unbound_disconnect(unbound=unbound)
+    except XeroError as error:
+        messages.error(request, f"{unbound} was not disconnected: {error.message}")
+    else:
+        messages.success(request, f"Disconnected {unbound} from the Warehouse's Xero app.")
+    return redirect(reverse("xero:health") + "#xero-tier")

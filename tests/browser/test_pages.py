@@ -34,6 +34,7 @@ def everyday_pages(site):
         "setup page": f"/sites/{site.code}/xero/setup/",
         "health page": "/xero/health/",
         "test history": f"/sites/{site.code}/xero/connection-tests/",
+        "alert settings": "/account/alerts/",
     }
 
 
@@ -49,7 +50,15 @@ def test_no_everyday_page_is_wider_than_a_phone(role, login_as, walked_site, scr
     assert not too_wide, too_wide
 
 
-AXE_PAGES = ["setup page", "health page", "Site page", "test history", "site list", "add Site"]
+AXE_PAGES = [
+    "setup page",
+    "health page",
+    "Site page",
+    "test history",
+    "site list",
+    "add Site",
+    "alert settings",
+]
 
 
 @pytest.mark.parametrize("name", AXE_PAGES)

@@ -134,3 +134,40 @@ def connected_site(client_for, web_site, web_app_xero):
     response = connect(client_for("staff"), web_app_xero, web_site, web_app_xero.acme)
     assert response.status_code == 302
     return web_site
+
+
+@pytest.fixture
+def fleet_check(settings):
+    """``fleet_check()``: what the hourly ``xero_check_fleet`` and a worker do, in this
+    thread (tasks recorded by the dummy backend, then run one by one)."""
+    from django_tasks import default_task_backend
+
+    from xero import fleet
+    from xero.tasks import check_chunk, fleet_checks_enqueue
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.XERO_MAX_CONCURRENT_CALLS = 1
+    settings.XERO_TEST_COOLDOWN = 0
+
+    def fleet_check():
+        default_task_backend.clear()
+        fleet_checks_enqueue()
+        for result in list(default_task_backend.results):
+            check_chunk.call(chunk=result.kwargs["chunk"])
+
+    yield fleet_check
+    fleet._pool.stop()
+
+
+@pytest.fixture
+def make_private_site(make_site, issue_certificate, fake_xero_settings):
+    """Private-application Sites the fake Xero knows, one organisation each."""
+    numbers = iter(range(10**6))
+
+    def make_private_site(**fields):
+        key = f"FLEETKEY{next(numbers):022d}"
+        site = make_site(api_key=key, api_secret="s" * 30, payroll_enabled=False, **fields)
+        fake_xero_settings.register_private_app(key, issue_certificate(site).certificate_pem)
+        return site
+
+    return make_private_site

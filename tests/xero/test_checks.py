@@ -32,3 +32,12 @@ def test_an_app_client_id_without_its_secret_is_flagged_naming_the_missing_setti
     assert [w.id for w in warnings] == ["xero.W002"]
     assert warnings[0].msg.startswith("XERO_APP_CLIENT_SECRET is not set")
     assert check_xero_app_credentials(None) == []
+
+
+def test_an_unknown_app_tier_is_a_startup_error(settings):
+    from xero.checks import check_xero_app_tier
+
+    settings.XERO_APP_TIER = "gold"
+    assert [error.id for error in check_xero_app_tier(None)] == ["xero.E002"]
+    settings.XERO_APP_TIER = "Core"
+    assert check_xero_app_tier(None) == []

@@ -3,20 +3,28 @@
 It authenticates with a Bearer token from Xero's identity server for the Client ID and
 Secret, kept encrypted (``AccessToken``) and reused until shortly before it expires; a
 token Xero calls expired is renewed once. A test first asks which organisations the
-connection is authorised for (none: ``NoOrganisation``), then for the Organisation.
+connection is authorised for (none: ``NoOrganisation``, or ``DisconnectedInXero``
+once it had one), then for the Organisation.
 """
 
 import datetime
 import logging
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from sites.models import Site
 
 from .. import client
-from ..exceptions import CustomConnectionTokenRejected, NoOrganisation, TokenRejected
-from ..models import AccessToken
+from ..exceptions import (
+    CustomConnectionTokenRejected,
+    DisconnectedInXero,
+    NoOrganisation,
+    TokenRejected,
+)
+from ..models import AccessToken, ConnectionTest
+from ..step_keys import STEP_APPLICATION
 from .base import Connection
 
 logger = logging.getLogger(__name__)
@@ -68,8 +76,29 @@ class CustomConnection(Connection):
 
     def organisation(self) -> dict:
         if not self.get_json(settings.XERO_CONNECTIONS_URL):
-            raise NoOrganisation()
+            raise self._no_organisation()
         return super().organisation()
+
+    def _no_organisation(self) -> NoOrganisation | DisconnectedInXero:
+        """Never authorised yet (``NoOrganisation``), or authorised once and removed in Xero
+        since (``DisconnectedInXero``): told apart by the Site's first passing test."""
+        first_pass = (
+            ConnectionTest.objects.filter(site=self.site, outcome=ConnectionTest.Outcome.OK)
+            .order_by("started_at", "pk")
+            .only("started_at", "organisation_name")
+            .first()
+        )
+        if first_pass is None:
+            return NoOrganisation()
+        tenant = first_pass.organisation_name or "The organisation"
+        failure = DisconnectedInXero(
+            tenant=tenant,
+            connected_by="its admin (authorising the Custom Connection)",
+            connected_at=f"{timezone.localtime(first_pass.started_at):%-d %b %Y}",
+            fix=DisconnectedInXero.fix_custom_connection,
+        )
+        failure.step = STEP_APPLICATION
+        return failure
 
 
 def _credentials_digest(site: Site) -> str:

@@ -5,16 +5,19 @@ user's consent gave and that other Sites may share (``TokenSet``). It authentica
 the token set's access token, refreshed under a lock when it has expired or when Xero
 calls it expired (``xero.web_app``), and every call names the organisation in
 ``Xero-Tenant-Id``. A test first reads ``/connections``: the organisation gone is
-``OrganisationDisconnected``; a pass names the Xero user who connected it.
+``DisconnectedInXero`` (naming who connected it and when); a pass names the Xero user
+who connected it.
 """
+
+from django.utils import timezone
 
 from sites.models import Site
 
 from .. import client, web_app
 from ..exceptions import (
+    DisconnectedInXero,
     InsufficientScope,
     NotConnected,
-    OrganisationDisconnected,
     TokenRejected,
     WebAppScopeMissing,
     WebAppTokenRejected,
@@ -50,7 +53,13 @@ class WebApp(Connection):
     def organisation(self) -> dict:
         connections = web_app.read_connections(session=self.session)
         if self.binding.tenant_id not in {c.tenant_id for c in connections}:
-            raise OrganisationDisconnected(tenant=self.binding.tenant_name or "the organisation")
+            tenant = self.binding.tenant_name or "The organisation"
+            raise DisconnectedInXero(
+                tenant=tenant,
+                connected_by=self.binding.token_set.connected_by_text,
+                connected_at=f"{timezone.localtime(self.binding.connected_at):%-d %b %Y %H:%M}",
+                fix=DisconnectedInXero.fix_web_app.format(tenant=tenant),
+            )
         return super().organisation()
 
     def run(self) -> dict:

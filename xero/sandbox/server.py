@@ -138,6 +138,8 @@ class CustomConnection:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     auth_event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created: float = field(default_factory=time.time)
+    # The organisation's admin removed it in Xero: /connections lists nothing.
+    disconnected: bool = False
 
 
 @dataclass
@@ -316,6 +318,22 @@ class FakeXero(webapp.WebAppMixin):
             )
         return organisation
 
+    def spend_day_calls(self, tenant_id: str, count: int) -> None:
+        """Count ``count`` calls against an organisation's day limit, as if made earlier
+        today: the next answer's ``X-DayLimit-Remaining`` counts down from there."""
+        now = time.monotonic()
+        with self._lock:
+            self._day[tenant_id].extend([now] * count)
+
+    def disconnect_in_xero(self, tenant_id: str) -> None:
+        """What an organisation's admin does in Xero's "Connected apps": remove every app's
+        connection to it, a web app's and a Custom Connection's alike."""
+        super().disconnect_in_xero(tenant_id)
+        with self._lock:
+            for connection in self._connections.values():
+                if connection.organisation.tenant_id == tenant_id:
+                    connection.disconnected = True
+
     def fail_next(self, kind: str, count: int = 1, **options) -> None:
         """Make the next ``count`` API calls (token calls for "token_error") fail this way.
 
@@ -360,6 +378,8 @@ class FakeXero(webapp.WebAppMixin):
 
     def _clear(self) -> None:
         with self._lock:
+            # A Xero outage: every API call of every organisation answers 503 until cleared.
+            self.outage = False
             self.clock_offset = 0.0
             self.latency = self._initial_latency
             self._private_apps: dict[str, PrivateApp] = {}
@@ -779,6 +799,8 @@ class _Handler(BaseHTTPRequestHandler):
         if refused:
             return client_id, refused
         assert connection is not None  # not refused: _bearer found the connection
+        if connection.disconnected:
+            return client_id, self._json(200, [])
         created = datetime.fromtimestamp(connection.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0")
         return client_id, self._json(
             200,
@@ -875,6 +897,8 @@ class _Handler(BaseHTTPRequestHandler):
             return client_id, answer
 
     def _api_answer(self, principal: _Principal, scope: str, payroll: bool) -> _Answer | None:
+        if self.fake.outage:
+            return self._text(503, bodies.UNAVAILABLE_TEXT, "text/plain; charset=utf-8")
         failure = self.fake._take_failure(token=False)
         kind = failure.kind if failure else None
         options = failure.options if failure else {}
@@ -1064,6 +1088,17 @@ class _Handler(BaseHTTPRequestHandler):
             options = {k: v for k, v in data.items() if k not in ("kind", "count")}
             fake.fail_next(data["kind"], int(data.get("count", 1)), **options)
             return self._json(201, {"kind": data["kind"], "count": int(data.get("count", 1))})
+        if action == ("POST", "/_sandbox/disconnect"):
+            fake.disconnect_in_xero(str(data["tenant_id"]))
+            return self._json(200, {"disconnected": data["tenant_id"]})
+        if action == ("POST", "/_sandbox/outage"):
+            fake.outage = bool(data.get("on", True))
+            return self._json(200, {"outage": fake.outage})
+        if action == ("POST", "/_sandbox/day-calls"):
+            fake.spend_day_calls(str(data["tenant_id"]), int(data["count"]))
+            return self._json(200, {"spent": int(data["count"])})
+        if action == ("POST", "/_sandbox/revoke-consent"):
+            return self._json(200, {"revoked": fake.revoke_consent_in_xero()})
         if action == ("GET", "/_sandbox/calls"):
             return self._json(200, [asdict(call) for call in fake.calls])
         if action == ("POST", "/_sandbox/reset"):

@@ -217,6 +217,22 @@ class WebAppMixin:
             for tenants in self.web.connections.values():
                 tenants.pop(tenant_id, None)
 
+    def revoke_consent_in_xero(self) -> int:
+        """What the signed-in Xero user does when they remove the app from every
+        organisation: each of their consents to every app is revoked (a refresh then answers
+        ``invalid_grant``, an access token ``invalid_token``) and their connections go.
+        Returns how many consents were revoked."""
+        revoked = 0
+        with self.web.lock:
+            for grant in self.web.grants:
+                if grant.user is self.web.user and not grant.revoked:
+                    grant.revoked = True
+                    self.web.revocations.append(grant.id)
+                    revoked += 1
+            for key in [key for key in self.web.connections if key[1] == self.web.user.user_id]:
+                del self.web.connections[key]
+        return revoked
+
     @property
     def refresh_count(self) -> int:
         """How many refreshes the fake performed (grace-period retries included)."""

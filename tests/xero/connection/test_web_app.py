@@ -14,13 +14,13 @@ def test_the_connection_test_names_the_organisation_and_who_connected(connected_
     assert "Connected in Xero by Bea Keeper (bookkeeper@example.com)" in test.message
 
 
-def test_an_organisation_disconnected_in_xero_is_no_organisation(connected_site, web_app_xero):
+def test_an_organisation_disconnected_in_xero_is_disconnected_in_xero(connected_site, web_app_xero):
     web_app_xero.disconnect_in_xero(web_app_xero.acme.tenant_id)
 
     test = connection_test_run(site=connected_site)
 
-    assert test.outcome == "no_organisation"
-    assert "The organisation was disconnected in Xero" in test.message
+    assert test.outcome == "disconnected_in_xero"
+    assert "Acme Pty Ltd was disconnected in Xero" in test.message
 
 
 def test_a_site_not_connected_yet_is_not_connected(web_site, web_app_xero):

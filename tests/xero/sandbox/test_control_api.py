@@ -114,3 +114,33 @@ def test_clock_over_http_moves_the_fakes_clock(fake_xero, token):
 
 def test_unknown_control_action_is_404(fake_xero):
     assert control(fake_xero, "POST", "nothing").status_code == 404
+
+
+def test_an_outage_over_http_fails_every_call_until_ended(fake_xero, token):
+    assert control(fake_xero, "POST", "outage", {"on": True}).json() == {"outage": True}
+    assert bearer_get(fake_xero.api_url + "Organisation", token).status_code == 503
+
+    control(fake_xero, "POST", "outage", {"on": False})
+
+    assert bearer_get(fake_xero.api_url + "Organisation", token).status_code == 200
+
+
+def test_an_organisation_disconnected_over_http_leaves_connections_empty(
+    fake_xero, custom_connection, token
+):
+    tenant = bearer_get(fake_xero.connections_url, token).json()[0]["tenantId"]
+
+    assert control(fake_xero, "POST", "disconnect", {"tenant_id": tenant}).status_code == 200
+
+    assert bearer_get(fake_xero.connections_url, token).json() == []
+
+
+def test_day_calls_spent_over_http_count_the_day_limit_down(fake_xero, custom_connection, token):
+    first = bearer_get(fake_xero.api_url + "Organisation", token)
+    tenant = bearer_get(fake_xero.connections_url, token).json()[0]["tenantId"]
+    control(fake_xero, "POST", "day-calls", {"tenant_id": tenant, "count": 1000})
+
+    second = bearer_get(fake_xero.api_url + "Organisation", token)
+
+    day_left = int(first.headers["X-DayLimit-Remaining"])
+    assert int(second.headers["X-DayLimit-Remaining"]) == day_left - 1001
