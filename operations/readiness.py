@@ -38,6 +38,18 @@ def _migrations_on_disk() -> frozenset[tuple[str, str]]:
     return frozenset(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
 
 
+@functools.cache
+def migrations_squashed_on_disk() -> frozenset[tuple[str, str]]:
+    """The migrations a squashed one on disk replaces: a database that applied the squashed
+    one records them as applied too (a library's squash, django-otp-webauthn's)."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    return frozenset(
+        replaced
+        for migration in loader.disk_migrations.values()
+        for replaced in migration.replaces or ()
+    )
+
+
 def unapplied_migrations() -> list[tuple[str, str]]:
     """The code's migrations the database has not applied, in name order."""
     applied = set(MigrationRecorder(connection).applied_migrations())

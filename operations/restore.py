@@ -57,7 +57,7 @@ def migrations_match() -> Iterator[str]:
 
     for app, name in readiness.unapplied_migrations():
         yield f"migration {app}.{name} is not applied (run `manage.py migrate`)"
-    on_disk = readiness._migrations_on_disk()
+    on_disk = readiness._migrations_on_disk() | readiness.migrations_squashed_on_disk()
     installed = {config.label for config in apps.get_app_configs()}
     for app, name in sorted(set(MigrationRecorder(connection).applied_migrations()) - on_disk):
         if app in installed:

@@ -429,6 +429,11 @@ class AuditEntry(AbstractLogEntry):
             self.chain_hash = audit_chain.link(self.chain_prev, audit_chain.values_of(self))
             return super().save(*args, **kwargs)
 
+    @property
+    def who(self) -> str:
+        """The user, else the command or process that did it."""
+        return self.actor_username or self.via or "system"
+
     def change_lines(self) -> list[dict[str, str]]:
         """Each change as ``{"label", "old", "new", "text"}`` for pages and CSV, secrets
         already reduced to markers."""
