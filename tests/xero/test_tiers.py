@@ -68,9 +68,7 @@ def test_organisations_connected_to_no_site_are_listed_and_admins_disconnect_the
     response = client.post(f"/xero/organisations/{unbound.pk}/disconnect/")
 
     assert response.status_code == 302
-    assert list(UnboundConnection.objects.values_list("tenant_name", flat=True)) == [
-        "Acme Pty Ltd"
-    ]
+    assert list(UnboundConnection.objects.values_list("tenant_name", flat=True)) == ["Acme Pty Ltd"]
     assert [c.organisation.Name for c in web_app_xero.web_connections(web_app_xero_client())] == [
         "Acme Pty Ltd"
     ]
