@@ -27,8 +27,9 @@ from .workers import ROOT, private_fleet, wait_for, worker_environment
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LEASE = 2
-# Polled for, under load: a batch of 40 Sites takes seconds on an idle machine.
-LIMIT = 50
+# Polled for, under load: a batch of 40 Sites takes seconds on an idle machine, and more
+# than 50 s under CI's full load (seen once on PostgreSQL, the last chunk still running).
+LIMIT = 120
 WORKER = ("db_worker", "--no-startup-delay", "--no-reload", "--interval", "0.2")
 
 
