@@ -149,7 +149,8 @@ def test_a_running_test_says_so_and_a_timeout_says_one_true_number(
         text,
     )
     message = page.locator("#connection-test .xero-result-message").inner_text()
-    assert "did not answer within 2 seconds" in message
+    # The true wait: the 2 s read timeout, plus what a loaded machine adds before noticing.
+    assert re.search(r"did not answer within 2(\.\d)? seconds", message)
     assert len(re.findall(r"\d+(?:\.\d+)? seconds", message)) == 1
     assert "waited" not in message
 

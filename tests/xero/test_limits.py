@@ -5,7 +5,7 @@ import time
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.models import Max
 
 from xero import limits
@@ -218,6 +218,10 @@ def test_calls_given_up_on_still_count_at_xero_and_no_limit_is_exceeded_there(
                     xero_session(site).get_json(organisation_url())
                 except ConnectionTestFailed as failure:
                     outcomes.append(failure.code)
+                except OperationalError:
+                    # The slot row's lock outwaited the call's deadline: the connection
+                    # test service names this "warehouse_busy" (xero/services.py).
+                    outcomes.append("warehouse_busy")
         finally:
             connection.close()
 
