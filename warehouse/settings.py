@@ -367,7 +367,18 @@ if TASKS_BACKEND.startswith("django_tasks_db."):
     INSTALLED_APPS.append("django_tasks_db")
 elif TASKS_BACKEND.startswith("django_tasks_rq."):
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
-    RQ_QUEUES = {"default": {"URL": env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")}}
+    # Without a time-out a frozen Redis (a paused VM) would hang every enqueue for good; an
+    # enqueue that times out is reported "not confirmed", never as refused (xero/tasks.py).
+    # A socket_timeout in REDIS_URL itself wins. RQ's workers raise their own to outlast
+    # their wait for a job.
+    REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=5.0)
+    _redis_url = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+    if "socket_timeout=" not in _redis_url:
+        _redis_url += f"{'&' if '?' in _redis_url else '?'}socket_timeout={REDIS_SOCKET_TIMEOUT}"
+    RQ_QUEUES = {"default": {"URL": _redis_url}}
+    # RQ's worker with the fleet's sweep, outliving Redis errors (operations/rq_worker.py),
+    # for `manage.py rqworker` as it is.
+    RQ = {"WORKER_CLASS": "operations.rq_worker.FleetWorker"}
 
 # At most this many calls to Xero in flight at once, over every Site and process.
 XERO_MAX_CONCURRENT_CALLS = env.int("XERO_MAX_CONCURRENT_CALLS", default=20)

@@ -603,6 +603,16 @@ class FleetEnqueueFailed(XeroError):
     )
 
 
+class FleetEnqueueUnconfirmed(XeroError):
+    code = "fleet_enqueue_unconfirmed"
+    message = (
+        "The task queue did not confirm {unconfirmed} of the {queued} Site checks queued "
+        "({reason}). They stay queued: they run if the queue took them, and a worker "
+        "queues them again if it did not; no Site is tested twice. Check that the task "
+        "queue (TASKS_BACKEND, REDIS_URL) answers promptly."
+    )
+
+
 class LeaseLost(Exception):
     """A fleet check's worker no longer holds the lease of the Site's queue row (it was
     paused past the lease, and the Site was queued again): its result is not recorded.

@@ -35,8 +35,17 @@ from sites.models import Site
 from sites.roles import ADMINS
 from warehouse import database
 
-from . import certificates, incidents, limits, link_alerts, pausing, selectors, values
-from .exceptions import LeaseLost
+from . import (
+    certificates,
+    incidents,
+    limits,
+    link_alerts,
+    pausing,
+    selectors,
+    task_queue,
+    values,
+)
+from .exceptions import LeaseLost, XeroError
 from .models import Alert, Certificate, CircuitBreaker, ConnectionTest, QueuedCheck
 from .services import connection_test_run, session_budget
 
@@ -62,6 +71,8 @@ class FleetQueued:
     paused: int = 0
     held: int = 0
     reserve: int = 0
+    # Set when the task queue timed out: those checks may or may not have their task.
+    unconfirmed: XeroError | None = None
 
     def summary(self) -> str:
         skipped = ""
@@ -96,14 +107,9 @@ def _lapsed(now: datetime.datetime) -> Q:
 
 
 def _taskless(now: datetime.datetime) -> list:
-    """Chunks waiting for a task that the database backend no longer has (its row lost,
-    failed or finished without running them), past a lease's grace for the enqueue that
-    follows the rows. RQ keeps its jobs in Redis, out of reach of one query: there a lost
-    job's rows wait ``XERO_CHECK_QUEUE_TIMEOUT``."""
-    if "django_tasks_db" not in settings.INSTALLED_APPS:
-        return []
-    from django_tasks_db.models import DBTaskResult
-
+    """Chunks waiting for a task that the backend no longer has (a database task row lost,
+    failed or finished without running them; an RQ job gone from Redis), past a lease's
+    grace for the enqueue that follows the rows (``task_queue``)."""
     grace = now - datetime.timedelta(seconds=settings.XERO_CHECK_LEASE)
     waiting = set(
         QueuedCheck.objects.filter(lease_until__isnull=True, queued_at__lt=grace)
@@ -112,10 +118,9 @@ def _taskless(now: datetime.datetime) -> list:
     )
     if not waiting:
         return []
-    alive = DBTaskResult.objects.filter(
-        task_path="xero.tasks.check_chunk", status__in=["READY", "RUNNING"]
-    ).values_list("args_kwargs", flat=True)
-    tasked = {str((args or {}).get("kwargs", {}).get("chunk")) for args in alive}
+    tasked = task_queue.chunks_with_a_task()
+    if tasked is None:
+        return []
     return [chunk for chunk in waiting if str(chunk) not in tasked]
 
 

@@ -14,7 +14,7 @@ from warehouse import logs
 from warehouse.logs import log_context
 
 from . import audit, connect, fleet
-from .exceptions import FleetEnqueueFailed
+from .exceptions import FleetEnqueueFailed, FleetEnqueueUnconfirmed
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def _check_chunk(*, chunk: str) -> dict[str, int]:
     requeued = fleet.FleetQueued()
     if fleet.fleet_checks_requeue_lapsed(into=requeued):
         try:
-            _enqueue_chunks(requeued)
+            _enqueue_chunks(requeued, keep_rows=True)
         except FleetEnqueueFailed:
             logger.exception("Could not queue again the checks of a stopped worker")
     return outcomes
@@ -45,10 +45,13 @@ def fleet_checks_heal() -> int:
     """Queue again, in new tasks, the checks that would otherwise never run: those of a
     worker that died or was paused past its lease, and those whose task the queue lost.
     Every ``db_worker`` calls this while it runs (``operations/sweep.py``), so a batch
-    finishes without waiting for the next ``xero_check_fleet``. Returns how many."""
+    finishes without waiting for the next ``xero_check_fleet``. Returns how many.
+
+    Raises ``FleetEnqueueFailed`` when the task queue refuses; the rows stay queued, and
+    the next sweep queues them again (their chunk has no task)."""
     requeued = fleet.FleetQueued()
     if fleet.fleet_checks_requeue_lapsed(into=requeued):
-        _enqueue_chunks(requeued)
+        _enqueue_chunks(requeued, keep_rows=True)
     return requeued.requeued
 
 
@@ -74,21 +77,45 @@ def fleet_checks_enqueue(*, site_ids=None, user=None, now=None) -> fleet.FleetQu
     return queued
 
 
-def _enqueue_chunks(queued: fleet.FleetQueued) -> None:
+def _enqueue_chunks(queued: fleet.FleetQueued, *, keep_rows: bool = False) -> None:
+    """One task per chunk of ``queued``. A queue that refuses raises ``FleetEnqueueFailed``
+    after removing the rows no task will run (unless ``keep_rows``: a worker's sweep keeps
+    them queued, for the next sweep to try again). A queue that times out may have taken
+    the task (a frozen Redis resumes and runs it): the rows stay, ``queued.unconfirmed``
+    says so, and a worker's sweep queues them again if the queue lost them after all."""
     chunks = list(queued.chunks)
     for done, chunk in enumerate(chunks):
         try:
             check_chunk.enqueue(chunk=chunk, request_id=logs.request_id.get())
         except Exception as error:
+            reason = " ".join(f"{type(error).__name__}: {error}".split())[:200]
+            if _maybe_taken(error):
+                queued.unconfirmed = FleetEnqueueUnconfirmed(
+                    reason=reason,
+                    queued=queued.queued + queued.requeued,
+                    unconfirmed=sum(queued.chunks[c] for c in chunks[done:]),
+                )
+                logger.warning(queued.unconfirmed.message)
+                return
             # The rows would wait for a task that does not exist and block the next run:
             # remove them, so that nothing looks queued that is not.
             # The caller says it once (the command in one line, the page as a message).
-            removed = fleet.fleet_checks_unqueue(chunks=chunks[done:])
+            removed = 0 if keep_rows else fleet.fleet_checks_unqueue(chunks=chunks[done:])
             raise FleetEnqueueFailed(
-                reason=" ".join(f"{type(error).__name__}: {error}".split())[:200],
+                reason=reason,
                 enqueued=sum(queued.chunks[c] for c in chunks[:done]),
                 removed=removed,
             ) from error
+
+
+def _maybe_taken(error: Exception) -> bool:
+    """Whether the queue may have taken the task although the enqueue failed: it timed
+    out waiting for the answer (a frozen or overloaded Redis), rather than refusing."""
+    try:
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # the database backend alone: its enqueue is one transaction
+        return False
+    return isinstance(error, RedisTimeoutError | TimeoutError)
 
 
 @task()

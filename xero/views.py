@@ -429,7 +429,9 @@ def health_view(request):
         except FleetEnqueueFailed as failure:
             messages.error(request, failure.message)
             return redirect(request.get_full_path())
-        if result.queued or result.already_queued or result.requeued:
+        if result.unconfirmed is not None:
+            messages.warning(request, result.unconfirmed.message)
+        elif result.queued or result.already_queued or result.requeued:
             messages.success(request, _queued_message(result))
         else:
             messages.info(request, "No Site is failing: there is nothing to test.")

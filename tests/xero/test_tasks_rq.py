@@ -7,18 +7,28 @@ with no TCP port and nothing saved: no run shares a queue with another, and empt
 between tests touches nobody else's data. Skipped when ``redis-server`` is not installed.
 """
 
+import contextlib
+import datetime
+import os
+import re
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
-from xero.models import ConnectionTest, QueuedCheck
+from operations import counters
+from xero.models import Alert, ConnectionTest, QueuedCheck
 
-from .workers import manage, private_fleet, start, worker_environment
+from .workers import ROOT, manage, private_fleet, start, wait_for, worker_environment
 
 pytest.importorskip("django_tasks_rq")
 redis = pytest.importorskip("redis")
@@ -36,37 +46,75 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    """The URL of a Redis of this worker's own, started for the session and stopped after."""
-    folder = tmp_path_factory.mktemp("redis")
-    with tempfile.TemporaryDirectory(prefix="redis-") as short:
-        sock = folder / "redis.sock"
-        if len(str(sock)) > SOCKET_PATH_MAX:
-            sock = Path(short) / "redis.sock"
-        log = folder / "redis.log"
-        server = subprocess.Popen(
+class RedisServer:
+    """A ``redis-server`` of this test worker's own on a Unix socket, which the fault tests
+    stop, start again (empty, as nothing is saved) and freeze."""
+
+    def __init__(self, folder: Path, sock: Path):
+        self.folder, self.sock, self.log = folder, sock, folder / "redis.log"
+        self.url = f"unix://{sock}?db=0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
             [
                 REDIS_SERVER,
                 "--port", "0",
-                "--unixsocket", str(sock),
+                "--unixsocket", str(self.sock),
                 "--unixsocketperm", "700",
                 "--save", "",
                 "--appendonly", "no",
-                "--dir", str(folder),
-                "--logfile", str(log),
+                "--dir", str(self.folder),
+                "--logfile", str(self.log),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-        url = f"unix://{sock}?db=0"
+        _wait_until_it_answers(self.process, self.url, self.log)
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    def freeze(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def ensure_running(self) -> None:
+        """Whatever a failed fault test left: running and awake."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        else:
+            self.thaw()
+
+
+@pytest.fixture(scope="session")
+def redis_process(tmp_path_factory):
+    """This worker's Redis, started for the session and stopped after."""
+    folder = tmp_path_factory.mktemp("redis")
+    with tempfile.TemporaryDirectory(prefix="redis-") as short:
+        sock = folder / "redis.sock"
+        if len(str(sock)) > SOCKET_PATH_MAX:
+            sock = Path(short) / "redis.sock"
+        server = RedisServer(folder, sock)
+        server.start()
         try:
-            _wait_until_it_answers(server, url, log)
-            yield url
+            yield server
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(redis_process):
+    """The URL of this worker's Redis."""
+    return redis_process.url
 
 
 def _wait_until_it_answers(server, url: str, log: Path, limit: float = 30) -> None:
@@ -83,11 +131,13 @@ def _wait_until_it_answers(server, url: str, log: Path, limit: float = 30) -> No
 
 
 @pytest.fixture
-def redis_database(redis_server):
+def redis_database(redis_process, redis_server):
     """This worker's Redis, empty before and after the test (nobody else uses it)."""
+    redis_process.ensure_running()
     queue = redis.Redis.from_url(redis_server)
     queue.flushdb()
     yield queue
+    redis_process.ensure_running()
     queue.flushdb()
 
 
@@ -144,3 +194,251 @@ def test_with_redis_down_the_cron_command_fails_in_one_line_and_queues_nothing(
     assert len(refused.stderr.strip().splitlines()) == 1
     assert "REDIS_URL" in refused.stderr and "Traceback" not in refused.stderr
     assert not QueuedCheck.objects.exists()
+
+
+# The fault tests (issue 29) with RQ: long-running rqworkers (operations/rq_worker.py, as
+# `manage.py rqworker` builds it from the settings) and no xero_check_fleet after the
+# fault. Polled for, never slept: the limits are generous because the machine running
+# them may be loaded.
+LEASE = 2
+LIMIT = 120
+RQ_SERVICE = ("rqworker", "default", "--job-class", "django_tasks_rq.Job")
+
+
+@pytest.fixture
+def rq_fleet(rq_environment, make_site, issue_certificate, fake_xero_settings, tmp_path):
+    """40 Sites that passed an hour ago, in chunks of 4, each call 0.3 s; and ``worker(name)``
+    to start a long-running rqworker (stopped at the end), its log in a file."""
+    environment, queue = rq_environment
+    environment = {
+        **environment,
+        "XERO_MAX_CONCURRENT_CALLS": "4",
+        "XERO_CHECK_LEASE": str(LEASE),
+        "XERO_CONNECT_TIMEOUT": "1",
+        "XERO_READ_TIMEOUT": "2",
+        "XERO_ABANDONED_CALL_SECONDS": "3",
+        "LOG_LEVEL": "WARNING",
+    }
+    fake_xero_settings.latency = 0.3
+    fake_xero_settings.enforce_limits = True
+    sites = private_fleet(make_site, issue_certificate, fake_xero_settings, 40)
+    an_hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    ConnectionTest.objects.bulk_create(
+        ConnectionTest(site=site, outcome="ok", started_at=an_hour_ago) for site in sites
+    )
+    workers = []
+
+    def worker(name):
+        # Its log to a file: a fault's tracebacks would fill a pipe nobody reads.
+        log = open(tmp_path / f"{name}.log", "w+")  # noqa: SIM115 (closed below)
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *RQ_SERVICE, "--name", name],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        workers.append((process, log))
+        return process
+
+    yield sites, environment, queue, worker
+    for process, log in workers:
+        if process.poll() is None:
+            kill_tree(process.pid)
+            process.wait()
+        log.close()
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a worker and its work horse (RQ forks one per job, in a process group of
+    its own): what a machine dying does."""
+    for child in _children(pid):
+        kill_tree(child)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
+    except FileNotFoundError:
+        return []
+
+
+def fresh_passes(since) -> Counter:
+    return Counter(
+        ConnectionTest.objects.filter(started_at__gt=since, outcome="ok").values_list(
+            "site_id", flat=True
+        )
+    )
+
+
+def wait_for_the_batch(process, queue) -> None:
+    def done():
+        return (
+            not QueuedCheck.objects.exists()
+            and not ConnectionTest.objects.filter(outcome="running").exists()
+            and queue.llen("rq:queue:default") == 0
+        )
+
+    try:
+        wait_for(done, what="the batch finished", process=process, limit=LIMIT)
+    except AssertionError as error:
+        left = list(QueuedCheck.objects.values_list("chunk", "worker", "lease_until"))
+        raise AssertionError(f"{error} at {timezone.now()}; queued {left}") from None
+
+
+def log_of(process, tmp_path, name) -> str:
+    return (tmp_path / f"{name}.log").read_text()
+
+
+def stop(process) -> None:
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=LIMIT) == 0
+
+
+def assert_each_site_passed_once(sites, since) -> None:
+    assert fresh_passes(since) == {site.pk: 1 for site in sites}
+    outcomes = set(
+        ConnectionTest.objects.filter(started_at__gt=since).values_list("outcome", flat=True)
+    )
+    # Whatever else a fault left (interrupted, our own trouble) blames no Site.
+    assert not [o for o in outcomes if ConnectionTest.Outcome.is_failing(o)], outcomes
+    assert not Alert.objects.exists()
+    assert not QueuedCheck.objects.exists()
+
+
+def test_checks_whose_jobs_redis_lost_are_run_by_the_first_rq_worker_without_cron(rq_fleet):
+    sites, environment, queue, worker = rq_fleet
+    started = timezone.now()
+    assert manage(environment, "xero_check_fleet").stdout.startswith("Queued 40 Site checks;")
+    queue.flushdb()  # Redis lost its jobs while no worker ran
+    first = worker("first")
+    healing = time.monotonic()
+    wait_for_the_batch(first, queue)
+    healed_in = time.monotonic() - healing
+    stop(first)
+    assert_each_site_passed_once(sites, started)
+    print(f"healed {healed_in:.1f} s after the worker started (lease {LEASE} s)")
+
+
+def test_an_rq_worker_killed_late_in_a_batch_is_healed_by_the_next_without_cron(rq_fleet):
+    sites, environment, queue, worker = rq_fleet
+    started = timezone.now()
+    manage(environment, "xero_check_fleet")
+    first = worker("first")
+    # Late: the next worker finds no chunk left to start, so only its sweep can heal.
+    wait_for(lambda: len(fresh_passes(started)) >= 32, what="32 Sites tested", process=first)
+    kill_tree(first.pid)
+    first.wait()
+    assert QueuedCheck.objects.exists()  # the kill left work behind
+    # What systemd does: start the worker again. No xero_check_fleet.
+    second = worker("second")
+    killed = time.monotonic()
+    wait_for_the_batch(second, queue)
+    healed_in = time.monotonic() - killed
+    stop(second)
+    assert_each_site_passed_once(sites, started)
+    print(f"healed {healed_in:.1f} s after the kill (lease {LEASE} s)")
+
+
+def test_an_rq_worker_outlives_redis_stopped_and_started_again_empty(
+    rq_fleet, redis_process, tmp_path
+):
+    sites, environment, queue, worker = rq_fleet
+    started = timezone.now()
+    manage(environment, "xero_check_fleet")
+    survivor = worker("survivor")
+    wait_for(lambda: len(fresh_passes(started)) >= 8, what="8 Sites tested", process=survivor)
+    redis_process.stop()
+    time.sleep(3)  # down for a while: the worker's every call to Redis fails meanwhile
+    assert survivor.poll() is None
+    redis_process.start()  # empty: the queue's jobs are gone with it
+    wait_for_the_batch(survivor, queue)
+    assert survivor.poll() is None  # still running
+    stop(survivor)
+    assert_each_site_passed_once(sites, started)
+    assert "Redis failed; trying again" in log_of(survivor, tmp_path, "survivor")
+    # Counted for /metrics (warehouse_worker_errors_total{part="redis"}).
+    assert counters.values()['worker_errors_total{part="redis"}'] >= 1
+
+
+# A command pushing a job onto the queue's list (RESP: the command, then its key).
+PUSH_ONTO_THE_QUEUE = re.compile(rb"[LR]PUSH\r\n\$\d+\r\nrq:queue:")
+
+
+class FreezeAtEnqueue:
+    """A relay on a Unix socket in front of the test's ``redis-server`` that freezes the
+    server (SIGSTOP, as a paused VM) just before it passes on the first command that
+    pushes a job onto the queue: the client waits for an answer that comes too late, and
+    the server takes the job once thawed. Frozen at that very command, not by the clock."""
+
+    def __init__(self, server: RedisServer, path: Path):
+        self.server, self.url = server, f"unix://{path}?db=0"
+        self.frozen = threading.Event()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(path))
+        self.listener.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):  # closed at the end
+            while True:
+                client, _ = self.listener.accept()
+                upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                upstream.connect(str(self.server.sock))
+                threading.Thread(
+                    target=self._pass, args=(client, upstream, True), daemon=True
+                ).start()
+                threading.Thread(
+                    target=self._pass, args=(upstream, client, False), daemon=True
+                ).start()
+
+    def _pass(self, source, target, from_client: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if from_client and PUSH_ONTO_THE_QUEUE.search(data) and not self.frozen.is_set():
+                    self.server.freeze()
+                    self.frozen.set()
+                target.sendall(data)
+        for end in (source, target):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_an_enqueue_a_frozen_redis_takes_late_is_said_unconfirmed_and_tested_once(
+    rq_fleet, redis_process, tmp_path
+):
+    sites, environment, queue, worker = rq_fleet
+    started = timezone.now()
+    relay = FreezeAtEnqueue(redis_process, Path(redis_process.sock).with_name("relay.sock"))
+    try:
+        queued = manage(
+            {**environment, "REDIS_URL": relay.url, "REDIS_SOCKET_TIMEOUT": "1"},
+            "xero_check_fleet",
+            check=False,
+        )
+    finally:
+        relay.close()
+        redis_process.thaw()
+    assert relay.frozen.is_set()
+    # Thawed, Redis runs what it was sent: the first chunk's job, which the client gave
+    # up waiting for.
+    wait_for(lambda: queue.llen("rq:queue:default") >= 1, what="the job Redis took late")
+    assert queued.returncode == 1
+    # Never "0 queued": the checks are queued, and said to be in doubt.
+    assert queued.stdout.startswith("Queued 40 Site checks;")
+    said = " ".join(queued.stderr.split())
+    assert "did not confirm 40 of the 40 Site checks" in said and "Traceback" not in said
+    assert QueuedCheck.objects.count() == 40
+    first = worker("first")
+    wait_for_the_batch(first, queue)
+    stop(first)
+    # The chunk Redis took ran from its job, the others were queued again by the worker's
+    # sweep (their jobs were never sent): each Site once.
+    assert_each_site_passed_once(sites, started)

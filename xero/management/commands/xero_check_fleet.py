@@ -19,3 +19,6 @@ class Command(PlainErrorsCommand):
             # One line and a non-zero exit, so that cron's mail and monitoring see it.
             raise CommandError(failure.message) from None
         self.stdout.write(queued.summary())
+        if queued.unconfirmed is not None:
+            # Queued, yet in doubt: said, and a non-zero exit, so that cron's mail tells.
+            raise CommandError(queued.unconfirmed.message)
