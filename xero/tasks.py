@@ -111,11 +111,13 @@ def _enqueue_chunks(queued: fleet.FleetQueued, *, keep_rows: bool = False) -> No
 def _maybe_taken(error: Exception) -> bool:
     """Whether the queue may have taken the task although the enqueue failed: it timed
     out waiting for the answer (a frozen or overloaded Redis), rather than refusing."""
+    if isinstance(error, TimeoutError):
+        return True
     try:
         from redis.exceptions import TimeoutError as RedisTimeoutError
     except ImportError:  # the database backend alone: its enqueue is one transaction
         return False
-    return isinstance(error, RedisTimeoutError | TimeoutError)
+    return isinstance(error, RedisTimeoutError)
 
 
 @task()

@@ -10,6 +10,8 @@ from django_tasks import default_task_backend
 from sites.models import Site
 from xero.models import ConnectionTest, QueuedCheck
 
+from .test_tasks import TimingOutBackend
+
 URL = "/xero/health/"
 
 
@@ -72,6 +74,16 @@ def test_test_all_failing_queues_only_the_failing_sites(client_for, make_site, d
     response = client_for("support").post(URL, {"action": "test_failing"}, follow=True)
     assert list(QueuedCheck.objects.values_list("site", flat=True)) == [failing.pk]
     assert "Queued 1 Site test" in response.text
+
+
+def test_an_enqueue_the_queue_did_not_confirm_is_said_and_stays_queued(client_for, site, settings):
+    settings.TASKS = {"default": {"BACKEND": "tests.xero.test_tasks.TimingOutBackend"}}
+    TimingOutBackend.accept = 0
+    response = client_for("support").post(
+        URL, {"action": "test_selected", "sites": [site.pk]}, follow=True
+    )
+    assert "did not confirm 1 of the 1 Site checks" in response.text
+    assert QueuedCheck.objects.filter(site=site).exists()
 
 
 def test_test_selected_without_a_selection_says_so(client_for, site, dummy_tasks):

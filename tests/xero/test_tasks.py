@@ -280,6 +280,52 @@ def test_a_refusal_midway_keeps_the_chunks_that_have_a_task(make_site, refusing_
     assert str(kept.chunk) == default_task_backend.results[0].kwargs["chunk"]
 
 
+class TimingOutBackend(DummyBackend):
+    """A task queue that takes the task but answers too late (a frozen Redis): its client
+    times out, after ``accept`` tasks answered in time."""
+
+    accept = 0
+
+    def enqueue(self, task, args, kwargs):
+        result = super().enqueue(task, args, kwargs)
+        if len(self.results) > TimingOutBackend.accept:
+            raise TimeoutError("Timeout reading from socket")
+        return result
+
+
+@pytest.fixture
+def timing_out_tasks(settings):
+    settings.TASKS = {"default": {"BACKEND": f"{__name__}.TimingOutBackend"}}
+    TimingOutBackend.accept = 0
+    return TimingOutBackend
+
+
+def test_an_enqueue_that_times_out_keeps_its_checks_queued_and_says_they_are_unconfirmed(
+    make_site, timing_out_tasks, settings
+):
+    settings.XERO_CHECK_CHUNK_SIZE = 1
+    timing_out_tasks.accept = 1
+    make_site(), make_site(), make_site()
+    queued = fleet_checks_enqueue()
+    # Never "0 queued" while the queue may run them: all three stay, one of them in
+    # doubt and one never sent (a worker's sweep queues it again, ``_taskless``).
+    assert queued.queued == 3 and QueuedCheck.objects.count() == 3
+    assert queued.unconfirmed is not None
+    assert queued.unconfirmed.context["unconfirmed"] == 2
+    assert "did not confirm 2 of the 3 Site checks" in queued.unconfirmed.message
+
+
+def test_the_cron_command_says_an_unconfirmed_enqueue_and_exits_non_zero(
+    make_site, timing_out_tasks, capsys
+):
+    make_site()
+    with pytest.raises(CommandError) as failed:
+        call_command("xero_check_fleet")
+    assert capsys.readouterr().out.startswith("Queued 1 Site check;")
+    assert "did not confirm" in str(failed.value)
+    assert QueuedCheck.objects.count() == 1
+
+
 def test_the_default_backend_keeps_tasks_in_the_database(make_site):
     from django_tasks_db.models import DBTaskResult
 
