@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -22,7 +23,7 @@ from xero.models import Alert, ConnectionTest, QueuedCheck
 from xero.tasks import fleet_checks_enqueue
 
 from .test_tasks_workers import counted_tests, nothing_left_running_or_queued
-from .workers import ROOT, private_fleet, wait_for, worker_environment
+from .workers import ROOT, database_url, private_fleet, wait_for, worker_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -233,3 +234,55 @@ def test_a_worker_outlives_its_database_connections_terminated_again_and_again(f
     assert survivor.poll() is None  # still running
     stop(survivor)
     assert_each_site_passed_once(sites, started)
+
+
+# A database stopped this long (issue 29: both workers exited after a 20 s outage).
+OUTAGE = 20
+
+
+@pytest.fixture
+def outage_proxy():
+    """A relay between the workers and PostgreSQL that the test stops and starts again
+    (``outage_proxy.py``); its port."""
+    database = connection.settings_dict
+    proxy = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("outage_proxy.py")),
+         database["HOST"] or "127.0.0.1", str(database["PORT"] or 5432)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert proxy.stdout is not None
+    port = int(proxy.stdout.readline())
+    yield proxy, port
+    proxy.kill()
+    proxy.wait()
+
+
+def test_workers_outlive_the_database_stopped_for_20_seconds(fleet, outage_proxy):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite is a file: there is no server to stop")
+    sites, worker = fleet
+    proxy, port = outage_proxy
+    through_the_proxy = database_url().replace(
+        f"@{connection.settings_dict['HOST']}:{connection.settings_dict['PORT'] or 5432}/",
+        f"@127.0.0.1:{port}/",
+    )
+    started = timezone.now()
+    fleet_checks_enqueue()
+    workers = [worker(name, DATABASE_URL=through_the_proxy) for name in ("one", "two")]
+    wait_for(lambda: len(fresh_verdicts(started)) >= 8, what="8 Sites tested", process=workers[0])
+    proxy.send_signal(signal.SIGUSR1)  # the database stops: connections cut, new ones refused
+    time.sleep(OUTAGE)
+    assert [process.poll() for process in workers] == [None, None]
+    proxy.send_signal(signal.SIGUSR2)  # and starts again
+    back = time.monotonic()
+    wait_for_the_batch(workers[0])
+    healed_in = time.monotonic() - back
+    assert [process.poll() for process in workers] == [None, None]  # both still running
+    for process in workers:
+        stop(process)
+    assert_each_site_passed_once(sites, started)
+    for process in workers:  # each met the outage, and said so
+        with open(LOGS[process.pid]) as log:
+            assert "trying again" in log.read()
+    print(f"finished {healed_in:.1f} s after the database came back (lease {LEASE} s)")
