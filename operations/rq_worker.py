@@ -88,6 +88,15 @@ class FleetWorker(Worker):
             # database connection with it.
             connections.close_all()
 
+    def subscribe(self) -> None:
+        # RQ's own, but its thread waits a second, not 60, for a command to the worker:
+        # stopping waits for that wait (seen: a burst worker's exit took 60 s).
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
     def check_for_suspension(self, burst: bool) -> None:
         self._outliving_redis(
             "check for suspension", lambda: super(FleetWorker, self).check_for_suspension(burst)

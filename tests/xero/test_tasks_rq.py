@@ -58,7 +58,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                REDIS_SERVER,
+                str(REDIS_SERVER),
                 "--port", "0",
                 "--unixsocket", str(self.sock),
                 "--unixsocketperm", "700",
