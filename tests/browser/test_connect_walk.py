@@ -4,12 +4,12 @@ by a customer on their own Site."""
 
 import pytest
 
-from accounts.models import TOTPDevice
-from customers.access import CUSTOMERS
-from customers.services import membership_add
-from tests.browser.conftest import PASSWORD, page_overflow, sign_in_with_password
-from tests.second_factor import totp_code
-from tests.xero.conftest import web_app_xero, web_site  # noqa: F401 - fixtures
+from tests.browser.conftest import (
+    customer_signs_in,
+    no_horizontal_scroll,
+    page_overflow,
+    state_of,
+)
 from xero.models import TenantBinding, TokenSet
 
 pytestmark = [
@@ -21,24 +21,6 @@ pytestmark = [
 @pytest.fixture(autouse=True)
 def _fast_retests(settings):
     settings.XERO_TEST_COOLDOWN = 0
-
-
-@pytest.fixture
-def xero(web_app_xero, live_server):  # noqa: F811 - the fixture above, extended
-    web_app_xero.register_web_app(
-        "6A7B8C9D0E1F2A3B4C5D6E7F8A9B0C1D",
-        "warehouse-web-app-secret-for-tests",
-        f"{live_server.url}/xero/callback/",
-    )
-    return web_app_xero
-
-
-def state_of(page, key):
-    return page.locator(f"#step-{key} h2 .xero-state").inner_text()
-
-
-def no_horizontal_scroll(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 @pytest.mark.parametrize(
@@ -188,24 +170,6 @@ def test_the_disconnect_confirmation_fits_a_phone_in_dark_mode(
     assert "/xero/disconnect/" in admin.url
     assert page_overflow(admin) == []
     assert axe_violations(admin) == []
-
-
-def customer_signs_in(open_browser, make_user, site, *, width, scheme):
-    """A customer of ``site`` signs in with their password and authenticator code, and lands
-    on its setup page."""
-    customer = make_user(CUSTOMERS)
-    customer.set_password(PASSWORD)
-    customer.save()
-    membership_add(site=site, user=customer)
-    page = open_browser(width=width, color_scheme=scheme)
-    sign_in_with_password(page, customer.username)
-    page.wait_for_url("**/admin/second-factor/**")
-    page.fill("#id_code", totp_code(TOTPDevice.objects.get(user=customer, confirmed=True)))
-    with page.expect_navigation():
-        page.click("input[type=submit]")
-    page.goto(f"/sites/{site.code}/xero/setup/")
-    page.user = customer
-    return page
 
 
 @pytest.mark.parametrize(

@@ -8,19 +8,15 @@ from django.core import mail
 
 from sites.models import Site
 from sites.roles import SUPPORT
-from tests.browser.conftest import page_overflow
-from tests.browser.test_connect_walk import customer_signs_in
+from tests.browser.conftest import customer_signs_in, page_overflow, state_of
 from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET
 from tests.xero.conftest import (  # noqa: F401 - fixtures
     CLIENT_ID,
     CLIENT_SECRET,
     WEB_APP_CLIENT_ID,
-    WEB_APP_CLIENT_SECRET,
     connected_site,
     custom_site,
     private_site,
-    web_app_xero,
-    web_site,
 )
 from xero.fleet import fleet_alerts_send
 from xero.models import Certificate
@@ -132,14 +128,6 @@ def test_the_setup_pages_details_ask_for_the_secret_again_after_an_error(login_a
 # Items 5 and 17 -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def xero(web_app_xero, live_server):  # noqa: F811 - the fixture, with the live server's callback
-    web_app_xero.register_web_app(
-        WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET, f"{live_server.url}/xero/callback/"
-    )
-    return web_app_xero
-
-
 @VIEWS
 def test_the_site_page_switches_the_connection_type_only_after_asking_and_clears_the_key(
     login_as, site, screenshots, axe_violations, width, scheme
@@ -226,10 +214,6 @@ def connect_through_xero(page, site, xero, *, organisations=("Acme Pty Ltd",)):
     for name in organisations:
         page.get_by_label(name).check()
     page.get_by_role("button", name="Allow access").click()
-
-
-def state_of(page, key):
-    return page.locator(f"#step-{key} h2 .xero-state").inner_text()
 
 
 def health_row(page, site):

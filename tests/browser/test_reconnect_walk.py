@@ -6,26 +6,11 @@ import re
 
 import pytest
 
-from tests.browser.test_connect_walk import customer_signs_in, no_horizontal_scroll, state_of
-from tests.xero.conftest import (  # noqa: F401 - fixtures
-    fleet_check,
-    make_private_site,
-    web_app_xero,
-    web_site,
-)
+from tests.browser.conftest import customer_signs_in, no_horizontal_scroll, state_of
+from tests.xero.conftest import fleet_check, make_private_site  # noqa: F401 - fixtures
 from xero.models import TenantBinding
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def xero(web_app_xero, live_server):  # noqa: F811 - the fixture above, extended
-    web_app_xero.register_web_app(
-        "6A7B8C9D0E1F2A3B4C5D6E7F8A9B0C1D",
-        "warehouse-web-app-secret-for-tests",
-        f"{live_server.url}/xero/callback/",
-    )
-    return web_app_xero
 
 
 @pytest.mark.parametrize(
