@@ -223,6 +223,15 @@ def no_horizontal_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
+def allow_in_xero(page, xero, *organisations, button="Connect to Xero") -> None:
+    """Press ``button`` and, on the fake Xero's consent page, allow ``organisations``."""
+    page.get_by_role("button", name=button).click()
+    page.wait_for_url(f"{xero.url}/identity/connect/authorize*")
+    for name in organisations:
+        page.get_by_label(name).check()
+    page.get_by_role("button", name="Allow access").click()
+
+
 def customer_signs_in(open_browser, make_user, site, *, width, scheme):
     """A customer of ``site`` signs in with their password and authenticator code, and lands
     on its setup page."""

@@ -5,6 +5,7 @@ by a customer on their own Site."""
 import pytest
 
 from tests.browser.conftest import (
+    allow_in_xero,
     customer_signs_in,
     no_horizontal_scroll,
     page_overflow,
@@ -137,10 +138,7 @@ def test_a_private_application_site_switches_to_connect_to_xero_and_connects(
         staff.get_by_role("button", name="Switch and clear the Key and Secret").click()
     assert "now connects through the Warehouse's Xero app" in staff.content()
     assert state_of(staff, "open_xero") == "To do"
-    staff.get_by_role("button", name="Connect to Xero").click()
-    staff.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    staff.get_by_label("Beta Holdings").check()
-    staff.get_by_role("button", name="Allow access").click()
+    allow_in_xero(staff, xero, "Beta Holdings")
     staff.wait_for_url("**/xero/setup/*")
 
     assert "Connected to Xero: this Site reaches Beta Holdings" in staff.content()
@@ -158,10 +156,7 @@ def test_the_disconnect_confirmation_fits_a_phone_in_dark_mode(
     admin = login_as("Admins", width=390, height=844)
     admin.emulate_media(color_scheme="dark")
     admin.goto(f"/sites/{web_site.code}/xero/setup/")
-    admin.get_by_role("button", name="Connect to Xero").click()
-    admin.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    admin.get_by_label("Acme Pty Ltd").check()
-    admin.get_by_role("button", name="Allow access").click()
+    allow_in_xero(admin, xero, "Acme Pty Ltd")
     admin.wait_for_url("**/xero/setup/*")
 
     with admin.expect_navigation():
@@ -190,11 +185,7 @@ def test_a_customer_connects_their_own_site(
     assert no_horizontal_scroll(customer)
     screenshots(customer, "customer-not-connected")
 
-    customer.get_by_role("button", name="Connect to Xero").click()
-    customer.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    customer.get_by_label("Acme Pty Ltd").check()
-    customer.get_by_label("Beta Holdings").check()
-    customer.get_by_role("button", name="Allow access").click()
+    allow_in_xero(customer, xero, "Acme Pty Ltd", "Beta Holdings")
 
     customer.wait_for_url("**/xero/connect/choose/")
     assert customer.get_by_role("link", name="Your Sites").count() == 1

@@ -8,7 +8,7 @@ from django.core import mail
 
 from sites.models import Site
 from sites.roles import SUPPORT
-from tests.browser.conftest import customer_signs_in, page_overflow, state_of
+from tests.browser.conftest import allow_in_xero, customer_signs_in, page_overflow, state_of
 from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET
 from tests.xero.conftest import (  # noqa: F401 - fixtures
     CLIENT_ID,
@@ -171,10 +171,7 @@ def test_a_connect_to_xero_sites_page_has_no_key_boxes_but_connects(
     assert axe_violations(admin) == []
     screenshots(admin, "web-app-site-page")
 
-    admin.get_by_role("button", name="Connect to Xero").click()
-    admin.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    admin.get_by_label("Acme Pty Ltd").check()
-    admin.get_by_role("button", name="Allow access").click()
+    allow_in_xero(admin, xero, "Acme Pty Ltd")
     admin.wait_for_url("**/xero/setup/*")
     assert "Connected to Xero: this Site reaches Acme Pty Ltd" in admin.content()
 
@@ -209,11 +206,7 @@ def test_a_custom_connection_sites_page_shows_its_key_boxes_and_no_certificate_o
 def connect_through_xero(page, site, xero, *, organisations=("Acme Pty Ltd",)):
     """Press Connect to Xero on ``site``'s setup page and allow ``organisations``."""
     page.goto(f"/sites/{site.code}/xero/setup/")
-    page.get_by_role("button", name="Connect to Xero").click()
-    page.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    for name in organisations:
-        page.get_by_label(name).check()
-    page.get_by_role("button", name="Allow access").click()
+    allow_in_xero(page, xero, *organisations)
 
 
 def health_row(page, site):

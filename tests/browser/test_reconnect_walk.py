@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import customer_signs_in, no_horizontal_scroll, state_of
+from tests.browser.conftest import allow_in_xero, customer_signs_in, no_horizontal_scroll, state_of
 from tests.xero.conftest import fleet_check, make_private_site  # noqa: F401 - fixtures
 from xero.models import TenantBinding
 
@@ -34,10 +34,7 @@ def test_a_customer_follows_the_emails_link_and_connects_the_same_organisation_a
     customer = customer_signs_in(open_browser, make_user, web_site, width=width, scheme=scheme)
     customer.user.email = "cara@example.com"
     customer.user.save()
-    customer.get_by_role("button", name="Connect to Xero").click()
-    customer.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    customer.get_by_label("Acme Pty Ltd").check()
-    customer.get_by_role("button", name="Allow access").click()
+    allow_in_xero(customer, xero, "Acme Pty Ltd")
     customer.wait_for_url("**/xero/setup/*")
     fleet_check()  # passes
     xero.disconnect_in_xero(xero.acme.tenant_id)
@@ -57,10 +54,7 @@ def test_a_customer_follows_the_emails_link_and_connects_the_same_organisation_a
     assert axe_violations(customer) == []
     screenshots(customer, "disconnected-in-xero")
 
-    customer.get_by_role("button", name="Connect to Xero again").click()
-    customer.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    customer.get_by_label("Acme Pty Ltd").check()
-    customer.get_by_role("button", name="Allow access").click()
+    allow_in_xero(customer, xero, "Acme Pty Ltd", button="Connect to Xero again")
     customer.wait_for_url("**/xero/setup/*")
     assert "Connected to Xero: this Site reaches Acme Pty Ltd" in customer.content()
     with customer.expect_navigation():
