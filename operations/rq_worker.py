@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from django.db import connections
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq.exceptions import StopRequested
 from rq.worker import Worker
 
 from . import counters
@@ -71,6 +72,10 @@ class FleetWorker(Worker):
             if requeued:
                 logger.warning("Worker %s queued %s checks again", self.name, requeued)
             self.sweep_pause = sweep_interval()
+        except StopRequested:
+            # RQ's signal handler raises it wherever an idle worker is (here, too): the
+            # stop is RQ's to carry out, never a failed sweep to forget.
+            raise
         except Exception:
             counters.add("worker_errors_total", {"part": "sweep"})
             self.sweep_pause = min(max(self.sweep_pause, sweep_interval()) * 2, MAX_BACKOFF_SECONDS)

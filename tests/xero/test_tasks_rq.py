@@ -221,6 +221,7 @@ def rq_fleet(rq_environment, make_site, issue_certificate, fake_xero_settings, t
         "XERO_READ_TIMEOUT": "2",
         "XERO_ABANDONED_CALL_SECONDS": "3",
         "LOG_LEVEL": "WARNING",
+        "PYTHONFAULTHANDLER": "1",
     }
     fake_xero_settings.latency = 0.3
     fake_xero_settings.enforce_limits = True
@@ -242,6 +243,7 @@ def rq_fleet(rq_environment, make_site, issue_certificate, fake_xero_settings, t
             stderr=log,
         )
         workers.append((process, log))
+        LOGS[process.pid] = tmp_path / f"{name}.log"
         return process
 
     yield sites, environment, queue, worker
@@ -297,9 +299,20 @@ def log_of(process, tmp_path, name) -> str:
     return (tmp_path / f"{name}.log").read_text()
 
 
+# Each worker's log file, by process id: a worker that does not stop says where it is.
+LOGS: dict[int, Path] = {}
+
+
 def stop(process) -> None:
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=LIMIT) == 0
+    try:
+        assert process.wait(timeout=LIMIT) == 0
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)  # faulthandler writes every thread's stack
+        process.wait()
+        raise AssertionError(
+            f"the worker did not stop: {LOGS[process.pid].read_text()[-6000:]}"
+        ) from None
 
 
 def assert_each_site_passed_once(sites, since) -> None:
