@@ -9,12 +9,18 @@ run, so the ratios do not depend on the machine. Query counts come from one rend
 """
 
 import argparse
+import os
 import statistics
+import subprocess
 import time
 
 from benchmarks._fleet_data import build_fleet, throwaway_database
 
 urlpatterns = []  # filled in main(): the project's URLs plus the bare admin
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def main(argv=None):
@@ -36,6 +42,7 @@ def main(argv=None):
         from accounts.models import TOTPDevice
         from sites.models import Site
 
+        print(f"machine: {os.cpu_count()} cores; {uptime()}")
         started = time.perf_counter()
         build_fleet(sites=args.sites, tests_per_site=args.tests_per_site)
         print(
@@ -82,7 +89,7 @@ def main(argv=None):
                     timings[name].append(time.perf_counter() - begin)
 
         anchor_ms = statistics.median(timings["anchor"]) * 1000
-        print(f"runs: {args.runs}")
+        print(f"runs: {args.runs}; {uptime()}")
         print(f"bare admin changelist (anchor): {anchor_ms:.0f} ms, {queries['anchor']} queries")
         for name in pages:
             ms = statistics.median(timings[name]) * 1000
