@@ -415,17 +415,17 @@ class _ChunkRun:
         whose save failed, or that shows the Warehouse's own trouble (``OUR_OWN_TROUBLE``),
         leaves the row, which lapses and is queued again.
         """
-        held = QueuedCheck.objects.filter(
-            site_id=site_id, worker=self.worker, lease_until__gt=timezone.now()
-        )
+        now = timezone.now()
         if test.outcome in OUR_OWN_TROUBLE:
             # Recorded (never blamed on Xero), and the row stays: it lapses when the run
             # ends (``finish``) and the Site is tested again for a verdict.
+            held = QueuedCheck.objects.filter(
+                site_id=site_id, worker=self.worker, lease_until__gt=now
+            )
             if not held.exists():
                 raise LeaseLost
             return
-        removed, _ = held.delete()
-        if not removed:
+        if not QueuedCheck.objects.delete_held(site_id=site_id, worker=self.worker, now=now):
             raise LeaseLost
 
     def run(self, *, workers: int) -> None:
