@@ -35,7 +35,7 @@ from sites.models import Site
 from sites.roles import ADMINS
 from warehouse import database
 
-from . import certificates, incidents, limits, link_alerts, pausing, selectors, values
+from . import certificates, client, incidents, limits, link_alerts, pausing, selectors, values
 from .exceptions import LeaseLost
 from .models import Alert, Certificate, CircuitBreaker, ConnectionTest, QueuedCheck
 from .services import connection_test_run, session_budget
@@ -452,7 +452,11 @@ class _ChunkRun:
     def work(self) -> None:
         # Every test sets its lock wait to its budget and back; held here for the whole
         # loop, those settings cost no statements (``warehouse.database``).
-        with limits.global_slot(), database.lock_waits_at_most(session_budget()):
+        with (
+            limits.global_slot(),
+            database.lock_waits_at_most(session_budget()),
+            client.connections_kept(),
+        ):
             while True:
                 with self.lock:
                     if self.active > max(1, self.share):
