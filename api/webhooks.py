@@ -65,7 +65,7 @@ def endpoint_create(
         endpoint.full_clean(exclude=["secret"])
         endpoint.save()
         endpoint.sites.set(sites)
-        _forget_endpoints()
+        endpoints_forget()
         audit.record(
             kind=AuditEntry.Kind.WEBHOOK_ENDPOINT_CREATED,
             target=endpoint,
@@ -88,7 +88,7 @@ def any_endpoint() -> bool:
     return bool(_endpoints_seen["any"])
 
 
-def _forget_endpoints() -> None:
+def endpoints_forget() -> None:
     """Read the endpoints again at the next event (after one is added or resumed)."""
     _endpoints_seen["at"] = -1e9
 
@@ -98,7 +98,7 @@ def endpoint_resume(*, endpoint: WebhookEndpoint) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         paused_at=None, paused_reason="", failures_in_a_row=0
     )
-    _forget_endpoints()
+    endpoints_forget()
     for delivery in WebhookDelivery.objects.filter(
         endpoint=endpoint, state=WebhookDelivery.State.PENDING
     ):

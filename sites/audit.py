@@ -337,6 +337,8 @@ def prune(*, now=None, dry_run: bool = False) -> int:
         window = AuditPruneWindow.objects.create(before=cutoff)
         deleted, _ = old.delete()
         window.delete()
+        # The counts of refusals after each hour's first go with the rows they count.
+        RefusedAccessCount.objects.filter(hour__lt=cutoff).delete()
         entry = AuditEntry(
             kind=Kind.AUDIT_PRUNED,
             action=AuditEntry.Action.ACCESS,

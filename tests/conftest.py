@@ -47,6 +47,18 @@ def _metrics_counts_of_this_test_only():
 
 
 @pytest.fixture(autouse=True)
+def _webhook_endpoints_read_afresh():
+    """Whether any webhook endpoint listens is remembered in the process for a few seconds
+    (api/webhooks.py): an endpoint of an earlier test, rolled back since, must not make the
+    next test's receivers query for it."""
+    from api import webhooks
+
+    webhooks.endpoints_forget()
+    yield
+    webhooks.endpoints_forget()
+
+
+@pytest.fixture(autouse=True)
 def _encryption_keys(settings):
     """Every test runs with a key of its own, so no test can read another's secrets."""
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
@@ -35,7 +35,7 @@ from sites.models import Site
 from sites.roles import ADMINS
 from warehouse import database
 
-from . import certificates, client, incidents, limits, link_alerts, pausing, selectors, values
+from . import certificates, client, incidents, limits, link_alerts, pausing, selectors
 from .exceptions import LeaseLost
 from .models import Alert, Certificate, CircuitBreaker, ConnectionTest, QueuedCheck
 from .services import connection_test_run, session_budget
@@ -735,33 +735,16 @@ def _alerts_due(*, site, last, active, now) -> list[tuple]:
 
 
 def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
-    # The subject becomes an email header: it is built from checked text only, whatever a
-    # Site's name held before names were validated (a line break would end the header).
-    subject = values.text(subject, Alert._meta.get_field("subject").max_length)
-    if Alert.objects.filter(site=site, kind=kind, key=str(key)).exists():
-        return None
-    recipients = link_alerts.role_users(ADMINS)
-    if not recipients:
-        logger.warning("No Admin has an email address to tell: %s", subject)
-    try:
-        with transaction.atomic():
-            # Recorded and sent together: if sending fails, nothing is recorded and the
-            # next check tries again; if another check recorded it first, we stop here.
-            alert = Alert.objects.create(
-                site=site,
-                kind=kind,
-                key=str(key),
-                subject=subject,
-                recipients=len(recipients),
-                sent_at=now,
-            )
-            # Each Admin as they chose (at once, in the daily digest, or off).
-            link_alerts.deliver(
-                kind=kind, subject=subject, alert=alert, users=recipients, body=body, now=now
-            )
-    except IntegrityError:
-        return None
-    return alert
+    # The Admins, each as they chose (at once, in the daily digest, or off).
+    return link_alerts.send_once(
+        site=site,
+        kind=kind,
+        key=key,
+        subject=subject,
+        body=body,
+        recipients=lambda: link_alerts.role_users(ADMINS),
+        now=now,
+    )
 
 
 class _ThreadPool:

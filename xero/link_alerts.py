@@ -125,14 +125,15 @@ def link_alerts_send(
             "If it was disconnected on purpose, reply to Support, who can pause the Site's "
             "checks.\n"
         )
-        recipients = customer_users(site, exclude=ran_it) | role_users(SUPPORT, exclude=ran_it)
         alert = send_once(
             site=site,
             kind=Alert.Kind.DISCONNECTED,
             key=key,
             subject=subject,
             body=body,
-            recipients=recipients,
+            recipients=lambda: (
+                customer_users(site, exclude=ran_it) | role_users(SUPPORT, exclude=ran_it)
+            ),
             now=now,
         )
         return [alert] if alert else []
@@ -151,7 +152,7 @@ def link_alerts_send(
         key=last_pass.pk,
         subject=subject,
         body=body,
-        recipients=customer_users(site, exclude=ran_it),
+        recipients=lambda: customer_users(site, exclude=ran_it),
         now=now,
     )
     return [alert] if alert else []
@@ -196,18 +197,25 @@ def _recovered(*, site, test, ran_it, now) -> list[Alert]:
         key=break_key,
         subject=subject,
         body=body,
-        recipients=recipients,
+        recipients=lambda: recipients,
         now=now,
     )
     return [alert] if alert else []
 
 
 def send_once(*, site, kind, key, subject, body, recipients, now) -> Alert | None:
-    """Record the alert and deliver it together (``fleet._alert``'s rule): if sending fails
-    nothing is recorded and the next check tries again; told already, nothing is sent."""
+    """Record the alert and deliver it together: if sending fails nothing is recorded and
+    the next check tries again; told already (or told by a racing check), nothing is sent.
+
+    ``recipients`` is a callable giving the users to tell, so that an alert told already
+    costs no query for them.
+    """
     subject = values.text(subject, Alert._meta.get_field("subject").max_length)
     if Alert.objects.filter(site=site, kind=kind, key=str(key)).exists():
         return None
+    users = recipients()
+    if not users:
+        logger.warning("Nobody with an email address to tell: %s", subject)
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
@@ -215,10 +223,11 @@ def send_once(*, site, kind, key, subject, body, recipients, now) -> Alert | Non
                 kind=kind,
                 key=str(key),
                 subject=subject,
-                recipients=len(recipients),
+                recipients=len(users),
                 sent_at=now,
             )
-            deliver(kind=kind, subject=subject, alert=alert, users=recipients, body=body, now=now)
+            # Each person as they chose (at once, in the daily digest, or off).
+            deliver(kind=kind, subject=subject, alert=alert, users=users, body=body, now=now)
     except IntegrityError:
         return None
     return alert

@@ -132,7 +132,7 @@ def circuit_review(*, site: Site, test: ConnectionTest, now, breakers: set[int])
             f"{url}\n\nTesting the connection, or connecting it again, brings back the "
             "hourly checks.\n"
         ),
-        recipients=link_alerts.customer_users(site) | link_alerts.role_users(SUPPORT),
+        recipients=lambda: link_alerts.customer_users(site) | link_alerts.role_users(SUPPORT),
         now=now,
     )
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from accounts.models import TOTPDevice
+from customers.access import CUSTOMERS
+from customers.services import membership_add
 from tests.second_factor import totp_code
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -192,4 +194,57 @@ def login_as(open_browser, make_user):
 
 
 # The fake Xero fixtures of the xero tests, shared here.
-from tests.xero.conftest import fake_xero, fake_xero_settings  # noqa: E402, F401
+from tests.xero.conftest import (  # noqa: E402, F401
+    WEB_APP_CLIENT_ID,
+    WEB_APP_CLIENT_SECRET,
+    fake_xero,
+    fake_xero_settings,
+    web_app_xero,
+    web_site,
+)
+
+
+@pytest.fixture
+def xero(web_app_xero, live_server):  # noqa: F811 - the fixture above, extended
+    """The fake Xero with the Warehouse's app registered for the live server's callback, so
+    that Connect to Xero can be clicked through."""
+    web_app_xero.register_web_app(
+        WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET, f"{live_server.url}/xero/callback/"
+    )
+    return web_app_xero
+
+
+def state_of(page, key) -> str:
+    """The state a setup page shows for its step ``key`` (To do, Done, Problem…)."""
+    return page.locator(f"#step-{key} h2 .xero-state").inner_text()
+
+
+def no_horizontal_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def allow_in_xero(page, xero, *organisations, button="Connect to Xero") -> None:
+    """Press ``button`` and, on the fake Xero's consent page, allow ``organisations``."""
+    page.get_by_role("button", name=button).click()
+    page.wait_for_url(f"{xero.url}/identity/connect/authorize*")
+    for name in organisations:
+        page.get_by_label(name).check()
+    page.get_by_role("button", name="Allow access").click()
+
+
+def customer_signs_in(open_browser, make_user, site, *, width, scheme):
+    """A customer of ``site`` signs in with their password and authenticator code, and lands
+    on its setup page."""
+    customer = make_user(CUSTOMERS)
+    customer.set_password(PASSWORD)
+    customer.save()
+    membership_add(site=site, user=customer)
+    page = open_browser(width=width, color_scheme=scheme)
+    sign_in_with_password(page, customer.username)
+    page.wait_for_url("**/admin/second-factor/**")
+    page.fill("#id_code", totp_code(TOTPDevice.objects.get(user=customer, confirmed=True)))
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    page.goto(f"/sites/{site.code}/xero/setup/")
+    page.user = customer
+    return page

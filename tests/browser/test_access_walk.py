@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import TOTPDevice
-from tests.browser.conftest import sign_in_with_password
+from tests.browser.conftest import no_horizontal_scroll, sign_in_with_password
 from tests.second_factor import totp_code, wrong_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -16,10 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # A wrong code is refused as wrong, or, straight after another, because the authenticator
 # waits (django-otp's throttling); either way it counts towards the lockout.
 CODE_REFUSALS = ("That code is not right", "Too many wrong codes in a row")
-
-
-def no_horizontal_scroll(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def submit_code(page, code):

@@ -4,12 +4,13 @@ by a customer on their own Site."""
 
 import pytest
 
-from accounts.models import TOTPDevice
-from customers.access import CUSTOMERS
-from customers.services import membership_add
-from tests.browser.conftest import PASSWORD, page_overflow, sign_in_with_password
-from tests.second_factor import totp_code
-from tests.xero.conftest import web_app_xero, web_site  # noqa: F401 - fixtures
+from tests.browser.conftest import (
+    allow_in_xero,
+    customer_signs_in,
+    no_horizontal_scroll,
+    page_overflow,
+    state_of,
+)
 from xero.models import TenantBinding, TokenSet
 
 pytestmark = [
@@ -21,24 +22,6 @@ pytestmark = [
 @pytest.fixture(autouse=True)
 def _fast_retests(settings):
     settings.XERO_TEST_COOLDOWN = 0
-
-
-@pytest.fixture
-def xero(web_app_xero, live_server):  # noqa: F811 - the fixture above, extended
-    web_app_xero.register_web_app(
-        "6A7B8C9D0E1F2A3B4C5D6E7F8A9B0C1D",
-        "warehouse-web-app-secret-for-tests",
-        f"{live_server.url}/xero/callback/",
-    )
-    return web_app_xero
-
-
-def state_of(page, key):
-    return page.locator(f"#step-{key} h2 .xero-state").inner_text()
-
-
-def no_horizontal_scroll(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 @pytest.mark.parametrize(
@@ -155,10 +138,7 @@ def test_a_private_application_site_switches_to_connect_to_xero_and_connects(
         staff.get_by_role("button", name="Switch and clear the Key and Secret").click()
     assert "now connects through the Warehouse's Xero app" in staff.content()
     assert state_of(staff, "open_xero") == "To do"
-    staff.get_by_role("button", name="Connect to Xero").click()
-    staff.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    staff.get_by_label("Beta Holdings").check()
-    staff.get_by_role("button", name="Allow access").click()
+    allow_in_xero(staff, xero, "Beta Holdings")
     staff.wait_for_url("**/xero/setup/*")
 
     assert "Connected to Xero: this Site reaches Beta Holdings" in staff.content()
@@ -176,10 +156,7 @@ def test_the_disconnect_confirmation_fits_a_phone_in_dark_mode(
     admin = login_as("Admins", width=390, height=844)
     admin.emulate_media(color_scheme="dark")
     admin.goto(f"/sites/{web_site.code}/xero/setup/")
-    admin.get_by_role("button", name="Connect to Xero").click()
-    admin.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    admin.get_by_label("Acme Pty Ltd").check()
-    admin.get_by_role("button", name="Allow access").click()
+    allow_in_xero(admin, xero, "Acme Pty Ltd")
     admin.wait_for_url("**/xero/setup/*")
 
     with admin.expect_navigation():
@@ -188,24 +165,6 @@ def test_the_disconnect_confirmation_fits_a_phone_in_dark_mode(
     assert "/xero/disconnect/" in admin.url
     assert page_overflow(admin) == []
     assert axe_violations(admin) == []
-
-
-def customer_signs_in(open_browser, make_user, site, *, width, scheme):
-    """A customer of ``site`` signs in with their password and authenticator code, and lands
-    on its setup page."""
-    customer = make_user(CUSTOMERS)
-    customer.set_password(PASSWORD)
-    customer.save()
-    membership_add(site=site, user=customer)
-    page = open_browser(width=width, color_scheme=scheme)
-    sign_in_with_password(page, customer.username)
-    page.wait_for_url("**/admin/second-factor/**")
-    page.fill("#id_code", totp_code(TOTPDevice.objects.get(user=customer, confirmed=True)))
-    with page.expect_navigation():
-        page.click("input[type=submit]")
-    page.goto(f"/sites/{site.code}/xero/setup/")
-    page.user = customer
-    return page
 
 
 @pytest.mark.parametrize(
@@ -226,11 +185,7 @@ def test_a_customer_connects_their_own_site(
     assert no_horizontal_scroll(customer)
     screenshots(customer, "customer-not-connected")
 
-    customer.get_by_role("button", name="Connect to Xero").click()
-    customer.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    customer.get_by_label("Acme Pty Ltd").check()
-    customer.get_by_label("Beta Holdings").check()
-    customer.get_by_role("button", name="Allow access").click()
+    allow_in_xero(customer, xero, "Acme Pty Ltd", "Beta Holdings")
 
     customer.wait_for_url("**/xero/connect/choose/")
     assert customer.get_by_role("link", name="Your Sites").count() == 1

@@ -8,19 +8,15 @@ from django.core import mail
 
 from sites.models import Site
 from sites.roles import SUPPORT
-from tests.browser.conftest import page_overflow
-from tests.browser.test_connect_walk import customer_signs_in
+from tests.browser.conftest import allow_in_xero, customer_signs_in, page_overflow, state_of
 from tests.conftest import CONSUMER_KEY, CONSUMER_SECRET
 from tests.xero.conftest import (  # noqa: F401 - fixtures
     CLIENT_ID,
     CLIENT_SECRET,
     WEB_APP_CLIENT_ID,
-    WEB_APP_CLIENT_SECRET,
     connected_site,
     custom_site,
     private_site,
-    web_app_xero,
-    web_site,
 )
 from xero.fleet import fleet_alerts_send
 from xero.models import Certificate
@@ -132,14 +128,6 @@ def test_the_setup_pages_details_ask_for_the_secret_again_after_an_error(login_a
 # Items 5 and 17 -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def xero(web_app_xero, live_server):  # noqa: F811 - the fixture, with the live server's callback
-    web_app_xero.register_web_app(
-        WEB_APP_CLIENT_ID, WEB_APP_CLIENT_SECRET, f"{live_server.url}/xero/callback/"
-    )
-    return web_app_xero
-
-
 @VIEWS
 def test_the_site_page_switches_the_connection_type_only_after_asking_and_clears_the_key(
     login_as, site, screenshots, axe_violations, width, scheme
@@ -183,10 +171,7 @@ def test_a_connect_to_xero_sites_page_has_no_key_boxes_but_connects(
     assert axe_violations(admin) == []
     screenshots(admin, "web-app-site-page")
 
-    admin.get_by_role("button", name="Connect to Xero").click()
-    admin.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    admin.get_by_label("Acme Pty Ltd").check()
-    admin.get_by_role("button", name="Allow access").click()
+    allow_in_xero(admin, xero, "Acme Pty Ltd")
     admin.wait_for_url("**/xero/setup/*")
     assert "Connected to Xero: this Site reaches Acme Pty Ltd" in admin.content()
 
@@ -221,15 +206,7 @@ def test_a_custom_connection_sites_page_shows_its_key_boxes_and_no_certificate_o
 def connect_through_xero(page, site, xero, *, organisations=("Acme Pty Ltd",)):
     """Press Connect to Xero on ``site``'s setup page and allow ``organisations``."""
     page.goto(f"/sites/{site.code}/xero/setup/")
-    page.get_by_role("button", name="Connect to Xero").click()
-    page.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    for name in organisations:
-        page.get_by_label(name).check()
-    page.get_by_role("button", name="Allow access").click()
-
-
-def state_of(page, key):
-    return page.locator(f"#step-{key} h2 .xero-state").inner_text()
+    allow_in_xero(page, xero, *organisations)
 
 
 def health_row(page, site):

@@ -6,26 +6,11 @@ import re
 
 import pytest
 
-from tests.browser.test_connect_walk import customer_signs_in, no_horizontal_scroll, state_of
-from tests.xero.conftest import (  # noqa: F401 - fixtures
-    fleet_check,
-    make_private_site,
-    web_app_xero,
-    web_site,
-)
+from tests.browser.conftest import allow_in_xero, customer_signs_in, no_horizontal_scroll, state_of
+from tests.xero.conftest import fleet_check, make_private_site  # noqa: F401 - fixtures
 from xero.models import TenantBinding
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def xero(web_app_xero, live_server):  # noqa: F811 - the fixture above, extended
-    web_app_xero.register_web_app(
-        "6A7B8C9D0E1F2A3B4C5D6E7F8A9B0C1D",
-        "warehouse-web-app-secret-for-tests",
-        f"{live_server.url}/xero/callback/",
-    )
-    return web_app_xero
 
 
 @pytest.mark.parametrize(
@@ -49,10 +34,7 @@ def test_a_customer_follows_the_emails_link_and_connects_the_same_organisation_a
     customer = customer_signs_in(open_browser, make_user, web_site, width=width, scheme=scheme)
     customer.user.email = "cara@example.com"
     customer.user.save()
-    customer.get_by_role("button", name="Connect to Xero").click()
-    customer.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    customer.get_by_label("Acme Pty Ltd").check()
-    customer.get_by_role("button", name="Allow access").click()
+    allow_in_xero(customer, xero, "Acme Pty Ltd")
     customer.wait_for_url("**/xero/setup/*")
     fleet_check()  # passes
     xero.disconnect_in_xero(xero.acme.tenant_id)
@@ -72,10 +54,7 @@ def test_a_customer_follows_the_emails_link_and_connects_the_same_organisation_a
     assert axe_violations(customer) == []
     screenshots(customer, "disconnected-in-xero")
 
-    customer.get_by_role("button", name="Connect to Xero again").click()
-    customer.wait_for_url(f"{xero.url}/identity/connect/authorize*")
-    customer.get_by_label("Acme Pty Ltd").check()
-    customer.get_by_role("button", name="Allow access").click()
+    allow_in_xero(customer, xero, "Acme Pty Ltd", button="Connect to Xero again")
     customer.wait_for_url("**/xero/setup/*")
     assert "Connected to Xero: this Site reaches Acme Pty Ltd" in customer.content()
     with customer.expect_navigation():

@@ -4,12 +4,13 @@ SQLite and PostgreSQL; only ``prune_audit_trail`` deletes, and only old rows."""
 import datetime
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from sites import audit, audit_triggers
-from sites.models import AuditEntry, AuditPruneWindow
+from sites.models import AuditEntry, AuditPruneWindow, RefusedAccessCount
 
 Kind = AuditEntry.Kind
 
@@ -68,11 +69,18 @@ def test_prune_deletes_only_rows_past_the_retention_and_records_itself(
     settings.AUDIT_RETENTION_DAYS = 400
     old = make_entry(days_ago=500)
     young = make_entry(days_ago=300)
+    user = User.objects.create_user("scanner")
+    for days_ago in (500, 300):
+        hour = (timezone.now() - datetime.timedelta(days=days_ago)).replace(minute=0)
+        RefusedAccessCount.objects.create(user=user, page_kind="unknown", hour=hour, count=9)
     call_command("prune_audit_trail", "--dry-run", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert AuditEntry.objects.filter(pk=old.pk).exists()
     call_command("prune_audit_trail", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert not AuditEntry.objects.filter(pk=old.pk).exists()
     assert AuditEntry.objects.filter(pk=young.pk).exists()
+    # The counts of refused pages past the retention go with the trail's rows.
+    [kept] = RefusedAccessCount.objects.values_list("hour", flat=True)
+    assert timezone.now() - kept < datetime.timedelta(days=301)
     pruned = AuditEntry.objects.get(kind=Kind.AUDIT_PRUNED)
     assert pruned.via == "manage.py prune_audit_trail" and "1 row(s)" in pruned.summary
     assert not AuditPruneWindow.objects.exists()
