@@ -371,10 +371,12 @@ class ConnectionTest(models.Model):
         is built once per database and only the values change; the fields' own
         ``pre_save`` and ``get_db_prep_save`` make the values, and ``pre_save`` and
         ``post_save`` are sent as ``save()`` sends them (the API's stamp and events listen).
-        A row that is gone is left to ``save()``, which inserts it as it always did.
+        A row that is gone is left to ``save()``, which inserts it as it always did (its
+        receivers then hear ``pre_save`` twice; none listens to it), and so is a new row or
+        one read with deferred fields, which ``save()`` writes only in part.
         """
         using = router.db_for_write(type(self), instance=self)
-        if self.pk is None:
+        if self.pk is None or self.get_deferred_fields():
             self.save(using=using)
             return
         connection = connections[using]

@@ -104,3 +104,26 @@ def test_save_result_of_a_row_deleted_meanwhile_inserts_it_as_save_does(site):
     test.save_result()
 
     assert ConnectionTest.objects.get(pk=test.pk).outcome == "ok"
+
+
+@pytest.mark.django_db
+def test_save_result_of_a_row_read_in_part_writes_only_what_was_read_as_save_does(site):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ConnectionTest.objects.create(
+        site=site, connection_type=site.connection_type, organisation_name="Acme Pty Ltd"
+    )
+    test = ConnectionTest.objects.only("pk", "outcome").get()
+    test.outcome = Outcome.OK
+
+    with CaptureQueriesContext(connection) as captured:
+        test.save_result()
+
+    # First an UPDATE of the field read, not a read of each deferred field to write it back
+    # (what follows is the save listeners').
+    first = captured.captured_queries[0]["sql"]
+    assert first.startswith("UPDATE") and "organisation_name" not in first
+
+    row = ConnectionTest.objects.get()
+    assert (row.outcome, row.organisation_name) == ("ok", "Acme Pty Ltd")
