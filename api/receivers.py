@@ -52,12 +52,7 @@ def stamp(site_id: int) -> None:
     nothing to stamp."""
     # Run after the commit, so in autocommit: a failed insert spoils no transaction.
     with contextlib.suppress(IntegrityError):
-        SiteStamp.objects.bulk_create(
-            [SiteStamp(site_id=site_id, changed_at=timezone.now())],
-            update_conflicts=True,
-            unique_fields=["site"],
-            update_fields=["changed_at"],
-        )
+        SiteStamp.objects.touch(site_id, timezone.now())
 
 
 def _category(outcome: str) -> str:

@@ -40,13 +40,13 @@ def main():
 
     connection_created.connect(on_connection, weak=False)
     profile_to = sys.argv[sys.argv.index("--profile") + 1] if "--profile" in sys.argv else None
-    profiler = cProfile.Profile() if profile_to else None
+    profiler = cProfile.Profile(time.thread_time) if profile_to else None
     if profiler:
         # cProfile sees one thread: give each fleet thread a profiler of its own too.
         run, threads_seen = threading.Thread.run, itertools.count()
 
         def profiled_run(self):
-            thread_profiler = cProfile.Profile()
+            thread_profiler = cProfile.Profile(time.thread_time)
             thread_profiler.enable()
             try:
                 run(self)

@@ -4,17 +4,24 @@
 Run: .venv/bin/python -m benchmarks.bench_pages [--sites 10000] [--tests-per-site 10] [--runs 15]
 (on PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/test before it)
 
-The anchor is a plain ModelAdmin of Site on a throwaway AdminSite, rendered in the same
-run, so the ratios do not depend on the machine. Query counts come from one render each.
+The anchor is a plain ModelAdmin of Site on a throwaway admin site of the project's class,
+rendered in the same run, so the ratios do not depend on the machine. Query counts come
+from one render each.
 """
 
 import argparse
+import os
 import statistics
+import subprocess
 import time
 
 from benchmarks._fleet_data import build_fleet, throwaway_database
 
 urlpatterns = []  # filled in main(): the project's URLs plus the bare admin
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def main(argv=None):
@@ -26,23 +33,29 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     with throwaway_database():
+        from django.apps import apps
         from django.contrib import admin
         from django.contrib.auth import get_user_model
         from django.db import connection
         from django.test import Client
         from django.test.utils import CaptureQueriesContext, override_settings
         from django.urls import NoReverseMatch, include, path, reverse
+        from django.utils.module_loading import import_string
 
         from accounts.models import TOTPDevice
         from sites.models import Site
 
+        print(f"machine: {os.cpu_count()} cores; {uptime()}")
         started = time.perf_counter()
         build_fleet(sites=args.sites, tests_per_site=args.tests_per_site)
         print(
             f"built {args.sites} Sites and {args.sites * args.tests_per_site} tests "
             f"in {time.perf_counter() - started:.1f} s ({connection.vendor})"
         )
-        bare = admin.AdminSite(name="bare")
+        # The project's admin site class, so that the anchor renders the same base template
+        # (its links name this site's own pages, the passkeys') behind the same gate.
+        site_class = import_string(apps.get_app_config("admin").default_site)
+        bare = site_class(name="bare")
         bare.register(Site, admin.ModelAdmin)
         urlpatterns[:] = [path("bare/", bare.urls), path("", include("warehouse.urls"))]
         user = get_user_model().objects.create_superuser("bench", password=None)
@@ -82,7 +95,7 @@ def main(argv=None):
                     timings[name].append(time.perf_counter() - begin)
 
         anchor_ms = statistics.median(timings["anchor"]) * 1000
-        print(f"runs: {args.runs}")
+        print(f"runs: {args.runs}; {uptime()}")
         print(f"bare admin changelist (anchor): {anchor_ms:.0f} ms, {queries['anchor']} queries")
         for name in pages:
             ms = statistics.median(timings[name]) * 1000

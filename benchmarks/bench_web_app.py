@@ -208,7 +208,8 @@ def main(argv=None):
         print(f"refreshes seen by the fake Xero: {server['refreshes']} (one per token set: "
               f"{expected}); token sets refreshed: {refreshed}")  # fmt: skip
         print(f"calls to the fake Xero: {server['calls']} (ideal {calls})")
-        print(f"wall time: {wall:.2f} s; ideal {ideal:.2f} s; ratio {wall / ideal:.2f}")
+        load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        print(f"wall time: {wall:.2f} s; ideal {ideal:.2f} s; ratio {wall / ideal:.2f}; {load}")
 
 
 if __name__ == "__main__":

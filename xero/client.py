@@ -223,8 +223,12 @@ class XeroSession(requests.Session):
     def _watch_sockets(self) -> None:
         # Mounted here rather than at construction so that every way of building a session
         # sends through sockets the deadline can close.
+        kept = _kept_adapters.get()
         for prefix in ("https://", "http://"):
-            if not isinstance(self.adapters.get(prefix), _DeadlineAdapter):
+            if kept is not None:
+                if self.adapters.get(prefix) is not kept[prefix]:
+                    self.mount(prefix, kept[prefix])
+            elif not isinstance(self.adapters.get(prefix), _DeadlineAdapter):
                 self.mount(prefix, _DeadlineAdapter())
 
     def get_json(self, url, **kwargs):
@@ -240,6 +244,32 @@ STALL_SECONDS = 5.0
 _test_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "xero_test_deadline", default=None
 )
+
+
+_kept_adapters: contextvars.ContextVar[dict[str, "_DeadlineAdapter"] | None] = (
+    contextvars.ContextVar("xero_kept_adapters", default=None)
+)
+
+
+@contextmanager
+def connections_kept():
+    """Within this block, the sessions opened one after another send through the same
+    connections to Xero, each left open for the next (HTTP keep-alive).
+
+    A fleet thread tests one Site after another: a new connection for each (and, to Xero
+    itself, a TLS handshake) costs more CPU than the request. Only for one thread's run
+    of calls: the adapters are not shared between threads, and are closed at the end. A
+    connection the deadline's watchdog shut, or that failed, is never handed on (urllib3
+    closes it); one Xero closed while idle is noticed before it is used again.
+    """
+    adapters = {"https://": _DeadlineAdapter(), "http://": _DeadlineAdapter()}
+    token = _kept_adapters.set(adapters)
+    try:
+        yield
+    finally:
+        _kept_adapters.reset(token)
+        for adapter in adapters.values():
+            adapter.close()
 
 
 @contextmanager

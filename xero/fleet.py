@@ -35,7 +35,16 @@ from sites.models import Site
 from sites.roles import ADMINS
 from warehouse import database
 
-from . import certificates, incidents, limits, link_alerts, pausing, selectors, task_queue
+from . import (
+    certificates,
+    client,
+    incidents,
+    limits,
+    link_alerts,
+    pausing,
+    selectors,
+    task_queue,
+)
 from .exceptions import LeaseLost, XeroError
 from .models import Alert, Certificate, CircuitBreaker, ConnectionTest, QueuedCheck
 from .services import connection_test_run, session_budget
@@ -411,17 +420,17 @@ class _ChunkRun:
         whose save failed, or that shows the Warehouse's own trouble (``OUR_OWN_TROUBLE``),
         leaves the row, which lapses and is queued again.
         """
-        held = QueuedCheck.objects.filter(
-            site_id=site_id, worker=self.worker, lease_until__gt=timezone.now()
-        )
+        now = timezone.now()
         if test.outcome in OUR_OWN_TROUBLE:
             # Recorded (never blamed on Xero), and the row stays: it lapses when the run
             # ends (``finish``) and the Site is tested again for a verdict.
+            held = QueuedCheck.objects.filter(
+                site_id=site_id, worker=self.worker, lease_until__gt=now
+            )
             if not held.exists():
                 raise LeaseLost
             return
-        removed, _ = held.delete()
-        if not removed:
+        if not QueuedCheck.objects.delete_held(site_id=site_id, worker=self.worker, now=now):
             raise LeaseLost
 
     def run(self, *, workers: int) -> None:
@@ -448,7 +457,11 @@ class _ChunkRun:
     def work(self) -> None:
         # Every test sets its lock wait to its budget and back; held here for the whole
         # loop, those settings cost no statements (``warehouse.database``).
-        with limits.global_slot(), database.lock_waits_at_most(session_budget()):
+        with (
+            limits.global_slot(),
+            database.lock_waits_at_most(session_budget()),
+            client.connections_kept(),
+        ):
             while True:
                 with self.lock:
                     if self.active > max(1, self.share):

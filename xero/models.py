@@ -1,8 +1,9 @@
 import datetime
+import functools
 from typing import cast
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router
 from django.db.models import Q
 from django.utils import timezone
 
@@ -268,6 +269,21 @@ INTERRUPTED_MARGIN = datetime.timedelta(seconds=60)
 SAFE_FIELD_TYPES = (models.BooleanField, models.IntegerField, models.CharField, models.TextField)
 
 
+@functools.cache
+def _update_all_sql(model, using: str) -> str:
+    """``UPDATE`` of every column of one ``model`` row by its primary key, as text."""
+    quote = connections[using].ops.quote_name
+    columns = ", ".join(
+        f"{quote(field.column)} = %s"
+        for field in model._meta.concrete_fields
+        if not field.primary_key
+    )
+    return (
+        f"UPDATE {quote(model._meta.db_table)} SET {columns} "  # noqa: S608 - quoted names only
+        f"WHERE {quote(model._meta.pk.column)} = %s"
+    )
+
+
 class ConnectionTestQuerySet(models.QuerySet):
     def stale(self, *, now: datetime.datetime | None = None):
         """Rows still running long after their test's deadline: their process died."""
@@ -346,6 +362,46 @@ class ConnectionTest(models.Model):
     @property
     def failing(self) -> bool:
         return self.Outcome.is_failing(self.outcome)
+
+    def save_result(self) -> None:
+        """Save every field of this existing row, as ``save()`` does, at a third of its CPU.
+
+        A fleet check saves one result per Site, and ``save()`` compiles its UPDATE anew
+        each time, which costs more than the database's work. Here the statement's text
+        is built once per database and only the values change; the fields' own
+        ``pre_save`` and ``get_db_prep_save`` make the values, and ``pre_save`` and
+        ``post_save`` are sent as ``save()`` sends them (the API's stamp and events listen).
+        A row that is gone is left to ``save()``, which inserts it as it always did (its
+        receivers then hear ``pre_save`` twice; none listens to it), and so is a new row or
+        one read with deferred fields, which ``save()`` writes only in part.
+        """
+        using = router.db_for_write(type(self), instance=self)
+        if self.pk is None or self.get_deferred_fields():
+            self.save(using=using)
+            return
+        connection = connections[using]
+        fields = [field for field in self._meta.concrete_fields if not field.primary_key]
+        models.signals.pre_save.send(
+            sender=type(self), instance=self, raw=False, using=using, update_fields=None
+        )
+        params = [
+            field.get_db_prep_save(field.pre_save(self, False), connection) for field in fields
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(_update_all_sql(type(self), using), [*params, self.pk])
+            updated = cursor.rowcount
+        if updated != 1:
+            self.save(using=using)
+            return
+        self._state.adding, self._state.db = False, using
+        models.signals.post_save.send(
+            sender=type(self),
+            instance=self,
+            created=False,
+            update_fields=None,
+            raw=False,
+            using=using,
+        )
 
     def make_safe_to_save(self) -> None:
         """Fit every text, boolean and integer field to its column (``xero.values``).
@@ -459,6 +515,27 @@ class AppNotice(models.Model):
         return self.key
 
 
+class QueuedCheckManager(models.Manager):
+    def delete_held(self, *, site_id: int, worker: str, now: datetime.datetime) -> int:
+        """Delete ``site_id``'s row if ``worker`` still holds its lease at ``now``; how
+        many rows went (0 or 1).
+
+        One statement compiled once: a fleet check runs it for every result it saves,
+        and the queryset's ``delete()`` costs several times the statement itself. Nothing
+        listens to a queue row's deletion and nothing refers to one, which is what lets the
+        rows go without ``delete()``'s collector.
+        """
+        connection = connections[self.db]
+        quote = connection.ops.quote_name
+        delete = (
+            f"DELETE FROM {quote(self.model._meta.db_table)} "  # noqa: S608 - quoted names only
+            "WHERE site_id = %s AND worker = %s AND lease_until > %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(delete, [site_id, worker, connection.ops.adapt_datetimefield_value(now)])
+            return cursor.rowcount
+
+
 class QueuedCheck(models.Model):
     """A Site waiting for its background connection test, owned by one task (a chunk).
 
@@ -480,6 +557,8 @@ class QueuedCheck(models.Model):
     queued_by = done_by()
     worker = models.CharField(max_length=64, blank=True, help_text="Who holds the lease.")
     lease_until = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects = QueuedCheckManager()
 
     def __str__(self):
         return f"check of site {self.site_id} queued {self.queued_at:%Y-%m-%d %H:%M}"

@@ -363,7 +363,7 @@ def _connection_test_save(
         with transaction.atomic():
             if fence is not None:
                 fence(test)
-            test.save()
+            test.save_result()
         return True
     except LeaseLost:
         logger.warning(

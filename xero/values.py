@@ -19,15 +19,25 @@ def text(value, max_length: int | None = None, *, keep_line_breaks: bool = False
     """``value`` as text without unsafe characters, at most ``max_length`` long."""
     if value is None:
         return ""
-    kept = "".join(
-        ch
-        if unicodedata.category(ch) not in UNSAFE_CATEGORIES or (keep_line_breaks and ch == "\n")
-        else " "
-        for ch in str(value)
-    )
+    value = str(value)
+    # Printable text has no character of the unsafe categories (Python counts them all
+    # unprintable): the usual answer skips the character-by-character look.
+    if value.isprintable():
+        kept = value
+    else:
+        kept = _replace_unsafe(value, keep_line_breaks=keep_line_breaks)
     if not keep_line_breaks:
         kept = " ".join(kept.split())
     return kept[:max_length] if max_length is not None else kept
+
+
+def _replace_unsafe(value: str, *, keep_line_breaks: bool) -> str:
+    return "".join(
+        ch
+        if unicodedata.category(ch) not in UNSAFE_CATEGORIES or (keep_line_breaks and ch == "\n")
+        else " "
+        for ch in value
+    )
 
 
 def boolean(value) -> bool | None:

@@ -375,3 +375,35 @@ def test_the_deadline_holds_over_tls_even_while_the_headers_drip(db, settings, d
     assert time.monotonic() - started < session.budget + 1
     (waited,) = re.findall(r"([\d.]+) seconds", timeout.value.message)
     assert 1.4 <= float(waited) <= 1.7
+
+
+def _connections_made(session) -> list[tuple[int, int]]:
+    """(connections opened, requests sent) of each of the session's connection pools."""
+    pools = session.get_adapter("http://").poolmanager.pools
+    # urllib3's container refuses iteration; keys() is its way.
+    keys = pools.keys()  # noqa: SIM118
+    return [(pools[key].num_connections, pools[key].num_requests) for key in keys]
+
+
+def test_sessions_opened_one_after_another_with_connections_kept_use_one_connection(
+    private_site, fake_xero, settings
+):
+    from xero.client import connections_kept
+
+    with connections_kept():
+        sessions = [xero_session(private_site) for _ in range(3)]
+        for session in sessions:
+            assert session.get(organisation_url(settings)).status_code == 200
+        made = _connections_made(sessions[-1])
+
+    # The three requests, one after another, went through one connection.
+    assert made == [(1, 3)]
+    assert len(fake_xero.calls) == 3
+
+
+def test_sessions_without_connections_kept_each_open_their_own(private_site, fake_xero, settings):
+    sessions = [xero_session(private_site) for _ in range(2)]
+    for session in sessions:
+        session.get(organisation_url(settings))
+
+    assert [_connections_made(session) for session in sessions] == [[(1, 1)], [(1, 1)]]

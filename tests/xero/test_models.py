@@ -67,3 +67,63 @@ def test_one_rule_orders_current_certificates_in_the_database_and_in_memory(
     assert list(site.certificates.current()) == [pending, active]
     assert Certificate.current_order(site.certificates.all()) == [pending, active]
     assert site.certificates.to_paste() == pending
+
+
+@pytest.mark.django_db
+def test_save_result_writes_every_field_and_tells_the_save_listeners(site):
+    from django.db.models.signals import post_save
+
+    test = ConnectionTest.objects.create(site=site, connection_type=site.connection_type)
+    heard = []
+
+    def listener(sender, instance, created, **kwargs):
+        heard.append((instance.pk, created, instance.outcome))
+
+    post_save.connect(listener, sender=ConnectionTest)
+    try:
+        test.outcome = Outcome.OK
+        test.organisation_name = "Acme Pty Ltd"
+        test.is_demo_company = False
+        test.minute_limit_remaining = 59
+        test.save_result()
+    finally:
+        post_save.disconnect(listener, sender=ConnectionTest)
+
+    row = ConnectionTest.objects.get()
+    assert (row.pk, row.outcome, row.organisation_name) == (test.pk, "ok", "Acme Pty Ltd")
+    assert (row.is_demo_company, row.minute_limit_remaining) == (False, 59)
+    assert heard == [(test.pk, False, "ok")]
+
+
+@pytest.mark.django_db
+def test_save_result_of_a_row_deleted_meanwhile_inserts_it_as_save_does(site):
+    test = ConnectionTest.objects.create(site=site, connection_type=site.connection_type)
+    ConnectionTest.objects.all().delete()
+    test.outcome = Outcome.OK
+
+    test.save_result()
+
+    assert ConnectionTest.objects.get(pk=test.pk).outcome == "ok"
+
+
+@pytest.mark.django_db
+def test_save_result_of_a_row_read_in_part_writes_only_what_was_read_as_save_does(site):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ConnectionTest.objects.create(
+        site=site, connection_type=site.connection_type, organisation_name="Acme Pty Ltd"
+    )
+    test = ConnectionTest.objects.only("pk", "outcome").get()
+    test.outcome = Outcome.OK
+
+    with CaptureQueriesContext(connection) as captured:
+        test.save_result()
+
+    # First an UPDATE of the field read, not a read of each deferred field to write it back
+    # (what follows is the save listeners').
+    first = captured.captured_queries[0]["sql"]
+    assert first.startswith("UPDATE") and "organisation_name" not in first
+
+    row = ConnectionTest.objects.get()
+    assert (row.outcome, row.organisation_name) == ("ok", "Acme Pty Ltd")

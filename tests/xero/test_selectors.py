@@ -100,3 +100,27 @@ def test_selectors_only_read_they_take_no_request_and_build_no_form():
         for value in vars(selectors).values()
     )
     assert "Form" not in " ".join(vars(selectors))
+
+
+@pytest.mark.django_db
+def test_skipped_counts_count_paused_sites_and_sites_tested_daily_that_are_not_paused(make_site):
+    from xero.models import CircuitBreaker, SitePause
+    from xero.selectors import fleet_skipped_counts
+
+    paused, both, daily, _ = (make_site(name=name) for name in ("P", "B", "D", "Untouched"))
+    tomorrow = timezone.now() + datetime.timedelta(days=1)
+    for site in (paused, both):
+        SitePause.objects.create(site=site, reason="Closed for the season")
+    for site in (both, daily):
+        CircuitBreaker.objects.create(site=site, outcome="forbidden", next_check_at=tomorrow)
+
+    assert fleet_skipped_counts() == {"paused": 2, "tested_daily": 1}
+
+
+@pytest.mark.django_db
+def test_skipped_counts_are_zero_when_nothing_is_skipped(make_site):
+    from xero.selectors import fleet_skipped_counts
+
+    make_site(name="Untouched")
+
+    assert fleet_skipped_counts() == {"paused": 0, "tested_daily": 0}

@@ -708,14 +708,11 @@ def test_a_token_endpoint_answering_json_of_the_wrong_shape_is_a_named_outcome(
 def test_a_result_that_cannot_be_saved_is_recorded_as_internal_error_on_the_same_row(
     private_site, fake_xero, monkeypatch, caplog
 ):
-    save = ConnectionTest.save
-
     def refuse_results(self, *args, **kwargs):
-        if not self.running:
-            raise DatabaseError("value too long for type character varying(8)")
-        save(self, *args, **kwargs)
+        raise DatabaseError("value too long for type character varying(8)")
 
-    monkeypatch.setattr(ConnectionTest, "save", refuse_results)
+    # The result's save (the running row is written by another statement).
+    monkeypatch.setattr(ConnectionTest, "save_result", refuse_results)
 
     test = run(private_site)
 
