@@ -232,7 +232,15 @@ def test_a_worker_frozen_within_its_lease_calls_it_a_stall_of_ours_not_a_timeout
     # Never blamed on Xero: every outcome is a pass or says nothing about the Site.
     assert set(outcomes) <= {"ok", *ConnectionTest.Outcome.not_a_verdict()}, outcomes
     assert fresh_verdicts(started) == {site.pk: 1 for site in sites[:16]}
-    assert not Alert.objects.exists()
+    assert not Alert.objects.exists(), (
+        list(Alert.objects.values("kind", "key", "subject", "site_id")),
+        list(
+            ConnectionTest.objects.filter(site_id__in=Alert.objects.values("site_id")).values_list(
+                "pk", "outcome", "started_at", "latency_ms", "message"
+            )
+        ),
+        started,
+    )
     nothing_left_running_or_queued()
 
 
