@@ -228,7 +228,11 @@ def test_a_worker_frozen_within_its_lease_calls_it_a_stall_of_ours_not_a_timeout
     outcomes = Counter(
         ConnectionTest.objects.filter(started_at__gt=started).values_list("outcome", flat=True)
     )
-    assert outcomes["warehouse_stalled"] >= 1, outcomes  # calls were out when it froze
+    # Calls were out when it froze: the freeze shows as the Warehouse's own trouble, stalled
+    # (a call cut at the deadline it slept through) or busy (the save's budget went with the
+    # freeze), unless every answer had arrived before it woke (its results then stand).
+    ours = outcomes["warehouse_stalled"] + outcomes["warehouse_busy"]
+    assert ours >= 1 or set(outcomes) == {"ok"}, outcomes
     # Never blamed on Xero: every outcome is a pass or says nothing about the Site.
     assert set(outcomes) <= {"ok", *ConnectionTest.Outcome.not_a_verdict()}, outcomes
     assert fresh_verdicts(started) == {site.pk: 1 for site in sites[:16]}
