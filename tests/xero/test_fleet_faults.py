@@ -23,8 +23,18 @@ from django_tasks_db.models import DBTaskResult
 from xero.models import Alert, ConnectionTest, QueuedCheck
 from xero.tasks import fleet_checks_enqueue
 
-from .test_tasks_workers import counted_tests, nothing_left_running_or_queued
-from .workers import ROOT, database_url, private_fleet, wait_for, worker_environment
+from .test_tasks_workers import nothing_left_running_or_queued
+from .workers import (
+    ROOT,
+    database_url,
+    fresh_passes,
+    private_fleet,
+    wait_for,
+    worker_environment,
+)
+from .workers import (
+    assert_each_site_passed_once as each_site_passed_once,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,10 +96,6 @@ def fleet(make_site, issue_certificate, fake_xero_settings, settings, tmp_path):
             process.kill()
             process.wait()
         log.close()
-
-
-def fresh_verdicts(since) -> dict:
-    return counted_tests(started_at__gt=since, outcome="ok")
 
 
 def batch_done():
@@ -160,14 +166,8 @@ def stop(process):
 
 
 def assert_each_site_passed_once(sites, since):
-    assert fresh_verdicts(since) == {site.pk: 1 for site in sites}
-    outcomes = set(
-        ConnectionTest.objects.filter(started_at__gt=since).values_list("outcome", flat=True)
-    )
-    # Whatever else a fault left (interrupted, our own database's trouble) blames no Site.
-    assert not [o for o in outcomes if ConnectionTest.Outcome.is_failing(o)], outcomes
-    assert not Alert.objects.exists()
-    nothing_left_running_or_queued()
+    each_site_passed_once(sites, since)
+    nothing_left_running_or_queued()  # the database queue's tasks too
 
 
 def test_a_worker_killed_late_in_a_batch_is_healed_by_the_next_worker_without_cron(fleet):
@@ -175,7 +175,7 @@ def test_a_worker_killed_late_in_a_batch_is_healed_by_the_next_worker_without_cr
     started = timezone.now()
     fleet_checks_enqueue()
     first = worker("first")
-    wait_for(lambda: len(fresh_verdicts(started)) >= 30, what="30 Sites tested", process=first)
+    wait_for(lambda: len(fresh_passes(started)) >= 30, what="30 Sites tested", process=first)
     first.kill()
     first.wait()
     assert QueuedCheck.objects.exists()  # the kill left work behind
@@ -194,7 +194,7 @@ def test_a_worker_frozen_past_its_lease_records_nothing_and_blames_no_one(fleet)
     started = timezone.now()
     fleet_checks_enqueue()
     frozen = worker("frozen")
-    wait_for(lambda: len(fresh_verdicts(started)) >= 4, what="4 Sites tested", process=frozen)
+    wait_for(lambda: len(fresh_passes(started)) >= 4, what="4 Sites tested", process=frozen)
     # What a VM pause or a swap storm does: the whole process stops, its calls mid-way.
     freeze_outside_a_transaction(frozen)
     other = worker("other")
@@ -215,7 +215,7 @@ def test_a_worker_frozen_within_its_lease_calls_it_a_stall_of_ours_not_a_timeout
     fleet_checks_enqueue(site_ids=[site.pk for site in sites[:16]])
     # A lease far longer than the freeze: this run still holds its Sites when it wakes.
     paused = worker("paused", XERO_CHECK_LEASE=120)
-    wait_for(lambda: len(fresh_verdicts(started)) >= 1, what="a Site tested", process=paused)
+    wait_for(lambda: len(fresh_passes(started)) >= 1, what="a Site tested", process=paused)
     # Frozen while the fake Xero (in this process) holds one of its calls.
     wait_for(lambda: fake_xero_settings.in_flight >= 1, what="a call out", process=paused)
     paused.send_signal(signal.SIGSTOP)
@@ -235,7 +235,7 @@ def test_a_worker_frozen_within_its_lease_calls_it_a_stall_of_ours_not_a_timeout
     assert ours >= 1 or set(outcomes) == {"ok"}, outcomes
     # Never blamed on Xero: every outcome is a pass or says nothing about the Site.
     assert set(outcomes) <= {"ok", *ConnectionTest.Outcome.not_a_verdict()}, outcomes
-    assert fresh_verdicts(started) == {site.pk: 1 for site in sites[:16]}
+    assert fresh_passes(started) == {site.pk: 1 for site in sites[:16]}
     assert not Alert.objects.exists(), (
         list(Alert.objects.values("kind", "key", "subject", "site_id")),
         list(
@@ -275,7 +275,7 @@ def test_a_worker_outlives_its_database_connections_terminated_again_and_again(f
     started = timezone.now()
     fleet_checks_enqueue()
     survivor = worker("survivor")
-    wait_for(lambda: len(fresh_verdicts(started)) >= 4, what="4 Sites tested", process=survivor)
+    wait_for(lambda: len(fresh_passes(started)) >= 4, what="4 Sites tested", process=survivor)
     terminated = 0
     for _ in range(10):  # a database restarting under it, 10 times in 3 s
         terminated += terminate_other_connections()
@@ -321,7 +321,7 @@ def test_workers_outlive_the_database_stopped_for_20_seconds(fleet, outage_proxy
     started = timezone.now()
     fleet_checks_enqueue()
     workers = [worker(name, DATABASE_URL=through_the_proxy) for name in ("one", "two")]
-    wait_for(lambda: len(fresh_verdicts(started)) >= 8, what="8 Sites tested", process=workers[0])
+    wait_for(lambda: len(fresh_passes(started)) >= 8, what="8 Sites tested", process=workers[0])
     proxy.send_signal(signal.SIGUSR1)  # the database stops: connections cut, new ones refused
     time.sleep(OUTAGE)
     assert [process.poll() for process in workers] == [None, None]

@@ -29,9 +29,18 @@ import pytest
 from django.utils import timezone
 
 from operations import counters
-from xero.models import Alert, ConnectionTest, QueuedCheck
+from xero.models import ConnectionTest, QueuedCheck
 
-from .workers import ROOT, manage, private_fleet, start, wait_for, worker_environment
+from .workers import (
+    ROOT,
+    assert_each_site_passed_once,
+    fresh_passes,
+    manage,
+    private_fleet,
+    start,
+    wait_for,
+    worker_environment,
+)
 
 pytest.importorskip("django_tasks_rq")
 redis = pytest.importorskip("redis")
@@ -272,14 +281,6 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def fresh_passes(since) -> Counter:
-    return Counter(
-        ConnectionTest.objects.filter(started_at__gt=since, outcome="ok").values_list(
-            "site_id", flat=True
-        )
-    )
-
-
 def wait_for_the_batch(process, queue) -> None:
     def done():
         return (
@@ -313,17 +314,6 @@ def stop(process) -> None:
         raise AssertionError(
             f"the worker did not stop: {LOGS[process.pid].read_text()[-6000:]}"
         ) from None
-
-
-def assert_each_site_passed_once(sites, since) -> None:
-    assert fresh_passes(since) == {site.pk: 1 for site in sites}
-    outcomes = set(
-        ConnectionTest.objects.filter(started_at__gt=since).values_list("outcome", flat=True)
-    )
-    # Whatever else a fault left (interrupted, our own trouble) blames no Site.
-    assert not [o for o in outcomes if ConnectionTest.Outcome.is_failing(o)], outcomes
-    assert not Alert.objects.exists()
-    assert not QueuedCheck.objects.exists()
 
 
 def test_checks_whose_jobs_redis_lost_are_run_by_the_first_rq_worker_without_cron(rq_fleet):

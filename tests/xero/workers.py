@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.db import connection
 
 from tests.environment import TEST_ENVIRONMENT, manage_environment
 from xero.certificates import fingerprint
-from xero.models import Certificate
+from xero.models import Alert, Certificate, ConnectionTest, QueuedCheck
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,3 +110,26 @@ def private_fleet(make_site, issue_certificate, fake, count: int):
     for site in sites:
         fake.register_private_app(site.api_key, certificate.certificate_pem, payroll_enabled=False)
     return sites
+
+
+def fresh_passes(since) -> Counter:
+    """How many passing tests each Site has had since ``since``, by Site id."""
+    return Counter(
+        ConnectionTest.objects.filter(started_at__gt=since, outcome="ok").values_list(
+            "site_id", flat=True
+        )
+    )
+
+
+def assert_each_site_passed_once(sites, since) -> None:
+    """What every fault test asserts at its end: each of ``sites`` has exactly one fresh
+    pass, whatever else the fault left (interrupted, our own trouble) blames no Site, no
+    alert went out, and nothing is left running or queued."""
+    assert fresh_passes(since) == {site.pk: 1 for site in sites}
+    outcomes = set(
+        ConnectionTest.objects.filter(started_at__gt=since).values_list("outcome", flat=True)
+    )
+    assert not [o for o in outcomes if ConnectionTest.Outcome.is_failing(o)], outcomes
+    assert not Alert.objects.exists()
+    assert not ConnectionTest.objects.filter(outcome=ConnectionTest.Outcome.RUNNING).exists()
+    assert not QueuedCheck.objects.exists()
