@@ -389,7 +389,7 @@ def global_slot():
         _held_global_slot.reset(token)
         if held[0] is not None:  # None: handed to a call Xero may still be answering
             # Given back as the thread's other slots are: one statement for them all.
-            deferred[held[0]] = time.time()
+            deferred[key] = time.time()
         slots.release(deferred)
 
 
