@@ -8,7 +8,6 @@ because the machine running them may be loaded.
 
 import datetime
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from .test_tasks_workers import nothing_left_running_or_queued
 from .workers import (
     ROOT,
     database_url,
+    freeze_outside_a_transaction,
     fresh_passes,
     private_fleet,
     wait_for,
@@ -122,44 +122,6 @@ def wait_for_the_batch(process):
         ) from None
 
 
-def freeze_outside_a_transaction(process):
-    """Stop ``process`` (SIGSTOP) at a moment it holds no database transaction open.
-
-    A process frozen inside a write transaction keeps its locks until it wakes: on SQLite
-    the database's one write lock, which stops every other writer, on PostgreSQL its rows'
-    (docs/fleet-health.md says so). No lease can heal that, so the lease's test freezes
-    the worker between its transactions, where a pause leaves only its lease behind.
-    """
-    deadline = time.monotonic() + LIMIT
-    while True:
-        process.send_signal(signal.SIGSTOP)
-        time.sleep(0.2)  # a statement under way on the server ends meanwhile
-        if not another_process_holds_a_transaction():
-            return
-        process.send_signal(signal.SIGCONT)
-        assert time.monotonic() < deadline, "the worker was never caught between transactions"
-        time.sleep(0.05)
-
-
-def another_process_holds_a_transaction() -> bool:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
-            )
-            return cursor.fetchone()[0] > 0
-    probe = sqlite3.connect(connection.settings_dict["NAME"], timeout=0, isolation_level=None)
-    try:
-        probe.execute("BEGIN IMMEDIATE")
-        probe.execute("ROLLBACK")
-        return False
-    except sqlite3.OperationalError:  # "database is locked": a writer holds it
-        return True
-    finally:
-        probe.close()
-
-
 def stop(process):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=LIMIT) == 0
@@ -196,7 +158,9 @@ def test_a_worker_frozen_past_its_lease_records_nothing_and_blames_no_one(fleet)
     frozen = worker("frozen")
     wait_for(lambda: len(fresh_passes(started)) >= 4, what="4 Sites tested", process=frozen)
     # What a VM pause or a swap storm does: the whole process stops, its calls mid-way.
-    freeze_outside_a_transaction(frozen)
+    freeze_outside_a_transaction(
+        lambda: frozen.send_signal(signal.SIGSTOP), lambda: frozen.send_signal(signal.SIGCONT)
+    )
     other = worker("other")
     wait_for_the_batch(other)
     # It wakes past its lease and its calls' deadline: its results must not count.
