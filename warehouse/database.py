@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +148,11 @@ def is_storage_failure(error: BaseException) -> bool:
         return True
     text = str(error).lower()
     return any(message in text for message in _STORAGE_MESSAGES)
+
+
+def refusal(error: DatabaseError) -> str:
+    """Why the database refused, for a log line: it cannot write, or it was busy."""
+    return "cannot write: full or read-only" if is_storage_failure(error) else "was busy"
 
 
 def after_commit(function: Callable[..., object], /, *args: object) -> None:

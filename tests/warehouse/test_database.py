@@ -3,10 +3,10 @@
 import logging
 
 import pytest
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from warehouse.database import after_commit, lock_waits_at_most, set_lock_wait
+from warehouse.database import after_commit, lock_waits_at_most, refusal, set_lock_wait
 
 # Outside a test's transaction: what is remembered is only trusted outside one.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,3 +111,25 @@ def test_a_hook_outside_a_transaction_runs_at_once():
     ran = []
     after_commit(ran.append, 1)
     assert ran == [1]
+
+
+def test_a_refusal_says_cannot_write_for_a_read_only_database_and_busy_otherwise():
+    from sites.models import Site
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA query_only = ON")
+        else:
+            cursor.execute("SET default_transaction_read_only = on")
+    try:
+        with pytest.raises(DatabaseError) as refused:
+            Site.objects.create(name="Read only", code="read-only")
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA query_only = OFF")
+            else:
+                cursor.execute("SET default_transaction_read_only = off")
+
+    assert refusal(refused.value) == "cannot write: full or read-only"
+    assert refusal(OperationalError("database is locked")) == "was busy"
