@@ -6,6 +6,7 @@ import pytest
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from tests.database_faults import read_only
 from warehouse.database import after_commit, lock_waits_at_most, refusal, set_lock_wait
 
 # Outside a test's transaction: what is remembered is only trusted outside one.
@@ -116,20 +117,8 @@ def test_a_hook_outside_a_transaction_runs_at_once():
 def test_a_refusal_says_cannot_write_for_a_read_only_database_and_busy_otherwise():
     from sites.models import Site
 
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("PRAGMA query_only = ON")
-        else:
-            cursor.execute("SET default_transaction_read_only = on")
-    try:
-        with pytest.raises(DatabaseError) as refused:
-            Site.objects.create(name="Read only", code="read-only")
-    finally:
-        with connection.cursor() as cursor:
-            if connection.vendor == "sqlite":
-                cursor.execute("PRAGMA query_only = OFF")
-            else:
-                cursor.execute("SET default_transaction_read_only = off")
+    with read_only(), pytest.raises(DatabaseError) as refused:
+        Site.objects.create(name="Read only", code="read-only")
 
     assert refusal(refused.value) == "cannot write: full or read-only"
     assert refusal(OperationalError("database is locked")) == "was busy"

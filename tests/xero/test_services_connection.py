@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from api.models import SiteStamp
 from sites.models import AuditEntry
+from tests.database_faults import read_only
 from xero import certificates
 from xero.exceptions import ConnectionTestCooldown, WarehouseBusy, WarehouseStorageFailed
 from xero.models import AccessToken, Certificate, ConnectionTest
@@ -968,20 +969,8 @@ def test_the_command_with_a_lock_taken_after_the_claim_ends_within_the_budget(
 def test_a_read_only_database_is_its_own_outcome_not_busy(private_site):
     # The database refuses every write (a disk remounted read-only, a full disk): the test
     # says so, instead of "busy, test again in a minute".
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("PRAGMA query_only = ON")
-        else:
-            cursor.execute("SET default_transaction_read_only = on")
-    try:
-        with pytest.raises(WarehouseStorageFailed) as refused:
-            connection_test_run(site=private_site)
-    finally:
-        with connection.cursor() as cursor:
-            if connection.vendor == "sqlite":
-                cursor.execute("PRAGMA query_only = OFF")
-            else:
-                cursor.execute("SET default_transaction_read_only = off")
+    with read_only(), pytest.raises(WarehouseStorageFailed) as refused:
+        connection_test_run(site=private_site)
     assert refused.value.code == "warehouse_storage_failed"
     assert "disk is full or it is read-only" in refused.value.message
     assert not ConnectionTest.objects.exists()
