@@ -12,13 +12,15 @@ Each receiver is a few queries and an insert: the deliveries themselves are task
 import contextlib
 import functools
 import logging
+import time
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from sites.models import Site
+from warehouse import database
 from xero.models import (
     REFRESH_TOKEN_LIFETIME,
     REFRESH_TOKEN_WARNING,
@@ -43,13 +45,30 @@ DISCONNECTED_OUTCOMES = {"no_organisation", "not_connected", "disconnected_in_xe
 def stamp_after_commit(site_id: int) -> None:
     """Stamp ``site_id`` once the change commits: one statement outside the change's
     transaction (no savepoint in a fleet check's save), and a stamp never earlier than the
-    change is visible. A failure is logged (``robust``), never raised into the change."""
-    transaction.on_commit(functools.partial(stamp, site_id), robust=True)
+    change is visible. A failure is logged, never raised into the change."""
+    database.after_commit(stamp, site_id)
+
+
+# How long a stamp the database kept out is tried again: a lost stamp hides the change
+# from every ``since`` reader for good, so it is worth a thread's wait.
+STAMP_RETRY_SECONDS = 60
 
 
 def stamp(site_id: int) -> None:
     """Mark ``site_id``'s status changed now (one upsert); a Site deleted meanwhile has
-    nothing to stamp."""
+    nothing to stamp. When the database is locked past the change's own wait (a fleet
+    check's budget spent), the stamp is written as soon as it is free."""
+    try:
+        _touch(site_id)
+    except OperationalError:
+        database.write_when_free(
+            functools.partial(_touch, site_id),
+            until=time.monotonic() + STAMP_RETRY_SECONDS,
+            name=f"Stamping site {site_id}'s change",
+        )
+
+
+def _touch(site_id: int) -> None:
     # Run after the commit, so in autocommit: a failed insert spoils no transaction.
     with contextlib.suppress(IntegrityError):
         SiteStamp.objects.touch(site_id, timezone.now())

@@ -14,7 +14,6 @@ who sent it and that it is fresh (docs/api.md has a receiver).
 """
 
 import datetime
-import functools
 import hashlib
 import hmac
 import json
@@ -37,6 +36,7 @@ from django_tasks import task
 from sites import audit
 from sites.models import AuditEntry, Site
 from sites.roles import ADMINS
+from warehouse import database
 
 from . import selectors
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -170,7 +170,7 @@ def emit(*, event_type: str, site: Site, status: dict[str, Any] | None = None) -
             body=body,
             next_attempt_at=timezone.now(),
         )
-        transaction.on_commit(functools.partial(_queue, delivery))
+        database.after_commit(_queue, delivery)
     return len(endpoints)
 
 

@@ -142,8 +142,10 @@ def flush() -> None:
                 health = {site_id: row for site_id, row in health.items() if site_id in alive}
             if health:
                 cursor.execute(*_health_upsert(health))
-    except DatabaseError:
-        logger.warning("Metrics counters not written yet (the database was busy)")
+    except DatabaseError as error:
+        logger.warning(
+            "Metrics counters not written yet (the database %s)", database.refusal(error)
+        )
         with _lock:
             for counter_key, amount in amounts.items():
                 _pending[counter_key] = _pending.get(counter_key, 0.0) + amount

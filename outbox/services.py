@@ -11,7 +11,6 @@ A try whose task was lost (queue down, worker killed) is queued again by
 """
 
 import datetime
-import functools
 import json
 import logging
 
@@ -21,6 +20,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
+
+from warehouse import database
 
 from .models import OutboxMessage
 
@@ -82,7 +83,7 @@ def message_store(message: EmailMessage, *, now: datetime.datetime | None = None
         next_attempt_at=now,
     )
     row.save()
-    transaction.on_commit(functools.partial(_queue, row.pk), robust=True)
+    database.after_commit(_queue, row.pk)
     return row
 
 

@@ -7,6 +7,8 @@ from django.db.models import F
 from django.db.models.deletion import Collector
 from django.utils import timezone
 
+from warehouse import database
+
 from .models import AuditEntry, Site
 
 
@@ -115,7 +117,7 @@ def site_delete(*, site: Site) -> dict[str, int]:
         )
         site._audit_summary = f"Deleted with {went}." if went else "Deleted; it owned nothing else."
         site.delete()
-    transaction.on_commit(_empty_write_ahead_log)
+    database.after_commit(_empty_write_ahead_log)
     return dict(counts)
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
-from django.db import OperationalError, connection
+from django.db import DatabaseError, OperationalError, connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -148,3 +148,26 @@ def is_storage_failure(error: BaseException) -> bool:
         return True
     text = str(error).lower()
     return any(message in text for message in _STORAGE_MESSAGES)
+
+
+def refusal(error: DatabaseError) -> str:
+    """Why the database refused, for a log line: it cannot write, or it was busy."""
+    return "cannot write: full or read-only" if is_storage_failure(error) else "was busy"
+
+
+def after_commit(function: Callable[..., object], /, *args: object) -> None:
+    """Run ``function(*args)`` once the current transaction commits (at once outside one).
+
+    A failure is logged with its traceback and never raised. The change has committed by
+    then: raised, the failure would reach the code that made the change as if the change
+    had failed (a fleet check then called a saved pass an internal error, and alerted on
+    it). Django names a failing hook in its log by ``__qualname__``, which a
+    ``functools.partial`` lacks: the hook is a function of its own so that the log line is
+    written instead of raising ``AttributeError``.
+    """
+
+    def hook() -> None:
+        function(*args)
+
+    hook.__qualname__ = getattr(function, "__qualname__", repr(function))
+    transaction.on_commit(hook, robust=True)

@@ -455,6 +455,16 @@ class _ChunkRun:
             self.jobs.add(self.context.copy(), self.work)
 
     def work(self) -> None:
+        try:
+            self._work()
+        except BaseException:
+            # Its slot or its lock wait could not be set (the database lost, the disk
+            # full): no longer a runner, or the others would leave it the work.
+            with self.lock:
+                self.active -= 1
+            raise
+
+    def _work(self) -> None:
         # Every test sets its lock wait to its budget and back; held here for the whole
         # loop, those settings cost no statements (``warehouse.database``).
         with (
@@ -468,7 +478,13 @@ class _ChunkRun:
                         # More workers than when this one started: leave them the slot.
                         self.active -= 1
                         return
-                self.steal(self.share)
+                try:
+                    self.steal(self.share)
+                except DatabaseError as error:
+                    # Another chunk is extra work: left queued, for this run's next look or
+                    # another worker's (the disk full, the database lost).
+                    logger.warning("Could not take another chunk: %s", error)
+                    _close_if_broken()
                 try:
                     item = self.pending.get_nowait()
                 except queue.Empty:
@@ -813,6 +829,10 @@ class _ThreadPool:
                     if connection.errors_occurred and not connection.is_usable():
                         connection.close()
                     context.run(function)
+                except Exception:
+                    # The job's own faults are its to handle; one that escapes must not end
+                    # the thread (and its database connection) with a job still counted.
+                    logger.exception("A fleet thread's job failed")
                 finally:
                     jobs.done()
         finally:

@@ -25,6 +25,7 @@ A call waits in one of two ways:
 
 import contextvars
 import itertools
+import logging
 import math
 import os
 import random
@@ -34,12 +35,14 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from django.conf import settings
-from django.db import OperationalError, connection
+from django.db import DatabaseError, OperationalError, connection
 
 from warehouse import database
 
 from .exceptions import RateLimited
 from .models import CallSlot
+
+logger = logging.getLogger(__name__)
 
 MINUTE_LIMIT = 60
 WINDOW_SECONDS = 60
@@ -249,7 +252,12 @@ def call_slot(*, site_id, deadline: float | None = None):
     # are. One statement tries them all; only a slot not won is tried again.
     minute_key = _next_key(minute_prefix, MINUTE_LIMIT)
     wanted = [(minute_key, WINDOW_SECONDS), *((key, lease) for key in first_try)]
-    won = slots.add_many(wanted, lapses=_take_deferred({key for key, _ in wanted}, slots))
+    deferred = _take_deferred({key for key, _ in wanted}, slots)
+    try:
+        won = slots.add_many(wanted, lapses=deferred)
+    except DatabaseError:
+        _defer_again(deferred)
+        raise
     held = [key for key in first_try if key in won]
     minute_taken = minute_key if minute_key in won else None
     abandoned = False
@@ -315,9 +323,14 @@ def _release(
         # Written by the thread's next take, a moment from now (``global_slot``).
         deferred.update(lapses)
         return
-    lapses = {**(_take_deferred(set(), slots) or {}), **lapses}
+    deferred = _take_deferred(set(), slots)
+    lapses = {**(deferred or {}), **lapses}
     if deadline is None:
-        slots.release(lapses)
+        try:
+            slots.release(lapses)
+        except DatabaseError:
+            _defer_again(deferred)
+            raise
         return
     database.set_lock_wait(max(deadline - time.monotonic(), 0.001))
     with suppress(OperationalError):
@@ -337,6 +350,15 @@ def _take_deferred(wanted: set[str], slots) -> dict[str, float] | None:
     if clashing:
         slots.release(clashing)
     return lapses
+
+
+def _defer_again(lapses: dict[str, float] | None) -> None:
+    """Keep give-backs a failed statement did not write for the thread's next one (a minute
+    slot otherwise lapses a window after its call began, not after it ended)."""
+    deferred = _deferred_lapses.get()
+    if lapses and deferred is not None:
+        for key, at in lapses.items():
+            deferred.setdefault(key, at)
 
 
 def _take_free(slots, prefix: str, size: int, timeout: float) -> str | None:
@@ -390,7 +412,11 @@ def global_slot():
         if held[0] is not None:  # None: handed to a call Xero may still be answering
             # Given back as the thread's other slots are: one statement for them all.
             deferred[key] = time.time()
-        slots.release(deferred)
+        try:
+            slots.release(deferred)
+        except DatabaseError as error:
+            # Not freed, so they lapse with their lease: the limits are kept meanwhile.
+            logger.warning("Could not free the call slots %s: %s", sorted(deferred), error)
 
 
 def _renew_held_global_slot(slots) -> bool:

@@ -1,10 +1,13 @@
 """warehouse/database.py: how long a statement may wait for a lock, and what that costs."""
 
+import logging
+
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from warehouse.database import lock_waits_at_most, set_lock_wait
+from tests.database_faults import read_only
+from warehouse.database import after_commit, lock_waits_at_most, refusal, set_lock_wait
 
 # Outside a test's transaction: what is remembered is only trusted outside one.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,3 +85,40 @@ def test_a_new_connection_gets_the_wait_again():
         reconnected = lock_wait_ms()
 
     assert reconnected == 3000
+
+
+def refuse(what: str) -> None:
+    raise OperationalError(f"database is locked ({what})")
+
+
+def test_a_hook_that_fails_after_the_commit_is_logged_and_never_raised_into_the_change(caplog):
+    from sites.models import Site
+
+    ran = []
+    with caplog.at_level(logging.ERROR), transaction.atomic():
+        site = Site.objects.create(name="Hooked", code="hooked")
+        # Django's log line names a hook by __qualname__: for the partial the stamp was,
+        # it raised AttributeError instead, into the save (issue 29's false alert).
+        after_commit(refuse, "the stamp")
+        after_commit(ran.append, "next")
+
+    assert Site.objects.filter(pk=site.pk).exists()
+    assert ran == ["next"]
+    assert "Error calling refuse in on_commit()" in caplog.text
+    assert "database is locked (the stamp)" in caplog.text
+
+
+def test_a_hook_outside_a_transaction_runs_at_once():
+    ran = []
+    after_commit(ran.append, 1)
+    assert ran == [1]
+
+
+def test_a_refusal_says_cannot_write_for_a_read_only_database_and_busy_otherwise():
+    from sites.models import Site
+
+    with read_only(), pytest.raises(DatabaseError) as refused:
+        Site.objects.create(name="Read only", code="read-only")
+
+    assert refusal(refused.value) == "cannot write: full or read-only"
+    assert refusal(OperationalError("database is locked")) == "was busy"

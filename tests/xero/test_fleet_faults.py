@@ -8,7 +8,6 @@ because the machine running them may be loaded.
 
 import datetime
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from .test_tasks_workers import nothing_left_running_or_queued
 from .workers import (
     ROOT,
     database_url,
+    freeze_outside_a_transaction,
     fresh_passes,
     private_fleet,
     wait_for,
@@ -122,44 +122,6 @@ def wait_for_the_batch(process):
         ) from None
 
 
-def freeze_outside_a_transaction(process):
-    """Stop ``process`` (SIGSTOP) at a moment it holds no database transaction open.
-
-    A process frozen inside a write transaction keeps its locks until it wakes: on SQLite
-    the database's one write lock, which stops every other writer, on PostgreSQL its rows'
-    (docs/fleet-health.md says so). No lease can heal that, so the lease's test freezes
-    the worker between its transactions, where a pause leaves only its lease behind.
-    """
-    deadline = time.monotonic() + LIMIT
-    while True:
-        process.send_signal(signal.SIGSTOP)
-        time.sleep(0.2)  # a statement under way on the server ends meanwhile
-        if not another_process_holds_a_transaction():
-            return
-        process.send_signal(signal.SIGCONT)
-        assert time.monotonic() < deadline, "the worker was never caught between transactions"
-        time.sleep(0.05)
-
-
-def another_process_holds_a_transaction() -> bool:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
-            )
-            return cursor.fetchone()[0] > 0
-    probe = sqlite3.connect(connection.settings_dict["NAME"], timeout=0, isolation_level=None)
-    try:
-        probe.execute("BEGIN IMMEDIATE")
-        probe.execute("ROLLBACK")
-        return False
-    except sqlite3.OperationalError:  # "database is locked": a writer holds it
-        return True
-    finally:
-        probe.close()
-
-
 def stop(process):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=LIMIT) == 0
@@ -196,7 +158,9 @@ def test_a_worker_frozen_past_its_lease_records_nothing_and_blames_no_one(fleet)
     frozen = worker("frozen")
     wait_for(lambda: len(fresh_passes(started)) >= 4, what="4 Sites tested", process=frozen)
     # What a VM pause or a swap storm does: the whole process stops, its calls mid-way.
-    freeze_outside_a_transaction(frozen)
+    freeze_outside_a_transaction(
+        lambda: frozen.send_signal(signal.SIGSTOP), lambda: frozen.send_signal(signal.SIGCONT)
+    )
     other = worker("other")
     wait_for_the_batch(other)
     # It wakes past its lease and its calls' deadline: its results must not count.
@@ -337,3 +301,78 @@ def test_workers_outlive_the_database_stopped_for_20_seconds(fleet, outage_proxy
         with open(LOGS[process.pid]) as log:
             assert "trying again" in log.read()
     print(f"finished {healed_in:.1f} s after the database came back (lease {LEASE} s)")
+
+
+# A disk full this long (issue 29: 151 Sites orphaned after a 30 s full disk).
+FULL = 30
+
+
+@pytest.fixture
+def small_disk(fleet, tmp_path):
+    """The test database moved onto a disk of its own, a 64 MB tmpfs the test can fill: a
+    real full disk, with SQLite's own "database or disk is full". Returns a function that
+    fills it and returns a function that frees it.
+
+    SQLite only: PostgreSQL's files are its server's, shared with every other test.
+    """
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's files are the shared server's: there is no disk to fill")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"no disk of its own can be mounted here: {mounted.stderr.strip()}")
+    database = connection.settings_dict
+    original = database["NAME"]
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM INTO %s", [str(disk / "test.sqlite3")])
+    connection.close()
+    database["NAME"] = str(disk / "test.sqlite3")
+
+    def fill():
+        filler = disk / "filler"
+        with open(filler, "wb") as out:
+            try:
+                while True:
+                    out.write(b"\1" * 65536)
+                    out.flush()
+            except OSError:  # ENOSPC: the disk is full
+                pass
+        return filler.unlink
+
+    try:
+        yield fill
+    finally:
+        connection.close()
+        database["NAME"] = original
+        # Lazily: a worker the test left running may still have the file open.
+        subprocess.run(["umount", "--lazy", str(disk)], check=False)
+
+
+def test_a_worker_outlives_a_full_disk_and_the_batch_finishes_once_it_is_freed(
+    fleet, fake_xero_settings, small_disk
+):
+    sites, worker = fleet
+    fake_xero_settings.latency = 1.0
+    started = timezone.now()
+    fleet_checks_enqueue()
+    survivor = worker("survivor")
+    wait_for(lambda: len(fresh_passes(started)) >= 4, what="4 Sites tested", process=survivor)
+    free = small_disk()
+    time.sleep(FULL)
+    assert survivor.poll() is None  # still running
+    free()
+    freed = time.monotonic()
+    wait_for_the_batch(survivor)
+    healed_in = time.monotonic() - freed
+    stop(survivor)
+    assert_each_site_passed_once(sites, started)
+    with open(LOGS[survivor.pid]) as log:
+        said = log.read()
+    assert "disk is full" in said  # the fault bit
+    assert "Exception in thread" not in said  # and no thread died of it
+    print(f"finished {healed_in:.1f} s after the disk was freed (lease {LEASE} s)")

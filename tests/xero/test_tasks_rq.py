@@ -34,6 +34,7 @@ from xero.models import ConnectionTest, QueuedCheck
 from .workers import (
     ROOT,
     assert_each_site_passed_once,
+    freeze_outside_a_transaction,
     fresh_passes,
     manage,
     private_fleet,
@@ -348,6 +349,33 @@ def test_an_rq_worker_killed_late_in_a_batch_is_healed_by_the_next_without_cron(
     stop(second)
     assert_each_site_passed_once(sites, started)
     print(f"healed {healed_in:.1f} s after the kill (lease {LEASE} s)")
+
+
+def signal_tree(pid: int, number: int) -> None:
+    """Send ``number`` to a worker and its work horse (SIGSTOP: what a VM pause does)."""
+    for child in _children(pid):
+        signal_tree(child, number)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, number)
+
+
+def test_an_rq_worker_frozen_past_its_lease_records_nothing_and_blames_no_one(rq_fleet):
+    sites, environment, queue, worker = rq_fleet
+    started = timezone.now()
+    manage(environment, "xero_check_fleet")
+    frozen = worker("frozen")
+    wait_for(lambda: len(fresh_passes(started)) >= 4, what="4 Sites tested", process=frozen)
+    freeze_outside_a_transaction(
+        lambda: signal_tree(frozen.pid, signal.SIGSTOP),
+        lambda: signal_tree(frozen.pid, signal.SIGCONT),
+    )
+    other = worker("other")
+    wait_for_the_batch(other, queue)
+    # It wakes past its lease and its calls' deadline: its results must not count.
+    signal_tree(frozen.pid, signal.SIGCONT)
+    stop(frozen)
+    stop(other)
+    assert_each_site_passed_once(sites, started)
 
 
 def test_an_rq_worker_outlives_redis_stopped_and_started_again_empty(

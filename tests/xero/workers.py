@@ -1,5 +1,6 @@
 """Helpers for the tests that run real worker processes against the test database."""
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -133,3 +134,42 @@ def assert_each_site_passed_once(sites, since) -> None:
     assert not Alert.objects.exists()
     assert not ConnectionTest.objects.filter(outcome=ConnectionTest.Outcome.RUNNING).exists()
     assert not QueuedCheck.objects.exists()
+
+
+def freeze_outside_a_transaction(freeze, thaw, *, limit: float = 120) -> None:
+    """``freeze()`` a worker (SIGSTOP) at a moment it holds no database transaction open;
+    ``thaw()`` undoes it.
+
+    A process frozen inside a write transaction keeps its locks until it wakes: on SQLite
+    the database's one write lock, which stops every other writer, on PostgreSQL its rows'
+    (docs/fleet-health.md says so). No lease can heal that, so the lease's tests freeze
+    the worker between its transactions, where a pause leaves only its lease behind.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        freeze()
+        time.sleep(0.2)  # a statement under way on the server ends meanwhile
+        if not another_process_holds_a_transaction():
+            return
+        thaw()
+        assert time.monotonic() < deadline, "the worker was never caught between transactions"
+        time.sleep(0.05)
+
+
+def another_process_holds_a_transaction() -> bool:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+            )
+            return cursor.fetchone()[0] > 0
+    probe = sqlite3.connect(connection.settings_dict["NAME"], timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:  # "database is locked": a writer holds it
+        return True
+    finally:
+        probe.close()
