@@ -56,9 +56,23 @@ class HeartbeatThread(threading.Thread):
                     logger.warning("Could not record the worker's heartbeat", exc_info=True)
                 if self.stopping.wait(settings.WORKER_HEARTBEAT_INTERVAL):
                     break
-            forget(worker=self.worker)
+            self.forget()
         finally:
             connection.close()
+
+    def forget(self) -> None:
+        # Once more on a new connection: the idle one may have been cut meanwhile (a
+        # database restarted, connections terminated), which only its next use tells.
+        for last_try in (False, True):
+            try:
+                forget(worker=self.worker)
+                return
+            except DatabaseError:
+                connection.close()
+                if last_try:
+                    logger.warning(
+                        "Could not remove the worker's heartbeat; it ages out", exc_info=True
+                    )
 
     def stop(self) -> None:
         self.stopping.set()

@@ -7,6 +7,7 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from tests.database_faults import read_only
+from tests.test_layers import LAYERS, ROOT
 from warehouse.database import after_commit, lock_waits_at_most, refusal, set_lock_wait
 
 # Outside a test's transaction: what is remembered is only trusted outside one.
@@ -122,3 +123,14 @@ def test_a_refusal_says_cannot_write_for_a_read_only_database_and_busy_otherwise
 
     assert refusal(refused.value) == "cannot write: full or read-only"
     assert refusal(OperationalError("database is locked")) == "was busy"
+
+
+def test_every_after_commit_step_goes_through_after_commit():
+    # One place decides what a failing step does (logged, never raised into the change).
+    direct = [
+        str(path.relative_to(ROOT))
+        for package in LAYERS
+        for path in (ROOT / package).rglob("*.py")
+        if "on_commit(" in path.read_text() and path != ROOT / "warehouse" / "database.py"
+    ]
+    assert direct == []

@@ -315,6 +315,9 @@ def stop(process) -> None:
         raise AssertionError(
             f"the worker did not stop: {LOGS[process.pid].read_text()[-6000:]}"
         ) from None
+    said = LOGS[process.pid].read_text()
+    # Whatever the fault, no thread of the worker died of it (a fleet thread used to).
+    assert "Exception in thread" not in said, said[-6000:]
 
 
 def test_checks_whose_jobs_redis_lost_are_run_by_the_first_rq_worker_without_cron(rq_fleet):
