@@ -337,6 +337,10 @@ class _Watchdog:
         _SHUTTER.watch(self)
         return self
 
+    @property
+    def done(self) -> bool:
+        return self._done
+
     def __exit__(self, *exc_info):
         with self._lock:
             self._done = True
@@ -381,20 +385,28 @@ class _Shutter:
                     target=self._run, name="xero-deadlines", daemon=True
                 )
                 self._thread.start()
-            self._condition.notify()
+            # Woken only for a deadline sooner than the one it waits for: deadlines mostly
+            # come in order, and a wake per request (a thread switch each) was a share of a
+            # fleet check's CPU.
+            if self._due[0][2] is watchdog:
+                self._condition.notify()
 
     def _run(self) -> None:
         while True:
             with self._condition:
-                while not self._due:
+                # The requests that ended leave at once, without a wake each at their
+                # deadline: the thread sleeps until the first deadline still watched.
+                while self._due and self._due[0][2].done:
+                    heapq.heappop(self._due)
+                if not self._due:
                     self._condition.wait()
+                    continue
                 deadline, _, watchdog = self._due[0]
                 wait = deadline - time.monotonic()
                 if wait > 0:
                     self._condition.wait(wait)
                     continue
                 heapq.heappop(self._due)
-            # A watchdog whose request ended long ago does nothing here.
             watchdog.fire()
 
 

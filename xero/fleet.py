@@ -580,10 +580,8 @@ def _claim_history_rows(sites, *, now) -> dict[int, ConnectionTest]:
                 "site_id", flat=True
             )
         )
-        rows = ConnectionTest.objects.bulk_create(
-            ConnectionTest(site=site, started_at=now, connection_type=site.connection_type)
-            for site in sites
-            if site.pk not in recent
+        rows = ConnectionTest.objects.start_running(
+            [site for site in sites if site.pk not in recent], now=now
         )
     return {row.site_id: row for row in rows}
 
@@ -653,6 +651,7 @@ def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
     ids = [site.pk for site in sites]
     told = set(Alert.objects.filter(site_id__in=ids).values_list("site_id", "kind", "key"))
     breakers = set(CircuitBreaker.objects.filter(site_id__in=ids).values_list("site_id", flat=True))
+    admins = _Admins()
     for site in sites:
         test = results.get(site.pk)
         active = next(
@@ -677,7 +676,10 @@ def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
                 if held and kind == Alert.Kind.FAILING:
                     continue  # told by the incident; told as usual if it still fails after
                 if (site.pk, kind, str(key)) not in told:
-                    _alert(site=site, kind=kind, key=key, now=now, subject=subject, body=body)
+                    _alert(
+                        site=site, kind=kind, key=key, now=now, subject=subject, body=body,
+                        admins=admins,
+                    )  # fmt: skip
             if test is not None and not held:
                 # The people who can act (customers, Support), and "works again".
                 link_alerts.link_alerts_send(site=site, test=test, now=now, told=told)
@@ -755,7 +757,7 @@ def _alerts_due(*, site, last, active, now) -> list[tuple]:
     return due
 
 
-def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
+def _alert(*, site, kind, key, now, subject, body, admins=None) -> Alert | None:
     # The Admins, each as they chose (at once, in the daily digest, or off).
     return link_alerts.send_once(
         site=site,
@@ -763,9 +765,22 @@ def _alert(*, site, kind, key, now, subject, body) -> Alert | None:
         key=key,
         subject=subject,
         body=body,
-        recipients=lambda: link_alerts.role_users(ADMINS),
+        recipients=admins or (lambda: link_alerts.role_users(ADMINS)),
         now=now,
     )
+
+
+class _Admins:
+    """The Admins to alert, read once for a chunk's alerts (a tenth of a fleet's Sites may
+    enter their certificate's last days in one run), and only if one is sent."""
+
+    def __init__(self):
+        self.users: set | None = None
+
+    def __call__(self) -> set:
+        if self.users is None:
+            self.users = link_alerts.role_users(ADMINS)
+        return self.users
 
 
 class _ThreadPool:

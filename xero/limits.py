@@ -8,7 +8,8 @@ Each limit is a set of numbered slots, one row each in the ``CallSlot`` table th
 and the worker processes share. A call takes a free slot of each limit with one upsert
 that only one caller can win for a key, so two processes never hold the same slot (see
 ``_SlotTable``). Concurrency slots are handed back
-when the call ends, and lapse after a lease in case a process dies holding one. Minute
+when the call ends (a fleet thread's by its next call: ``global_slot``), and lapse after a
+lease in case a process dies holding one. Minute
 slots are never handed back: each lapses a minute after its call, which makes an exact
 sliding window rather than a fixed one that allows 120 calls across a minute boundary.
 
@@ -63,6 +64,11 @@ _held_global_slot: contextvars.ContextVar[list[Any] | None] = contextvars.Contex
     "xero_limits_global_slot", default=None
 )
 GLOBAL_CONCURRENT = "xero:all:concurrent"
+# A fleet thread's give-backs not written yet (key -> when it lapses, Unix time): written by
+# the thread's next statement about slots, its next call's take (see ``global_slot``).
+_deferred_lapses: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVar(
+    "xero_limits_deferred_lapses", default=None
+)
 
 
 @contextmanager
@@ -108,20 +114,35 @@ class _SlotTable:
         )
         return self._execute(upsert, [key, self.holder, now + timeout, now]) == 1
 
-    def add_many(self, wanted: list[tuple[str, float]]) -> set[str]:
-        """Take each free slot of ``wanted`` (key, timeout) in one statement; the keys taken."""
+    def add_many(
+        self, wanted: list[tuple[str, float]], *, lapses: dict[str, float] | None = None
+    ) -> set[str]:
+        """Take each free slot of ``wanted`` (key, timeout) in one statement; the keys taken.
+
+        ``lapses`` (key -> Unix time, none of them wanted) are given back in the same
+        statement, as ``release`` gives them back: only a row this holder still holds,
+        or one that lapsed meanwhile, is changed.
+        """
         now = time.time()
-        rows = ", ".join(["(%s, %s, %s)"] * len(wanted))
+        lapses = lapses or {}
+        rows = ", ".join(["(%s, %s, %s)"] * (len(wanted) + len(lapses)))
+        given_back = ""
+        if lapses:
+            given_back = (
+                f" OR ({self.table}.holder = excluded.holder AND {self.table}.{self.key} IN "
+                f"({', '.join(['%s'] * len(lapses))}))"
+            )
         upsert = (
             f"INSERT INTO {self.table} ({self.key}, holder, expires_at) VALUES {rows} "  # noqa: S608
             f"ON CONFLICT ({self.key}) DO UPDATE SET holder = excluded.holder, "
-            f"expires_at = excluded.expires_at WHERE {self.table}.expires_at <= %s "
+            f"expires_at = excluded.expires_at WHERE {self.table}.expires_at <= %s{given_back} "
             f"RETURNING {self.key}"
         )
         params = [value for key, timeout in wanted for value in (key, self.holder, now + timeout)]
+        params += [value for key, at in lapses.items() for value in (key, self.holder, at)]
         with connection.cursor() as cursor:
-            cursor.execute(upsert, [*params, now])
-            return {key for (key,) in cursor.fetchall()}
+            cursor.execute(upsert, [*params, now, *lapses])
+            return {key for (key,) in cursor.fetchall()} - set(lapses)
 
     def held(self, keys) -> set[str]:
         """Which of ``keys`` someone holds now: a read, so waiting costs no write."""
@@ -214,7 +235,8 @@ def call_slot(*, site_id, deadline: float | None = None):
 
     The usual call costs two statements: one takes the Site's minute and concurrency slots
     together (and the global one, unless the thread holds one for its run), one gives the
-    concurrency slots back.
+    concurrency slots back. A thread holding a global slot (``global_slot``) costs one: it
+    gives a call's slots back in its next call's take.
     """
     slots = _slots()
     wait = is_waiting()
@@ -229,7 +251,13 @@ def call_slot(*, site_id, deadline: float | None = None):
     # The minute slot lapses a minute after the call and is never given back; the others
     # are. One statement tries them all; only a slot not won is tried again.
     minute_key = _next_key(minute_prefix, MINUTE_LIMIT)
-    won = slots.add_many([(minute_key, WINDOW_SECONDS), *((key, lease) for key in first_try)])
+    wanted = [(minute_key, WINDOW_SECONDS), *((key, lease) for key in first_try)]
+    deferred = _take_deferred({key for key, _ in wanted}, slots)
+    try:
+        won = slots.add_many(wanted, lapses=deferred)
+    except DatabaseError:
+        _defer_again(deferred)
+        raise
     held = [key for key in first_try if key in won]
     minute_taken = minute_key if minute_key in won else None
     abandoned = False
@@ -290,12 +318,47 @@ def _release(
         # The abandoned call keeps the thread's slot; its next calls take one each.
         lapses[thread_slot[0]] = keep_until
         thread_slot[0] = None
+    deferred = _deferred_lapses.get()
+    if deferred is not None and deadline is None and not abandoned:
+        # Written by the thread's next take, a moment from now (``global_slot``).
+        deferred.update(lapses)
+        return
+    deferred = _take_deferred(set(), slots)
+    lapses = {**(deferred or {}), **lapses}
     if deadline is None:
-        slots.release(lapses)
+        try:
+            slots.release(lapses)
+        except DatabaseError:
+            _defer_again(deferred)
+            raise
         return
     database.set_lock_wait(max(deadline - time.monotonic(), 0.001))
     with suppress(OperationalError):
         slots.release(lapses)
+
+
+def _take_deferred(wanted: set[str], slots) -> dict[str, float] | None:
+    """The thread's give-backs not written yet, for the statement about to be sent; those of
+    a key in ``wanted`` (taken again at once) are written first, by a statement of their
+    own, so that no statement names a key twice."""
+    deferred = _deferred_lapses.get()
+    if not deferred:
+        return None
+    lapses = dict(deferred)
+    deferred.clear()
+    clashing = {key: lapses.pop(key) for key in wanted & lapses.keys()}
+    if clashing:
+        slots.release(clashing)
+    return lapses
+
+
+def _defer_again(lapses: dict[str, float] | None) -> None:
+    """Keep give-backs a failed statement did not write for the thread's next one (a minute
+    slot otherwise lapses a window after its call began, not after it ended)."""
+    deferred = _deferred_lapses.get()
+    if lapses and deferred is not None:
+        for key, at in lapses.items():
+            deferred.setdefault(key, at)
 
 
 def _take_free(slots, prefix: str, size: int, timeout: float) -> str | None:
@@ -323,6 +386,13 @@ def global_slot():
     A fleet thread makes its calls one after another: holding one slot throughout, renewed
     when half its lease has gone, spares every call a race with the other threads for a
     free one and a statement. While every slot is held, the thread waits with reads only.
+
+    Within the block, a call's slots are given back by the thread's next call, in the
+    statement that takes that call's slots (``call_slot``), and the last ones as the block
+    ends: a Site's concurrency slot stays taken a moment longer (while the result is
+    saved), which only ever counts a call for longer than it lasted, and the thread's calls
+    cost one statement each rather than two. A process that dies in that moment leaves the
+    slots to lapse with their lease, as it does when it dies during a call.
     """
     slots = _slots()
     size = settings.XERO_MAX_CONCURRENT_CALLS
@@ -332,16 +402,21 @@ def global_slot():
         pause = min(pause * 2, GLOBAL_POLL_MAX_SECONDS)
     held = [key, time.monotonic()]
     token = _held_global_slot.set(held)
+    deferred: dict[str, float] = {}
+    deferred_token = _deferred_lapses.set(deferred)
     try:
         yield key
     finally:
+        _deferred_lapses.reset(deferred_token)
         _held_global_slot.reset(token)
         if held[0] is not None:  # None: handed to a call Xero may still be answering
-            try:
-                slots.delete(key)
-            except DatabaseError as error:
-                # Not freed, so it lapses with its lease: the cap is kept meanwhile.
-                logger.warning("Could not free the call slot %s: %s", key, error)
+            # Given back as the thread's other slots are: one statement for them all.
+            deferred[key] = time.time()
+        try:
+            slots.release(deferred)
+        except DatabaseError as error:
+            # Not freed, so they lapse with their lease: the limits are kept meanwhile.
+            logger.warning("Could not free the call slots %s: %s", sorted(deferred), error)
 
 
 def _renew_held_global_slot(slots) -> bool:

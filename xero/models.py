@@ -284,7 +284,53 @@ def _update_all_sql(model, using: str) -> str:
     )
 
 
+# Rows a statement of ``start_running`` inserts at most: SQLite takes 32,766 values in one.
+START_RUNNING_BATCH = 500
+
+
 class ConnectionTestQuerySet(models.QuerySet):
+    def start_running(self, sites, *, now: datetime.datetime) -> list["ConnectionTest"]:
+        """Insert a running row for each of ``sites``, started ``now``; the rows, saved.
+
+        As ``bulk_create`` does, but preparing the columns' values once: the rows differ
+        only in their Site and connection type, and a fleet chunk's ``bulk_create`` spent
+        more on preparing every field of every row than the database on the insert.
+        """
+        model = cast(type["ConnectionTest"], self.model)
+        rows = [
+            model(site=site, started_at=now, connection_type=site.connection_type) for site in sites
+        ]
+        if not rows:
+            return rows
+        connection = connections[self.db]
+        quote = connection.ops.quote_name
+        fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+        varying = {"site_id", "connection_type"}
+        prepared = [
+            field.get_db_prep_save(field.pre_save(rows[0], True), connection) for field in fields
+        ]
+        columns = ", ".join(quote(field.column) for field in fields)
+        row_marks = f"({', '.join(['%s'] * len(fields))})"
+        for start in range(0, len(rows), START_RUNNING_BATCH):
+            batch = rows[start : start + START_RUNNING_BATCH]
+            params = [
+                getattr(row, field.attname) if field.attname in varying else value
+                for row in batch
+                for field, value in zip(fields, prepared, strict=True)
+            ]
+            insert = (
+                f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608 - quoted names only
+                f"VALUES {', '.join([row_marks] * len(batch))} "
+                f"RETURNING {quote(model._meta.pk.column)}"
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(insert, params)
+                ids = [pk for (pk,) in cursor.fetchall()]
+            for row, pk in zip(batch, ids, strict=True):
+                row.pk = pk
+                row._state.adding, row._state.db = False, self.db
+        return rows
+
     def stale(self, *, now: datetime.datetime | None = None):
         """Rows still running long after their test's deadline: their process died."""
         budget = datetime.timedelta(

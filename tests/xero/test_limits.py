@@ -238,3 +238,34 @@ def test_calls_given_up_on_still_count_at_xero_and_no_limit_is_exceeded_there(
     assert 429 not in [call.status for call in fake.calls]  # Xero never refused one
     assert max(fake.max_concurrent_per_organisation.values()) <= 5
     assert fake.max_concurrent <= 6
+
+
+def test_a_fleet_thread_gives_a_calls_slots_back_in_its_next_calls_take(
+    private_site, make_site, issue_certificate, fake_xero_settings, django_assert_num_queries
+):
+    other = make_site(api_key="OTHERKEY1234567890ABCDEFGHIJ", api_secret="x" * 30)
+    fake_xero_settings.register_private_app(other.api_key, issue_certificate(other).certificate_pem)
+    first, second = xero_session(private_site), xero_session(other)
+
+    def held(site, kind):
+        return CallSlot.objects.filter(
+            key__startswith=f"xero:site:{site.pk}:{kind}:", expires_at__gt=time.time()
+        )
+
+    with limits.waiting(), limits.global_slot():
+        first.get_json(organisation_url())
+        ended = time.time()
+        # Still counted until the thread's next call: never less than the call lasted.
+        assert held(private_site, "concurrent").count() == 1
+        with django_assert_num_queries(1):  # the take, and the first call's give-back
+            second.get_json(organisation_url())
+        assert held(private_site, "concurrent").count() == 0
+        assert held(other, "concurrent").count() == 1
+        # The minute slot counts a window from the call's end, as a give-back at once does.
+        minute = held(private_site, "minute").get()
+        assert minute.expires_at >= ended - 1 + limits.WINDOW_SECONDS
+    # The block's end gives back the last call's slots and the thread's global slot.
+    assert held(other, "concurrent").count() == 0
+    assert not CallSlot.objects.filter(
+        key__startswith=limits.GLOBAL_CONCURRENT, expires_at__gt=time.time()
+    ).exists()
