@@ -339,11 +339,11 @@ def small_disk(fleet, tmp_path):
 
     def fill():
         filler = disk / "filler"
-        with open(filler, "wb") as out:
+        # Unbuffered: a buffer left over when the disk is full would fail again at close.
+        with open(filler, "wb", buffering=0) as out:
             try:
                 while True:
                     out.write(b"\1" * 65536)
-                    out.flush()
             except OSError:  # ENOSPC: the disk is full
                 pass
         return filler.unlink
