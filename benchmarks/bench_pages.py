@@ -17,6 +17,8 @@ import time
 
 from benchmarks._fleet_data import build_fleet, throwaway_database
 
+PLAIN_STATIC_STORAGE = "django.contrib.staticfiles.storage.StaticFilesStorage"
+
 urlpatterns = []  # filled in main(): the project's URLs plus the bare admin
 
 
@@ -34,6 +36,7 @@ def main(argv=None):
 
     with throwaway_database():
         from django.apps import apps
+        from django.conf import settings
         from django.contrib import admin
         from django.contrib.auth import get_user_model
         from django.db import connection
@@ -66,7 +69,10 @@ def main(argv=None):
         code = f"{device.totp().token():06d}"
         assert client.post(reverse("admin:second_factor"), {"code": code}).status_code == 302
 
-        with override_settings(ROOT_URLCONF=__name__):
+        # The plain static storage: production's manifest needs a `collectstatic` first,
+        # and both pages and the anchor name the same files either way.
+        plain = {**settings.STORAGES, "staticfiles": {"BACKEND": PLAIN_STATIC_STORAGE}}
+        with override_settings(ROOT_URLCONF=__name__, STORAGES=plain):
             pages = {
                 "Site admin changelist": reverse("admin:sites_site_changelist"),
                 "health page": reverse("xero:health"),
