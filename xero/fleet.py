@@ -651,7 +651,9 @@ def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
     ids = [site.pk for site in sites]
     told = set(Alert.objects.filter(site_id__in=ids).values_list("site_id", "kind", "key"))
     breakers = set(CircuitBreaker.objects.filter(site_id__in=ids).values_list("site_id", flat=True))
-    admins = _Admins()
+    # The Admins, read once for the chunk's alerts (a tenth of a fleet's Sites may enter
+    # their certificate's last days in one run), and only if one is sent.
+    admins = functools.cache(_admins)
     for site in sites:
         test = results.get(site.pk)
         active = next(
@@ -757,7 +759,11 @@ def _alerts_due(*, site, last, active, now) -> list[tuple]:
     return due
 
 
-def _alert(*, site, kind, key, now, subject, body, admins=None) -> Alert | None:
+def _admins() -> set:
+    return link_alerts.role_users(ADMINS)
+
+
+def _alert(*, site, kind, key, now, subject, body, admins=_admins) -> Alert | None:
     # The Admins, each as they chose (at once, in the daily digest, or off).
     return link_alerts.send_once(
         site=site,
@@ -765,22 +771,9 @@ def _alert(*, site, kind, key, now, subject, body, admins=None) -> Alert | None:
         key=key,
         subject=subject,
         body=body,
-        recipients=admins or (lambda: link_alerts.role_users(ADMINS)),
+        recipients=admins,
         now=now,
     )
-
-
-class _Admins:
-    """The Admins to alert, read once for a chunk's alerts (a tenth of a fleet's Sites may
-    enter their certificate's last days in one run), and only if one is sent."""
-
-    def __init__(self):
-        self.users: set | None = None
-
-    def __call__(self) -> set:
-        if self.users is None:
-            self.users = link_alerts.role_users(ADMINS)
-        return self.users
 
 
 class _ThreadPool:
