@@ -7,6 +7,7 @@ threads; prints the wall time and CPU seconds as JSON.
 
 import json
 import queue
+import resource
 import sys
 import threading
 import time
@@ -45,6 +46,7 @@ def main():
             session.close()
 
     cpu, started = time.process_time(), time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     threads = [threading.Thread(target=work) for _ in range(job["threads"])]
     for thread in threads:
         thread.start()
@@ -52,7 +54,14 @@ def main():
         thread.join()
     wall = time.perf_counter() - started
     json.dump(
-        {"wall": wall, "cpu": time.process_time() - cpu, "ok": statuses.count(200)}, sys.stdout
+        {
+            "wall": wall,
+            "cpu": time.process_time() - cpu,
+            "user": resource.getrusage(resource.RUSAGE_SELF).ru_utime - usage.ru_utime,
+            "system": resource.getrusage(resource.RUSAGE_SELF).ru_stime - usage.ru_stime,
+            "ok": statuses.count(200),
+        },
+        sys.stdout,
     )
 
 

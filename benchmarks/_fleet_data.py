@@ -59,10 +59,10 @@ def throwaway_database():
 
     with tempfile.TemporaryDirectory() as folder:
         database = connection.settings_dict
-        if database["ENGINE"].endswith("sqlite3"):
+        if connection.vendor == "sqlite":
             database.setdefault("TEST", {})["NAME"] = str(Path(folder) / "bench.sqlite3")
         name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        if database["ENGINE"].endswith("sqlite3"):
+        if connection.vendor == "sqlite":
             url = f"sqlite:///{name}"
         else:
             auth = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")

@@ -1,7 +1,7 @@
 """A bulk check of 1,000 Sites against the fake Xero (100 ms latency, its limits on).
 
 Run: .venv/bin/python -m benchmarks.bench_fleet [--sites 1000] [--latency 0.1] [--cap 20]
-     [--workers 1,2] [--no-anchor] [--profile]
+     [--workers 1,2] [--no-anchor] [--profile] [--statements] [--repeat 1]
 (on PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/h14 before it; the
 benchmark works in a throwaway test_<name> database beside it)
 
@@ -13,9 +13,12 @@ Prints, in one run:
   (``benchmarks/_bare_loop.py``), against the same fake Xero;
 - the Warehouse: the Sites queued by ``fleet_checks_enqueue`` exactly as
   ``xero_check_fleet`` does, run by one, then by two real ``db_worker --batch`` processes
-  started together (``benchmarks/_counting_worker.py``), with the CPU seconds, the SQL
-  statements per Site (every statement of the workers, their task bookkeeping included)
-  and each worker's peak memory.
+  started together (``benchmarks/_counting_worker.py``), with the CPU seconds (user,
+  system, and the garbage collector's share), the SQL statements per Site (every
+  statement of the workers, their task bookkeeping included) and each worker's peak memory;
+- with ``--repeat N``, N rounds of the anchor then the Warehouse, and the median of the
+  rounds' CPU ratios: on a machine shared with others, one round's CPU figures vary by a
+  fifth either way, the anchor's as much as the Warehouse's.
 
 The fake Xero runs in a process of its own (a fresh one per run) and counts what the
 limits are about: 429s, calls at once overall and per organisation. Wall time is the
@@ -28,6 +31,7 @@ import json
 import multiprocessing
 import os
 import pstats
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -151,10 +155,13 @@ def run_warehouse(*, workers, url, database_url, args, profile_folder=None) -> d
         "tasks": statuses,
         "outcomes": outcomes,
         "cpu": sum(report["cpu"] for report in reports),
+        "user": sum(report["user"] for report in reports),
+        "system": sum(report["system"] for report in reports),
         "statements": sum(report["statements"] for report in reports),
         "peak_mib": [round(report["maxrss_mib"]) for report in reports],
         "alerts": Alert.objects.count(),
         "kinds": reports[0]["kinds"],
+        "gc": sum(report["gc"] for report in reports),
     }
 
 
@@ -176,6 +183,12 @@ def main(argv=None):
     parser.add_argument("--no-anchor", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile the workers' CPU path")
     parser.add_argument("--statements", action="store_true", help="the commonest SQL statements")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of anchor then Warehouse, and the median CPU ratio over them",
+    )
     args = parser.parse_args(argv)
 
     with throwaway_database() as database_url:
@@ -196,64 +209,89 @@ def main(argv=None):
         ideal = args.sites / args.cap * args.latency
         print(f"ideal: {args.sites} / {args.cap} x {args.latency} s = {ideal:.2f} s")
 
-        anchor = None
-        if not args.no_anchor:
-            with FakeXeroProcess(args.latency, keys, certificate.certificate_pem) as fake:
-                anchor = run_anchor(
-                    url=fake.url,
-                    keys=keys,
-                    private_key_pem=certificate.private_key_pem,
-                    threads=args.cap,
-                )
-                counts = fake.counts()
-            print(
-                f"anchor (bare requests-oauthlib loop, {args.cap} threads): "
-                f"{anchor['wall']:.2f} s, {anchor['ok']} ok, "
-                f"{anchor['cpu'] / args.sites * 1000:.2f} ms CPU per Site; ratio to the ideal "
-                f"{anchor['wall'] / ideal:.2f}; fake Xero: {counts}; {uptime()}"
-            )
-
-        for workers in [int(n) for n in args.workers.split(",")]:
-            with (
-                FakeXeroProcess(args.latency, keys, certificate.certificate_pem) as fake,
-                tempfile.TemporaryDirectory() as profile_folder,
-            ):
-                run = run_warehouse(
-                    workers=workers,
-                    url=fake.url,
-                    database_url=database_url,
-                    args=args,
-                    profile_folder=profile_folder if args.profile else None,
-                )
-                counts = fake.counts()
-                if args.profile:
-                    print_profile(profile_folder)
-            versus = f"; Warehouse / bare loop {run['wall'] / anchor['wall']:.2f}" if anchor else ""
-            print(
-                f"Warehouse, {workers} worker{'s' * (workers != 1)}: {run['wall']:.2f} s; "
-                f"Warehouse / ideal {run['wall'] / ideal:.2f}{versus}\n"
-                f"  first test {run['ramp']:.2f} s after the first task began; last task ended "
-                f"{run['tail']:.2f} s after the last test began\n"
-                f"  {run['chunks']} chunks, tasks {run['tasks']}, outcomes {run['outcomes']}, "
-                f"{run['alerts']} alerts sent\n"
-                f"  CPU {run['cpu'] / args.sites * 1000:.2f} ms per Site "
-                f"({run['cpu']:.1f} s over the workers); "
-                f"{run['statements'] / args.sites:.2f} SQL statements per Site; "
-                f"peak memory per worker {run['peak_mib']} MiB\n"
-                f"  fake Xero: {counts}; {uptime()}"
-            )
-            if anchor:
-                # The CPU goal is read off this line, not computed from the two above.
-                site_cpu, anchor_cpu = run["cpu"] / args.sites, anchor["cpu"] / args.sites
+        cpu_ratios: dict[int, list[float]] = {}
+        for round_number in range(1, args.repeat + 1):
+            if args.repeat > 1:
+                print(f"round {round_number} of {args.repeat}")
+            anchor = None if args.no_anchor else check_anchor(args, keys, certificate)
+            for workers in [int(n) for n in args.workers.split(",")]:
+                run = check_warehouse(args, keys, certificate, database_url, workers, anchor)
+                if anchor:
+                    cpu_ratios.setdefault(workers, []).append(run["cpu"] / anchor["cpu"])
+        if args.repeat > 1:
+            for workers, ratios in cpu_ratios.items():
                 print(
-                    f"CPU per Site: {site_cpu * 1000:.2f} ms = {site_cpu / anchor_cpu:.2f} × "
-                    f"the bare loop's {anchor_cpu * 1000:.2f} ms ({workers} "
-                    f"worker{'s' * (workers != 1)}; {uptime()})"
+                    f"CPU per Site, median of {len(ratios)} rounds: "
+                    f"{statistics.median(ratios):.2f} × the bare loop's ({workers} "
+                    f"worker{'s' * (workers != 1)}; each round "
+                    f"{', '.join(f'{ratio:.2f}' for ratio in ratios)}; {uptime()})"
                 )
-            if args.statements:
-                print("  most frequent statements of the first worker:")
-                for sql, count in run["kinds"]:
-                    print(f"    {count:6}  {sql}")
+
+
+def check_anchor(args, keys, certificate) -> dict:
+    with FakeXeroProcess(args.latency, keys, certificate.certificate_pem) as fake:
+        anchor = run_anchor(
+            url=fake.url,
+            keys=keys,
+            private_key_pem=certificate.private_key_pem,
+            threads=args.cap,
+        )
+        counts = fake.counts()
+    ideal = args.sites / args.cap * args.latency
+    print(
+        f"anchor (bare requests-oauthlib loop, {args.cap} threads): "
+        f"{anchor['wall']:.2f} s, {anchor['ok']} ok, "
+        f"{anchor['cpu'] / args.sites * 1000:.2f} ms CPU per Site ({anchor['user']:.1f} s "
+        f"user, {anchor['system']:.1f} s system); ratio to the ideal "
+        f"{anchor['wall'] / ideal:.2f}; fake Xero: {counts}; {uptime()}"
+    )
+    return anchor
+
+
+def check_warehouse(args, keys, certificate, database_url, workers, anchor) -> dict:
+    with (
+        FakeXeroProcess(args.latency, keys, certificate.certificate_pem) as fake,
+        tempfile.TemporaryDirectory() as profile_folder,
+    ):
+        run = run_warehouse(
+            workers=workers,
+            url=fake.url,
+            database_url=database_url,
+            args=args,
+            profile_folder=profile_folder if args.profile else None,
+        )
+        counts = fake.counts()
+        if args.profile:
+            print_profile(profile_folder)
+    ideal = args.sites / args.cap * args.latency
+    versus = f"; Warehouse / bare loop {run['wall'] / anchor['wall']:.2f}" if anchor else ""
+    print(
+        f"Warehouse, {workers} worker{'s' * (workers != 1)}: {run['wall']:.2f} s; "
+        f"Warehouse / ideal {run['wall'] / ideal:.2f}{versus}\n"
+        f"  first test {run['ramp']:.2f} s after the first task began; last task ended "
+        f"{run['tail']:.2f} s after the last test began\n"
+        f"  {run['chunks']} chunks, tasks {run['tasks']}, outcomes {run['outcomes']}, "
+        f"{run['alerts']} alerts sent\n"
+        f"  CPU {run['cpu'] / args.sites * 1000:.2f} ms per Site "
+        f"({run['cpu']:.1f} s over the workers: {run['user']:.1f} s user, "
+        f"{run['system']:.1f} s system, {run['gc']:.2f} s of it garbage collection); "
+        f"{run['statements'] / args.sites:.2f} SQL statements per Site; "
+        f"peak memory per worker {run['peak_mib']} MiB\n"
+        f"  fake Xero: {counts}; {uptime()}"
+    )
+    if anchor:
+        # The CPU goal is read off this line, not computed from the two above.
+        site_cpu, anchor_cpu = run["cpu"] / args.sites, anchor["cpu"] / args.sites
+        print(
+            f"CPU per Site: {site_cpu * 1000:.2f} ms = {site_cpu / anchor_cpu:.2f} × "
+            f"the bare loop's {anchor_cpu * 1000:.2f} ms ({workers} "
+            f"worker{'s' * (workers != 1)}; {uptime()})"
+        )
+    if args.statements:
+        print("  most frequent statements of the first worker:")
+        for sql, count in run["kinds"]:
+            print(f"    {count:6}  {sql}")
+    return run
 
 
 if __name__ == "__main__":
