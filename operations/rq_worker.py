@@ -31,6 +31,7 @@ from rq.exceptions import StopRequested
 from rq.worker import Worker
 
 from . import counters
+from .collector import settle_worker_process
 from .sweep import MAX_BACKOFF_SECONDS, sweep_interval
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,11 @@ class FleetWorker(Worker):
 
     next_sweep = 0.0
     sweep_pause = 0.0
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        # Before the first fork: every work horse inherits the frozen start-up.
+        settle_worker_process()
+        return super().work(*args, **kwargs)
 
     @property
     def dequeue_timeout(self) -> int:

@@ -21,6 +21,7 @@ from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 from operations import counters
+from operations.collector import settle_worker_process
 from operations.heartbeat import HeartbeatThread
 from operations.sweep import MAX_BACKOFF_SECONDS, SweepThread
 
@@ -91,6 +92,7 @@ def _resilient_worker():
 
 class Command(db_worker.Command):
     def handle(self, *args: Any, **options: Any) -> None:
+        settle_worker_process()
         heartbeat = HeartbeatThread(worker=options["worker_id"])
         sweep = SweepThread(worker=options["worker_id"])
         heartbeat.start()
