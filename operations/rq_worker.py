@@ -1,8 +1,9 @@
 """The RQ worker of the larger deployment: it sweeps the fleet's queue, and outlives Redis.
 
 ``manage.py rqworker`` builds this class (``RQ["WORKER_CLASS"]`` in the settings, so the
-command line stays RQ's own). It adds two things to RQ's worker, through RQ's own hooks
-rather than a loop of ours:
+command line stays RQ's own). It freezes its start-up out of the garbage collector before
+its first fork (``operations/collector.py``), and adds two things to RQ's worker, through
+RQ's own hooks rather than a loop of ours:
 
 - **The sweep** (``xero.tasks.fleet_checks_heal``, as ``db_worker``'s sweep thread runs it)
   is one of RQ's maintenance tasks, due every half lease; an idle worker wakes from its
