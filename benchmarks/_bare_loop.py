@@ -7,7 +7,6 @@ threads; prints the wall time and CPU seconds as JSON.
 
 import json
 import queue
-import resource
 import sys
 import threading
 import time
@@ -15,6 +14,8 @@ import time
 from cryptography.hazmat.primitives import serialization
 from oauthlib.oauth1 import SIGNATURE_RSA, SIGNATURE_TYPE_AUTH_HEADER
 from requests_oauthlib import OAuth1Session
+
+from benchmarks._cpu import cpu_mark, cpu_since
 
 
 def main():
@@ -45,8 +46,7 @@ def main():
             statuses.append(response.status_code)
             session.close()
 
-    cpu, started = time.process_time(), time.perf_counter()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu, started = cpu_mark(), time.perf_counter()
     threads = [threading.Thread(target=work) for _ in range(job["threads"])]
     for thread in threads:
         thread.start()
@@ -54,13 +54,7 @@ def main():
         thread.join()
     wall = time.perf_counter() - started
     json.dump(
-        {
-            "wall": wall,
-            "cpu": time.process_time() - cpu,
-            "user": resource.getrusage(resource.RUSAGE_SELF).ru_utime - usage.ru_utime,
-            "system": resource.getrusage(resource.RUSAGE_SELF).ru_stime - usage.ru_stime,
-            "ok": statuses.count(200),
-        },
+        {"wall": wall, **cpu_since(cpu), "ok": statuses.count(200)},
         sys.stdout,
     )
 

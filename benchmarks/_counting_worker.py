@@ -14,6 +14,8 @@ import sys
 import threading
 import time
 
+from benchmarks._cpu import cpu_mark, cpu_since
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warehouse.settings")
 
 
@@ -61,8 +63,7 @@ def main():
         threading.Thread.run = profiled_run
     collector = _CollectorClock()
     gc.callbacks.append(collector)
-    cpu = time.process_time()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = cpu_mark()
     if profiler:
         profiler.enable()
     call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--verbosity", "0")
@@ -72,9 +73,8 @@ def main():
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile_to)
-    cpu = time.process_time() - cpu
+    spent = cpu_since(cpu)
     gc.callbacks.remove(collector)
-    end = resource.getrusage(resource.RUSAGE_SELF)
     shortened = collections.Counter()
     for sql, n in kinds.items():
         shortened[" ".join(sql.split()[:6])[:90]] += n
@@ -82,11 +82,9 @@ def main():
         json.dumps(
             {
                 "statements": statements,
-                "cpu": cpu,
-                "user": end.ru_utime - usage.ru_utime,
-                "system": end.ru_stime - usage.ru_stime,
+                **spent,
                 "gc": collector.seconds,
-                "maxrss_mib": end.ru_maxrss / 1024,
+                "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "kinds": shortened.most_common(12),
             }
         )

@@ -206,8 +206,7 @@ def main(argv=None):
         admin = User.objects.create_user("bench-admin", email="admin@example.com")
         admin.groups.add(Group.objects.get(name="Admins"))
         certificate = Certificate.objects.first()
-        ideal = args.sites / args.cap * args.latency
-        print(f"ideal: {args.sites} / {args.cap} x {args.latency} s = {ideal:.2f} s")
+        print(f"ideal: {args.sites} / {args.cap} x {args.latency} s = {ideal_seconds(args):.2f} s")
 
         cpu_ratios: dict[int, list[float]] = {}
         for round_number in range(1, args.repeat + 1):
@@ -228,6 +227,11 @@ def main(argv=None):
                 )
 
 
+def ideal_seconds(args) -> float:
+    """The ideal: every Site's call made in ``cap`` lanes, each call taking the latency."""
+    return args.sites / args.cap * args.latency
+
+
 def check_anchor(args, keys, certificate) -> dict:
     with FakeXeroProcess(args.latency, keys, certificate.certificate_pem) as fake:
         anchor = run_anchor(
@@ -237,13 +241,12 @@ def check_anchor(args, keys, certificate) -> dict:
             threads=args.cap,
         )
         counts = fake.counts()
-    ideal = args.sites / args.cap * args.latency
     print(
         f"anchor (bare requests-oauthlib loop, {args.cap} threads): "
         f"{anchor['wall']:.2f} s, {anchor['ok']} ok, "
         f"{anchor['cpu'] / args.sites * 1000:.2f} ms CPU per Site ({anchor['user']:.1f} s "
         f"user, {anchor['system']:.1f} s system); ratio to the ideal "
-        f"{anchor['wall'] / ideal:.2f}; fake Xero: {counts}; {uptime()}"
+        f"{anchor['wall'] / ideal_seconds(args):.2f}; fake Xero: {counts}; {uptime()}"
     )
     return anchor
 
@@ -263,7 +266,7 @@ def check_warehouse(args, keys, certificate, database_url, workers, anchor) -> d
         counts = fake.counts()
         if args.profile:
             print_profile(profile_folder)
-    ideal = args.sites / args.cap * args.latency
+    ideal = ideal_seconds(args)
     versus = f"; Warehouse / bare loop {run['wall'] / anchor['wall']:.2f}" if anchor else ""
     print(
         f"Warehouse, {workers} worker{'s' * (workers != 1)}: {run['wall']:.2f} s; "
