@@ -188,7 +188,7 @@ def test_signing_needs_a_private_app_with_an_active_certificate(
 
 
 def test_hand_outs_are_audited_one_row_per_credential_site_and_hour_with_a_count(
-    credentials_client, custom_site, private_site, fake_xero_settings
+    credentials_client, custom_site, private_site, fake_xero_settings, one_clock_hour
 ):
     tokens = [
         credentials_client.post("/api/v1/sites/custom/xero/access-token").json()["access_token"]

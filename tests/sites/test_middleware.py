@@ -46,7 +46,9 @@ def test_a_customers_fenced_page_is_in_the_trail(customer_for, site, make_site):
     assert any("(admin:auth_user_changelist)" in summary for summary in kinds)
 
 
-def test_a_scan_makes_one_row_per_page_kind_and_hour_and_counts_the_rest(customer_for, site):
+def test_a_scan_makes_one_row_per_page_kind_and_hour_and_counts_the_rest(
+    customer_for, site, one_clock_hour
+):
     client = customer_for(site)
     for number in range(40):
         assert client.get(reverse("xero:setup", args=[f"not-mine-{number}"])).status_code == 404
