@@ -6,6 +6,7 @@ This is the only module that reads the environment (through django-environ, and 
 """
 
 import os
+import warnings
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,6 +34,30 @@ class Env(environ.Env):
                 "default (docs/operating.md)."
             ) from None
 
+    def db_url(self, var=environ.Env.DEFAULT_DATABASE_ENV, default=environ.Env.NOTSET, engine=None):
+        """The database of ``var``; a URL the Warehouse cannot use (empty, malformed, or of
+        another database) is said in one line that leaves out its text, which may hold a
+        password."""
+        try:
+            # Its warning about an unknown scheme would print the parsed URL, password and all.
+            with warnings.catch_warnings(action="ignore"):
+                config = super().db_url(var, default=default, engine=engine)
+        except ValueError:
+            config = {}
+        if config.get("ENGINE") not in SUPPORTED_DATABASE_ENGINES:
+            raise ImproperlyConfigured(
+                f"The environment variable {var} is not a database URL the Warehouse can use: "
+                "it must be postgres://user:password@host:5432/name or "
+                "sqlite:///path/to/file.sqlite3. Correct it in the environment or .env, or "
+                "remove it for the default (docs/operating.md)."
+            )
+        return config
+
+    db = db_url
+
+
+# SQLite embedded, PostgreSQL for production: the only databases the Warehouse is tested on.
+SUPPORTED_DATABASE_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.postgresql")
 
 env = Env()
 # Variables already in the environment win over the .env file. READ_DOT_ENV_FILE=False

@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import environ
+import pytest
 
 from tests.environment import TEST_ENVIRONMENT, manage_environment, settings_environment
 from warehouse import envfile
@@ -103,6 +104,30 @@ def test_a_malformed_number_in_the_environment_is_said_in_one_line_not_a_traceba
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("Error: The environment variable AUDIT_RETENTION_DAYS")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "database_url",
+    [
+        "",  # a placeholder left empty in .env
+        "nonsense",
+        "://warehouse:hunter2-secret@db.example.com/warehouse",
+        "mysql://warehouse:hunter2-secret@db.example.com/warehouse",
+        "postgres://warehouse:hunter2-secret@db.example.com:fivefour/warehouse",
+    ],
+)
+def test_a_database_url_the_warehouse_cannot_use_is_said_in_one_line_without_its_text(
+    database_url,
+):
+    result = run_manage("check", **PRODUCTION, DATABASE_URL=database_url)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(
+        "Error: The environment variable DATABASE_URL is not a database URL the Warehouse "
+        "can use: it must be postgres://"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "hunter2" not in result.stderr + result.stdout
 
 
 def test_the_libraries_commands_that_would_rewrite_the_audit_trail_are_refused_plainly():
