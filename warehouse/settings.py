@@ -7,6 +7,7 @@ This is the only module that reads the environment (through django-environ, and 
 
 import os
 import warnings
+import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,6 +35,28 @@ class Env(environ.Env):
                 "default (docs/operating.md)."
             ) from None
 
+    def int(self, var, default=environ.Env.NOTSET, *, between: tuple[int, int] | None = None):
+        """A whole number; with ``between``, one inside those bounds (a port, a number of
+        days that a date can still be reckoned with)."""
+        value = super().int(var, default=default)
+        if between and not between[0] <= value <= between[1]:
+            raise ImproperlyConfigured(
+                f"The environment variable {var} must be a whole number from {between[0]} to "
+                f"{between[1]}. Correct it in the environment or .env, or remove it for the "
+                "default (docs/operating.md)."
+            )
+        return value
+
+    def choice(self, var, *, default: str, choices: tuple[str, ...]) -> str:
+        """One of ``choices``, said with the others when it is not."""
+        value = self.str(var, default=default)
+        if value not in choices:
+            raise ImproperlyConfigured(
+                f"The environment variable {var} must be one of {', '.join(choices)}. Correct it "
+                "in the environment or .env, or remove it for the default (docs/operating.md)."
+            )
+        return value
+
     def db_url(self, var=environ.Env.DEFAULT_DATABASE_ENV, default=environ.Env.NOTSET, engine=None):
         """The database of ``var``; a URL the Warehouse cannot use (empty, malformed, or of
         another database) is said in one line that leaves out its text, which may hold a
@@ -58,6 +81,10 @@ class Env(environ.Env):
 
 # SQLite embedded, PostgreSQL for production: the only databases the Warehouse is tested on.
 SUPPORTED_DATABASE_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.postgresql")
+
+# The bounds of every number of days read from the environment: dates a century off can
+# still be reckoned with, and a year beyond 9999 (an overflow) never comes up.
+DAYS_BOUNDS = (1, 100 * 366)
 
 env = Env()
 # Variables already in the environment win over the .env file. READ_DOT_ENV_FILE=False
@@ -205,6 +232,14 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-au"
 TIME_ZONE = env("TIME_ZONE", default="UTC")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    raise ImproperlyConfigured(
+        "The environment variable TIME_ZONE must name a time zone of the IANA database, such "
+        "as UTC or Australia/Sydney. Correct it in the environment or .env, or remove it for "
+        "the default (docs/operating.md)."
+    ) from None
 USE_I18N = True
 USE_TZ = True
 
@@ -314,12 +349,14 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "warehouse.reporting.SecretHidingExceptionRe
 # Logs (warehouse/logs.py): one line per record with the request id, user id and Site code
 # when known, secrets redacted; LOG_FORMAT=json writes one JSON object per line instead.
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env.choice(
+    "LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+)
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
 
 # Xero certificates (see xero/certificates.py).
 XERO_CERTIFICATE_KEY_SIZE = env.int("XERO_CERTIFICATE_KEY_SIZE", default=2048)
-XERO_CERTIFICATE_DAYS = env.int("XERO_CERTIFICATE_DAYS", default=5 * 365)
+XERO_CERTIFICATE_DAYS = env.int("XERO_CERTIFICATE_DAYS", default=5 * 365, between=DAYS_BOUNDS)
 # How long a certificate retired by a newer one can be made active again: the way back when
 # the new one was made active by hand before the customer had pasted it into Xero.
 XERO_CERTIFICATE_REACTIVATION_HOURS = env.int("XERO_CERTIFICATE_REACTIVATION_HOURS", default=72)
@@ -386,7 +423,11 @@ XERO_PAYROLL_SCOPES = env.list(
 # Background tasks (Django's Tasks API, the django-tasks backport). The default keeps
 # tasks in the database and runs them with `manage.py db_worker`; a larger deployment
 # sets TASKS_BACKEND=django_tasks_rq.RQBackend and REDIS_URL (docs/fleet-health.md).
-TASKS_BACKEND = env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend")
+TASKS_BACKEND = env.choice(
+    "TASKS_BACKEND",
+    default="django_tasks_db.DatabaseBackend",
+    choices=("django_tasks_db.DatabaseBackend", "django_tasks_rq.RQBackend"),
+)
 TASKS = {"default": {"BACKEND": TASKS_BACKEND, "QUEUES": ["default"]}}
 if TASKS_BACKEND.startswith("django_tasks_db."):
     INSTALLED_APPS.append("django_tasks_db")
@@ -447,7 +488,7 @@ EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / "var" / "mail")
 OUTBOX_MAX_TRIES = env.int("OUTBOX_MAX_TRIES", default=8)
 OUTBOX_FIRST_RETRY_SECONDS = env.float("OUTBOX_FIRST_RETRY_SECONDS", default=60.0)
 # Days sent and failed emails are kept (`manage.py outbox_send --prune`, daily).
-OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=30)
+OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=30, between=DAYS_BOUNDS)
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
@@ -458,12 +499,12 @@ EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="warehouse@localhost")
 
 # Customers' invitations: a link works once, for this many days.
-INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7, between=DAYS_BOUNDS)
 # At most this many invitations an hour per inviter, so the invite form cannot send spam.
 INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=10)
 # The development server's port (`make run PORT=8001`, which passes it on): the default
 # WAREHOUSE_URL follows it, and with it the sandbox's redirect URI (`xero_sandbox`).
-PORT = env.int("PORT", default=8000)
+PORT = env.int("PORT", default=8000, between=(1, 65535))
 # The Warehouse's address as customers reach it, for the links `site_invite` prints (the
 # invite form uses the address of the request it came in on).
 WAREHOUSE_URL = env.str("WAREHOUSE_URL", default=f"http://127.0.0.1:{PORT}")
@@ -498,14 +539,16 @@ MIGRATION_MODULES = {"auditlog": None}
 # the database triggers refuse to delete anything younger than a year whatever this says.
 # Connection tests and finished task rows older than this are deleted by
 # `manage.py xero_prune_history` (each Site's newest test, verdict and pass are kept).
-XERO_HISTORY_RETENTION_DAYS = env.int("XERO_HISTORY_RETENTION_DAYS", default=180)
-AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 365 + 2)
+XERO_HISTORY_RETENTION_DAYS = env.int(
+    "XERO_HISTORY_RETENTION_DAYS", default=180, between=DAYS_BOUNDS
+)
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 365 + 2, between=DAYS_BOUNDS)
 
 # The Interconnect API (api/, docs/api.md).
 # Requests one API credential may make in a minute; past it the API answers 429 with Retry-After.
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
 # Days a new API credential lasts unless `api_credential_create --days` says otherwise.
-API_CREDENTIAL_DAYS = env.int("API_CREDENTIAL_DAYS", default=365)
+API_CREDENTIAL_DAYS = env.int("API_CREDENTIAL_DAYS", default=365, between=DAYS_BOUNDS)
 # The largest request body the API reads; its requests are a few hundred bytes.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16_384)
 # Seconds an access token handed out must still have to live; else it is refreshed first.

@@ -130,6 +130,27 @@ def test_a_database_url_the_warehouse_cannot_use_is_said_in_one_line_without_its
     assert "hunter2" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TIME_ZONE", "Mars/Olympus_Mons"),
+        ("TIME_ZONE", "../../etc/passwd"),
+        ("LOG_LEVEL", "verbose"),
+        ("TASKS_BACKEND", "celery.Backend"),
+        ("PORT", "70000"),
+        ("PORT", "-1"),
+        ("AUDIT_RETENTION_DAYS", "99999999999999999999"),
+        ("OUTBOX_KEEP_SENT_DAYS", "0"),
+    ],
+)
+def test_a_value_out_of_its_range_is_said_in_one_line_not_a_traceback(variable, value):
+    result = run_manage("check", **PRODUCTION, **{variable: value})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"Error: The environment variable {variable} must ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_the_libraries_commands_that_would_rewrite_the_audit_trail_are_refused_plainly():
     for command in (["auditlogflush", "-y"], ["auditlogmigratejson"]):
         result = run_manage(*command, **PRODUCTION)
