@@ -36,13 +36,20 @@ class Env(environ.Env):
             ) from None
 
     def int(self, var, default=environ.Env.NOTSET, *, between: tuple[int, int] | None = None):
-        """A whole number; with ``between``, one inside those bounds (a port, a number of
-        days that a date can still be reckoned with)."""
-        value = super().int(var, default=default)
+        """A whole number; with ``between``, one inside those bounds."""
+        return self._within(var, super().int(var, default=default), between, "a whole number")
+
+    def float(self, var, default=environ.Env.NOTSET, *, between: tuple | None = None):
+        """A number; with ``between``, one inside those bounds."""
+        return self._within(var, super().float(var, default=default), between, "a number")
+
+    @staticmethod
+    def _within(var, value, between, kind):
+        # NaN is inside no bounds: every comparison with it is false.
         if between and not between[0] <= value <= between[1]:
             raise ImproperlyConfigured(
-                f"The environment variable {var} must be a whole number from {between[0]} to "
-                f"{between[1]}. Correct it in the environment or .env, or remove it for the "
+                f"The environment variable {var} must be {kind} from {between[0]:,} to "
+                f"{between[1]:,}. Correct it in the environment or .env, or remove it for the "
                 "default (docs/operating.md)."
             )
         return value
@@ -82,9 +89,10 @@ class Env(environ.Env):
 # SQLite embedded, PostgreSQL for production: the only databases the Warehouse is tested on.
 SUPPORTED_DATABASE_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.postgresql")
 
-# The bounds of every number of days read from the environment: dates a century off can
-# still be reckoned with, and a year beyond 9999 (an overflow) never comes up.
+# Bounds of the numbers read from the environment: wide enough for any sensible value, and
+# narrow enough that a date or a duration reckoned from one cannot overflow (past year 9999).
 DAYS_BOUNDS = (1, 100 * 366)
+A_YEAR = 366 * 86_400  # seconds
 
 env = Env()
 # Variables already in the environment win over the .env file. READ_DOT_ENV_FILE=False
@@ -202,7 +210,7 @@ DATABASES = {
 
 # Seconds a statement outside a connection test may wait for SQLite's write lock; the web
 # server's worker timeout allows for it (warehouse/production.py).
-DATABASE_LOCK_WAIT = env.int("DATABASE_LOCK_WAIT", default=20)
+DATABASE_LOCK_WAIT = env.int("DATABASE_LOCK_WAIT", default=20, between=(1, 3600))
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Take the write lock when a transaction starts, so that concurrent writers queue
@@ -264,8 +272,8 @@ LOGIN_URL = "admin:login"
 # the key and encrypted data. A session ends after this long without a request, and this
 # long after it began, whatever the browser's cookie says (checked on the server).
 SESSION_ENGINE = "accounts.sessions"
-SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
-SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30, between=(1, A_YEAR // 60))
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12, between=(1, A_YEAR // 3600))
 SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
 
 # Access (docs/security.md, "Roles"). Every user must pass a TOTP second factor; only an explicit
@@ -273,7 +281,9 @@ SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
 REQUIRE_TWO_FACTOR = env.bool("REQUIRE_TWO_FACTOR", default=True)
 # Dangerous actions (docs/security.md, "A fresh second factor") need a second factor passed
 # within this many minutes; an older one is asked for again, and the action then completes.
-FRESH_SECOND_FACTOR_MINUTES = env.int("FRESH_SECOND_FACTOR_MINUTES", default=10)
+FRESH_SECOND_FACTOR_MINUTES = env.int(
+    "FRESH_SECOND_FACTOR_MINUTES", default=10, between=(0, 24 * 60)
+)
 # The name authenticator apps show beside the codes.
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Warehouse")
 # The first superuser's name for `manage.py ensure_initial_superuser` (or its --username).
@@ -320,7 +330,9 @@ SERIALIZATION_MODULES = {
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_SECONDS = env.int(
+    "SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000, between=(0, 2 * A_YEAR)
+)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 # The one place that says which reverse proxy is trusted (docs/production.md, "Behind a
@@ -340,8 +352,8 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
 # gunicorn (gunicorn.conf.py): where it listens, and how many processes and threads per
 # process. Requests mostly wait on Xero, so threads are cheap; one process per core plus one.
 WEB_BIND = env.str("WEB_BIND", default="127.0.0.1:8000")
-WEB_WORKERS = env.int("WEB_WORKERS", default=(os.cpu_count() or 1) + 1)
-WEB_THREADS = env.int("WEB_THREADS", default=4)
+WEB_WORKERS = env.int("WEB_WORKERS", default=(os.cpu_count() or 1) + 1, between=(1, 256))
+WEB_THREADS = env.int("WEB_THREADS", default=4, between=(1, 1000))
 
 # Tracebacks (DEBUG pages, error mails) never show secrets, whatever the variable's name.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "warehouse.reporting.SecretHidingExceptionReporterFilter"
@@ -359,7 +371,9 @@ XERO_CERTIFICATE_KEY_SIZE = env.int("XERO_CERTIFICATE_KEY_SIZE", default=2048)
 XERO_CERTIFICATE_DAYS = env.int("XERO_CERTIFICATE_DAYS", default=5 * 365, between=DAYS_BOUNDS)
 # How long a certificate retired by a newer one can be made active again: the way back when
 # the new one was made active by hand before the customer had pasted it into Xero.
-XERO_CERTIFICATE_REACTIVATION_HOURS = env.int("XERO_CERTIFICATE_REACTIVATION_HOURS", default=72)
+XERO_CERTIFICATE_REACTIVATION_HOURS = env.int(
+    "XERO_CERTIFICATE_REACTIVATION_HOURS", default=72, between=(0, A_YEAR // 3600)
+)
 
 # Xero's addresses. Nothing else in the code names Xero's hosts; tests and the sandbox
 # (`manage.py xero_sandbox`) point these at a local fake Xero.
@@ -391,26 +405,32 @@ XERO_CONNECT_TIMEOUT = env.float("XERO_CONNECT_TIMEOUT", default=5.0)
 XERO_READ_TIMEOUT = env.float("XERO_READ_TIMEOUT", default=15.0)
 # Seconds Xero may go on answering a call the Warehouse gave up on (timed out): its slots of
 # Xero's limits stay taken that long, since Xero still counts the call (xero/limits.py).
-XERO_ABANDONED_CALL_SECONDS = env.float("XERO_ABANDONED_CALL_SECONDS", default=60.0)
+XERO_ABANDONED_CALL_SECONDS = env.float(
+    "XERO_ABANDONED_CALL_SECONDS", default=60.0, between=(0, 3600)
+)
 # The largest answer of Xero's the Warehouse reads, after decompression: its answers to a
 # connection test are a few KiB, and a fleet check runs many tests side by side.
-XERO_MAX_ANSWER_BYTES = env.int("XERO_MAX_ANSWER_BYTES", default=1 << 20)
+XERO_MAX_ANSWER_BYTES = env.int("XERO_MAX_ANSWER_BYTES", default=1 << 20, between=(1024, 1 << 30))
 # Seconds between two tests of one Site, so double clicks do not spend Xero's call budget.
-XERO_TEST_COOLDOWN = env.int("XERO_TEST_COOLDOWN", default=5)
+XERO_TEST_COOLDOWN = env.int("XERO_TEST_COOLDOWN", default=5, between=(0, 86_400))
 # A Xero incident: at least XERO_INCIDENT_SITES Sites whose latest test, within the last
 # XERO_INCIDENT_WINDOW seconds, failed the way an outage of Xero's does (unavailable, timed
 # out, 5xx). One alert for all of them instead of one per Site (docs/fleet-health.md).
-XERO_INCIDENT_SITES = env.int("XERO_INCIDENT_SITES", default=10)
-XERO_INCIDENT_WINDOW = env.int("XERO_INCIDENT_WINDOW", default=900)
+XERO_INCIDENT_SITES = env.int("XERO_INCIDENT_SITES", default=10, between=(1, 1_000_000))
+XERO_INCIDENT_WINDOW = env.int("XERO_INCIDENT_WINDOW", default=900, between=(1, A_YEAR))
 # A Site failing with the same non-transient outcome (reconnect needed, invalid client, …)
 # at this many checks in a row is tested daily, not hourly, until someone acts: hourly
 # tests of a link only a person can mend spend Xero's calls and nobody's attention.
-XERO_CIRCUIT_BREAKER_CHECKS = env.int("XERO_CIRCUIT_BREAKER_CHECKS", default=5)
-XERO_CIRCUIT_BREAKER_RETRY = env.int("XERO_CIRCUIT_BREAKER_RETRY", default=86_400)
+XERO_CIRCUIT_BREAKER_CHECKS = env.int(
+    "XERO_CIRCUIT_BREAKER_CHECKS", default=5, between=(1, 1_000_000)
+)
+XERO_CIRCUIT_BREAKER_RETRY = env.int(
+    "XERO_CIRCUIT_BREAKER_RETRY", default=86_400, between=(1, A_YEAR)
+)
 # The fleet check skips a Site whose last answer from Xero left fewer calls than this for
 # the day (Xero: 5,000 a day per organisation, 1,000 on the Starter tier), so that checks
 # never starve the Interconnect, which needs them for the customer's actual work.
-XERO_DAY_CALLS_RESERVE = env.int("XERO_DAY_CALLS_RESERVE", default=200)
+XERO_DAY_CALLS_RESERVE = env.int("XERO_DAY_CALLS_RESERVE", default=200, between=(0, 5000))
 # The Warehouse's Xero app's pricing tier, which caps its connected organisations
 # (xero/tiers.py): starter, core, plus, advanced or enterprise.
 XERO_APP_TIER = env.str("XERO_APP_TIER", default="starter")
@@ -437,7 +457,7 @@ elif TASKS_BACKEND.startswith("django_tasks_rq."):
     # enqueue that times out is reported "not confirmed", never as refused (xero/tasks.py).
     # A socket_timeout in REDIS_URL itself wins. RQ's workers raise their own to outlast
     # their wait for a job.
-    REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=5.0)
+    REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=5.0, between=(0.001, 3600))
     _redis_url = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
     if "socket_timeout=" not in _redis_url:
         _redis_url += f"{'&' if '?' in _redis_url else '?'}socket_timeout={REDIS_SOCKET_TIMEOUT}"
@@ -447,25 +467,29 @@ elif TASKS_BACKEND.startswith("django_tasks_rq."):
     RQ = {"WORKER_CLASS": "operations.rq_worker.FleetWorker"}
 
 # At most this many calls to Xero in flight at once, over every Site and process.
-XERO_MAX_CONCURRENT_CALLS = env.int("XERO_MAX_CONCURRENT_CALLS", default=20)
+XERO_MAX_CONCURRENT_CALLS = env.int("XERO_MAX_CONCURRENT_CALLS", default=20, between=(1, 1000))
 # A bulk check waits out Xero's rate limits at most this many times per call.
-XERO_RATE_LIMIT_RETRIES = env.int("XERO_RATE_LIMIT_RETRIES", default=5)
+XERO_RATE_LIMIT_RETRIES = env.int("XERO_RATE_LIMIT_RETRIES", default=5, between=(0, 100))
 # A queued check whose task never started after this many seconds may be queued again.
-XERO_CHECK_QUEUE_TIMEOUT = env.int("XERO_CHECK_QUEUE_TIMEOUT", default=3600)
+XERO_CHECK_QUEUE_TIMEOUT = env.int("XERO_CHECK_QUEUE_TIMEOUT", default=3600, between=(1, A_YEAR))
 # /readyz (docs/production.md): a db_worker writes its heartbeat every
 # WORKER_HEARTBEAT_INTERVAL seconds; readiness wants one within WORKER_HEARTBEAT_WINDOW, and
 # the oldest queued check younger than READY_OLDEST_QUEUED_CHECK seconds.
-WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", default=15.0)
-WORKER_HEARTBEAT_WINDOW = env.float("WORKER_HEARTBEAT_WINDOW", default=60.0)
-READY_OLDEST_QUEUED_CHECK = env.int("READY_OLDEST_QUEUED_CHECK", default=XERO_CHECK_QUEUE_TIMEOUT)
+WORKER_HEARTBEAT_INTERVAL = env.float(
+    "WORKER_HEARTBEAT_INTERVAL", default=15.0, between=(0.1, 3600)
+)
+WORKER_HEARTBEAT_WINDOW = env.float("WORKER_HEARTBEAT_WINDOW", default=60.0, between=(0.1, A_YEAR))
+READY_OLDEST_QUEUED_CHECK = env.int(
+    "READY_OLDEST_QUEUED_CHECK", default=XERO_CHECK_QUEUE_TIMEOUT, between=(1, A_YEAR)
+)
 # /metrics (docs/production.md) answers only with `Authorization: Bearer $METRICS_TOKEN`;
 # without a token set it answers 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # A batch is split into tasks of this many Sites, so that every worker can take a share.
-XERO_CHECK_CHUNK_SIZE = env.int("XERO_CHECK_CHUNK_SIZE", default=50)
+XERO_CHECK_CHUNK_SIZE = env.int("XERO_CHECK_CHUNK_SIZE", default=50, between=(1, 10_000))
 # Seconds a worker's hold on its chunk lasts unless renewed (it renews every third of it):
 # a chunk whose worker died is queued again this long after its last renewal.
-XERO_CHECK_LEASE = env.float("XERO_CHECK_LEASE", default=30.0)
+XERO_CHECK_LEASE = env.float("XERO_CHECK_LEASE", default=30.0, between=(1, 86_400))
 # Calls to Xero ignore the HTTP(S)_PROXY environment (looking it up costs every request);
 # set this (e.g. http://proxy.example.com:3128) when they must go through a proxy.
 XERO_HTTP_PROXY = env.str("XERO_HTTP_PROXY", default="")
@@ -485,23 +509,25 @@ OUTBOX_EMAIL_BACKEND = env.str(
 EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / "var" / "mail")
 # An email is tried this many times, the first retry this many seconds after the first
 # try and each next one twice as long after (at most 2 hours), before it is marked failed.
-OUTBOX_MAX_TRIES = env.int("OUTBOX_MAX_TRIES", default=8)
-OUTBOX_FIRST_RETRY_SECONDS = env.float("OUTBOX_FIRST_RETRY_SECONDS", default=60.0)
+OUTBOX_MAX_TRIES = env.int("OUTBOX_MAX_TRIES", default=8, between=(1, 100))
+OUTBOX_FIRST_RETRY_SECONDS = env.float(
+    "OUTBOX_FIRST_RETRY_SECONDS", default=60.0, between=(0, 86_400)
+)
 # Days sent and failed emails are kept (`manage.py outbox_send --prune`, daily).
 OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=30, between=DAYS_BOUNDS)
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_PORT = env.int("EMAIL_PORT", default=25, between=(1, 65535))
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 # Seconds one try may wait for the mail server (it runs in a worker, never in a request).
-EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0, between=(0.001, 3600))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="warehouse@localhost")
 
 # Customers' invitations: a link works once, for this many days.
 INVITATION_DAYS = env.int("INVITATION_DAYS", default=7, between=DAYS_BOUNDS)
 # At most this many invitations an hour per inviter, so the invite form cannot send spam.
-INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=10)
+INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=10, between=(0, 1_000_000))
 # The development server's port (`make run PORT=8001`, which passes it on): the default
 # WAREHOUSE_URL follows it, and with it the sandbox's redirect URI (`xero_sandbox`).
 PORT = env.int("PORT", default=8000, between=(1, 65535))
@@ -546,18 +572,24 @@ AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=7 * 365 + 2, betw
 
 # The Interconnect API (api/, docs/api.md).
 # Requests one API credential may make in a minute; past it the API answers 429 with Retry-After.
-API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+API_RATE_LIMIT_PER_MINUTE = env.int(
+    "API_RATE_LIMIT_PER_MINUTE", default=600, between=(1, 1_000_000)
+)
 # Days a new API credential lasts unless `api_credential_create --days` says otherwise.
 API_CREDENTIAL_DAYS = env.int("API_CREDENTIAL_DAYS", default=365, between=DAYS_BOUNDS)
 # The largest request body the API reads; its requests are a few hundred bytes.
-API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16_384)
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16_384, between=(1024, 1 << 24))
 # Seconds an access token handed out must still have to live; else it is refreshed first.
-API_ACCESS_TOKEN_MARGIN = env.int("API_ACCESS_TOKEN_MARGIN", default=300)
+API_ACCESS_TOKEN_MARGIN = env.int("API_ACCESS_TOKEN_MARGIN", default=300, between=(0, 1500))
 # Outgoing webhooks: a failed delivery is retried with exponential back-off for this many
 # seconds (a day), and an endpoint whose deliveries failed this many times in a row is paused.
-API_WEBHOOK_RETRY_SECONDS = env.int("API_WEBHOOK_RETRY_SECONDS", default=86_400)
-API_WEBHOOK_PAUSE_AFTER = env.int("API_WEBHOOK_PAUSE_AFTER", default=20)
+API_WEBHOOK_RETRY_SECONDS = env.int(
+    "API_WEBHOOK_RETRY_SECONDS", default=86_400, between=(1, A_YEAR)
+)
+API_WEBHOOK_PAUSE_AFTER = env.int("API_WEBHOOK_PAUSE_AFTER", default=20, between=(1, 1_000_000))
 # Seconds before the first retry of a failed delivery; each next one waits twice as long.
-API_WEBHOOK_FIRST_RETRY_SECONDS = env.float("API_WEBHOOK_FIRST_RETRY_SECONDS", default=60.0)
+API_WEBHOOK_FIRST_RETRY_SECONDS = env.float(
+    "API_WEBHOOK_FIRST_RETRY_SECONDS", default=60.0, between=(0, 86_400)
+)
 # Seconds a webhook receiver has to answer one delivery.
-API_WEBHOOK_TIMEOUT = env.float("API_WEBHOOK_TIMEOUT", default=5.0)
+API_WEBHOOK_TIMEOUT = env.float("API_WEBHOOK_TIMEOUT", default=5.0, between=(0.001, 600))

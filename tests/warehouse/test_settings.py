@@ -141,6 +141,9 @@ def test_a_database_url_the_warehouse_cannot_use_is_said_in_one_line_without_its
         ("PORT", "-1"),
         ("AUDIT_RETENTION_DAYS", "99999999999999999999"),
         ("OUTBOX_KEEP_SENT_DAYS", "0"),
+        ("XERO_CHECK_CHUNK_SIZE", "0"),
+        ("SESSION_MAX_HOURS", "99999999999999999999"),
+        ("WORKER_HEARTBEAT_INTERVAL", "-1.5"),
     ],
 )
 def test_a_value_out_of_its_range_is_said_in_one_line_not_a_traceback(variable, value):
