@@ -10,6 +10,7 @@ import warnings
 import zoneinfo
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import environ
@@ -448,7 +449,7 @@ TASKS_BACKEND = env.choice(
     default="django_tasks_db.DatabaseBackend",
     choices=("django_tasks_db.DatabaseBackend", "django_tasks_rq.RQBackend"),
 )
-TASKS = {"default": {"BACKEND": TASKS_BACKEND, "QUEUES": ["default"]}}
+TASKS: dict[str, dict[str, Any]] = {"default": {"BACKEND": TASKS_BACKEND, "QUEUES": ["default"]}}
 if TASKS_BACKEND.startswith("django_tasks_db."):
     INSTALLED_APPS.append("django_tasks_db")
 elif TASKS_BACKEND.startswith("django_tasks_rq."):
