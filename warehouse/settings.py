@@ -353,7 +353,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
 # gunicorn (gunicorn.conf.py): where it listens, and how many processes and threads per
 # process. Requests mostly wait on Xero, so threads are cheap; one process per core plus one.
 WEB_BIND = env.str("WEB_BIND", default="127.0.0.1:8000")
-WEB_WORKERS = env.int("WEB_WORKERS", default=(os.cpu_count() or 1) + 1, between=(1, 256))
+WEB_WORKERS = env.int("WEB_WORKERS", default=(os.cpu_count() or 1) + 1, between=(1, 4096))
 WEB_THREADS = env.int("WEB_THREADS", default=4, between=(1, 1000))
 
 # Tracebacks (DEBUG pages, error mails) never show secrets, whatever the variable's name.
