@@ -168,10 +168,6 @@ def _timestamp(record: logging.LogRecord) -> str:
 
 def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
     """The ``LOGGING`` dict of the settings (and gunicorn's, with its loggers added)."""
-    if log_format not in ("text", "json"):
-        from django.core.exceptions import ImproperlyConfigured
-
-        raise ImproperlyConfigured(f"LOG_FORMAT must be 'text' or 'json', not {log_format!r}.")
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -93,6 +93,7 @@ SUPPORTED_DATABASE_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.
 # Bounds of the numbers read from the environment: wide enough for any sensible value, and
 # narrow enough that a date or a duration reckoned from one cannot overflow (past year 9999).
 DAYS_BOUNDS = (1, 100 * 366)
+PORT_BOUNDS = (1, 65535)
 A_YEAR = 366 * 86_400  # seconds
 
 env = Env()
@@ -361,7 +362,7 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "warehouse.reporting.SecretHidingExceptionRe
 
 # Logs (warehouse/logs.py): one line per record with the request id, user id and Site code
 # when known, secrets redacted; LOG_FORMAT=json writes one JSON object per line instead.
-LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+LOG_FORMAT = env.choice("LOG_FORMAT", default="text", choices=("text", "json"))
 LOG_LEVEL = env.choice(
     "LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 )
@@ -517,7 +518,7 @@ OUTBOX_FIRST_RETRY_SECONDS = env.float(
 # Days sent and failed emails are kept (`manage.py outbox_send --prune`, daily).
 OUTBOX_KEEP_SENT_DAYS = env.int("OUTBOX_KEEP_SENT_DAYS", default=30, between=DAYS_BOUNDS)
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25, between=(1, 65535))
+EMAIL_PORT = env.int("EMAIL_PORT", default=25, between=PORT_BOUNDS)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
@@ -531,7 +532,7 @@ INVITATION_DAYS = env.int("INVITATION_DAYS", default=7, between=DAYS_BOUNDS)
 INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=10, between=(0, 1_000_000))
 # The development server's port (`make run PORT=8001`, which passes it on): the default
 # WAREHOUSE_URL follows it, and with it the sandbox's redirect URI (`xero_sandbox`).
-PORT = env.int("PORT", default=8000, between=(1, 65535))
+PORT = env.int("PORT", default=8000, between=PORT_BOUNDS)
 # The Warehouse's address as customers reach it, for the links `site_invite` prints (the
 # invite form uses the address of the request it came in on).
 WAREHOUSE_URL = env.str("WAREHOUSE_URL", default=f"http://127.0.0.1:{PORT}")
