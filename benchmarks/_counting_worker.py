@@ -67,9 +67,9 @@ def main():
     if profiler:
         profiler.enable()
     call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--verbosity", "0")
-    from xero import fleet
+    from xero import pool
 
-    fleet._pool.stop()  # its threads end, and write their profiles
+    pool.shared.stop()  # its threads end, and write their profiles
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile_to)

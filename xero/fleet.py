@@ -32,21 +32,20 @@ from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from sites.models import Site
-from sites.roles import ADMINS
 from warehouse import database
 
 from . import (
     certificates,
     client,
-    incidents,
+    fleet_alerts,
     limits,
-    link_alerts,
     pausing,
+    pool,
     selectors,
     task_queue,
 )
 from .exceptions import LeaseLost, XeroError
-from .models import Alert, Certificate, CircuitBreaker, ConnectionTest, QueuedCheck
+from .models import Certificate, ConnectionTest, QueuedCheck
 from .services import connection_test_run, session_budget
 
 logger = logging.getLogger(__name__)
@@ -353,7 +352,7 @@ class _ChunkRun:
             else:
                 self.heartbeat.done(site.pk)
         if not tests:
-            _alerts_for_chunk(sites, {})
+            fleet_alerts.chunk_alerts_send(sites, {})
         return True
 
     def steal(self, workers: int) -> None:
@@ -407,7 +406,7 @@ class _ChunkRun:
         if state.finished(site.pk, test):
             # The chunk's last Site: tell its alerts, then let its results go (memory
             # stays flat however many chunks the run takes).
-            _alerts_for_chunk(state.sites, state.results)
+            fleet_alerts.chunk_alerts_send(state.sites, state.results)
             state.results.clear()
 
     def fence(self, site_id: int, test: ConnectionTest) -> None:
@@ -443,7 +442,7 @@ class _ChunkRun:
             return
         # Each runner runs in a copy of this context: the run's loaded keys are shared.
         self.context = contextvars.copy_context()
-        self.active, self.jobs = 0, _pool.new_jobs()
+        self.active, self.jobs = 0, pool.shared.new_jobs()
         with self.lock:
             self.add_runners()
         self.jobs.wait()
@@ -637,231 +636,3 @@ class _Heartbeat(threading.Thread):
         self.stopping.set()
         if self.is_alive():
             self.join()
-
-
-def _alerts_for_chunk(sites, results: dict[int, ConnectionTest]) -> None:
-    """Send the alerts of a chunk's Sites, reading what is already told in one query."""
-    now = timezone.now()
-    try:
-        # Many Sites failing as a Xero outage does: one incident alert, the Sites' held.
-        incident = incidents.incident_review(now=now)
-    except Exception:
-        logger.exception("Could not review the Xero incident")
-        incident = None
-    ids = [site.pk for site in sites]
-    told = set(Alert.objects.filter(site_id__in=ids).values_list("site_id", "kind", "key"))
-    breakers = set(CircuitBreaker.objects.filter(site_id__in=ids).values_list("site_id", flat=True))
-    # The Admins, read once for the chunk's alerts (a tenth of a fleet's Sites may enter
-    # their certificate's last days in one run), and only if one is sent.
-    admins = functools.cache(_admins)
-    for site in sites:
-        test = results.get(site.pk)
-        active = next(
-            (
-                certificate
-                for certificate in getattr(site, "prefetched_current_certificates", [])
-                if certificate.state == Certificate.State.ACTIVE
-            ),
-            None,
-        )
-        if site.pk in results and results[site.pk] is None:
-            continue  # no verdict recorded by this run (lease lost, a fault of ours)
-        try:
-            if test is not None and test.outcome not in Outcome.not_a_verdict():
-                # The verdict is the test just recorded: no query for the last one.
-                last = None if test.passed else test
-                alerts = _alerts_due(site=site, last=last, active=active, now=now)
-            else:
-                alerts = _alerts_due(site=site, last=_last_verdict(site), active=active, now=now)
-            held = incident is not None and test is not None and incidents.is_outage_like(test)
-            for kind, key, subject, body in alerts:
-                if held and kind == Alert.Kind.FAILING:
-                    continue  # told by the incident; told as usual if it still fails after
-                if (site.pk, kind, str(key)) not in told:
-                    _alert(
-                        site=site, kind=kind, key=key, now=now, subject=subject, body=body,
-                        admins=admins,
-                    )  # fmt: skip
-            if test is not None and not held:
-                # The people who can act (customers, Support), and "works again".
-                link_alerts.link_alerts_send(site=site, test=test, now=now, told=told)
-                pausing.circuit_review(site=site, test=test, now=now, breakers=breakers)
-        except Exception:
-            # The alert is not recorded, so the next check sends it.
-            logger.exception("Could not send the alerts of site %s", site.code)
-
-
-def _last_verdict(site: Site) -> ConnectionTest | None:
-    return (
-        ConnectionTest.objects.filter(site=site)
-        .exclude(outcome__in=Outcome.not_a_verdict())
-        .order_by("-started_at", "-pk")
-        .first()
-    )
-
-
-def fleet_alerts_send(
-    *, site: Site, just_passed: bool = False, now: datetime.datetime | None = None
-) -> list[Alert]:
-    """Email the Admins what changed for ``site`` and was not told yet; return the alerts.
-
-    Two transitions, each told once: the last connection test failed after an earlier one
-    passed (told again only after another pass), and the active certificate entered its
-    last ``EXPIRY_WARNING_DAYS`` days (told once per certificate).
-    """
-    now = now or timezone.now()
-    # A test that has just passed is the last verdict: no failure to tell.
-    last = None if just_passed else _last_verdict(site)
-    active = Certificate.objects.filter(site=site).active().first()
-    alerts = [
-        _alert(site=site, kind=kind, key=key, now=now, subject=subject, body=body)
-        for kind, key, subject, body in _alerts_due(site=site, last=last, active=active, now=now)
-    ]
-    return [alert for alert in alerts if alert is not None]
-
-
-def _alerts_due(*, site, last, active, now) -> list[tuple]:
-    """The transitions to tell for ``site`` given its last verdict and active certificate,
-    as (kind, key, subject, body); whether each was told already is ``_alert``'s to check."""
-    due = []
-    # "Not connected" follows a disconnection made in the Warehouse, on purpose and in the
-    # audit trail (or a Site never connected): nothing broke, so nobody is alerted.
-    if last is not None and last.failing and last.outcome != Outcome.NOT_CONNECTED:
-        last_pass = (
-            ConnectionTest.objects.filter(site=site, outcome=Outcome.OK)
-            .order_by("-started_at", "-pk")
-            .only("pk")
-            .first()
-        )
-        if last_pass is not None:
-            due.append(
-                (
-                    Alert.Kind.FAILING,
-                    last_pass.pk,
-                    f"{site}: Xero connection test failing",
-                    f"The Xero connection of {site} passed before, and now fails: "
-                    f"{last.outcome_label}.\n\n{last.message}\n\n"
-                    f"Tested {last.started_at:%Y-%m-%d %H:%M %Z}.",
-                )
-            )
-    if active is not None and active.is_expiring(now):
-        days = active.days_to_expiry(now)
-        due.append(
-            (
-                Alert.Kind.EXPIRING,
-                active.pk,
-                f"{site}: Xero certificate expires in {days} days",
-                f"The active certificate of {site} (SHA-1 {active.fingerprint_sha1}) "
-                f"expires on {active.not_valid_after:%Y-%m-%d}. Issue a new one on "
-                "the Site's page and have the customer paste it into Xero before then.",
-            )
-        )
-    return due
-
-
-def _admins() -> set:
-    return link_alerts.role_users(ADMINS)
-
-
-def _alert(*, site, kind, key, now, subject, body, admins=_admins) -> Alert | None:
-    # The Admins, each as they chose (at once, in the daily digest, or off).
-    return link_alerts.send_once(
-        site=site,
-        kind=kind,
-        key=key,
-        subject=subject,
-        body=body,
-        recipients=admins,
-        now=now,
-    )
-
-
-class _ThreadPool:
-    """Threads that outlive a chunk, each keeping its database connection until it has
-    been idle ``IDLE_SECONDS`` (then it closes the connection and ends)."""
-
-    IDLE_SECONDS = 3
-
-    def __init__(self):
-        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.threads: set[threading.Thread] = set()
-        self.threads_lock = threading.Lock()
-
-    def new_jobs(self) -> "_Jobs":
-        """A set of jobs to run in the pool's threads, one thread each, and wait for."""
-        return _Jobs(self)
-
-    def submit(self, context, function, jobs: "_Jobs") -> None:
-        with self.threads_lock:
-            self.threads = {thread for thread in self.threads if thread.is_alive()}
-            if len(self.threads) < jobs.count:
-                thread = threading.Thread(
-                    target=self._loop, name=f"xero-fleet-{len(self.threads)}", daemon=True
-                )
-                self.threads.add(thread)
-                thread.start()
-            # Under the lock, so an idle thread about to end sees the job and stays.
-            self.jobs.put((context, function, jobs))
-
-    def _loop(self):
-        try:
-            while True:
-                try:
-                    context, function, jobs = self.jobs.get(timeout=self.IDLE_SECONDS)
-                except queue.Empty:
-                    with self.threads_lock:
-                        # A job may have been put for this thread meanwhile: check again.
-                        if self.jobs.empty():
-                            self.threads.discard(threading.current_thread())
-                            return
-                    continue
-                if function is None:  # stop()
-                    return
-                try:
-                    # A connection left broken (the database restarted) is not reused.
-                    if connection.errors_occurred and not connection.is_usable():
-                        connection.close()
-                    context.run(function)
-                except Exception:
-                    # The job's own faults are its to handle; one that escapes must not end
-                    # the thread (and its database connection) with a job still counted.
-                    logger.exception("A fleet thread's job failed")
-                finally:
-                    jobs.done()
-        finally:
-            connection.close()
-
-    def stop(self) -> None:
-        """End every idle thread now, closing its database connection (for tests, whose
-        database is dropped at the end)."""
-        with self.threads_lock:
-            threads = list(self.threads)
-            self.threads = set()
-        for _ in threads:
-            self.jobs.put((None, None, None))
-        for thread in threads:
-            thread.join()
-
-
-class _Jobs:
-    def __init__(self, pool: _ThreadPool):
-        self.pool = pool
-        self.count = 0
-        self.changed = threading.Condition()
-
-    def add(self, context, function) -> None:
-        with self.changed:
-            self.count += 1
-        self.pool.submit(context, function, self)
-
-    def done(self) -> None:
-        with self.changed:
-            self.count -= 1
-            self.changed.notify_all()
-
-    def wait(self) -> None:
-        with self.changed:
-            self.changed.wait_for(lambda: self.count == 0)
-
-
-_pool = _ThreadPool()

@@ -2,7 +2,7 @@
 all when it was disconnected in Xero, which only they can undo), and everyone told of the
 break when it works again.
 
-The Admins' own alert of a Site that fails after passing stays ``fleet.py``'s; this module
+The Admins' own alert of a Site that fails after passing is ``fleet_alerts.py``'s; this module
 adds the people who can act (the Site's customers, Support) and the "recovered" message.
 Each alert is an ``Alert`` row, recorded and sent together, so each is told once:
 

@@ -612,7 +612,7 @@ class QueuedCheck(models.Model):
 
 class Alert(models.Model):
     """An email about a Site, kept so that each transition is told once (the Admins' by
-    ``fleet.py``, the customers' and the "works again" by ``link_alerts.py``)."""
+    ``fleet_alerts.py``, the customers' and the "works again" by ``link_alerts.py``)."""
 
     class Kind(models.TextChoices):
         FAILING = "failing", "Connection test failing after passing"

@@ -3,7 +3,7 @@
 A fleet of hundreds of Sites tested every hour adds thousands of rows a day, which no page
 needs after a while. ``history_prune`` deletes connection tests older than
 ``XERO_HISTORY_RETENTION_DAYS`` except what each Site's pages and alerts still read: its
-newest test, newest verdict and newest pass (the alerts of ``xero/fleet.py`` are keyed by
+newest test, newest verdict and newest pass (the alerts of ``xero/fleet_alerts.py`` are keyed by
 the last pass). Finished rows of the database task backend go after the same age. Run daily
 by ``manage.py xero_prune_history``, from the audit prune's timer (deploy/).
 """

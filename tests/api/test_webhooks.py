@@ -172,7 +172,7 @@ def test_disconnecting_here_emits_disconnected(client_for, connected_site, recei
 
 
 def test_a_certificate_entering_its_last_60_days_emits_once(site, issue_certificate, receiver):
-    from xero.fleet import fleet_alerts_send
+    from xero.fleet_alerts import fleet_alerts_send
 
     hook = receiver()
     webhooks.endpoint_create(url=hook.url)

@@ -18,7 +18,7 @@ from tests.xero.conftest import (  # noqa: F401 - fixtures
     custom_site,
     private_site,
 )
-from xero.fleet import fleet_alerts_send
+from xero.fleet_alerts import fleet_alerts_send
 from xero.models import Certificate
 from xero.services import certificate_activate, connection_test_run
 

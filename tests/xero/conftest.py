@@ -142,7 +142,7 @@ def fleet_check(settings):
     thread (tasks recorded by the dummy backend, then run one by one)."""
     from django_tasks import default_task_backend
 
-    from xero import fleet
+    from xero import pool
     from xero.tasks import check_chunk, fleet_checks_enqueue
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
@@ -156,7 +156,7 @@ def fleet_check(settings):
             check_chunk.call(chunk=result.kwargs["chunk"])
 
     yield fleet_check
-    fleet._pool.stop()
+    pool.shared.stop()
 
 
 @pytest.fixture

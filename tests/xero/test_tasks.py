@@ -23,9 +23,9 @@ def _pool_threads_end():
     """A chunk's thread pool keeps its database connections a few seconds for the next
     chunk; a test ends them, so that its database can be dropped at once."""
     yield
-    from xero import fleet
+    from xero import pool
 
-    fleet._pool.stop()
+    pool.shared.stop()
 
 
 @pytest.fixture
@@ -338,6 +338,23 @@ def test_queueing_does_not_need_the_task_module(make_site):
     # xero.fleet never imports xero.tasks (no circle): queueing rows alone works without it.
     make_site()
     assert fleet_checks_queue().queued == 1
+
+
+@pytest.mark.parametrize("module", ["xero.fleet", "xero.fleet_alerts", "xero.pool"])
+def test_the_fleet_modules_never_import_the_task_module(module):
+    # Layers run one way, tasks -> fleet: queued rows keep xero.tasks.check_sites working.
+    import ast
+    import importlib
+    from pathlib import Path
+
+    tree = ast.parse(Path(importlib.import_module(module).__file__).read_text())
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom | ast.Import)
+        for alias in node.names
+    } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not {"tasks", ".tasks", "xero.tasks"} & imported
 
 
 def test_a_check_that_fails_unexpectedly_is_recorded_interrupted_and_not_queued_again(

@@ -1,4 +1,4 @@
-"""Alerts to the Admins (xero/fleet.py): one email per transition, not one per run."""
+"""Alerts to the Admins (xero/fleet_alerts.py): one email per transition, not one per run."""
 
 import datetime
 
@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from sites.models import Site
-from xero.fleet import fleet_alerts_send
+from xero.fleet_alerts import fleet_alerts_send
 from xero.models import ConnectionTest
 
 
@@ -99,23 +99,6 @@ def test_a_site_name_with_a_line_break_still_gets_its_alert_on_one_header_line(
     assert "\n" not in subject and "\r" not in subject
     assert subject.startswith("[Warehouse] Acme Bcc: everyone@example.com (acme)")
     assert mailoutbox[0].to == admin_emails
-
-
-def test_the_fleet_services_never_import_the_task_module():
-    # Layers run one way, tasks -> fleet: queued rows keep xero.tasks.check_sites working.
-    import ast
-    from pathlib import Path
-
-    from xero import fleet
-
-    tree = ast.parse(Path(fleet.__file__).read_text())
-    imported = {
-        alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom | ast.Import)
-        for alias in node.names
-    } | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert not {"tasks", ".tasks", "xero.tasks"} & imported
 
 
 def test_the_alert_names_the_outcome_by_its_label(site, admin_emails, mailoutbox):
