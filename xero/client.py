@@ -6,29 +6,21 @@ opens it (``xero/connection/``). The protocol pieces the types share live here: 
 1.0a RSA-SHA1 signing (``oauth1_auth``), OAuth 2.0 token requests to Xero's identity
 server (``oauth2_token``) and Bearer auth, and the reading of Xero's answers: every answer
 that is not a success becomes one of the exceptions in ``xero.exceptions``, and the call
-limits Xero reports are read by ``calls_left``.
+limits Xero reports are read by ``calls_left``. How a request reaches the network and how
+its answer is read, within the session's deadline, is ``xero/transport.py``'s.
 """
 
 import contextvars
-import heapq
-import http.client
 import itertools
 import json
 import logging
 import re
-import socket
-import threading
 import time
-import unicodedata
-import zlib
-from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any, NamedTuple
+from contextlib import contextmanager
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import requests
-import urllib3.connection
-import urllib3.connectionpool
-import urllib3.exceptions
 from django.conf import settings
 from oauthlib.oauth1 import SIGNATURE_RSA, SIGNATURE_TYPE_AUTH_HEADER
 from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
@@ -37,7 +29,7 @@ from requests_oauthlib import OAuth1
 from sites.models import Site
 from warehouse import signals
 
-from . import certificates, exceptions, limits, values
+from . import certificates, exceptions, limits, transport, values
 from .certificates import APPLICATION_NAME
 from .models import Certificate
 
@@ -155,20 +147,22 @@ class XeroSession(requests.Session):
         # A redirect is reported, never followed: it could lead anywhere, and an answer from
         # a server that never saw the credentials proves nothing about them.
         kwargs["allow_redirects"] = False
-        # Only encodings that _read_body decompresses in bounded steps.
+        # Only encodings that transport.read_body decompresses in bounded steps.
         kwargs["headers"] = {"Accept-Encoding": "gzip, deflate", **(kwargs.get("headers") or {})}
-        self._watch_sockets()
-        watchdog = _Watchdog(self.deadline)
+        # Mounted here rather than at construction so that every way of building a session
+        # sends through sockets the deadline can close.
+        transport.mount(self)
+        watchdog = transport.Watchdog(self.deadline)
         sent = time.monotonic()
         try:
             with watchdog:
                 response = super().request(method, url, **kwargs)
-                _refuse_redirect(response)
-                _read_body(response, deadline=self.deadline, limit=_answer_limit())
+                transport.refuse_redirect(response)
+                transport.read_body(response, deadline=self.deadline, limit=_answer_limit())
         except exceptions.XeroError:
             raise
-        except _TRANSPORT_ERRORS as error:
-            if watchdog.fired or _is_timeout(error) or time.monotonic() >= self.deadline:
+        except transport.TRANSPORT_ERRORS as error:
+            if watchdog.fired or transport.is_timeout(error) or time.monotonic() >= self.deadline:
                 timeout = self._timeout()
                 # Sent, then given up on: Xero may still be answering it (xero/limits.py).
                 timeout.abandoned = True
@@ -220,17 +214,6 @@ class XeroSession(requests.Session):
         shown = round(waited) if waited >= 10 else round(waited, 1)
         return exceptions.XeroTimeout(seconds=_seconds(shown))
 
-    def _watch_sockets(self) -> None:
-        # Mounted here rather than at construction so that every way of building a session
-        # sends through sockets the deadline can close.
-        kept = _kept_adapters.get()
-        for prefix in ("https://", "http://"):
-            if kept is not None:
-                if self.adapters.get(prefix) is not kept[prefix]:
-                    self.mount(prefix, kept[prefix])
-            elif not isinstance(self.adapters.get(prefix), _DeadlineAdapter):
-                self.mount(prefix, _DeadlineAdapter())
-
     def get_json(self, url, **kwargs):
         """GET ``url`` and return its JSON, or raise the outcome that says why not."""
         response = self.get(url, **kwargs)
@@ -244,32 +227,6 @@ STALL_SECONDS = 5.0
 _test_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "xero_test_deadline", default=None
 )
-
-
-_kept_adapters: contextvars.ContextVar[dict[str, "_DeadlineAdapter"] | None] = (
-    contextvars.ContextVar("xero_kept_adapters", default=None)
-)
-
-
-@contextmanager
-def connections_kept():
-    """Within this block, the sessions opened one after another send through the same
-    connections to Xero, each left open for the next (HTTP keep-alive).
-
-    A fleet thread tests one Site after another: a new connection for each (and, to Xero
-    itself, a TLS handshake) costs more CPU than the request. Only for one thread's run
-    of calls: the adapters are not shared between threads, and are closed at the end. A
-    connection the deadline's watchdog shut, or that failed, is never handed on (urllib3
-    closes it); one Xero closed while idle is noticed before it is used again.
-    """
-    adapters = {"https://": _DeadlineAdapter(), "http://": _DeadlineAdapter()}
-    token = _kept_adapters.set(adapters)
-    try:
-        yield
-    finally:
-        _kept_adapters.reset(token)
-        for adapter in adapters.values():
-            adapter.close()
 
 
 @contextmanager
@@ -286,313 +243,8 @@ def calls_end_by(at: float):
         _test_deadline.reset(token)
 
 
-class _DeadlinePassed(Exception):
-    pass
-
-
-# Small reads, so that the deadline and the size cap are checked often.
-_READ_SIZE = 16384
-# The errors a request or a body read can end in, whichever layer raises them.
-_TRANSPORT_ERRORS = (
-    requests.RequestException,
-    urllib3.exceptions.HTTPError,
-    http.client.HTTPException,
-    OSError,
-    # What a TLS socket raises when the watchdog shuts it mid-read.
-    ValueError,
-    _DeadlinePassed,
-)
-
-
-def _is_timeout(error: Exception) -> bool:
-    return isinstance(
-        error,
-        requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError | _DeadlinePassed,
-    )
-
-
 def _answer_limit() -> int:
     return settings.XERO_MAX_ANSWER_BYTES
-
-
-class _Watchdog:
-    """Shuts the request's socket when the deadline passes, whatever it is waiting for.
-
-    A read timeout bounds each wait for a byte, not the whole answer: a server sending one
-    byte every second never trips it. The sockets the request uses register themselves
-    here (``_WatchedConnection``); at the deadline ``_SHUTTER`` shuts them, which ends any
-    blocked read at once, in the headers or the body, over TLS or not.
-    """
-
-    def __init__(self, deadline: float):
-        self.fired = False
-        self.deadline = deadline
-        self._lock = threading.Lock()
-        self._connections: list[urllib3.connection.HTTPConnection] = []
-        self._done = False
-        self._token: contextvars.Token[_Watchdog | None] | None = None
-
-    def __enter__(self):
-        self._token = _current_watchdog.set(self)
-        _SHUTTER.watch(self)
-        return self
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
-    def __exit__(self, *exc_info):
-        with self._lock:
-            self._done = True
-        if self._token is not None:
-            _current_watchdog.reset(self._token)
-
-    def watch(self, connection) -> None:
-        with self._lock:
-            self._connections.append(connection)
-            fired = self.fired
-        if fired:
-            _shut(connection)
-
-    def fire(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self.fired = True
-            connections = list(self._connections)
-        for connection in connections:
-            _shut(connection)
-
-
-class _Shutter:
-    """One thread for every request of the process: it fires each watchdog at its deadline.
-
-    One thread, rather than a timer per request, so that a call costs no thread start
-    (a fleet check makes many at once).
-    """
-
-    def __init__(self):
-        self._condition = threading.Condition()
-        self._due = []
-        self._order = itertools.count()
-        self._thread = None
-
-    def watch(self, watchdog: _Watchdog) -> None:
-        with self._condition:
-            heapq.heappush(self._due, (watchdog.deadline, next(self._order), watchdog))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="xero-deadlines", daemon=True
-                )
-                self._thread.start()
-            # Woken only for a deadline sooner than the one it waits for: deadlines mostly
-            # come in order, and a wake per request (a thread switch each) was a share of a
-            # fleet check's CPU.
-            if self._due[0][2] is watchdog:
-                self._condition.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._condition:
-                # The requests that ended leave at once, without a wake each at their
-                # deadline: the thread sleeps until the first deadline still watched.
-                while self._due and self._due[0][2].done:
-                    heapq.heappop(self._due)
-                if not self._due:
-                    self._condition.wait()
-                    continue
-                deadline, _, watchdog = self._due[0]
-                wait = deadline - time.monotonic()
-                if wait > 0:
-                    self._condition.wait(wait)
-                    continue
-                heapq.heappop(self._due)
-            watchdog.fire()
-
-
-_SHUTTER = _Shutter()
-_current_watchdog: contextvars.ContextVar["_Watchdog | None"] = contextvars.ContextVar(
-    "xero_request_watchdog", default=None
-)
-
-
-def _shut(connection) -> None:
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        # The plain socket's shutdown, also under TLS: it ends a read blocked in another
-        # thread without touching the TLS object that thread is using.
-        with suppress(OSError):
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-# The mixin's base to the type checker: the urllib3 connection it is mixed into.
-if TYPE_CHECKING:
-    _ConnectionBase = urllib3.connection.HTTPConnection
-else:
-    _ConnectionBase = object
-
-
-class _WatchedConnection(_ConnectionBase):
-    """Registers its socket with the request's watchdog (a mixin for urllib3's classes)."""
-
-    def connect(self):
-        super().connect()
-        watchdog = _current_watchdog.get()
-        if watchdog is not None:
-            watchdog.watch(self)
-
-    def request(self, *args, **kwargs):
-        watchdog = _current_watchdog.get()
-        if watchdog is not None and self.sock is not None:
-            watchdog.watch(self)
-        return super().request(*args, **kwargs)
-
-
-class _WatchedHTTPConnection(_WatchedConnection, urllib3.connection.HTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
-    pass
-
-
-class _WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-
-class _DeadlineAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter, with connections the deadline's watchdog can shut."""
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
-
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
-        # Through an HTTPS_PROXY too: the deadline holds on the socket to the proxy.
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = _WATCHED_POOLS
-        return manager
-
-
-def _refuse_redirect(response) -> None:
-    if not 300 <= response.status_code < 400:
-        return
-    response.close()
-    location = _snippet(_printable(response.headers.get("Location", "")))[:200]
-    raise exceptions.UnexpectedResponse(
-        received=(
-            f"a redirect (HTTP {response.status_code}) to {location}"
-            if location
-            else f"a redirect (HTTP {response.status_code}) that pointed nowhere"
-        ),
-        http_status=response.status_code,
-        problem=f"Location: {location}" if location else "",
-    )
-
-
-def _read_body(response, *, deadline: float, limit: int) -> None:
-    """Read and decompress the body in small steps, checking the deadline and the size cap.
-
-    Decompression is bounded too: each step inflates at most what is left under the cap,
-    so a small gzip body that inflates to gigabytes costs no more than the cap.
-    """
-    declared = header_int(response, "Content-Length")
-    decoder = _decoder(response)
-    if declared is not None and decoder is None and declared > limit:
-        response.close()
-        raise _too_large(response, limit, declared=declared)
-    parts, size = [], 0
-    while True:
-        if time.monotonic() > deadline:
-            response.close()
-            raise _DeadlinePassed
-        data = response.raw.read1(_READ_SIZE, decode_content=False)
-        if not data:
-            break
-        while data:
-            if decoder is None:
-                out, data = data, b""
-            else:
-                out = _inflate(response, decoder, data, limit + 1 - size)
-                data = decoder.unconsumed_tail
-            size += len(out)
-            if size > limit:
-                response.close()
-                raise _too_large(response, limit, declared=declared)
-            parts.append(out)
-    if decoder is not None:
-        tail = _inflate(response, decoder, b"", limit + 1 - size)
-        if size + len(tail) > limit:
-            raise _too_large(response, limit, declared=declared)
-        parts.append(tail)
-    response._content = b"".join(parts)
-    response._content_consumed = True
-    if response.encoding is None:
-        # Xero speaks UTF-8; guessing the charset of a megabyte of anything else would
-        # cost a second of CPU after the deadline.
-        response.encoding = "utf-8"
-
-
-def _inflate(response, decoder, data: bytes, at_most: int) -> bytes:
-    try:
-        return decoder.decompress(data, at_most)
-    except zlib.error:
-        response.close()
-        raise exceptions.UnexpectedResponse(
-            received="a compressed answer that does not decompress",
-            http_status=response.status_code,
-        ) from None
-
-
-def _decoder(response):
-    encoding = response.headers.get("Content-Encoding", "").strip().lower()
-    if encoding in ("", "identity"):
-        return None
-    if encoding in ("gzip", "x-gzip"):
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
-    if encoding == "deflate":
-        # zlib-wrapped or gzip, as servers send under this name (32: detect the header).
-        return zlib.decompressobj(32 + zlib.MAX_WBITS)
-    response.close()
-    raise exceptions.UnexpectedResponse(
-        received=f"an answer in an encoding it was not asked for ({_printable(encoding)[:40]})",
-        http_status=response.status_code,
-    )
-
-
-def _too_large(response, limit: int, *, declared: int | None):
-    size = f"{_size(declared)} ({declared} bytes)" if declared and declared > limit else ""
-    return exceptions.UnexpectedResponse(
-        received=(
-            f"an answer of {size}, over the {_size(limit)} limit"
-            if size
-            else f"an answer of more than {_size(limit)} once decompressed, over the limit"
-        ),
-        http_status=response.status_code,
-    )
-
-
-def _size(count: int) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if count >= scale:
-            return (
-                f"{count / scale:g} {unit}" if count % scale == 0 else f"{count / scale:.1f} {unit}"
-            )
-    return f"{count} bytes"
-
-
-def _printable(text: str) -> str:
-    """``text`` without control or format characters (NUL, line breaks, bidi overrides)."""
-    return "".join(
-        ch if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn") else " " for ch in text
-    )
 
 
 def _seconds(value: float) -> str:
@@ -620,7 +272,7 @@ def json_from_response(response):
         raise exceptions.UnexpectedResponse(
             received=_describe_body(response),
             http_status=response.status_code,
-            problem=_snippet(response.text),
+            problem=_problem(response.text),
         ) from None
 
 
@@ -636,8 +288,9 @@ def _describe_body(response) -> str:
     return f"“{content_type or 'unknown'}” content"
 
 
-def _snippet(text: str) -> str:
-    return " ".join(_printable(text).split())[: exceptions.PROBLEM_LENGTH]
+def _problem(text: str) -> str:
+    # What a failure's ``problem`` shows of Xero's words: printable, on one line, bounded.
+    return values.text(text, exceptions.PROBLEM_LENGTH)
 
 
 def join(base: str, path: str) -> str:
@@ -662,7 +315,8 @@ def calls_left(response) -> CallsLeft:
     if response is None:
         return CallsLeft(None, None)
     return CallsLeft(
-        header_int(response, "X-MinLimit-Remaining"), header_int(response, "X-DayLimit-Remaining")
+        transport.header_int(response, "X-MinLimit-Remaining"),
+        transport.header_int(response, "X-DayLimit-Remaining"),
     )
 
 
@@ -676,14 +330,6 @@ def oauth1_auth(*, consumer_key: str, certificate: Certificate) -> OAuth1:
         rsa_key=certificates.load_private_key(certificate.private_key_pem),
         signature_type=SIGNATURE_TYPE_AUTH_HEADER,
     )
-
-
-def header_int(response, name: str) -> int | None:
-    """A whole-number header of Xero's answer (``Retry-After``, ``X-MinLimit-Remaining``…)."""
-    try:
-        return int(response.headers.get(name, ""))
-    except ValueError:
-        return None
 
 
 OAUTH1_PROBLEMS = {
@@ -718,15 +364,15 @@ def error_from_response(response, *, certificates=()) -> exceptions.ConnectionTe
     problem = oauth.get("oauth_problem", "")
     if status == 429 or problem == "rate limit exceeded":
         return exceptions.RateLimited(
-            limit=_printable(response.headers.get("X-Rate-Limit-Problem", "minute"))[:40],
+            limit=values.text(response.headers.get("X-Rate-Limit-Problem", "minute"), 40),
             # A wait that is no whole number of seconds up to a day is no advice: unknown.
             retry_after=values.seconds(response.headers.get("Retry-After"), at_most=86_400),
-            problem=_snippet(text),
+            problem=_problem(text),
             **context,
         )
     if problem:
         advice = oauth.get("oauth_problem_advice")
-        context["problem"] = _snippet(f"{problem}: {advice}" if advice else problem)
+        context["problem"] = _problem(f"{problem}: {advice}" if advice else problem)
         if problem == "signature_invalid":
             return exceptions.SignatureInvalid(certificates=certificates, **context)
         if problem in ("timestamp_refused", "timestamp_in_future"):
@@ -741,7 +387,7 @@ def error_from_response(response, *, certificates=()) -> exceptions.ConnectionTe
     detail = ""
     if isinstance(body, dict):
         detail = str(body.get("Detail") or body.get("Message") or body.get("error") or "")
-    context["problem"] = _snippet(detail or text)
+    context["problem"] = _problem(detail or text)
     bearer_error = _bearer_error(response.headers.get("WWW-Authenticate", ""))
     if status == 401:
         if bearer_error == "insufficient_scope":
@@ -827,7 +473,7 @@ def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, gr
         outcome = TOKEN_ERRORS.get(error, exceptions.XeroProblem)
         raise outcome(
             status=response.status_code,
-            problem=_snippet(error),
+            problem=_problem(error),
             http_status=response.status_code,
         )
     if response.status_code >= 300:
@@ -836,7 +482,7 @@ def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, gr
         raise exceptions.UnexpectedResponse(
             received=_describe_body(response) if body is None else "JSON that is no token answer",
             http_status=response.status_code,
-            problem=_snippet(response.text),
+            problem=_problem(response.text),
         )
     expires_in = body.get("expires_in", TOKEN_LIFETIME_DEFAULT)
     lifetime = values.seconds(expires_in, at_most=TOKEN_LIFETIME_MAX)
@@ -845,7 +491,7 @@ def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, gr
         raise exceptions.TokenAnswerMalformed(
             fault=fault,
             http_status=response.status_code,
-            problem=_snippet(f"expires_in: {_shown(expires_in)}") if lifetime is None else "",
+            problem=_problem(f"expires_in: {_shown(expires_in)}") if lifetime is None else "",
         )
     try:
         # oauthlib checks the answer is a well-formed RFC 6749 token response.
@@ -853,7 +499,7 @@ def oauth2_token(session: XeroSession, *, client_id: str, client_secret: str, gr
             response.text
         )
     except (OAuth2Error, ValueError) as error:
-        reason = _snippet(getattr(error, "error", "") or str(error))[:100]
+        reason = _problem(getattr(error, "error", "") or str(error))[:100]
         raise exceptions.TokenAnswerMalformed(
             fault=f"that OAuth 2.0 refuses ({reason})", http_status=response.status_code
         ) from None
@@ -886,7 +532,7 @@ def _token_fault(body: dict, *, lifetime: int | None) -> str:
 
 def _shown(value) -> str:
     """A value from an answer as it was sent (JSON), printable and at most 40 characters."""
-    text = _printable(json.dumps(value, ensure_ascii=False))
+    text = values.text(json.dumps(value, ensure_ascii=False))
     return text if len(text) <= 40 else text[:39] + "…"
 
 

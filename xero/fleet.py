@@ -36,13 +36,13 @@ from warehouse import database
 
 from . import (
     certificates,
-    client,
     fleet_alerts,
     limits,
     pausing,
     pool,
     selectors,
     task_queue,
+    transport,
 )
 from .exceptions import LeaseLost, XeroError
 from .models import Certificate, ConnectionTest, QueuedCheck
@@ -469,7 +469,7 @@ class _ChunkRun:
         with (
             limits.global_slot(),
             database.lock_waits_at_most(session_budget()),
-            client.connections_kept(),
+            transport.connections_kept(),
         ):
             while True:
                 with self.lock:

@@ -2,7 +2,7 @@
 
 A fleet run (``xero/fleet.py``) hands this pool one job per thread it may use and waits for
 them. A thread outlives its job, so the next chunk finds its connections to the database
-(and to Xero, ``client.connections_kept``) open; it ends, closing them, after
+(and to Xero, ``transport.connections_kept``) open; it ends, closing them, after
 ``ThreadPool.IDLE_SECONDS`` idle.
 """
 

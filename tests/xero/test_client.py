@@ -388,7 +388,7 @@ def _connections_made(session) -> list[tuple[int, int]]:
 def test_sessions_opened_one_after_another_with_connections_kept_use_one_connection(
     private_site, fake_xero, settings
 ):
-    from xero.client import connections_kept
+    from xero.transport import connections_kept
 
     with connections_kept():
         sessions = [xero_session(private_site) for _ in range(3)]
