@@ -289,7 +289,8 @@ def _describe_body(response) -> str:
 
 
 def _problem(text: str) -> str:
-    # What a failure's ``problem`` shows of Xero's words: printable, on one line, bounded.
+    # Xero's own words go on pages, into logs and into a column: values.text decides, for
+    # all three, which characters may show.
     return values.text(text, exceptions.PROBLEM_LENGTH)
 
 
