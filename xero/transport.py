@@ -1,11 +1,12 @@
 """How a request to Xero reaches the network and how its answer is read: within one deadline.
 
-Below ``xero/client.py``, which alone uses it. A read timeout bounds each wait for a byte,
-not the whole answer, so every request runs under a ``Watchdog`` that shuts its sockets at
-the deadline, whatever they wait for (``DeadlineAdapter`` builds sockets that register
-with it). A redirect is refused unread (``refuse_redirect``), and a body is read and
-inflated in bounded steps under the deadline and the size cap (``read_body``). A thread's
-run of calls may keep its connections open for the next session (``connections_kept``).
+Below ``xero/client.py``, which sends every request through it. A read timeout bounds each
+wait for a byte, not the whole answer, so every request runs under a ``Watchdog`` that
+shuts its sockets at the deadline, whatever they wait for (``DeadlineAdapter`` builds
+sockets that register with it). A redirect is refused unread (``refuse_redirect``), and a
+body is read and inflated in bounded steps under the deadline and the size cap
+(``read_body``). A fleet thread's run of calls keeps its connections open from one session
+to the next (``connections_kept``, entered by ``xero/fleet.py``).
 """
 
 import contextvars
@@ -27,7 +28,7 @@ import urllib3.exceptions
 from . import exceptions, values
 
 
-class DeadlinePassed(Exception):
+class _DeadlinePassed(Exception):
     """The deadline passed while an answer's body was being read (``read_body``)."""
 
 
@@ -41,7 +42,7 @@ TRANSPORT_ERRORS = (
     OSError,
     # What a TLS socket raises when the watchdog shuts it mid-read.
     ValueError,
-    DeadlinePassed,
+    _DeadlinePassed,
 )
 
 
@@ -49,7 +50,7 @@ def is_timeout(error: Exception) -> bool:
     """Whether ``error`` (of any layer) says the request ran out of time."""
     return isinstance(
         error,
-        requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError | DeadlinePassed,
+        requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError | _DeadlinePassed,
     )
 
 
@@ -250,7 +251,7 @@ def read_body(response, *, deadline: float, limit: int) -> None:
     while True:
         if time.monotonic() > deadline:
             response.close()
-            raise DeadlinePassed
+            raise _DeadlinePassed
         data = response.raw.read1(_READ_SIZE, decode_content=False)
         if not data:
             break

@@ -1,6 +1,6 @@
-"""xero/transport.py through XeroSession, its only user, over real HTTP: an answer's size
-cap holds in memory, the deadline holds over TLS however slowly the bytes come, and a
-fleet thread's sessions keep one connection."""
+"""xero/transport.py through XeroSession, which sends every request through it, over real
+HTTP: an answer's size cap holds in memory, the deadline holds over TLS however slowly the
+bytes come, and a fleet thread's sessions keep one connection."""
 
 import json
 import re
