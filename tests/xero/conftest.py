@@ -1,11 +1,15 @@
 """Fixtures for everything that talks to Xero: a fake Xero over real HTTP."""
 
+import ssl
 import threading
 import time
+from contextlib import contextmanager
+from http.server import ThreadingHTTPServer
 
 import pytest
 from django.db import connection, transaction
 
+from xero import certificates
 from xero.sandbox import FakeXero
 
 from .connecting import connect
@@ -26,6 +30,26 @@ def fake_xero_settings(fake_xero, settings):
     settings.XERO_IDENTITY_URL = fake_xero.identity_url
     settings.XERO_CONNECTIONS_URL = fake_xero.connections_url
     return fake_xero
+
+
+@contextmanager
+def tls_server(tmp_path, handler, *, site_name, site_code):
+    """An HTTPS server on 127.0.0.1 answering with ``handler`` under a certificate of its
+    own, which nothing trusts; yields its address (``https://127.0.0.1:<port>``)."""
+    issued = certificates.generate_certificate(site_name=site_name, site_code=site_code)
+    (tmp_path / "cert.pem").write_text(issued.certificate_pem)
+    (tmp_path / "key.pem").write_text(issued.private_key_pem)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 CLIENT_ID = "9F1E2D3C4B5A69788796A5B4C3D2E1F0"

@@ -6,7 +6,6 @@ import json
 import logging
 import re
 import socket
-import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +19,6 @@ from django.urls import reverse
 from api.models import SiteStamp
 from sites.models import AuditEntry
 from tests.database_faults import read_only
-from xero import certificates
 from xero.exceptions import ConnectionTestCooldown, WarehouseBusy, WarehouseStorageFailed
 from xero.models import AccessToken, Certificate, ConnectionTest
 from xero.sandbox import Organisation
@@ -31,7 +29,7 @@ from xero.services import (
 )
 
 from ..conftest import CONSUMER_SECRET
-from .conftest import CLIENT_SECRET, site_lock
+from .conftest import CLIENT_SECRET, site_lock, tls_server
 
 
 @pytest.fixture(autouse=True)
@@ -333,10 +331,6 @@ def test_connection_refused(private_site, settings):
 
 @pytest.fixture
 def untrusted_tls_server(tmp_path):
-    issued = certificates.generate_certificate(site_name="Not Xero", site_code="mitm")
-    (tmp_path / "cert.pem").write_text(issued.certificate_pem)
-    (tmp_path / "key.pem").write_text(issued.private_key_pem)
-
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200)
@@ -345,14 +339,8 @@ def untrusted_tls_server(tmp_path):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"https://127.0.0.1:{server.server_address[1]}/api.xro/2.0/"
-    server.shutdown()
-    server.server_close()
+    with tls_server(tmp_path, Handler, site_name="Not Xero", site_code="mitm") as address:
+        yield f"{address}/api.xro/2.0/"
 
 
 def test_tls_failure(private_site, settings, untrusted_tls_server):

@@ -4,25 +4,23 @@ bytes come, and a fleet thread's sessions keep one connection."""
 
 import json
 import re
-import ssl
 import subprocess
 import sys
-import threading
 import time
 from contextlib import suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.environment import TEST_ENVIRONMENT, manage_environment
-from xero import certificates, exceptions
+from xero import exceptions
 from xero.client import XeroSession
 from xero.connection import xero_session
 from xero.transport import connections_kept
 
-from .conftest import CLIENT_ID
+from .conftest import CLIENT_ID, tls_server
 
 
 def organisation_url(settings):
@@ -105,9 +103,6 @@ def test_an_oversized_answer_costs_no_more_memory_than_the_cap(
 @pytest.fixture
 def dripping_tls_server(tmp_path):
     """An HTTPS server whose headers arrive one byte every 0.2 s (Xero is reached over TLS)."""
-    issued = certificates.generate_certificate(site_name="Slow Xero", site_code="slow")
-    (tmp_path / "cert.pem").write_text(issued.certificate_pem)
-    (tmp_path / "key.pem").write_text(issued.private_key_pem)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - the base class names it so
@@ -124,15 +119,8 @@ def dripping_tls_server(tmp_path):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"https://127.0.0.1:{server.server_address[1]}/api.xro/2.0/Organisation"
-    server.shutdown()
-    server.server_close()
+    with tls_server(tmp_path, Handler, site_name="Slow Xero", site_code="slow") as address:
+        yield f"{address}/api.xro/2.0/Organisation"
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
