@@ -195,7 +195,8 @@ def test_error_pages_lead_back_to_the_site_list(login_as, make_site, screenshots
     page.goto("/no/such/page/")
     assert "There is nothing at this address" in page.content()
     screenshots(page, "404")
-    page.click("#back-to-sites")
+    with page.expect_navigation():
+        page.click("#back-to-sites")
     assert page.url.endswith("/admin/sites/site/")
 
 

@@ -23,7 +23,8 @@ def test_support_finds_failing_sites_and_queues_their_tests(
 
     support = login_as("Support")
     support.goto("/xero/health/")
-    support.get_by_role("link", name="Failing").click()
+    with support.expect_navigation():
+        support.get_by_role("link", name="Failing").click()
     rows = support.locator("#result_list tbody tr")
     assert rows.count() == 1 and "Broken Pty Ltd" in rows.first.inner_text()
     # Every column can be brought into view; none stays hidden under the filter box.
