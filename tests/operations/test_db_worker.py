@@ -8,7 +8,8 @@ import pytest
 from django.db import connection
 
 from operations import counters
-from operations.management.commands.db_worker import ResilientWorker
+from operations.management.commands.db_worker import ResilientWorker, beside_the_loop
+from operations.models import WorkerHeartbeat
 
 
 @pytest.mark.django_db(transaction=True)
@@ -54,3 +55,20 @@ def test_the_worker_loop_outlives_an_unreachable_database_and_counts_it(settings
     thread.join()
     # Counted for /metrics (warehouse_worker_errors_total{part="loop"}).
     assert counters.values()['worker_errors_total{part="loop"}'] >= 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stop_that_cuts_a_transaction_short_still_removes_the_heartbeat(settings):
+    # SIGTERM raises SystemExit wherever the library's loop stands: here just after its
+    # BEGIN, before transaction.atomic took charge, so nothing rolls that transaction back.
+    # On SQLite it holds the write lock the heartbeat needs to remove its row (CI saw the
+    # row outlive a real worker once).
+    settings.WORKER_HEARTBEAT_INTERVAL = 0.1
+    started = time.monotonic()
+    with pytest.raises(SystemExit), beside_the_loop(worker="cut-short"):
+        while not WorkerHeartbeat.objects.exists():
+            assert time.monotonic() - started < 30, "the heartbeat never beat"
+            time.sleep(0.05)
+        connection.set_autocommit(False, force_begin_transaction_with_broken_autocommit=True)
+        raise SystemExit(0)
+    assert not WorkerHeartbeat.objects.exists()

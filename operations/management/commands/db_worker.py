@@ -12,6 +12,7 @@ the worker logs it, counts it and tries again with a growing pause instead of ex
 
 import logging
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -90,16 +91,27 @@ def _resilient_worker():
         db_worker.Worker = library_worker  # type: ignore[misc]
 
 
+@contextmanager
+def beside_the_loop(*, worker: str) -> Iterator[None]:
+    """The heartbeat and sweep threads, running while the library's loop does."""
+    heartbeat = HeartbeatThread(worker=worker)
+    sweep = SweepThread(worker=worker)
+    heartbeat.start()
+    sweep.start()
+    try:
+        yield
+    finally:
+        # The library's SIGTERM handler calls sys.exit() wherever the loop stands. Just after
+        # a BEGIN, before transaction.atomic has taken charge, the transaction stays open
+        # and on SQLite keeps the write lock the heartbeat needs to remove its row: the row
+        # would outlive the worker. Closing this thread's connections rolls it back.
+        connections.close_all()
+        sweep.stop()
+        heartbeat.stop()
+
+
 class Command(db_worker.Command):
     def handle(self, *args: Any, **options: Any) -> None:
         settle_worker_process()
-        heartbeat = HeartbeatThread(worker=options["worker_id"])
-        sweep = SweepThread(worker=options["worker_id"])
-        heartbeat.start()
-        sweep.start()
-        try:
-            with _resilient_worker():
-                super().handle(*args, **options)
-        finally:
-            sweep.stop()
-            heartbeat.stop()
+        with beside_the_loop(worker=options["worker_id"]), _resilient_worker():
+            super().handle(*args, **options)
