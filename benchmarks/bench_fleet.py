@@ -11,6 +11,10 @@ Prints, in one run:
 - the anchor: the same number of signed GET Organisation calls by a bare loop of
   requests-oauthlib sessions in ``cap`` threads, no database and no Django
   (``benchmarks/_bare_loop.py``), against the same fake Xero;
+- the recording loop: the bare loop that also keeps the record the Warehouse keeps (a
+  chunk's lease and running rows, a call slot, the fenced result and the API stamp), in
+  plain DB-API statements on the same database: what those promises cost with no
+  framework, so the floor under the Warehouse's CPU;
 - the Warehouse: the Sites queued by ``fleet_checks_enqueue`` exactly as
   ``xero_check_fleet`` does, run by one, then by two real ``db_worker --batch`` processes
   started together (``benchmarks/_counting_worker.py``), with the CPU seconds (user,
@@ -95,12 +99,13 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def run_anchor(*, url, keys, private_key_pem, threads) -> dict:
+def run_anchor(*, url, keys, private_key_pem, threads, record=None) -> dict:
     job = {
         "url": f"{url}/api.xro/2.0/Organisation",
         "keys": keys,
         "private_key_pem": private_key_pem,
         "threads": threads,
+        "record": record,
     }
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks._bare_loop"],
@@ -208,21 +213,33 @@ def main(argv=None):
         certificate = Certificate.objects.first()
         print(f"ideal: {args.sites} / {args.cap} x {args.latency} s = {ideal_seconds(args):.2f} s")
 
-        cpu_ratios: dict[int, list[float]] = {}
+        cpu_ratios: dict[str, list[float]] = {}
         for round_number in range(1, args.repeat + 1):
             if args.repeat > 1:
                 print(f"round {round_number} of {args.repeat}")
-            anchor = None if args.no_anchor else check_anchor(args, keys, certificate)
+            anchor = recording = None
+            if not args.no_anchor:
+                anchor = check_anchor(args, keys, certificate)
+                recording = check_anchor(args, keys, certificate, record=database_url)
+                cpu_ratios.setdefault("the recording loop", []).append(
+                    recording["cpu"] / anchor["cpu"]
+                )
             for workers in [int(n) for n in args.workers.split(",")]:
-                run = check_warehouse(args, keys, certificate, database_url, workers, anchor)
+                run = check_warehouse(
+                    args, keys, certificate, database_url, workers, anchor, recording
+                )
                 if anchor:
-                    cpu_ratios.setdefault(workers, []).append(run["cpu"] / anchor["cpu"])
+                    label = f"{workers} worker{'s' * (workers != 1)}"
+                    cpu_ratios.setdefault(label, []).append(run["cpu"] / anchor["cpu"])
+                    cpu_ratios.setdefault(f"{label} ÷ the recording loop", []).append(
+                        run["cpu"] / recording["cpu"]
+                    )
         if args.repeat > 1:
-            for workers, ratios in cpu_ratios.items():
+            for label, ratios in cpu_ratios.items():
+                versus = "" if "÷" in label else " × the bare loop's"
                 print(
                     f"CPU per Site, median of {len(ratios)} rounds: "
-                    f"{statistics.median(ratios):.2f} × the bare loop's ({workers} "
-                    f"worker{'s' * (workers != 1)}; each round "
+                    f"{statistics.median(ratios):.2f}{versus} ({label}; each round "
                     f"{', '.join(f'{ratio:.2f}' for ratio in ratios)}; {uptime()})"
                 )
 
@@ -232,17 +249,29 @@ def ideal_seconds(args) -> float:
     return args.sites / args.cap * args.latency
 
 
-def check_anchor(args, keys, certificate) -> dict:
+def record_location(database_url: str) -> dict:
+    """Where the recording loop keeps its record: the benchmark's own database."""
+    if database_url.startswith("sqlite:///"):
+        return {"sqlite": database_url.removeprefix("sqlite:///")}
+    return {"postgresql": database_url}
+
+
+def check_anchor(args, keys, certificate, *, record=None) -> dict:
     with FakeXeroProcess(args.latency, keys, certificate.certificate_pem) as fake:
         anchor = run_anchor(
             url=fake.url,
             keys=keys,
             private_key_pem=certificate.private_key_pem,
             threads=args.cap,
+            record=record_location(record) if record else None,
         )
         counts = fake.counts()
+    if record:
+        expected = {"result": len(keys), "queue": 0}
+        assert anchor["recorded"] == expected, f"the record was not kept: {anchor['recorded']}"
+    which = "recording loop (the bare loop keeping the record" if record else "anchor (bare loop"
     print(
-        f"anchor (bare requests-oauthlib loop, {args.cap} threads): "
+        f"{which}, {args.cap} threads): "
         f"{anchor['wall']:.2f} s, {anchor['ok']} ok, "
         f"{anchor['cpu'] / args.sites * 1000:.2f} ms CPU per Site ({anchor['user']:.1f} s "
         f"user, {anchor['system']:.1f} s system); ratio to the ideal "
@@ -251,7 +280,7 @@ def check_anchor(args, keys, certificate) -> dict:
     return anchor
 
 
-def check_warehouse(args, keys, certificate, database_url, workers, anchor) -> dict:
+def check_warehouse(args, keys, certificate, database_url, workers, anchor, recording) -> dict:
     with (
         FakeXeroProcess(args.latency, keys, certificate.certificate_pem) as fake,
         tempfile.TemporaryDirectory() as profile_folder,
@@ -285,9 +314,12 @@ def check_warehouse(args, keys, certificate, database_url, workers, anchor) -> d
     if anchor:
         # The CPU goal is read off this line, not computed from the two above.
         site_cpu, anchor_cpu = run["cpu"] / args.sites, anchor["cpu"] / args.sites
+        recording_cpu = recording["cpu"] / args.sites
         print(
             f"CPU per Site: {site_cpu * 1000:.2f} ms = {site_cpu / anchor_cpu:.2f} × "
-            f"the bare loop's {anchor_cpu * 1000:.2f} ms ({workers} "
+            f"the bare loop's {anchor_cpu * 1000:.2f} ms, {site_cpu / recording_cpu:.2f} × "
+            f"the recording loop's {recording_cpu * 1000:.2f} ms (itself "
+            f"{recording_cpu / anchor_cpu:.2f} × the bare loop's; {workers} "
             f"worker{'s' * (workers != 1)}; {uptime()})"
         )
     if args.statements:
