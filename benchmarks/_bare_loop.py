@@ -28,6 +28,9 @@ from benchmarks._cpu import cpu_mark, cpu_since
 # The fleet's chunk size (XERO_CHECK_CHUNK_SIZE's default) and call slot timeout.
 CHUNK = 50
 SLOT_SECONDS = 30
+# The Warehouse renews a chunk's lease while it runs; the loop takes one that outlasts
+# its whole run instead, so that no fence fails on a long run.
+LEASE_SECONDS = 3600
 
 TABLES = (
     "CREATE TABLE record_queue (site integer PRIMARY KEY, chunk integer NOT NULL, "
@@ -65,9 +68,7 @@ class Record:
 
     def __init__(self, where: dict):
         if "sqlite" in where:
-            self.connection = sqlite3.connect(
-                where["sqlite"], timeout=20, isolation_level=None, check_same_thread=False
-            )
+            self.connection = sqlite3.connect(where["sqlite"], timeout=20, isolation_level=None)
             self.connection.executescript(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
             )
@@ -117,7 +118,7 @@ def prepare(where: dict, sites: int) -> None:
                 [(site, site // CHUNK) for site in range(sites)],
                 True,
             )
-        ]  # fmt: skip
+        ]
     )
     record.close()
 
@@ -126,7 +127,7 @@ def claim(record: Record, worker: str, chunk: int, sites: range) -> None:
     now = time.time()
     record.transaction(
         [
-            (CLAIM, (worker, now + 60, chunk)),
+            (CLAIM, (worker, now + LEASE_SECONDS, chunk)),
             (START, [(site, site, now) for site in sites], True),
         ]
     )

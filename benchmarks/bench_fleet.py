@@ -213,7 +213,8 @@ def main(argv=None):
         certificate = Certificate.objects.first()
         print(f"ideal: {args.sites} / {args.cap} x {args.latency} s = {ideal_seconds(args):.2f} s")
 
-        cpu_ratios: dict[str, list[float]] = {}
+        # (what, against what) -> each round's CPU ratio
+        cpu_ratios: dict[tuple[str, str], list[float]] = {}
         for round_number in range(1, args.repeat + 1):
             if args.repeat > 1:
                 print(f"round {round_number} of {args.repeat}")
@@ -221,7 +222,7 @@ def main(argv=None):
             if not args.no_anchor:
                 anchor = check_anchor(args, keys, certificate)
                 recording = check_anchor(args, keys, certificate, record=database_url)
-                cpu_ratios.setdefault("the recording loop", []).append(
+                cpu_ratios.setdefault(("the recording loop", "the bare loop's"), []).append(
                     recording["cpu"] / anchor["cpu"]
                 )
             for workers in [int(n) for n in args.workers.split(",")]:
@@ -230,16 +231,17 @@ def main(argv=None):
                 )
                 if anchor:
                     label = f"{workers} worker{'s' * (workers != 1)}"
-                    cpu_ratios.setdefault(label, []).append(run["cpu"] / anchor["cpu"])
-                    cpu_ratios.setdefault(f"{label} ÷ the recording loop", []).append(
+                    cpu_ratios.setdefault((label, "the bare loop's"), []).append(
+                        run["cpu"] / anchor["cpu"]
+                    )
+                    cpu_ratios.setdefault((label, "the recording loop's"), []).append(
                         run["cpu"] / recording["cpu"]
                     )
         if args.repeat > 1:
-            for label, ratios in cpu_ratios.items():
-                versus = "" if "÷" in label else " × the bare loop's"
+            for (label, against), ratios in cpu_ratios.items():
                 print(
                     f"CPU per Site, median of {len(ratios)} rounds: "
-                    f"{statistics.median(ratios):.2f}{versus} ({label}; each round "
+                    f"{statistics.median(ratios):.2f} × {against} ({label}; each round "
                     f"{', '.join(f'{ratio:.2f}' for ratio in ratios)}; {uptime()})"
                 )
 
