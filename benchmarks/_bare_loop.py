@@ -31,6 +31,7 @@ SLOT_SECONDS = 30
 # The Warehouse renews a chunk's lease while it runs; the loop takes one that outlasts
 # its whole run instead, so that no fence fails on a long run.
 LEASE_SECONDS = 3600
+WORKER = "bench"
 
 TABLES = (
     "CREATE TABLE record_queue (site integer PRIMARY KEY, chunk integer NOT NULL, "
@@ -67,7 +68,8 @@ class Record:
     """One thread's connection, opened as the Warehouse opens its own."""
 
     def __init__(self, where: dict):
-        if "sqlite" in where:
+        self.sqlite = "sqlite" in where
+        if self.sqlite:
             self.connection = sqlite3.connect(where["sqlite"], timeout=20, isolation_level=None)
             self.connection.executescript(
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
@@ -78,7 +80,6 @@ class Record:
 
             self.connection = psycopg.connect(where["postgresql"], autocommit=True)
             self.begin = "BEGIN"
-        self.sqlite = "sqlite" in where
 
     def execute(self, sql, params=(), many=False):
         cursor = self.connection.cursor()
@@ -123,11 +124,11 @@ def prepare(where: dict, sites: int) -> None:
     record.close()
 
 
-def claim(record: Record, worker: str, chunk: int, sites: range) -> None:
+def claim(record: Record, chunk: int, sites: range) -> None:
     now = time.time()
     record.transaction(
         [
-            (CLAIM, (worker, now + LEASE_SECONDS, chunk)),
+            (CLAIM, (WORKER, now + LEASE_SECONDS, chunk)),
             (START, [(site, site, now) for site in sites], True),
         ]
     )
@@ -173,7 +174,7 @@ def main():
                 now = time.time()
                 record.transaction(
                     [
-                        (FENCE, (site, "bench", now)),
+                        (FENCE, (site, WORKER, now)),
                         (RESULT, ("ok", "", now, name, site)),
                         (STAMP, (site, now)),
                     ]
@@ -188,7 +189,7 @@ def main():
         record = Record(where)
         sites = len(job["keys"])
         for first in range(0, sites, CHUNK):
-            claim(record, "bench", first // CHUNK, range(first, min(first + CHUNK, sites)))
+            claim(record, first // CHUNK, range(first, min(first + CHUNK, sites)))
         record.close()
     threads = [threading.Thread(target=work) for _ in range(job["threads"])]
     for thread in threads:
@@ -202,9 +203,9 @@ def main():
         # Outside the timed stretch: that the record was kept, every Site's result saved
         # and its queue row fenced away.
         record = Record(where)
-        for table, condition in (("result", "outcome = 'ok'"), ("queue", "1 = 1")):
-            sql = f"SELECT count(*) FROM record_{table} WHERE {condition}"  # noqa: S608
-            recorded[table] = record.execute(sql).fetchone()[0]
+        saved = "SELECT count(*) FROM record_result WHERE outcome = 'ok'"
+        recorded["result"] = record.execute(saved).fetchone()[0]
+        recorded["queue"] = record.execute("SELECT count(*) FROM record_queue").fetchone()[0]
         record.close()
     json.dump({"wall": wall, **spent, "ok": statuses.count(200), "recorded": recorded}, sys.stdout)
 

@@ -221,7 +221,9 @@ def main(argv=None):
             anchor = recording = None
             if not args.no_anchor:
                 anchor = check_anchor(args, keys, certificate)
-                recording = check_anchor(args, keys, certificate, record=database_url)
+                recording = check_anchor(
+                    args, keys, certificate, record=record_location(database_url)
+                )
                 cpu_ratios.setdefault(("the recording loop", "the bare loop's"), []).append(
                     recording["cpu"] / anchor["cpu"]
                 )
@@ -258,14 +260,14 @@ def record_location(database_url: str) -> dict:
     return {"postgresql": database_url}
 
 
-def check_anchor(args, keys, certificate, *, record=None) -> dict:
+def check_anchor(args, keys, certificate, *, record: dict | None = None) -> dict:
     with FakeXeroProcess(args.latency, keys, certificate.certificate_pem) as fake:
         anchor = run_anchor(
             url=fake.url,
             keys=keys,
             private_key_pem=certificate.private_key_pem,
             threads=args.cap,
-            record=record_location(record) if record else None,
+            record=record,
         )
         counts = fake.counts()
     if record:
