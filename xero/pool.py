@@ -2,7 +2,7 @@
 
 A fleet run (``xero/fleet.py``) hands this pool one job per thread it may use and waits for
 them. A thread outlives its job, so the next chunk finds its connections to the database
-(and to Xero, ``transport.connections_kept``) open; it ends, closing them, after
+and to Xero (``transport.connections_kept_by_thread``) open; it ends, closing them, after
 ``ThreadPool.IDLE_SECONDS`` idle.
 """
 
@@ -12,6 +12,8 @@ import threading
 from typing import Any
 
 from django.db import connection
+
+from . import transport
 
 logger = logging.getLogger(__name__)
 
@@ -45,31 +47,35 @@ class ThreadPool:
 
     def _loop(self):
         try:
-            while True:
-                try:
-                    context, function, jobs = self.jobs.get(timeout=self.IDLE_SECONDS)
-                except queue.Empty:
-                    with self.threads_lock:
-                        # A job may have been put for this thread meanwhile: check again.
-                        if self.jobs.empty():
-                            self.threads.discard(threading.current_thread())
-                            return
-                    continue
-                if function is None:  # stop()
-                    return
-                try:
-                    # A connection left broken (the database restarted) is not reused.
-                    if connection.errors_occurred and not connection.is_usable():
-                        connection.close()
-                    context.run(function)
-                except Exception:
-                    # The job's own faults are its to handle; one that escapes must not end
-                    # the thread (and its database connection) with a job still counted.
-                    logger.exception("A fleet thread's job failed")
-                finally:
-                    jobs.done()
+            with transport.connections_kept_by_thread():
+                self._run_jobs()
         finally:
             connection.close()
+
+    def _run_jobs(self):
+        while True:
+            try:
+                context, function, jobs = self.jobs.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                with self.threads_lock:
+                    # A job may have been put for this thread meanwhile: check again.
+                    if self.jobs.empty():
+                        self.threads.discard(threading.current_thread())
+                        return
+                continue
+            if function is None:  # stop()
+                return
+            try:
+                # A connection left broken (the database restarted) is not reused.
+                if connection.errors_occurred and not connection.is_usable():
+                    connection.close()
+                context.run(function)
+            except Exception:
+                # The job's own faults are its to handle; one that escapes must not end
+                # the thread (and its database connection) with a job still counted.
+                logger.exception("A fleet thread's job failed")
+            finally:
+                jobs.done()
 
     def stop(self) -> None:
         """End every idle thread now, closing its database connection (for tests, whose

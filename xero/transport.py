@@ -6,7 +6,8 @@ shuts its sockets at the deadline, whatever they wait for (``DeadlineAdapter`` b
 sockets that register with it). A redirect is refused unread (``refuse_redirect``), and a
 body is read and inflated in bounded steps under the deadline and the size cap
 (``read_body``). A fleet thread's run of calls keeps its connections open from one session
-to the next (``connections_kept``, entered by ``xero/fleet.py``).
+to the next (``connections_kept``, entered by ``xero/fleet.py``), and a pool thread keeps
+them from one run to the next (``connections_kept_by_thread``, entered by ``xero/pool.py``).
 """
 
 import contextvars
@@ -330,6 +331,18 @@ def _size(count: int) -> str:
 _kept_adapters: contextvars.ContextVar[dict[str, "DeadlineAdapter"] | None] = (
     contextvars.ContextVar("xero_kept_adapters", default=None)
 )
+# The adapters a pool thread keeps for all its runs (``connections_kept_by_thread``). Not a
+# context variable: each job runs in a copy of its fleet run's context, not the thread's.
+_thread_kept = threading.local()
+
+
+def _new_adapters() -> dict[str, "DeadlineAdapter"]:
+    return {"https://": DeadlineAdapter(), "http://": DeadlineAdapter()}
+
+
+def _close(adapters: dict[str, "DeadlineAdapter"]) -> None:
+    for adapter in adapters.values():
+        adapter.close()
 
 
 @contextmanager
@@ -339,18 +352,36 @@ def connections_kept():
 
     A fleet thread tests one Site after another: a new connection for each (and, to Xero
     itself, a TLS handshake) costs more CPU than the request. Only for one thread's run
-    of calls: the adapters are not shared between threads, and are closed at the end. A
+    of calls: the adapters are not shared between threads, and are closed at the end,
+    unless the thread keeps them for its next run (``connections_kept_by_thread``). A
     connection the deadline's watchdog shut, or that failed, is never handed on (urllib3
     closes it); one Xero closed while idle is noticed before it is used again.
     """
-    adapters = {"https://": DeadlineAdapter(), "http://": DeadlineAdapter()}
+    held = getattr(_thread_kept, "adapters", None)
+    adapters = held or _new_adapters()
     token = _kept_adapters.set(adapters)
     try:
         yield
     finally:
         _kept_adapters.reset(token)
-        for adapter in adapters.values():
-            adapter.close()
+        if held is None:
+            _close(adapters)
+
+
+@contextmanager
+def connections_kept_by_thread():
+    """Within this block, this thread's runs of calls (``connections_kept``) all send
+    through one set of connections, closed when the block ends.
+
+    A fleet run's threads end when its chunks do, and the next chunk's run starts in the
+    same pool threads (``xero/pool.py``): without this, each run would open its own
+    connections again, a third of a fleet's calls (and to Xero, as many TLS handshakes).
+    """
+    _thread_kept.adapters = _new_adapters()
+    try:
+        yield
+    finally:
+        _close(_thread_kept.__dict__.pop("adapters"))
 
 
 def mount(session: requests.Session) -> None:

@@ -18,7 +18,7 @@ from tests.environment import TEST_ENVIRONMENT, manage_environment
 from xero import exceptions
 from xero.client import XeroSession
 from xero.connection import xero_session
-from xero.transport import connections_kept
+from xero.transport import connections_kept, connections_kept_by_thread
 
 from .conftest import CLIENT_ID, tls_server
 
@@ -167,3 +167,31 @@ def test_sessions_without_connections_kept_each_open_their_own(private_site, fak
         session.get(organisation_url(settings))
 
     assert [_connections_made(session) for session in sessions] == [[(1, 1)], [(1, 1)]]
+
+
+def test_a_thread_keeping_its_connections_sends_every_run_through_one_and_closes_it_at_its_end(
+    private_site, fake_xero, settings
+):
+    with connections_kept_by_thread():
+        for _ in range(2):
+            with connections_kept():
+                session = xero_session(private_site)
+                assert session.get(organisation_url(settings)).status_code == 200
+        made = _connections_made(session)
+    closed = _connections_made(session)
+
+    # Two runs, one after the other, through one connection; closed with the block.
+    assert made == [(1, 2)]
+    assert closed == []
+
+
+def test_a_run_without_a_thread_keeping_its_connections_closes_them_at_its_end(
+    private_site, fake_xero, settings
+):
+    with connections_kept():
+        session = xero_session(private_site)
+        assert session.get(organisation_url(settings)).status_code == 200
+        made = _connections_made(session)
+
+    assert made == [(1, 1)]
+    assert _connections_made(session) == []
