@@ -78,6 +78,14 @@ def custom_site(make_site, fake_xero_settings):
     return site
 
 
+def connections_made(session) -> list[tuple[int, int]]:
+    """(connections opened, requests sent) of each of the session's connection pools."""
+    pools = session.get_adapter("http://").poolmanager.pools
+    # urllib3's container refuses iteration; keys() is its way.
+    keys = pools.keys()  # noqa: SIM118
+    return [(pools[key].num_connections, pools[key].num_requests) for key in keys]
+
+
 def database_url_for_subprocess() -> str:
     """The DATABASE_URL of the test database, for a process started by a test."""
     database = connection.settings_dict

@@ -8,17 +8,7 @@ import requests
 from xero import transport
 from xero.pool import ThreadPool
 
-
-def _get(session: requests.Session, url: str) -> int:
-    transport.mount(session)
-    return session.get(url, timeout=5).status_code
-
-
-def _connections(session: requests.Session) -> list[tuple[int, int]]:
-    """(connections opened, requests sent) of each of the session's connection pools."""
-    pools = session.get_adapter("http://").poolmanager.pools
-    keys = pools.keys()  # noqa: SIM118 (urllib3's container refuses iteration)
-    return [(pools[key].num_connections, pools[key].num_requests) for key in keys]
+from .conftest import connections_made
 
 
 def test_a_thread_sends_its_next_job_through_the_connection_its_last_job_opened(fake_xero):
@@ -29,8 +19,9 @@ def test_a_thread_sends_its_next_job_through_the_connection_its_last_job_opened(
         # A fleet run's job: its calls to Xero within connections_kept (xero/fleet.py).
         with transport.connections_kept():
             session = requests.Session()
-            status = _get(session, fake_xero.url + "/api.xro/2.0/Organisation")
-            seen.append((threading.current_thread(), status, _connections(session), session))
+            transport.mount(session)
+            status = session.get(fake_xero.url + "/api.xro/2.0/Organisation", timeout=5).status_code
+            seen.append((threading.current_thread(), status, connections_made(session), session))
 
     try:
         for _ in range(2):
@@ -46,4 +37,4 @@ def test_a_thread_sends_its_next_job_through_the_connection_its_last_job_opened(
     assert status == 401
     assert connections == [(1, 2)]
     # The thread's end closed it.
-    assert _connections(session) == []
+    assert connections_made(session) == []

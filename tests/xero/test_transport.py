@@ -20,7 +20,7 @@ from xero.client import XeroSession
 from xero.connection import xero_session
 from xero.transport import connections_kept, connections_kept_by_thread
 
-from .conftest import CLIENT_ID, tls_server
+from .conftest import CLIENT_ID, connections_made, tls_server
 
 
 def organisation_url(settings):
@@ -139,14 +139,6 @@ def test_the_deadline_holds_over_tls_even_while_the_headers_drip(db, settings, d
     assert 1.4 <= float(waited) <= 1.7
 
 
-def _connections_made(session) -> list[tuple[int, int]]:
-    """(connections opened, requests sent) of each of the session's connection pools."""
-    pools = session.get_adapter("http://").poolmanager.pools
-    # urllib3's container refuses iteration; keys() is its way.
-    keys = pools.keys()  # noqa: SIM118
-    return [(pools[key].num_connections, pools[key].num_requests) for key in keys]
-
-
 def test_sessions_opened_one_after_another_with_connections_kept_use_one_connection(
     private_site, fake_xero, settings
 ):
@@ -154,7 +146,7 @@ def test_sessions_opened_one_after_another_with_connections_kept_use_one_connect
         sessions = [xero_session(private_site) for _ in range(3)]
         for session in sessions:
             assert session.get(organisation_url(settings)).status_code == 200
-        made = _connections_made(sessions[-1])
+        made = connections_made(sessions[-1])
 
     # The three requests, one after another, went through one connection.
     assert made == [(1, 3)]
@@ -166,7 +158,7 @@ def test_sessions_without_connections_kept_each_open_their_own(private_site, fak
     for session in sessions:
         session.get(organisation_url(settings))
 
-    assert [_connections_made(session) for session in sessions] == [[(1, 1)], [(1, 1)]]
+    assert [connections_made(session) for session in sessions] == [[(1, 1)], [(1, 1)]]
 
 
 def test_a_thread_keeping_its_connections_sends_every_run_through_one_and_closes_it_at_its_end(
@@ -177,8 +169,8 @@ def test_a_thread_keeping_its_connections_sends_every_run_through_one_and_closes
             with connections_kept():
                 session = xero_session(private_site)
                 assert session.get(organisation_url(settings)).status_code == 200
-        made = _connections_made(session)
-    closed = _connections_made(session)
+        made = connections_made(session)
+    closed = connections_made(session)
 
     # Two runs, one after the other, through one connection; closed with the block.
     assert made == [(1, 2)]
@@ -191,7 +183,7 @@ def test_a_run_without_a_thread_keeping_its_connections_closes_them_at_its_end(
     with connections_kept():
         session = xero_session(private_site)
         assert session.get(organisation_url(settings)).status_code == 200
-        made = _connections_made(session)
+        made = connections_made(session)
 
     assert made == [(1, 1)]
-    assert _connections_made(session) == []
+    assert connections_made(session) == []
